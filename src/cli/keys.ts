@@ -1,0 +1,54 @@
+// `users-service keys create|list|revoke`: manage API keys in the configured database.
+import { parseArgs } from "node:util";
+import type { Config } from "../config/config.js";
+import { KeysService } from "../service/keys.js";
+import { openRepository } from "../storage/open.js";
+import { UsageError } from "./usage.js";
+
+export async function keysCommand(config: Config, args: string[], out: NodeJS.WritableStream): Promise<void> {
+  const [action, ...rest] = args;
+  const repo = await openRepository(config);
+  const keys = new KeysService({ repo, now: Date.now, cacheSeconds: 0 });
+  try {
+    switch (action) {
+      case "create": {
+        const { values } = parseArgs({
+          args: rest,
+          options: { namespace: { type: "string" }, admin: { type: "boolean" }, label: { type: "string" } },
+        });
+        if ((values.namespace === undefined) === (values.admin !== true)) {
+          throw new UsageError("keys create needs exactly one of --namespace NS or --admin");
+        }
+        const created = await keys.create(values.admin ? null : values.namespace!, values.label ?? "");
+        out.write(
+          `Created ${created.namespace === null ? "an admin key" : `a key for namespace "${created.namespace}"`} (id ${created.id}).\n` +
+            `It is shown only this once; keep it secret:\n\n  ${created.key}\n\n`,
+        );
+        return;
+      }
+      case "list": {
+        const rows = await keys.list();
+        out.write("ID                    SCOPE                  CREATED               STATUS   LABEL\n");
+        for (const row of rows) {
+          const scope = row.namespace === null ? "admin (all namespaces)" : `namespace ${row.namespace}`;
+          const status = row.revokedMs === null ? "active" : "revoked";
+          out.write(
+            `${row.id.padEnd(22)}${scope.padEnd(23)}${new Date(row.createdMs).toISOString().slice(0, 19).padEnd(22)}${status.padEnd(9)}${row.label}\n`,
+          );
+        }
+        return;
+      }
+      case "revoke": {
+        const id = rest[0];
+        if (!id) throw new UsageError("keys revoke needs the key id (see keys list)");
+        await keys.revoke(id);
+        out.write(`Revoked ${id}.\n`);
+        return;
+      }
+      default:
+        throw new UsageError("keys needs one of: create, list, revoke");
+    }
+  } finally {
+    await repo.close();
+  }
+}

@@ -1,0 +1,35 @@
+// The CLI's help text, built from the settings table so it never drifts.
+import { SETTINGS } from "../config/settings.js";
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export function helpText(): string {
+  const width = Math.max(...SETTINGS.map((s) => s.env.length)) + 2;
+  const settings = SETTINGS.map(
+    (s) => `  ${s.env.padEnd(width)}${s.describe}\n  ${"".padEnd(width)}default: ${s.default === "" ? "(empty)" : s.default}`,
+  ).join("\n");
+  return `users-service: user accounts, password login and sessions over gRPC, gRPC-Web, Connect and JSON.
+
+Usage:
+  users-service [serve]                       run the server (the default command)
+  users-service migrate                       apply database migrations and exit
+  users-service keys create --namespace NS    create an API key for one namespace (printed once)
+  users-service keys create --admin           create an admin API key for every namespace
+  users-service keys list                     list API keys (ids, scopes; never the secrets)
+  users-service keys revoke ID                revoke an API key
+  users-service users import FILE [--namespace NS]
+                                              import users from JSON lines (bcrypt hashes kept; - for stdin)
+  users-service users export [FILE]           export every user with its hash as JSON lines (default stdout)
+  users-service keys export [FILE]            export API keys (digests only) as JSON lines
+  users-service keys import FILE              import API keys exported from another database
+  users-service --help | --version
+
+Configuration (environment variables):
+${settings}
+`;
+}

@@ -1,0 +1,168 @@
+// The table of every environment variable the service reads: its default, its
+// rule and what it means. `users-service --help` and the README print this table.
+import { parseDatabaseUrl } from "../storage/database-url.js";
+import { parseDurationSeconds, parseEnum, parseInteger, parseList, parseOrigin } from "./parsers.js";
+
+interface Setting<T> {
+  env: string;
+  default: string;
+  describe: string;
+  /** Secrets are masked whenever the configuration is printed. */
+  secret?: boolean;
+  /** How the value is shown when configuration is logged (defaults to as-is, or *** for secrets). */
+  show?: (value: T) => unknown;
+  parse(text: string): T;
+}
+
+const define = <T>(s: Setting<T>): Setting<T> => s;
+
+const SETTING_MAP = {
+  port: define({
+    env: "PORT",
+    default: "8080",
+    describe: "TCP port for every protocol (HTTP/1.1 and cleartext HTTP/2). 0 picks a free port.",
+    parse: parseInteger(0, 65535),
+  }),
+  host: define({
+    env: "HOST",
+    default: "0.0.0.0",
+    describe: "Address to listen on (0.0.0.0 for all IPv4, :: for all, 127.0.0.1 for local only).",
+    parse: (text) => {
+      if (!/^[0-9A-Za-z.:-]{1,253}$/.test(text)) throw new Error("must be an IP address or host name");
+      return text;
+    },
+  }),
+  databaseUrl: define({
+    env: "DATABASE_URL",
+    default: "sqlite:./data/users.db",
+    describe: "Where data lives: sqlite:PATH (a file, created if missing) or postgres://user:pass@host:port/db.",
+    secret: true,
+    show: (value: string) => {
+      const target = parseDatabaseUrl(value);
+      if (target.engine === "sqlite") return value;
+      const url = new URL(value);
+      if (url.password) url.password = "***";
+      return url.toString();
+    },
+    parse: (text) => {
+      parseDatabaseUrl(text);
+      return text;
+    },
+  }),
+  pgPoolSize: define({
+    env: "PG_POOL_SIZE",
+    default: "10",
+    describe: "PostgreSQL: connections per replica.",
+    parse: parseInteger(1, 1000),
+  }),
+  pgStatementTimeoutMs: define({
+    env: "PG_STATEMENT_TIMEOUT_MS",
+    default: "5000",
+    describe: "PostgreSQL: longest a statement (or wait for a pooled connection) may take before the call fails.",
+    parse: parseInteger(100, 600000),
+  }),
+  bcryptCost: define({
+    env: "BCRYPT_COST",
+    default: "12",
+    describe: "bcrypt cost factor for new password hashes (each step doubles the work).",
+    parse: parseInteger(4, 15),
+  }),
+  sessionTtlSeconds: define({
+    env: "SESSION_TTL_SECONDS",
+    default: "604800",
+    describe: "How long a session lasts after Login, in seconds (default 7 days).",
+    parse: parseDurationSeconds(60, 31536000),
+  }),
+  bootstrapKey: define({
+    env: "USERS_BOOTSTRAP_KEY",
+    default: "",
+    describe: "An admin API key registered at start (for containers and tests). At least 32 characters.",
+    secret: true,
+    parse: (text) => {
+      if (text === "") return "";
+      if (text.length < 32 || text.length > 256) throw new Error("must be 32 to 256 characters");
+      if (!/^[\x21-\x7e]+$/.test(text)) throw new Error("must be printable ASCII without spaces");
+      return text;
+    },
+  }),
+  apiKeyCacheSeconds: define({
+    env: "API_KEY_CACHE_SECONDS",
+    default: "5",
+    describe: "How long a replica trusts an API key it has looked up; a key revoked elsewhere stops working within this time. 0: ask the database every call.",
+    parse: parseDurationSeconds(0, 3600),
+  }),
+  maxBodyBytes: define({
+    env: "MAX_BODY_BYTES",
+    default: "1048576",
+    describe: "Largest request body accepted, in bytes; larger requests are refused.",
+    parse: parseInteger(1024, 64 * 1048576),
+  }),
+  loginMaxFailures: define({
+    env: "LOGIN_MAX_FAILURES",
+    default: "5",
+    describe: "Consecutive failed logins of one account before it is throttled.",
+    parse: parseInteger(1, 1000),
+  }),
+  loginLockoutBaseSeconds: define({
+    env: "LOGIN_LOCKOUT_BASE_SECONDS",
+    default: "1",
+    describe: "First throttling delay after LOGIN_MAX_FAILURES; it doubles with each further failure.",
+    parse: parseDurationSeconds(1, 86400),
+  }),
+  loginLockoutMaxSeconds: define({
+    env: "LOGIN_LOCKOUT_MAX_SECONDS",
+    default: "900",
+    describe: "Longest throttling delay.",
+    parse: parseDurationSeconds(1, 86400),
+  }),
+  hashConcurrency: define({
+    env: "HASH_CONCURRENCY",
+    default: "0",
+    describe: "Password hashes computed at once (0 = number of CPU cores).",
+    parse: parseInteger(0, 64),
+  }),
+  hashQueueMax: define({
+    env: "HASH_QUEUE_MAX",
+    default: "64",
+    describe: "Password hashes allowed to wait; beyond it Login/Create/UpdatePassword fail fast with RESOURCE_EXHAUSTED.",
+    parse: parseInteger(0, 100000),
+  }),
+  corsOrigins: define({
+    env: "CORS_ORIGINS",
+    default: "",
+    describe: "Comma-separated browser origins allowed to call cross-origin (e.g. https://app.example.com). Empty: none.",
+    parse: parseList(parseOrigin),
+  }),
+  logLevel: define({
+    env: "LOG_LEVEL",
+    default: "info",
+    describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
+    parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
+  }),
+  shutdownTimeoutSeconds: define({
+    env: "SHUTDOWN_TIMEOUT_SECONDS",
+    default: "10",
+    describe: "On SIGTERM/SIGINT: how long in-flight calls may take to finish before the process exits.",
+    parse: parseDurationSeconds(0, 600),
+  }),
+};
+
+type SettingMap = typeof SETTING_MAP;
+export type SettingKey = keyof SettingMap;
+export type SettingValues = { [K in SettingKey]: ReturnType<SettingMap[K]["parse"]> };
+
+export interface SettingEntry {
+  key: SettingKey;
+  env: string;
+  default: string;
+  describe: string;
+  secret: boolean;
+  show?: (value: never) => unknown;
+  parse(text: string): unknown;
+}
+
+export const SETTINGS: SettingEntry[] = Object.entries(SETTING_MAP).map(([key, s]) => ({
+  ...(s as Setting<unknown>),
+  key: key as SettingKey,
+  secret: (s as Setting<unknown>).secret ?? false,
+}));

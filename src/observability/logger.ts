@@ -1,0 +1,38 @@
+// Structured JSON logs (pino). Call log lines carry names, codes and timings
+// only; as a second line of defence, fields that could ever hold a secret are
+// redacted wherever they appear.
+import { pino, type Logger, type DestinationStream } from "pino";
+
+export type { Logger };
+
+export const REDACTED_PATHS = [
+  "password",
+  "*.password",
+  "old_password",
+  "new_password",
+  "confirm_password",
+  "*.oldPassword",
+  "*.newPassword",
+  "*.confirmPassword",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "session_id",
+  "*.session_id",
+  "*.sessionId",
+  "key",
+  "*.key",
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "users" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

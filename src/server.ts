@@ -1,0 +1,122 @@
+// The composition root: builds storage, services and transport from one
+// validated Config and returns a server that is not yet listening. Tests call
+// createServer() and listen on port 0; the CLI's `serve` listens on PORT.
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Config } from "./config/config.js";
+import { logCalls } from "./observability/call-log.js";
+import type { Logger } from "./observability/logger.js";
+import { KeysService } from "./service/keys.js";
+import { LoginThrottle } from "./service/login-throttle.js";
+import { BcryptHasher } from "./service/password-hasher.js";
+import { PasswordsService } from "./service/passwords.js";
+import { SessionsService } from "./service/sessions.js";
+import { startSweeper } from "./service/sweeper.js";
+import { UsersService } from "./service/users.js";
+import { WorkQueue } from "./service/work-queue.js";
+import { openRepository } from "./storage/open.js";
+import type { Repository } from "./storage/repository.js";
+import { authInterceptor } from "./transport/auth-interceptor.js";
+import { createHttpHandler } from "./transport/http-handler.js";
+import { Listener } from "./transport/listener.js";
+import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
+import { observeInterceptor, type CallObserver } from "./transport/observe-interceptor.js";
+import { registerUsers } from "./transport/users-routes.js";
+
+export interface Server {
+  readonly config: Config;
+  readonly repo: Repository;
+  readonly keys: KeysService;
+  readonly users: UsersService;
+  readonly sessions: SessionsService;
+  readonly passwords: PasswordsService;
+  readonly hasher: BcryptHasher;
+  listen(): Promise<AddressInfo>;
+  /** Graceful stop: finish in-flight calls (up to the shutdown timeout), then close the database. */
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  logger: Logger;
+  /** Extra observers of finished calls (metrics, tests). */
+  observers?: CallObserver[];
+  now?: () => number;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const repo = await openRepository(config);
+
+  const queue = new WorkQueue(config.hashConcurrency || os.availableParallelism(), config.hashQueueMax);
+  const hasher = new BcryptHasher(config.bcryptCost, queue);
+  void hasher.prepare();
+  const throttle = new LoginThrottle(
+    repo,
+    {
+      maxFailures: config.loginMaxFailures,
+      baseLockSeconds: config.loginLockoutBaseSeconds,
+      maxLockSeconds: config.loginLockoutMaxSeconds,
+    },
+    now,
+  );
+  const keys = new KeysService({ repo, now, cacheSeconds: config.apiKeyCacheSeconds });
+  const users = new UsersService({ repo, hasher, now });
+  const sessions = new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: config.sessionTtlSeconds, now });
+  const passwords = new PasswordsService({ repo, hasher, throttle, now });
+
+  const observe = observeInterceptor([logCalls(logger), ...(options.observers ?? [])]);
+  const routes = (router: ConnectRouter) => {
+    registerUsers(router, { users, sessions, passwords }, [observe, authInterceptor(keys)]);
+  };
+  const shutdown = new AbortController();
+  const rpc = connectNodeAdapter({
+    routes,
+    readMaxBytes: config.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+  });
+  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes });
+  const handler = createHttpHandler({
+    rpc,
+    m3o: { matches: isM3oPath, handle: m3o },
+    routes: [],
+  });
+  const listener = new Listener(handler, {
+    maxHeaderBytes: 16 * 1024,
+    maxConcurrentStreams: 100,
+    keepAliveTimeoutMs: 65_000,
+    headersTimeoutMs: 30_000,
+  });
+
+  let stopSweeper: (() => void) | undefined;
+  let closing: Promise<void> | undefined;
+
+  return {
+    config,
+    repo,
+    keys,
+    users,
+    sessions,
+    passwords,
+    hasher,
+    async listen() {
+      const address = await listener.listen(config.port, config.host);
+      stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      return address;
+    },
+    close() {
+      closing ??= (async () => {
+        stopSweeper?.();
+        await listener.close(config.shutdownTimeoutSeconds * 1000);
+        // Anything still running past the grace period is told to stop.
+        shutdown.abort();
+        await repo.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// API keys: who may call the service, and for which namespace.
+//
+// A key is a 256-bit random secret shown once at creation and stored only as
+// its SHA-256. It is either scoped to one namespace or an admin key (any
+// namespace). Lookups of recently seen keys are cached for a few seconds so a
+// busy replica does not ask the database on every call; revoking a key takes
+// effect at once on the replica that revoked it and within the cache time on
+// the others.
+import { randomBytes } from "node:crypto";
+import type { ApiKeyRow, Repository } from "../storage/repository.js";
+import { invalidArgument, notFound } from "./errors.js";
+import { digest, newToken } from "./tokens.js";
+import * as rules from "./validation.js";
+
+/** Recognisable prefix, so secret scanners and people can tell what leaked. */
+export const KEY_PREFIX = "usk_";
+const MAX_KEY_LENGTH = 256;
+const CACHE_MAX_ENTRIES = 10_000;
+
+export interface KeysDeps {
+  repo: Repository;
+  now: () => number;
+  cacheSeconds: number;
+}
+
+export interface CreatedKey {
+  id: string;
+  /** The secret itself. Returned once; only its digest is kept. */
+  key: string;
+  namespace: string | null;
+}
+
+export class KeysService {
+  private readonly cache = new Map<string, { row: ApiKeyRow; until: number }>();
+
+  constructor(private readonly deps: KeysDeps) {}
+
+  /** Creates a key for one namespace, or an admin key when namespace is null. */
+  async create(namespace: string | null, label = ""): Promise<CreatedKey> {
+    if (namespace !== null) rules.namespace(namespace, "namespace");
+    if (label.length > 200) throw invalidArgument("label", "must be at most 200 characters");
+    const key = KEY_PREFIX + newToken();
+    const id = `key_${randomBytes(8).toString("hex")}`;
+    await this.deps.repo.insertApiKey({
+      id,
+      keyDigest: digest(key),
+      namespace,
+      label,
+      createdMs: this.deps.now(),
+      revokedMs: null,
+    });
+    return { id, key, namespace };
+  }
+
+  /** Registers a key chosen by the operator (USERS_BOOTSTRAP_KEY) as an admin key, once. */
+  async register(key: string, label: string): Promise<void> {
+    const keyDigest = digest(key);
+    if (await this.deps.repo.findApiKey(keyDigest)) return;
+    await this.deps.repo.importApiKeys([
+      {
+        // Derived from the digest, so replicas registering the same key agree on its id.
+        id: `key_${keyDigest.subarray(0, 8).toString("hex")}`,
+        keyDigest,
+        namespace: null,
+        label,
+        createdMs: this.deps.now(),
+        revokedMs: null,
+      },
+    ]);
+  }
+
+  /** The key's record, or undefined when the token is not a live key. */
+  async authenticate(token: string): Promise<ApiKeyRow | undefined> {
+    if (token === "" || token.length > MAX_KEY_LENGTH) return undefined;
+    const keyDigest = digest(token);
+    const cacheKey = keyDigest.toString("base64");
+    const now = this.deps.now();
+    const hit = this.cache.get(cacheKey);
+    if (hit && hit.until > now) return hit.row;
+    const row = await this.deps.repo.findApiKey(keyDigest);
+    // Only live keys are cached: a key created on another replica works at once.
+    if (row && this.deps.cacheSeconds > 0) {
+      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+      this.cache.set(cacheKey, { row, until: now + this.deps.cacheSeconds * 1000 });
+    } else {
+      this.cache.delete(cacheKey);
+    }
+    return row;
+  }
+
+  list(): Promise<ApiKeyRow[]> {
+    return this.deps.repo.listApiKeys();
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw notFound("active API key");
+    this.cache.clear();
+  }
+
+  /** Whether any key can still be used (else the server makes an admin key at start). */
+  async anyActive(): Promise<boolean> {
+    return (await this.deps.repo.countActiveApiKeys()) > 0;
+  }
+}

@@ -1,0 +1,60 @@
+// Per-account throttling of password guesses. Failures are counted in the
+// database per (namespace, account) so every replica sees the same count.
+// "account" is the identifier as the caller typed it (normalised), e.g.
+// "username:alice" or "email:a@b.co", whether or not such a user exists:
+// throttling unknown names exactly like known ones reveals nothing about
+// which accounts exist.
+import type { Repository, ThrottlePolicy } from "../storage/repository.js";
+import { ServiceError } from "./errors.js";
+
+export interface ThrottleSettings {
+  maxFailures: number;
+  baseLockSeconds: number;
+  maxLockSeconds: number;
+}
+
+/** A failure count with no new failure for this long is forgotten. */
+export const THROTTLE_MEMORY_MS = 24 * 3600 * 1000;
+
+export class LoginThrottle {
+  private readonly policy: ThrottlePolicy;
+
+  constructor(
+    private readonly repo: Repository,
+    settings: ThrottleSettings,
+    private readonly now: () => number,
+  ) {
+    this.policy = {
+      maxFailures: settings.maxFailures,
+      baseLockMs: settings.baseLockSeconds * 1000,
+      maxLockMs: settings.maxLockSeconds * 1000,
+    };
+  }
+
+  /**
+   * Refuses the attempt, before any password is checked, while the account is
+   * locked. Returns whether failures are on record (so success must clear them).
+   */
+  async admit(namespace: string, account: string): Promise<boolean> {
+    const row = await this.repo.getLoginThrottle(namespace, account);
+    if (!row) return false;
+    const waitMs = row.lockedUntilMs - this.now();
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new ServiceError(
+        "resource_exhausted",
+        `too many failed attempts for this account; retry in ${seconds} s`,
+        { retryAfterSeconds: seconds },
+      );
+    }
+    return row.failures > 0;
+  }
+
+  async failed(namespace: string, account: string): Promise<void> {
+    await this.repo.recordLoginFailure(namespace, account, this.now(), this.policy);
+  }
+
+  async succeeded(namespace: string, account: string): Promise<void> {
+    await this.repo.clearLoginFailures(namespace, account);
+  }
+}

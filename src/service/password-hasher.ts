@@ -1,0 +1,62 @@
+// Password hashing with bcrypt, off the event loop (bcrypt's async functions
+// run on libuv's thread pool) and through a bounded WorkQueue.
+import bcrypt from "bcrypt";
+import { newToken } from "./tokens.js";
+import { WorkQueue } from "./work-queue.js";
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+  /**
+   * Spend the same effort as verify() against a real hash, and fail. Used for
+   * unknown accounts so that "no such user" takes as long as "wrong password".
+   */
+  verifyNothing(password: string): Promise<false>;
+  readonly queue: WorkQueue;
+}
+
+export interface HashTiming {
+  observeHash(op: "hash" | "verify", seconds: number): void;
+}
+
+export class BcryptHasher implements PasswordHasher {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    readonly cost: number,
+    readonly queue: WorkQueue,
+    private readonly timing?: HashTiming,
+  ) {}
+
+  hash(password: string): Promise<string> {
+    return this.queue.run(() => this.timed("hash", () => bcrypt.hash(password, this.cost)));
+  }
+
+  verify(password: string, hash: string): Promise<boolean> {
+    return this.queue.run(() => this.timed("verify", () => bcrypt.compare(password, hash)));
+  }
+
+  async verifyNothing(password: string): Promise<false> {
+    await this.verify(password, await this.prepare());
+    return false;
+  }
+
+  /**
+   * Makes the dummy hash: a hash of a random secret at the configured cost.
+   * Comparing against it costs what a real comparison costs, and never matches.
+   * Called at start so the first unknown-account login is not slower.
+   */
+  prepare(): Promise<string> {
+    this.dummyHash ??= bcrypt.hash(newToken(), this.cost);
+    return this.dummyHash;
+  }
+
+  private async timed<T>(op: "hash" | "verify", work: () => Promise<T>): Promise<T> {
+    const start = process.hrtime.bigint();
+    try {
+      return await work();
+    } finally {
+      this.timing?.observeHash(op, Number(process.hrtime.bigint() - start) / 1e9);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// Changing a password: UpdatePassword.
+import type { Repository } from "../storage/repository.js";
+import { ServiceError, invalidArgument, notFound } from "./errors.js";
+import type { LoginThrottle } from "./login-throttle.js";
+import type { PasswordHasher } from "./password-hasher.js";
+import * as rules from "./validation.js";
+
+export interface PasswordsDeps {
+  repo: Repository;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  now: () => number;
+}
+
+export interface UpdatePasswordInput {
+  userId: string;
+  oldPassword: string;
+  newPassword: string;
+  confirmPassword: string;
+}
+
+export class PasswordsService {
+  constructor(private readonly deps: PasswordsDeps) {}
+
+  /** Replaces the password and revokes every session of the user. */
+  async update(namespace: string, input: UpdatePasswordInput): Promise<void> {
+    const { repo, hasher, throttle } = this.deps;
+    const userId = rules.userId(input.userId, "user_id");
+    const oldPassword = rules.givenPassword(input.oldPassword, "old_password");
+    const newPassword = rules.newPassword(input.newPassword, "new_password");
+    if (input.confirmPassword !== input.newPassword) {
+      throw invalidArgument("confirm_password", "must equal new_password");
+    }
+    // Guessing the old password here is as throttled as guessing it at Login.
+    const account = `id:${userId}`;
+    const hadFailures = await throttle.admit(namespace, account);
+    const credential = await repo.getCredential(namespace, userId);
+    if (!credential) throw notFound("user");
+    if (!(await hasher.verify(oldPassword, credential.passwordHash))) {
+      await throttle.failed(namespace, account);
+      throw new ServiceError("unauthenticated", "old_password: does not match the current password", {
+        field: "old_password",
+      });
+    }
+    if (hadFailures) await throttle.succeeded(namespace, account);
+    const newHash = await hasher.hash(newPassword);
+    const replaced = await repo.replacePasswordHash(namespace, userId, credential.passwordHash, newHash, this.deps.now());
+    if (!replaced) {
+      throw new ServiceError("aborted", "the password was changed by another request meanwhile; retry");
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// Sign-in and sessions: Login, ReadSession, Logout.
+import type { Repository } from "../storage/repository.js";
+import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
+import type { LoginThrottle } from "./login-throttle.js";
+import type { Session } from "./model.js";
+import type { PasswordHasher } from "./password-hasher.js";
+import { digest, newToken } from "./tokens.js";
+import * as rules from "./validation.js";
+
+export interface SessionsDeps {
+  repo: Repository;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  sessionTtlSeconds: number;
+  now: () => number;
+}
+
+export interface LoginInput {
+  username: string;
+  email: string;
+  password: string;
+}
+
+export class SessionsService {
+  constructor(private readonly deps: SessionsDeps) {}
+
+  async login(namespace: string, input: LoginInput): Promise<Session> {
+    const { repo, hasher, throttle } = this.deps;
+    if (input.username === "" && input.email === "") {
+      throw invalidArgument("username", "give a username or an email");
+    }
+    const byUsername = input.username !== "";
+    const login = byUsername ? rules.username(input.username) : rules.email(input.email);
+    const password = rules.givenPassword(input.password);
+    const account = `${byUsername ? "username" : "email"}:${login}`;
+
+    const hadFailures = await throttle.admit(namespace, account);
+    const credential = byUsername
+      ? await repo.findCredentialByUsername(namespace, login)
+      : await repo.findCredentialByEmail(namespace, login);
+    // An unknown account costs a full bcrypt comparison too, so the two
+    // failures take the same time and give the same error.
+    const ok = credential
+      ? await hasher.verify(password, credential.passwordHash)
+      : await hasher.verifyNothing(password);
+    if (!credential || !ok) {
+      await throttle.failed(namespace, account);
+      throw invalidCredentials();
+    }
+    if (hadFailures) await throttle.succeeded(namespace, account);
+
+    const id = newToken();
+    const createdMs = this.deps.now();
+    const session: Session = {
+      id,
+      userId: credential.user.id,
+      username: credential.user.username,
+      email: credential.user.email,
+      createdMs,
+      expiresMs: createdMs + this.deps.sessionTtlSeconds * 1000,
+    };
+    // Inserted only if the password is still the one just verified: a
+    // password change that finished meanwhile has revoked this login too.
+    const inserted = await repo.insertSession(
+      namespace,
+      { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs },
+      credential.passwordHash,
+    );
+    if (!inserted) throw invalidCredentials();
+    return session;
+  }
+
+  async read(namespace: string, sessionId: string): Promise<Session> {
+    const id = rules.sessionId(sessionId);
+    const row = await this.deps.repo.getSession(namespace, digest(id), this.deps.now());
+    if (!row) throw notFound("session");
+    return { id, ...row };
+  }
+
+  /** Idempotent: ending a session that is already gone succeeds. */
+  async logout(namespace: string, sessionId: string): Promise<void> {
+    await this.deps.repo.deleteSession(namespace, digest(rules.sessionId(sessionId)));
+  }
+}

@@ -1,0 +1,85 @@
+// Accounts: create, read, update, delete and search users of a namespace.
+import type { Repository, UserRow } from "../storage/repository.js";
+import { UniqueViolation } from "../storage/repository.js";
+import { alreadyExists, notFound } from "./errors.js";
+import type { User } from "./model.js";
+import type { PasswordHasher } from "./password-hasher.js";
+import { newUserId } from "./tokens.js";
+import * as rules from "./validation.js";
+
+export interface UsersDeps {
+  repo: Repository;
+  hasher: PasswordHasher;
+  now: () => number;
+}
+
+export interface CreateUserInput {
+  id: string;
+  username: string;
+  email: string;
+  password: string;
+}
+
+export interface UpdateUserInput {
+  id: string;
+  username: string;
+  email: string;
+}
+
+export interface SearchUsersInput {
+  username: string;
+  email: string;
+  limit: bigint | number;
+  offset: bigint | number;
+}
+
+export class UsersService {
+  constructor(private readonly deps: UsersDeps) {}
+
+  async create(namespace: string, input: CreateUserInput): Promise<User> {
+    const id = input.id === "" ? newUserId() : rules.userId(input.id);
+    const username = rules.username(input.username);
+    const email = rules.email(input.email);
+    const password = rules.newPassword(input.password);
+    const hash = await this.deps.hasher.hash(password);
+    const now = this.deps.now();
+    const user: UserRow = { id, username, email, createdMs: now, updatedMs: now };
+    await uniquely(() => this.deps.repo.insertUser(namespace, user, hash));
+    return user;
+  }
+
+  async read(namespace: string, id: string): Promise<User> {
+    const user = await this.deps.repo.getUser(namespace, rules.userId(id));
+    if (!user) throw notFound("user");
+    return user;
+  }
+
+  /** Partial update: empty fields are left as they are. */
+  async update(namespace: string, input: UpdateUserInput): Promise<User> {
+    const id = rules.userId(input.id);
+    const changes: { username?: string; email?: string } = {};
+    if (input.username !== "") changes.username = rules.username(input.username);
+    if (input.email !== "") changes.email = rules.email(input.email);
+    const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, this.deps.now()));
+    if (!user) throw notFound("user");
+    return user;
+  }
+
+  async delete(namespace: string, id: string): Promise<void> {
+    if (!(await this.deps.repo.deleteUser(namespace, rules.userId(id)))) throw notFound("user");
+  }
+
+  async search(namespace: string, input: SearchUsersInput): Promise<User[]> {
+    return this.deps.repo.searchUsers(namespace, rules.searchQuery(input));
+  }
+}
+
+/** Runs a write and reports a uniqueness clash as AlreadyExists naming the field. */
+async function uniquely<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof UniqueViolation) throw alreadyExists(err.field);
+    throw err;
+  }
+}

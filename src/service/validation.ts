@@ -1,0 +1,144 @@
+// Every rule on caller input, in one place. Each check returns the normalised
+// value or throws InvalidArgument naming the field and the rule. Lengths are
+// checked before any pattern so no input can make a check slow.
+import { invalidArgument } from "./errors.js";
+
+export const LIMITS = {
+  usernameMax: 39,
+  emailMax: 254,
+  emailLocalMax: 64,
+  idMax: 64,
+  namespaceMax: 63,
+  passwordMinChars: 8,
+  /** bcrypt reads at most 72 bytes: longer passwords are refused, never truncated. */
+  passwordMaxBytes: 72,
+  sessionIdMax: 256,
+  searchLimitDefault: 25,
+  searchLimitMax: 1000,
+  searchOffsetMax: 1_000_000_000,
+} as const;
+
+const USERNAME_CHARS = /^[A-Za-z0-9_-]+$/;
+// Letters and digits, with single "-" or "_" only between them (like GitHub's user/org names).
+const USERNAME_SHAPE = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/;
+const ID_SHAPE = /^[A-Za-z0-9._-]+$/;
+const NAMESPACE_SHAPE = /^[a-z0-9_-]+$/;
+// One "@"; a local part without whitespace or control characters; a domain of
+// dot-separated labels of letters, digits and inner hyphens. Any TLD length.
+const EMAIL_LOCAL = /^[^\s@\p{Cc}]+$/u;
+const EMAIL_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
+
+export function username(raw: string, field = "username"): string {
+  if (raw === "") throw invalidArgument(field, "required");
+  // Length and alphabet are checked on the raw text, before lowercasing: some
+  // non-ASCII characters lowercase to ASCII (the Kelvin sign becomes "k").
+  if (raw.length > LIMITS.usernameMax || !USERNAME_CHARS.test(raw)) {
+    throw invalidArgument(field, usernameRule());
+  }
+  const value = raw.toLowerCase();
+  if (!USERNAME_SHAPE.test(value)) throw invalidArgument(field, usernameRule());
+  return value;
+}
+
+function usernameRule(): string {
+  return `must be 1 to ${LIMITS.usernameMax} ASCII letters and digits, with single "-" or "_" allowed between them`;
+}
+
+export function email(raw: string, field = "email"): string {
+  const value = raw.trim().toLowerCase();
+  if (value === "") throw invalidArgument(field, "required");
+  if (value.length > LIMITS.emailMax) throw invalidArgument(field, `must be at most ${LIMITS.emailMax} characters`);
+  const at = value.indexOf("@");
+  const rule = 'must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)';
+  if (at <= 0 || at !== value.lastIndexOf("@")) throw invalidArgument(field, rule);
+  const local = value.slice(0, at);
+  const labels = value.slice(at + 1).split(".");
+  if (local.length > LIMITS.emailLocalMax || !EMAIL_LOCAL.test(local)) throw invalidArgument(field, rule);
+  if (labels.length < 2 || !labels.every((label) => label.length <= 63 && EMAIL_LABEL.test(label))) {
+    throw invalidArgument(field, rule);
+  }
+  return value;
+}
+
+/** A new password: NFC-normalised, at least 8 characters, at most 72 bytes of UTF-8. */
+export function newPassword(raw: string, field = "password"): string {
+  const value = boundedPassword(raw, field);
+  if ([...value].length < LIMITS.passwordMinChars) {
+    throw invalidArgument(field, `must be at least ${LIMITS.passwordMinChars} characters`);
+  }
+  return value;
+}
+
+/**
+ * A password offered to be checked (Login, UpdatePassword's old one): only
+ * the bounds that make it hashable, not the policy for new passwords, so an
+ * account whose password predates a policy change can still sign in.
+ */
+export function givenPassword(raw: string, field = "password"): string {
+  return boundedPassword(raw, field);
+}
+
+function boundedPassword(raw: string, field: string): string {
+  if (raw === "") throw invalidArgument(field, "required");
+  const tooLong = `must be at most ${LIMITS.passwordMaxBytes} bytes of UTF-8`;
+  // A cheap bound before normalising: NFC composes at most three code units
+  // into one of three UTF-8 bytes, so text this long can never fit in 72 bytes.
+  if (raw.length > 4 * LIMITS.passwordMaxBytes) throw invalidArgument(field, tooLong);
+  const value = raw.normalize("NFC");
+  // bcrypt stops at a NUL byte: "secret\0x" would equal "secret". Refuse it.
+  if (value.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character");
+  if (Buffer.byteLength(value, "utf8") > LIMITS.passwordMaxBytes) throw invalidArgument(field, tooLong);
+  return value;
+}
+
+/** A user id chosen by the caller. */
+export function userId(raw: string, field = "id"): string {
+  if (raw === "") throw invalidArgument(field, "required");
+  if (raw.length > LIMITS.idMax || !ID_SHAPE.test(raw)) {
+    throw invalidArgument(field, `must be 1 to ${LIMITS.idMax} of A-Z a-z 0-9 . _ -`);
+  }
+  return raw;
+}
+
+export function namespace(raw: string, field = "micro-namespace"): string {
+  if (raw === "" || raw.length > LIMITS.namespaceMax || !NAMESPACE_SHAPE.test(raw)) {
+    throw invalidArgument(field, `must be 1 to ${LIMITS.namespaceMax} of a-z 0-9 _ -`);
+  }
+  return raw;
+}
+
+export function sessionId(raw: string, field = "session_id"): string {
+  if (raw === "") throw invalidArgument(field, "required");
+  if (raw.length > LIMITS.sessionIdMax) throw invalidArgument(field, `must be at most ${LIMITS.sessionIdMax} characters`);
+  return raw;
+}
+
+export interface SearchQuery {
+  usernamePrefix: string;
+  emailPrefix: string;
+  limit: number;
+  offset: number;
+}
+
+export function searchQuery(input: { username: string; email: string; limit: bigint | number; offset: bigint | number }): SearchQuery {
+  const usernamePrefix = input.username;
+  if (usernamePrefix.length > LIMITS.usernameMax || (usernamePrefix !== "" && !USERNAME_CHARS.test(usernamePrefix))) {
+    throw invalidArgument("username", `a username prefix is at most ${LIMITS.usernameMax} of A-Z a-z 0-9 _ -`);
+  }
+  const emailPrefix = input.email.trim().toLowerCase();
+  if (emailPrefix.length > LIMITS.emailMax) throw invalidArgument("email", `must be at most ${LIMITS.emailMax} characters`);
+  const limit = BigInt(input.limit);
+  if (limit < 0n || limit > BigInt(LIMITS.searchLimitMax)) {
+    throw invalidArgument("limit", `must be from 0 to ${LIMITS.searchLimitMax} (0 means ${LIMITS.searchLimitDefault})`);
+  }
+  const offset = BigInt(input.offset);
+  if (offset < 0n || offset > BigInt(LIMITS.searchOffsetMax)) {
+    throw invalidArgument("offset", `must be from 0 to ${LIMITS.searchOffsetMax}`);
+  }
+  return {
+    usernamePrefix: usernamePrefix.toLowerCase(),
+    emailPrefix,
+    limit: limit === 0n ? LIMITS.searchLimitDefault : Number(limit),
+    offset: Number(offset),
+  };
+}

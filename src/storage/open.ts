@@ -1,0 +1,13 @@
+// Opens the storage engine DATABASE_URL names, with migrations applied.
+import type { Config } from "../config/config.js";
+import { parseDatabaseUrl } from "./database-url.js";
+import type { Repository } from "./repository.js";
+
+export async function openRepository(config: Pick<Config, "databaseUrl" | "pgPoolSize" | "pgStatementTimeoutMs">): Promise<Repository> {
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.engine === "sqlite") {
+    const { SqliteRepository } = await import("./sqlite/sqlite-repository.js");
+    return new SqliteRepository(target.path);
+  }
+  throw new Error("DATABASE_URL: the PostgreSQL engine is not part of this build yet");
+}

@@ -1,0 +1,196 @@
+// The one storage interface the service layer uses. Engines (SQLite,
+// PostgreSQL) implement it with the same observable behaviour; the contract
+// tests in test/storage/ run unchanged against each.
+//
+// Rules every engine keeps:
+// - Every row belongs to a namespace; no method reads or writes across namespaces
+//   except the bulk export/import and API key methods, which are global by design.
+// - Uniqueness (id, username, email per namespace) is enforced by the database's
+//   own constraints, never by check-then-write; a clash throws UniqueViolation.
+// - username and email arrive already lowercased; prefixes match case-sensitively
+//   on those lowercased columns, in code point (byte) order, served by an index.
+// - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
+
+export interface UserRow {
+  id: string;
+  username: string;
+  email: string;
+  createdMs: number;
+  updatedMs: number;
+}
+
+export interface CredentialRow {
+  user: UserRow;
+  passwordHash: string;
+}
+
+export interface SessionRow {
+  userId: string;
+  username: string;
+  email: string;
+  createdMs: number;
+  expiresMs: number;
+}
+
+export interface NewSession {
+  idDigest: Buffer;
+  userId: string;
+  createdMs: number;
+  expiresMs: number;
+}
+
+export interface UserSearch {
+  /** Lowercased username prefix; "" matches any. */
+  usernamePrefix: string;
+  /** Lowercased email prefix; "" matches any. */
+  emailPrefix: string;
+  limit: number;
+  offset: number;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  /** The namespace the key is scoped to, or null for an admin key. */
+  namespace: string | null;
+  label: string;
+  createdMs: number;
+  revokedMs: number | null;
+}
+
+export interface ApiKeyRecord extends ApiKeyRow {
+  keyDigest: Buffer;
+}
+
+export interface LoginThrottleRow {
+  failures: number;
+  lockedUntilMs: number;
+}
+
+export interface ThrottlePolicy {
+  /** Failures allowed before the account is locked. */
+  maxFailures: number;
+  /** Lock length after the maxFailures-th failure; doubles with each further failure. */
+  baseLockMs: number;
+  maxLockMs: number;
+}
+
+/** A user with its password hash, as moved by export and import. */
+export interface UserExport {
+  namespace: string;
+  user: UserRow;
+  passwordHash: string;
+}
+
+export interface ImportResult {
+  inserted: number;
+  /** Users whose id, username or email already existed in their namespace. */
+  skipped: number;
+}
+
+export type UniqueField = "id" | "username" | "email";
+
+/** A write would break a uniqueness rule of its namespace. */
+export class UniqueViolation extends Error {
+  constructor(readonly field: UniqueField) {
+    super(`unique violation on ${field}`);
+    this.name = "UniqueViolation";
+  }
+}
+
+/** The database cannot answer now (down, overloaded, timed out); safe to retry later. */
+export class StorageUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly timedOut = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "StorageUnavailable";
+  }
+}
+
+export interface Repository {
+  readonly engine: "sqlite" | "postgres";
+
+  /** Resolves when the database answers a trivial query and migrations are applied. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Users
+  /** Inserts the user and its password hash in one transaction. */
+  insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void>;
+  getUser(namespace: string, id: string): Promise<UserRow | undefined>;
+  findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
+  findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
+  getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
+  /** Applies the given fields; returns the user after the change, or undefined if absent. */
+  updateUser(
+    namespace: string,
+    id: string,
+    changes: { username?: string; email?: string },
+    updatedMs: number,
+  ): Promise<UserRow | undefined>;
+  /** Deletes the user, its password hash and its sessions; false if absent. */
+  deleteUser(namespace: string, id: string): Promise<boolean>;
+  /** Matching users ordered by (createdMs, id). */
+  searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]>;
+
+  // Passwords
+  /**
+   * Replaces the hash only if it still equals expectedHash (the one the caller
+   * verified), and deletes every session of the user, in one transaction.
+   * Returns false (and changes nothing) if the hash changed meanwhile.
+   */
+  replacePasswordHash(
+    namespace: string,
+    userId: string,
+    expectedHash: string,
+    newHash: string,
+    nowMs: number,
+  ): Promise<boolean>;
+
+  // Sessions
+  /**
+   * Inserts the session only if the user's password hash still equals
+   * expectedHash: a login checked against a password that was changed
+   * meanwhile must not produce a session. Returns whether it was inserted.
+   */
+  insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean>;
+  /** The session if it exists and expiresMs > nowMs. */
+  getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
+  deleteSession(namespace: string, idDigest: Buffer): Promise<void>;
+
+  // Housekeeping
+  /**
+   * Removes up to `limit` expired sessions, and login-throttle rows whose last
+   * failure is older than staleBeforeMs and whose lock has ended. Returns how
+   * many rows went.
+   */
+  sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number>;
+
+  // Login throttling (shared by replicas through the database)
+  getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined>;
+  /**
+   * Atomically counts one more failure and, from the maxFailures-th on, sets
+   * lockedUntilMs = nowMs + min(baseLockMs * 2^(failures - maxFailures), maxLockMs).
+   */
+  recordLoginFailure(namespace: string, account: string, nowMs: number, policy: ThrottlePolicy): Promise<LoginThrottleRow>;
+  clearLoginFailures(namespace: string, account: string): Promise<void>;
+
+  // API keys (global: a key may be for any namespace, or admin)
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key with this digest, if it exists and is not revoked. */
+  findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined>;
+  listApiKeys(): Promise<ApiKeyRow[]>;
+  revokeApiKey(id: string, nowMs: number): Promise<boolean>;
+  countActiveApiKeys(): Promise<number>;
+  exportApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Inserts keys that are not there yet (by id); returns how many were inserted. */
+  importApiKeys(keys: ApiKeyRecord[]): Promise<number>;
+
+  // Bulk moves between engines (CLI import/export)
+  /** Every user of every namespace with its hash, in (namespace, createdMs, id) order, in pages. */
+  exportUsers(pageSize: number): AsyncIterable<UserExport[]>;
+  /** Inserts a batch in one transaction, skipping users that clash with existing ones. */
+  importUsers(batch: UserExport[]): Promise<ImportResult>;
+}

@@ -1,0 +1,42 @@
+// Every Users call needs an API key (`authorization: Bearer <key>`) and runs in
+// one namespace: the `micro-namespace` header, or the key's own namespace
+// (an admin key's default is "default"). A namespace-scoped key used for
+// another namespace is refused.
+import type { Interceptor } from "@connectrpc/connect";
+import { ServiceError } from "../service/errors.js";
+import type { KeysService } from "../service/keys.js";
+import type { Caller } from "../service/model.js";
+import * as rules from "../service/validation.js";
+import { callerKey } from "./call-context.js";
+
+export const DEFAULT_NAMESPACE = "default";
+
+export function authInterceptor(keys: KeysService): Interceptor {
+  return (next) => async (req) => {
+    req.contextValues.set(callerKey, await resolveCaller(keys, req.header));
+    return next(req);
+  };
+}
+
+export async function resolveCaller(keys: KeysService, header: Headers): Promise<Caller> {
+  const token = bearerToken(header.get("authorization"));
+  const key = token === undefined ? undefined : await keys.authenticate(token);
+  if (!key) {
+    throw new ServiceError("unauthenticated", "a valid API key is required: authorization: Bearer <key>");
+  }
+  const requested = header.get("micro-namespace");
+  const namespace =
+    requested === null || requested === ""
+      ? (key.namespace ?? DEFAULT_NAMESPACE)
+      : rules.namespace(requested.trim());
+  if (key.namespace !== null && key.namespace !== namespace) {
+    throw new ServiceError("permission_denied", `this API key may only be used for namespace "${key.namespace}"`);
+  }
+  return { namespace, keyId: key.id, admin: key.namespace === null };
+}
+
+function bearerToken(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(value);
+  return match?.[1];
+}

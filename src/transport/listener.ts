@@ -1,0 +1,153 @@
+// One TCP port for HTTP/1.1 and cleartext HTTP/2.
+//
+// gRPC clients speak HTTP/2 with "prior knowledge" (no TLS, no upgrade), while
+// curl and browsers speak HTTP/1.1. Node's http2 server does not fall back to
+// HTTP/1.1 without TLS, so each new connection is sniffed: if its first bytes
+// are the HTTP/2 connection preface it goes to the HTTP/2 server, otherwise to
+// the HTTP/1.1 server. The bytes read are put back before handing it over.
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface ListenerLimits {
+  /** Largest request header block, in bytes (both protocols). */
+  maxHeaderBytes: number;
+  /** Concurrent streams per HTTP/2 connection. */
+  maxConcurrentStreams: number;
+  /** Idle keep-alive time for HTTP/1.1 connections, in ms. */
+  keepAliveTimeoutMs: number;
+  /** Time allowed to receive a whole request's headers, in ms (slowloris guard). */
+  headersTimeoutMs: number;
+}
+
+export class Listener {
+  readonly h1: http.Server;
+  readonly h2: http2.Http2Server;
+  private readonly tcp: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private inFlight = 0;
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly sniffTimeoutMs: number;
+
+  constructor(handler: RequestHandler, limits: ListenerLimits) {
+    this.sniffTimeoutMs = limits.headersTimeoutMs;
+    const counted: RequestHandler = (req, res) => {
+      this.inFlight++;
+      res.once("close", () => {
+        this.inFlight--;
+        if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      });
+      // While draining, HTTP/1.1 clients are told not to reuse the connection.
+      if (this.draining && res instanceof http.ServerResponse) res.setHeader("connection", "close");
+      handler(req, res);
+    };
+    this.h1 = http.createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: 0,
+      },
+      counted,
+    );
+    this.h2 = http2.createServer(
+      {
+        maxSessionMemory: 10,
+        settings: {
+          maxConcurrentStreams: limits.maxConcurrentStreams,
+          maxHeaderListSize: limits.maxHeaderBytes,
+        },
+        maxHeaderListPairs: 128,
+      },
+      counted,
+    );
+    this.h2.on("session", (session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+      if (this.draining) session.close();
+    });
+    this.tcp = net.createServer((socket) => this.accept(socket));
+  }
+
+  listen(port: number, host: string): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.tcp.once("error", reject);
+      this.tcp.listen(port, host, () => {
+        this.tcp.off("error", reject);
+        resolve(this.tcp.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  address(): net.AddressInfo | undefined {
+    return (this.tcp.address() as net.AddressInfo | null) ?? undefined;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Graceful stop: refuse new connections, let in-flight calls finish (HTTP/2
+   * sessions get GOAWAY, idle HTTP/1.1 connections are closed), then close
+   * everything. After graceMs, remaining connections are destroyed.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    this.h1.closeIdleConnections();
+    const idle = new Promise<void>((resolve) => {
+      if (this.inFlight === 0) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    // Let the last responses flush before cutting connections.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const session of this.sessions) session.destroy();
+    this.h1.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    if (this.draining) return void socket.destroy();
+    // A connection that sends nothing is dropped instead of held open forever.
+    socket.setTimeout(this.sniffTimeoutMs, () => socket.destroy());
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (isH2 && seen.length < H2_PREFACE.length) return; // need more bytes to decide
+      socket.off("data", onData);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(seen);
+      const target: net.Server = isH2 ? (this.h2 as unknown as net.Server) : this.h1;
+      target.emit("connection", socket as Duplex);
+      // The HTTP/1.1 server reads with 'data' events, which a paused socket
+      // never emits; the HTTP/2 session drains the buffer and reads natively.
+      if (!isH2) socket.resume();
+    };
+    socket.on("data", onData);
+  }
+}

@@ -1,0 +1,180 @@
+// The M3O-compatible JSON API: POST /users/Users/<Method> (as the M3O docs
+// show) and POST /v1/users/<Method> (as M3O's JS client calls it).
+//
+// It accepts the documented curl exactly as written: `curl -d '{...}'` sends a
+// form content type, so the body is read as JSON whatever the content type
+// says. The request is then forwarded, in process, to the same Connect handler
+// that serves /users.v1.Users/<Method>, so authentication, validation, logging
+// and metrics are the very same code. Answers use the documented field names
+// (session_id), int64 timestamps as JSON numbers, and M3O's error shape:
+//   {"id":"users.Login","code":401,"detail":"invalid credentials","status":"Unauthorized"}
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import {
+  type DescMessage,
+  type JsonObject,
+  type JsonValue,
+  ScalarType,
+  fromBinary,
+  fromJson,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
+import { createConnectRouter, createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { m3oCallKey } from "./call-context.js";
+import { BodyTooLarge, readBody } from "./read-body.js";
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/** Request headers passed on to the Connect handler; every other header is dropped. */
+const FORWARDED_HEADERS = ["authorization", "micro-namespace", "x-request-id"];
+const M3O_PATH = /^\/(?:users\/Users|v1\/users)\/([A-Za-z]+)$/;
+
+export interface M3oOptions {
+  routes: (router: ConnectRouter) => void;
+  maxBodyBytes: number;
+}
+
+export type M3oHandler = (req: NodeRequest, res: NodeResponse) => void;
+
+export function isM3oPath(path: string): boolean {
+  return M3O_PATH.test(path);
+}
+
+export function createM3oHandler(options: M3oOptions): M3oHandler {
+  // Each service brings its own interceptors in its route options, so this
+  // router runs exactly the interceptors of the Connect paths.
+  const router = createConnectRouter();
+  options.routes(router);
+  const methods = new Map<string, UniversalHandler>();
+  for (const handler of router.handlers) {
+    if (handler.service.typeName === "users.v1.Users") methods.set(handler.method.name.toLowerCase(), handler);
+  }
+
+  return (req, res) => {
+    const name = M3O_PATH.exec((req.url ?? "").split("?", 1)[0]!)?.[1] ?? "";
+    const handler = methods.get(name.toLowerCase());
+    const id = `users.${handler?.method.name ?? name}`;
+    if (!handler) return sendError(res, id, 404, `unknown method "${name}"`);
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      return sendError(res, id, 405, "use POST");
+    }
+    forward(handler, req, res, options.maxBodyBytes).catch((err: unknown) => {
+      // Only a broken connection can land here; the caller is gone.
+      if (!res.headersSent) sendError(res, id, 500, "internal error");
+      void err;
+    });
+  };
+}
+
+async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeResponse, maxBodyBytes: number) {
+  const id = `users.${handler.method.name}`;
+  let input: Uint8Array;
+  try {
+    input = toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, maxBodyBytes)));
+  } catch (err) {
+    if (err instanceof BodyTooLarge) {
+      res.setHeader("connection", "close");
+      return sendError(res, id, 413, err.message);
+    }
+    return sendError(res, id, 400, (err as Error).message);
+  }
+
+  const header = new Headers({ "content-type": "application/proto", "connect-protocol-version": "1" });
+  for (const name of FORWARDED_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === "string") header.set(name, value);
+  }
+  const abort = new AbortController();
+  res.once("close", () => abort.abort());
+  const uRes = await handler({
+    httpVersion: "1.1",
+    method: "POST",
+    url: `http://m3o.local${handler.requestPath}`,
+    header,
+    body: oneChunk(input),
+    signal: abort.signal,
+    contextValues: createContextValues().set(m3oCallKey, true),
+  });
+  const body = await readAll(uRes.body);
+  const requestId = uRes.header?.get("x-request-id");
+  if (requestId) res.setHeader("x-request-id", requestId);
+
+  if (uRes.status === 200) {
+    const message = fromBinary(handler.method.output, body);
+    return sendJson(res, 200, m3oJson(handler.method.output, toJson(handler.method.output, message, {
+      useProtoFieldName: true,
+      alwaysEmitImplicit: true,
+    })));
+  }
+  // Connect sends unary errors as JSON {code, message} with the matching HTTP status.
+  const error = JSON.parse(Buffer.from(body).toString("utf8") || "{}") as { message?: string };
+  const retryAfter = uRes.header?.get("retry-after");
+  if (retryAfter) res.setHeader("retry-after", retryAfter);
+  return sendError(res, id, uRes.status, error.message ?? STATUS_CODES[uRes.status] ?? "error");
+}
+
+/** Parses the body as JSON (any content type) into the request message; both field-name forms are accepted. */
+function parseInput(schema: DescMessage, body: Buffer) {
+  const text = body.toString("utf8").trim();
+  let json: JsonValue;
+  try {
+    json = text === "" ? {} : (JSON.parse(text) as JsonValue);
+  } catch (err) {
+    throw new Error(`request body: not valid JSON (${(err as Error).message})`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new Error("request body: must be a JSON object");
+  }
+  try {
+    return fromJson(schema, json, { ignoreUnknownFields: true });
+  } catch (err) {
+    const field = /field [\w.]+\.(\w+)/.exec((err as Error).message)?.[1];
+    throw new Error(field ? `${field}: wrong JSON type or value` : `request body: ${(err as Error).message}`);
+  }
+}
+
+/** Rewrites int64 fields from JSON strings (proto3 JSON) to numbers, as the M3O docs show them. */
+function m3oJson(schema: DescMessage, json: JsonValue): JsonObject {
+  const object = json as JsonObject;
+  for (const field of schema.fields) {
+    const value = object[field.name];
+    if (value === undefined || value === null) continue;
+    if (field.fieldKind === "scalar" && isInt64(field.scalar)) object[field.name] = Number(value);
+    else if (field.fieldKind === "message") m3oJson(field.message, value);
+    else if (field.fieldKind === "list" && field.listKind === "message") {
+      for (const item of value as JsonValue[]) m3oJson(field.message, item);
+    } else if (field.fieldKind === "list" && field.listKind === "scalar" && isInt64(field.scalar)) {
+      object[field.name] = (value as JsonValue[]).map(Number);
+    }
+  }
+  return object;
+}
+
+function isInt64(type: ScalarType): boolean {
+  return [ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64].includes(type);
+}
+
+function sendError(res: NodeResponse, id: string, status: number, detail: string): void {
+  sendJson(res, status, { id, code: status, detail, status: STATUS_CODES[status] ?? "Error" });
+}
+
+function sendJson(res: NodeResponse, status: number, body: JsonValue): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}

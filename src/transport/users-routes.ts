@@ -1,0 +1,90 @@
+// The Users service as Connect handlers: each RPC takes the caller's
+// namespace from the call context, calls the protocol-free service layer and
+// converts its result to the generated message types. Nothing here knows
+// about sockets or HTTP.
+import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
+import { Users, type Session as SessionMessage, type User as UserMessage } from "../../gen/users/v1/users_pb.js";
+import type { Session, User } from "../service/model.js";
+import type { PasswordsService } from "../service/passwords.js";
+import type { SessionsService } from "../service/sessions.js";
+import type { UsersService } from "../service/users.js";
+import { callerKey } from "./call-context.js";
+
+export interface UsersServices {
+  users: UsersService;
+  sessions: SessionsService;
+  passwords: PasswordsService;
+}
+
+type UserInit = Omit<UserMessage, "$typeName">;
+type SessionInit = Omit<SessionMessage, "$typeName">;
+
+export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
+  const { users, sessions, passwords } = services;
+  router.service(
+    Users,
+    {
+      async create(req, ctx) {
+        return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
+      },
+      async read(req, ctx) {
+        return { user: userMessage(await users.read(namespaceOf(ctx), req.id)) };
+      },
+      async update(req, ctx) {
+        return { user: userMessage(await users.update(namespaceOf(ctx), req)) };
+      },
+      async delete(req, ctx) {
+        await users.delete(namespaceOf(ctx), req.id);
+        return {};
+      },
+      async search(req, ctx) {
+        return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
+      },
+      async updatePassword(req, ctx) {
+        await passwords.update(namespaceOf(ctx), req);
+        return {};
+      },
+      async login(req, ctx) {
+        return { session: sessionMessage(await sessions.login(namespaceOf(ctx), req)) };
+      },
+      async logout(req, ctx) {
+        await sessions.logout(namespaceOf(ctx), req.sessionId);
+        return {};
+      },
+      async readSession(req, ctx) {
+        return { session: sessionMessage(await sessions.read(namespaceOf(ctx), req.sessionId)) };
+      },
+    },
+    { interceptors },
+  );
+}
+
+function namespaceOf(ctx: HandlerContext): string {
+  const caller = ctx.values.get(callerKey);
+  // The auth interceptor always runs first; reaching here without it is a wiring bug.
+  if (!caller) throw new Error("no caller in context: auth interceptor missing");
+  return caller.namespace;
+}
+
+const seconds = (ms: number): bigint => BigInt(Math.floor(ms / 1000));
+
+function userMessage(user: User): UserInit {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    created: seconds(user.createdMs),
+    updated: seconds(user.updatedMs),
+  };
+}
+
+function sessionMessage(session: Session): SessionInit {
+  return {
+    id: session.id,
+    userId: session.userId,
+    username: session.username,
+    email: session.email,
+    created: seconds(session.createdMs),
+    expires: seconds(session.expiresMs),
+  };
+}
