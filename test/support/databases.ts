@@ -1,0 +1,34 @@
+// Databases for tests: a fresh SQLite file, or a fresh PostgreSQL database in
+// the cluster that `npm test` started (USERS_TEST_POSTGRES_URL).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+
+export type Engine = "sqlite" | "postgres";
+
+/** The engines this run covers: SQLite always, PostgreSQL when a cluster is available. */
+export const ENGINES: Engine[] = process.env.USERS_TEST_POSTGRES_URL ? ["sqlite", "postgres"] : ["sqlite"];
+
+export function tempDir(prefix = "users-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A DATABASE_URL for a new, empty database of the engine. */
+export async function freshDatabaseUrl(engine: Engine): Promise<string> {
+  if (engine === "sqlite") return `sqlite:${path.join(tempDir(), "users.db")}`;
+  const admin = process.env.USERS_TEST_POSTGRES_URL;
+  if (!admin) throw new Error("USERS_TEST_POSTGRES_URL is not set: run the tests with npm test");
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
