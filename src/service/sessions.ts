@@ -6,6 +6,14 @@ import type { Session } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
+import { LIMITS } from "./validation.js";
+
+export interface SessionSummary {
+  /** Hex SHA-256 of the session id: names the session without revealing it. */
+  handle: string;
+  createdMs: number;
+  expiresMs: number;
+}
 
 export interface SessionsDeps {
   repo: Repository;
@@ -75,6 +83,26 @@ export class SessionsService {
     const row = await this.deps.repo.getSession(namespace, digest(id), this.deps.now());
     if (!row) throw notFound("session");
     return { id, ...row };
+  }
+
+  /** A user's live sessions, by handle (the hex digest of the id), newest first. */
+  async list(namespace: string, userId: string): Promise<SessionSummary[]> {
+    const id = rules.userId(userId, "user_id");
+    await this.requireUser(namespace, id);
+    const rows = await this.deps.repo.listSessions(namespace, id, this.deps.now(), LIMITS.sessionsListMax);
+    return rows.map((r) => ({ handle: r.idDigest.toString("hex"), createdMs: r.createdMs, expiresMs: r.expiresMs }));
+  }
+
+  /** Ends the sessions with these handles, or every session of the user when none are given. */
+  async revoke(namespace: string, userId: string, handles: string[]): Promise<number> {
+    const id = rules.userId(userId, "user_id");
+    const digests = rules.sessionHandles(handles);
+    await this.requireUser(namespace, id);
+    return this.deps.repo.deleteSessions(namespace, id, digests.length === 0 ? null : digests);
+  }
+
+  private async requireUser(namespace: string, userId: string): Promise<void> {
+    if (!(await this.deps.repo.getUser(namespace, userId))) throw notFound("user");
   }
 
   /** Idempotent: ending a session that is already gone succeeds. */

@@ -13,6 +13,7 @@ export const LIMITS = {
   /** bcrypt reads at most 72 bytes: longer passwords are refused, never truncated. */
   passwordMaxBytes: 72,
   sessionIdMax: 256,
+  sessionsListMax: 1000,
   searchLimitDefault: 25,
   searchLimitMax: 1000,
   searchOffsetMax: 1_000_000_000,
@@ -111,6 +112,15 @@ export function sessionId(raw: string, field = "session_id"): string {
   if (raw === "") throw invalidArgument(field, "required");
   if (raw.length > LIMITS.sessionIdMax) throw invalidArgument(field, `must be at most ${LIMITS.sessionIdMax} characters`);
   return raw;
+}
+
+/** Session handles (hex SHA-256 digests, from ListSessions) as digests. */
+export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
+  if (raw.length > LIMITS.sessionsListMax) throw invalidArgument(field, `at most ${LIMITS.sessionsListMax} handles`);
+  return raw.map((handle) => {
+    if (!/^[0-9a-f]{64}$/.test(handle)) throw invalidArgument(field, "each handle is 64 lowercase hex characters, as ListSessions returns");
+    return Buffer.from(handle, "hex");
+  });
 }
 
 export interface SearchQuery {

@@ -32,6 +32,12 @@ export interface SessionRow {
   expiresMs: number;
 }
 
+export interface SessionSummary {
+  idDigest: Buffer;
+  createdMs: number;
+  expiresMs: number;
+}
+
 export interface NewSession {
   idDigest: Buffer;
   userId: string;
@@ -159,6 +165,10 @@ export interface Repository {
   /** The session if it exists and expiresMs > nowMs. */
   getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
   deleteSession(namespace: string, idDigest: Buffer): Promise<void>;
+  /** The user's unexpired sessions, newest first (by createdMs, then digest), at most `limit`. */
+  listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]>;
+  /** Deletes the user's sessions with these digests, or all of them when digests is null; returns how many. */
+  deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number>;
 
   // Housekeeping
   /**

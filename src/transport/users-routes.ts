@@ -54,6 +54,15 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async readSession(req, ctx) {
         return { session: sessionMessage(await sessions.read(namespaceOf(ctx), req.sessionId)) };
       },
+      async listSessions(req, ctx) {
+        const list = await sessions.list(namespaceOf(ctx), req.userId);
+        return {
+          sessions: list.map((s) => ({ handle: s.handle, created: seconds(s.createdMs), expires: seconds(s.expiresMs) })),
+        };
+      },
+      async revokeSessions(req, ctx) {
+        return { revoked: BigInt(await sessions.revoke(namespaceOf(ctx), req.userId, req.handles)) };
+      },
     },
     { interceptors },
   );

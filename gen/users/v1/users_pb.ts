@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiVQoEVXNlchIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIPCgdjcmVhdGVkGAQgASgDEg8KB3VwZGF0ZWQYBSABKAMiaQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIPCgdjcmVhdGVkGAQgASgDEg8KB2V4cGlyZXMYBSABKAMSDwoHdXNlcl9pZBgGIAEoCSJOCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJIi4KDkNyZWF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhkKC1JlYWRSZXF1ZXN0EgoKAmlkGAEgASgJIiwKDFJlYWRSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI8Cg1VcGRhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uMtwECgVVc2VycxI9CgZDcmVhdGUSFy51c2Vycy52MS5DcmVhdGVSZXF1ZXN0GhgudXNlcnMudjEuQ3JlYXRlUmVzcG9uc2UiABI3CgRSZWFkEhUudXNlcnMudjEuUmVhZFJlcXVlc3QaFi51c2Vycy52MS5SZWFkUmVzcG9uc2UiABI9CgZVcGRhdGUSFy51c2Vycy52MS5VcGRhdGVSZXF1ZXN0GhgudXNlcnMudjEuVXBkYXRlUmVzcG9uc2UiABI9CgZEZWxldGUSFy51c2Vycy52MS5EZWxldGVSZXF1ZXN0GhgudXNlcnMudjEuRGVsZXRlUmVzcG9uc2UiABI9CgZTZWFyY2gSFy51c2Vycy52MS5TZWFyY2hSZXF1ZXN0GhgudXNlcnMudjEuU2VhcmNoUmVzcG9uc2UiABJVCg5VcGRhdGVQYXNzd29yZBIfLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVxdWVzdBogLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVzcG9uc2UiABI6CgVMb2dpbhIWLnVzZXJzLnYxLkxvZ2luUmVxdWVzdBoXLnVzZXJzLnYxLkxvZ2luUmVzcG9uc2UiABI9CgZMb2dvdXQSFy51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0GhgudXNlcnMudjEuTG9nb3V0UmVzcG9uc2UiABJMCgtSZWFkU2Vzc2lvbhIcLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVxdWVzdBodLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVzcG9uc2UiAGIGcHJvdG8z");
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiVQoEVXNlchIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIPCgdjcmVhdGVkGAQgASgDEg8KB3VwZGF0ZWQYBSABKAMiaQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIPCgdjcmVhdGVkGAQgASgDEg8KB2V4cGlyZXMYBSABKAMSDwoHdXNlcl9pZBgGIAEoCSJOCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJIi4KDkNyZWF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhkKC1JlYWRSZXF1ZXN0EgoKAmlkGAEgASgJIiwKDFJlYWRSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI8Cg1VcGRhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI/CgtTZXNzaW9uSW5mbxIOCgZoYW5kbGUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIPCgdleHBpcmVzGAMgASgDIj8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUudXNlcnMudjEuU2Vzc2lvbkluZm8iOQoVUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDwoHaGFuZGxlcxgCIAMoCSIpChZSZXZva2VTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMyhAYKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAYgZwcm90bzM");
 
 /**
  * A user account. The password is never part of it.
@@ -591,6 +591,134 @@ export const ReadSessionResponseSchema: GenMessage<ReadSessionResponse> = /*@__P
   messageDesc(file_users_v1_users, 19);
 
 /**
+ * List a user's sessions.
+ *
+ * @generated from message users.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"users.v1.ListSessionsRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message users.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 20);
+
+/**
+ * A live session as an administrator sees it: never its id.
+ *
+ * @generated from message users.v1.SessionInfo
+ */
+export type SessionInfo = Message<"users.v1.SessionInfo"> & {
+  /**
+   * Identifies the session for RevokeSessions: the hex SHA-256 of its id.
+   * It cannot be used to sign in or to read the session.
+   *
+   * @generated from field: string handle = 1;
+   */
+  handle: string;
+
+  /**
+   * When the session was created, in unix seconds.
+   *
+   * @generated from field: int64 created = 2;
+   */
+  created: bigint;
+
+  /**
+   * When the session expires, in unix seconds.
+   *
+   * @generated from field: int64 expires = 3;
+   */
+  expires: bigint;
+};
+
+/**
+ * Describes the message users.v1.SessionInfo.
+ * Use `create(SessionInfoSchema)` to create a new message.
+ */
+export const SessionInfoSchema: GenMessage<SessionInfo> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 21);
+
+/**
+ * The result of ListSessions.
+ *
+ * @generated from message users.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"users.v1.ListSessionsResponse"> & {
+  /**
+   * The user's live sessions, newest first (at most 1000).
+   *
+   * @generated from field: repeated users.v1.SessionInfo sessions = 1;
+   */
+  sessions: SessionInfo[];
+};
+
+/**
+ * Describes the message users.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 22);
+
+/**
+ * End sessions of a user.
+ *
+ * @generated from message users.v1.RevokeSessionsRequest
+ */
+export type RevokeSessionsRequest = Message<"users.v1.RevokeSessionsRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Handles (from ListSessions) of the sessions to end; empty ends them all.
+   * At most 1000.
+   *
+   * @generated from field: repeated string handles = 2;
+   */
+  handles: string[];
+};
+
+/**
+ * Describes the message users.v1.RevokeSessionsRequest.
+ * Use `create(RevokeSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeSessionsRequestSchema: GenMessage<RevokeSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 23);
+
+/**
+ * The result of RevokeSessions.
+ *
+ * @generated from message users.v1.RevokeSessionsResponse
+ */
+export type RevokeSessionsResponse = Message<"users.v1.RevokeSessionsResponse"> & {
+  /**
+   * How many sessions were ended.
+   *
+   * @generated from field: int64 revoked = 1;
+   */
+  revoked: bigint;
+};
+
+/**
+ * Describes the message users.v1.RevokeSessionsResponse.
+ * Use `create(RevokeSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeSessionsResponseSchema: GenMessage<RevokeSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 24);
+
+/**
  * Users manages the accounts of one namespace and signs them in.
  *
  * buf:lint:ignore SERVICE_SUFFIX
@@ -703,6 +831,30 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof ReadSessionRequestSchema;
     output: typeof ReadSessionResponseSchema;
+  },
+  /**
+   * Beyond M3O: list a user's live sessions, newest first. Session ids are
+   * secrets the service does not keep, so each session is shown by a handle
+   * that can revoke it but cannot be used to sign in.
+   * Errors: NOT_FOUND (unknown user).
+   *
+   * @generated from rpc users.v1.Users.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Beyond M3O: end some or all sessions of a user ("sign out everywhere").
+   * Errors: NOT_FOUND (unknown user).
+   *
+   * @generated from rpc users.v1.Users.RevokeSessions
+   */
+  revokeSessions: {
+    methodKind: "unary";
+    input: typeof RevokeSessionsRequestSchema;
+    output: typeof RevokeSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);

@@ -14,6 +14,7 @@ import {
   type NewSession,
   type Repository,
   type SessionRow,
+  type SessionSummary,
   type ThrottlePolicy,
   type UniqueField,
   type UserExport,
@@ -202,6 +203,25 @@ export class SqliteRepository implements Repository {
     this.guard(() => this.stmts.deleteSession.run(idDigest, namespace));
   }
 
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+    const rows = this.guard(
+      () =>
+        this.stmts.listSessions.all(namespace, userId, nowMs, limit) as Array<{
+          id_digest: Buffer;
+          created_ms: number;
+          expires_ms: number;
+        }>,
+    );
+    return rows.map((r) => ({ idDigest: r.id_digest, createdMs: r.created_ms, expiresMs: r.expires_ms }));
+  }
+
+  async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
+    return this.guard(() => {
+      if (digests === null) return this.stmts.deleteUserSessions.run(namespace, userId).changes;
+      return this.stmts.deleteSessionsTx(namespace, userId, digests);
+    });
+  }
+
   async sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number> {
     return this.guard(() => {
       const sessions = this.stmts.sweepSessions.run(nowMs, limit).changes;
@@ -358,6 +378,7 @@ function prepareStatements(db: Db) {
     "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
   );
   const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
+  const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
   const importUser = db.prepare(
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
      VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms) ON CONFLICT DO NOTHING`,
@@ -420,6 +441,15 @@ function prepareStatements(db: Db) {
        WHERE s.id_digest = ? AND s.namespace = ? AND s.expires_ms > ?`,
     ),
     deleteSession: db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ?"),
+    deleteUserSessions,
+    deleteSessionsTx: db.transaction((namespace: string, userId: string, digests: Buffer[]): number =>
+      digests.reduce((n, d) => n + deleteOneSession.run(d, namespace, userId).changes, 0),
+    ),
+    listSessions: db.prepare(
+      `SELECT id_digest, created_ms, expires_ms FROM sessions
+       WHERE namespace = ? AND user_id = ? AND expires_ms > ?
+       ORDER BY created_ms DESC, id_digest DESC LIMIT ?`,
+    ),
     sweepSessions: db.prepare(
       "DELETE FROM sessions WHERE id_digest IN (SELECT id_digest FROM sessions WHERE expires_ms <= ? LIMIT ?)",
     ),
