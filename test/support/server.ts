@@ -22,6 +22,8 @@ export interface TestServerOptions {
   engine?: Engine;
   databaseUrl?: string;
   env?: Record<string, string>;
+  /** The server's clock (unix ms); a test that controls it can expire sessions without waiting. */
+  now?: () => number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -43,7 +45,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       done();
     },
   });
-  const server = await createServer(config, { logger: createLogger(config.logLevel, sink) });
+  const server = await createServer(config, {
+    logger: createLogger(config.logLevel, sink),
+    ...(options.now ? { now: options.now } : {}),
+  });
   await server.keys.register(adminKey, "test admin");
   const address = await server.listen();
   return {
