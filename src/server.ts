@@ -7,6 +7,9 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/config.js";
 import { logCalls } from "./observability/call-log.js";
+import { HealthMonitor } from "./observability/health.js";
+import { Metrics } from "./observability/metrics.js";
+import { timedRepository } from "./observability/timed-repository.js";
 import type { Logger } from "./observability/logger.js";
 import { KeysService } from "./service/keys.js";
 import { LoginThrottle } from "./service/login-throttle.js";
@@ -19,10 +22,15 @@ import { WorkQueue } from "./service/work-queue.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
 import { authInterceptor } from "./transport/auth-interceptor.js";
+import { consoleRoute } from "./transport/console-files.js";
+import { createCors, isRpcPath } from "./transport/cors.js";
 import { createHttpHandler } from "./transport/http-handler.js";
 import { Listener } from "./transport/listener.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
 import { observeInterceptor, type CallObserver } from "./transport/observe-interceptor.js";
+import { registerHealth } from "./transport/health-routes.js";
+import { probeRoutes } from "./transport/probe-routes.js";
+import { registerReflection } from "./transport/reflection-routes.js";
 import { registerUsers } from "./transport/users-routes.js";
 
 export interface Server {
@@ -33,6 +41,8 @@ export interface Server {
   readonly sessions: SessionsService;
   readonly passwords: PasswordsService;
   readonly hasher: BcryptHasher;
+  readonly metrics: Metrics;
+  readonly health: HealthMonitor;
   listen(): Promise<AddressInfo>;
   /** Graceful stop: finish in-flight calls (up to the shutdown timeout), then close the database. */
   close(): Promise<void>;
@@ -50,10 +60,13 @@ const SWEEP_INTERVAL_MS = 60_000;
 export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const repo = await openRepository(config);
-
   const queue = new WorkQueue(config.hashConcurrency || os.availableParallelism(), config.hashQueueMax);
-  const hasher = new BcryptHasher(config.bcryptCost, queue);
+  const metrics = new Metrics({ hashQueue: queue });
+  const engine = await openRepository(config);
+  const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
+  const health = new HealthMonitor(repo);
+
+  const hasher = new BcryptHasher(config.bcryptCost, queue, metrics);
   void hasher.prepare();
   const throttle = new LoginThrottle(
     repo,
@@ -69,9 +82,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const sessions = new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: config.sessionTtlSeconds, now });
   const passwords = new PasswordsService({ repo, hasher, throttle, now });
 
-  const observe = observeInterceptor([logCalls(logger), ...(options.observers ?? [])]);
+  const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
     registerUsers(router, { users, sessions, passwords }, [observe, authInterceptor(keys)]);
+    // Probes and schema discovery need no API key.
+    registerHealth(router, health, [observe]);
+    registerReflection(router, [observe]);
   };
   const shutdown = new AbortController();
   const rpc = connectNodeAdapter({
@@ -83,7 +99,8 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [],
+    routes: [...probeRoutes(health, metrics), consoleRoute()],
+    before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const listener = new Listener(handler, {
     maxHeaderBytes: 16 * 1024,
@@ -103,14 +120,19 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     sessions,
     passwords,
     hasher,
+    metrics,
+    health,
     async listen() {
       const address = await listener.listen(config.port, config.host);
+      health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
       return address;
     },
     close() {
       closing ??= (async () => {
         stopSweeper?.();
+        // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
+        health.drain();
         await listener.close(config.shutdownTimeoutSeconds * 1000);
         // Anything still running past the grace period is told to stop.
         shutdown.abort();

@@ -1,7 +1,8 @@
 // `users-service keys create|list|revoke`: manage API keys in the configured database.
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/config.js";
-import { KeysService } from "../service/keys.js";
+import { KeysService, keyExportLine, parseKeyExportLine } from "../service/keys.js";
 import { openRepository } from "../storage/open.js";
 import { UsageError } from "./usage.js";
 
@@ -45,8 +46,29 @@ export async function keysCommand(config: Config, args: string[], out: NodeJS.Wr
         out.write(`Revoked ${id}.\n`);
         return;
       }
+      case "export": {
+        // Only digests leave the database: an export cannot be used to call the service.
+        const file = rest[0];
+        const lines = (await repo.exportApiKeys()).map(keyExportLine).join("\n");
+        const text = lines === "" ? "" : `${lines}\n`;
+        if (file && file !== "-") fs.writeFileSync(file, text, { mode: 0o600 });
+        else out.write(text);
+        return;
+      }
+      case "import": {
+        const file = rest[0];
+        if (!file) throw new UsageError("keys import needs a FILE written by keys export (- for standard input)");
+        const text = fs.readFileSync(file === "-" ? 0 : file, "utf8");
+        const records = text
+          .split("\n")
+          .filter((line) => line.trim() !== "")
+          .map((line, i) => parseKeyExportLine(line, i + 1));
+        const inserted = await repo.importApiKeys(records);
+        out.write(`Imported ${inserted} API keys (${records.length - inserted} already present).\n`);
+        return;
+      }
       default:
-        throw new UsageError("keys needs one of: create, list, revoke");
+        throw new UsageError("keys needs one of: create, list, revoke, export, import");
     }
   } finally {
     await repo.close();

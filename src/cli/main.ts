@@ -1,9 +1,11 @@
 // The `users-service` command line: dispatches to serve, migrate, keys, users.
 import { loadConfig, ConfigError } from "../config/config.js";
 import { createLogger } from "../observability/logger.js";
+import { ServiceError } from "../service/errors.js";
 import { openRepository } from "../storage/open.js";
 import { keysCommand } from "./keys.js";
 import { serve } from "./serve.js";
+import { usersCommand } from "./users-transfer.js";
 import { helpText, UsageError } from "./usage.js";
 import { packageVersion } from "./version.js";
 
@@ -32,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       case "keys":
         await keysCommand(config, args, process.stdout);
         return 0;
+      case "users":
+        return await usersCommand(config, args);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -39,6 +43,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`users-service: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof ServiceError) {
+      process.stderr.write(`users-service: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof UsageError) {
       process.stderr.write(`users-service: ${err.message}\nRun users-service --help for usage.\n`);

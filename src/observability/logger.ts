@@ -2,6 +2,7 @@
 // only; as a second line of defence, fields that could ever hold a secret are
 // redacted wherever they appear.
 import { pino, type Logger, type DestinationStream } from "pino";
+import { PinoPretty } from "pino-pretty";
 
 export type { Logger };
 
@@ -24,7 +25,14 @@ export const REDACTED_PATHS = [
   "*.key",
 ];
 
+/**
+ * JSON lines by default (for log collectors); readable colored lines when
+ * stdout is a terminal and no destination is given.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
+  if (!destination && process.stdout.isTTY) {
+    destination = PinoPretty({ colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service" });
+  }
   return pino(
     {
       level,

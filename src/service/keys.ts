@@ -7,7 +7,7 @@
 // effect at once on the replica that revoked it and within the cache time on
 // the others.
 import { randomBytes } from "node:crypto";
-import type { ApiKeyRow, Repository } from "../storage/repository.js";
+import type { ApiKeyRecord, ApiKeyRow, Repository } from "../storage/repository.js";
 import { invalidArgument, notFound } from "./errors.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -101,4 +101,38 @@ export class KeysService {
   async anyActive(): Promise<boolean> {
     return (await this.deps.repo.countActiveApiKeys()) > 0;
   }
+}
+
+/** One key of `keys export`: its digest, never the key itself. */
+export function keyExportLine(key: ApiKeyRecord): string {
+  return JSON.stringify({
+    id: key.id,
+    key_sha256: key.keyDigest.toString("base64"),
+    namespace: key.namespace,
+    label: key.label,
+    created_ms: key.createdMs,
+    revoked_ms: key.revokedMs,
+  });
+}
+
+export function parseKeyExportLine(line: string, lineNo: number): ApiKeyRecord {
+  const bad = (rule: string) => invalidArgument(`line ${lineNo}`, rule);
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    throw bad("is not valid JSON");
+  }
+  if (typeof o !== "object" || o === null) throw bad("must be a JSON object");
+  const digest = typeof o.key_sha256 === "string" ? Buffer.from(o.key_sha256, "base64") : Buffer.alloc(0);
+  if (digest.length !== 32) throw bad("key_sha256 must be a base64 SHA-256 digest");
+  if (typeof o.id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(o.id)) throw bad("id must be 1 to 64 of A-Z a-z 0-9 _ -");
+  const namespace = o.namespace === null || o.namespace === undefined ? null : String(o.namespace);
+  if (namespace !== null) rules.namespace(namespace, `line ${lineNo}: namespace`);
+  const createdMs = Number(o.created_ms);
+  const revokedMs = o.revoked_ms === null || o.revoked_ms === undefined ? null : Number(o.revoked_ms);
+  if (!Number.isSafeInteger(createdMs) || (revokedMs !== null && !Number.isSafeInteger(revokedMs))) {
+    throw bad("created_ms and revoked_ms must be unix milliseconds");
+  }
+  return { id: o.id, keyDigest: digest, namespace, label: String(o.label ?? "").slice(0, 200), createdMs, revokedMs };
 }

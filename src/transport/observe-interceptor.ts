@@ -4,7 +4,7 @@
 // (the log line and the metrics). Secrets never pass through here: only
 // names, codes and timings are reported.
 import { randomUUID } from "node:crypto";
-import { Code, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { callerKey, m3oCallKey, protocolOf, type Protocol } from "./call-context.js";
 import { toConnectError } from "./error-mapping.js";
 
@@ -45,18 +45,44 @@ export function observeInterceptor(observers: CallObserver[]): Interceptor {
       };
       for (const observe of observers) observe(call);
     };
-    try {
-      const res = await next(req);
-      res.header.set("x-request-id", requestId);
-      report("ok");
-      return res;
-    } catch (err) {
+    const fail = (err: unknown) => {
       const { error, unexpected } = toConnectError(err);
       error.metadata.set("x-request-id", requestId);
       report(codeName(error.code), unexpected ? { cause: err, message: error.rawMessage } : { message: error.rawMessage });
-      throw error;
+      return error;
+    };
+    try {
+      const res = await next(req);
+      res.header.set("x-request-id", requestId);
+      if (!res.stream) {
+        report("ok");
+        return res;
+      }
+      // A streaming call ends when its last message is sent: report it then.
+      return { ...res, message: reportWhenDone(res.message, () => report("ok"), fail) };
+    } catch (err) {
+      throw fail(err);
     }
   };
+}
+
+async function* reportWhenDone<T>(
+  messages: AsyncIterable<T>,
+  done: () => void,
+  fail: (err: unknown) => Error,
+): AsyncIterable<T> {
+  let settled = false;
+  try {
+    yield* messages;
+    settled = true;
+    done();
+  } catch (err) {
+    settled = true;
+    throw fail(err);
+  } finally {
+    // Stopped early: the client went away or the server is draining.
+    if (!settled) fail(new ConnectError("stream ended early", Code.Canceled));
+  }
 }
 
 /** gRPC-style snake_case code names ("invalid_argument"), as Connect writes them. */

@@ -61,7 +61,9 @@ export class SqliteRepository implements Repository {
   }
 
   async ping(): Promise<void> {
-    this.guard(() => this.db.prepare("SELECT 1").get());
+    const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
+    const row = this.guard(() => this.stmts.schemaVersion.get() as { version: number | null });
+    if (row.version !== latest) throw new StorageUnavailable(`schema at version ${row.version}, expected ${latest}`);
   }
 
   async close(): Promise<void> {
@@ -418,6 +420,7 @@ function prepareStatements(db: Db) {
       }
       return { inserted, skipped: batch.length - inserted };
     }),
+    schemaVersion: db.prepare("SELECT max(version) AS version FROM schema_migrations"),
     getUser: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE namespace = ? AND id = ?`),
     credentialByUsername: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.username = ?`),
     credentialByEmail: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.email = ?`),

@@ -1,0 +1,81 @@
+// One user of an import file (a JSON object per line), checked with the same
+// rules as Create. Either an existing bcrypt hash (kept as it is, so nobody
+// has to reset a password) or, for systems that hold plain passwords, a
+// password to hash.
+import type { UserExport } from "../storage/repository.js";
+import { ServiceError, invalidArgument } from "./errors.js";
+import { importedBcryptHash } from "./imported-hash.js";
+import { newUserId } from "./tokens.js";
+import * as rules from "./validation.js";
+
+export interface ImportDefaults {
+  namespace: string;
+  nowMs: number;
+  maxCost: number;
+}
+
+export type ImportedUser =
+  | { kind: "hash"; record: UserExport }
+  | { kind: "password"; record: Omit<UserExport, "passwordHash">; password: string };
+
+/** The export format: what `users export` writes and `users import` reads back. */
+export function exportLine(item: UserExport): string {
+  return JSON.stringify({
+    namespace: item.namespace,
+    id: item.user.id,
+    username: item.user.username,
+    email: item.user.email,
+    created_ms: item.user.createdMs,
+    updated_ms: item.user.updatedMs,
+    password_hash: item.passwordHash,
+  });
+}
+
+export function parseImportedUser(line: string, defaults: ImportDefaults): ImportedUser {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    throw new ServiceError("invalid_argument", "not valid JSON");
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new ServiceError("invalid_argument", "not a JSON object");
+  }
+  const o = json as Record<string, unknown>;
+  const text = (name: string, ...aliases: string[]): string => {
+    for (const key of [name, ...aliases]) {
+      const value = o[key];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== "string") throw invalidArgument(name, "must be a string");
+      return value;
+    }
+    return "";
+  };
+  const namespace = rules.namespace(text("namespace") || defaults.namespace, "namespace");
+  const idText = text("id");
+  const createdMs = timestamp(o, "created", defaults.nowMs);
+  const record = {
+    namespace,
+    user: {
+      id: idText === "" ? newUserId() : rules.userId(idText),
+      username: rules.username(text("username")),
+      email: rules.email(text("email")),
+      createdMs,
+      updatedMs: timestamp(o, "updated", createdMs),
+    },
+  };
+  const hash = text("password_hash", "passwordHash", "hash");
+  if (hash !== "") return { kind: "hash", record: { ...record, passwordHash: importedBcryptHash(hash, defaults.maxCost) } };
+  const password = text("password");
+  if (password === "") throw invalidArgument("password_hash", "required (or a plain password in password)");
+  return { kind: "password", record, password: rules.newPassword(password) };
+}
+
+/** `<name>_ms` in milliseconds, or `<name>` in unix seconds (as the API shows them). */
+function timestamp(o: Record<string, unknown>, name: string, fallback: number): number {
+  const ms = o[`${name}_ms`] ?? o[`${name}Ms`];
+  const seconds = o[name];
+  const value = ms !== undefined ? Number(ms) : seconds !== undefined ? Number(seconds) * 1000 : fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidArgument(name, "must be a non-negative unix time");
+  return value;
+}
