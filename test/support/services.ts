@@ -1,0 +1,105 @@
+// The Users service in process: the real services over a real database, the
+// real routes (registerUsers) with the real interceptors (observe, auth),
+// called through createRouterTransport with the generated client. No socket.
+import { createClient, createRouterTransport, type Client, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { Users } from "../../gen/users/v1/users_pb.js";
+import { KeysService } from "../../src/service/keys.js";
+import { LoginThrottle } from "../../src/service/login-throttle.js";
+import { BcryptHasher } from "../../src/service/password-hasher.js";
+import { PasswordsService } from "../../src/service/passwords.js";
+import { SessionsService } from "../../src/service/sessions.js";
+import { UsersService } from "../../src/service/users.js";
+import { WorkQueue } from "../../src/service/work-queue.js";
+import { openRepository } from "../../src/storage/open.js";
+import type { Repository } from "../../src/storage/repository.js";
+import { authInterceptor } from "../../src/transport/auth-interceptor.js";
+import { observeInterceptor, type CallReport } from "../../src/transport/observe-interceptor.js";
+import { registerUsers } from "../../src/transport/users-routes.js";
+import { TestClock } from "./clock.js";
+import { freshDatabaseUrl, type Engine } from "./databases.js";
+
+export interface InProcessOptions {
+  engine?: Engine;
+  /** Use this repository instead of opening a fresh database (e.g. one with a short busy timeout). */
+  repo?: Repository;
+  sessionTtlSeconds?: number;
+  bcryptCost?: number;
+  hashConcurrency?: number;
+  hashQueueMax?: number;
+  loginMaxFailures?: number;
+  loginLockoutBaseSeconds?: number;
+  loginLockoutMaxSeconds?: number;
+}
+
+export interface InProcess {
+  repo: Repository;
+  clock: TestClock;
+  keys: KeysService;
+  users: UsersService;
+  sessions: SessionsService;
+  passwords: PasswordsService;
+  hasher: BcryptHasher;
+  /** An admin API key. */
+  adminKey: string;
+  /** Every finished call, as the observe interceptor reports it. */
+  reports: CallReport[];
+  /** A client that sends this key (default: the admin key) and, if given, this namespace. */
+  client(options?: { key?: string | null; namespace?: string }): Client<typeof Users>;
+  close(): Promise<void>;
+}
+
+export async function startInProcess(options: InProcessOptions = {}): Promise<InProcess> {
+  const clock = new TestClock();
+  const repo =
+    options.repo ??
+    (await openRepository({
+      databaseUrl: await freshDatabaseUrl(options.engine ?? "sqlite"),
+      pgPoolSize: 4,
+      pgStatementTimeoutMs: 5000,
+    }));
+  const hasher = new BcryptHasher(options.bcryptCost ?? 4, new WorkQueue(options.hashConcurrency ?? 2, options.hashQueueMax ?? 64));
+  const throttle = new LoginThrottle(
+    repo,
+    {
+      maxFailures: options.loginMaxFailures ?? 5,
+      baseLockSeconds: options.loginLockoutBaseSeconds ?? 1,
+      maxLockSeconds: options.loginLockoutMaxSeconds ?? 900,
+    },
+    clock.now,
+  );
+  const keys = new KeysService({ repo, now: clock.now, cacheSeconds: 5 });
+  const users = new UsersService({ repo, hasher, now: clock.now });
+  const sessions = new SessionsService({
+    repo,
+    hasher,
+    throttle,
+    sessionTtlSeconds: options.sessionTtlSeconds ?? 604800,
+    now: clock.now,
+  });
+  const passwords = new PasswordsService({ repo, hasher, throttle, now: clock.now });
+  const reports: CallReport[] = [];
+  const routes = (router: ConnectRouter) =>
+    registerUsers(router, { users, sessions, passwords }, [observeInterceptor([(r) => reports.push(r)]), authInterceptor(keys)]);
+  const { key: adminKey } = await keys.create(null, "in-process admin");
+
+  return {
+    repo,
+    clock,
+    keys,
+    users,
+    sessions,
+    passwords,
+    hasher,
+    adminKey,
+    reports,
+    client({ key = adminKey, namespace }: { key?: string | null; namespace?: string } = {}) {
+      const headers: Interceptor = (next) => (req) => {
+        if (key !== null) req.header.set("authorization", `Bearer ${key}`);
+        if (namespace !== undefined) req.header.set("micro-namespace", namespace);
+        return next(req);
+      };
+      return createClient(Users, createRouterTransport(routes, { transport: { interceptors: [headers] } }));
+    },
+    close: () => repo.close(),
+  };
+}
