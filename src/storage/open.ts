@@ -9,5 +9,10 @@ export async function openRepository(config: Pick<Config, "databaseUrl" | "pgPoo
     const { SqliteRepository } = await import("./sqlite/sqlite-repository.js");
     return new SqliteRepository(target.path);
   }
-  throw new Error("DATABASE_URL: the PostgreSQL engine is not part of this build yet");
+  // Loaded only here, so SQLite deployments never load pg.
+  const { PostgresRepository } = await import("./postgres/postgres-repository.js");
+  return PostgresRepository.open(target.url, {
+    poolSize: config.pgPoolSize,
+    statementTimeoutMs: config.pgStatementTimeoutMs,
+  });
 }

@@ -1,0 +1,459 @@
+// The PostgreSQL engine, for several stateless replicas sharing one database:
+// sessions, API keys and login-throttle counters all live here. Observable
+// behaviour matches the SQLite engine exactly (the contract tests in
+// test/storage/ run unchanged against both). Transactions run at READ
+// COMMITTED; where that alone would allow a race, the statement takes a row
+// lock, and the comment there says why.
+import type pg from "pg";
+import {
+  type ApiKeyRecord,
+  type ApiKeyRow,
+  type CredentialRow,
+  type ImportResult,
+  type LoginThrottleRow,
+  type NewSession,
+  type Repository,
+  type SessionRow,
+  type SessionSummary,
+  type ThrottlePolicy,
+  type UserExport,
+  type UserRow,
+  type UserSearch,
+} from "../repository.js";
+import { prefixUpperBound } from "../prefix-range.js";
+import { Database } from "./database.js";
+import { applyMigrations } from "./migrate.js";
+import { createPool, type PoolOptions } from "./pool.js";
+
+interface UserRecord {
+  id: string;
+  username: string;
+  email: string;
+  created_ms: number;
+  updated_ms: number;
+}
+
+interface KeyRecord {
+  id: string;
+  namespace: string | null;
+  label: string;
+  created_ms: number;
+  revoked_ms: number | null;
+}
+
+const USER_COLUMNS = "id, username, email, created_ms, updated_ms";
+const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
+const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
+  FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
+
+export class PostgresRepository implements Repository {
+  readonly engine = "postgres" as const;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly db: Database,
+  ) {}
+
+  /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
+  static async open(url: string, options: PoolOptions): Promise<PostgresRepository> {
+    const pool = createPool(url, options);
+    const db = new Database(pool);
+    try {
+      await applyMigrations(db);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+    return new PostgresRepository(pool, db);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  // Users
+
+  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+    // One statement, so user and password are inserted atomically without a
+    // transaction round trip; the foreign key check runs at its end and sees both.
+    await this.db.query(
+      `WITH inserted AS (
+         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING namespace, id)
+       INSERT INTO passwords (namespace, user_id, hash, updated_ms)
+       SELECT namespace, id, $7, $5 FROM inserted`,
+      [namespace, user.id, user.username, user.email, user.createdMs, user.updatedMs, passwordHash],
+    );
+  }
+
+  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+    const { rows } = await this.db.query<UserRecord>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE namespace = $1 AND id = $2`,
+      [namespace, id],
+    );
+    return rows[0] && toUser(rows[0]);
+  }
+
+  findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
+    return this.credential(`${CREDENTIAL_SELECT} WHERE u.namespace = $1 AND u.username = $2`, [namespace, username]);
+  }
+
+  findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined> {
+    return this.credential(`${CREDENTIAL_SELECT} WHERE u.namespace = $1 AND u.email = $2`, [namespace, email]);
+  }
+
+  getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined> {
+    return this.credential(`${CREDENTIAL_SELECT} WHERE u.namespace = $1 AND u.id = $2`, [namespace, userId]);
+  }
+
+  private async credential(sql: string, params: unknown[]): Promise<CredentialRow | undefined> {
+    const { rows } = await this.db.query<UserRecord & { hash: string }>(sql, params);
+    const row = rows[0];
+    return row && { user: toUser(row), passwordHash: row.hash };
+  }
+
+  async updateUser(
+    namespace: string,
+    id: string,
+    changes: { username?: string; email?: string },
+    updatedMs: number,
+  ): Promise<UserRow | undefined> {
+    const { rows } = await this.db.query<UserRecord>(
+      `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5
+       WHERE namespace = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
+      [namespace, id, changes.username ?? null, changes.email ?? null, updatedMs],
+    );
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async deleteUser(namespace: string, id: string): Promise<boolean> {
+    // Passwords and sessions go with the user (ON DELETE CASCADE).
+    const result = await this.db.query("DELETE FROM users WHERE namespace = $1 AND id = $2", [namespace, id]);
+    return result.rowCount === 1;
+  }
+
+  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+    // PostgreSQL text cannot hold NUL, so no stored value starts with such a
+    // prefix (SQLite answers the same: none); sending it would be an encoding error.
+    if (query.usernamePrefix.includes("\u0000") || query.emailPrefix.includes("\u0000")) return [];
+    const where = ["namespace = $1"];
+    const params: unknown[] = [namespace];
+    for (const [column, prefix] of [
+      ["username", query.usernamePrefix],
+      ["email", query.emailPrefix],
+    ] as const) {
+      if (prefix === "") continue;
+      // A range on the COLLATE "C" column: served by its unique index, in code point order.
+      params.push(prefix);
+      where.push(`${column} >= $${params.length}`);
+      const upper = prefixUpperBound(prefix);
+      if (upper !== undefined) {
+        params.push(upper);
+        where.push(`${column} < $${params.length}`);
+      }
+    }
+    params.push(query.limit, query.offset);
+    const { rows } = await this.db.query<UserRecord>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE ${where.join(" AND ")}
+       ORDER BY created_ms, id LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    return rows.map(toUser);
+  }
+
+  // Passwords and sessions
+
+  async replacePasswordHash(
+    namespace: string,
+    userId: string,
+    expectedHash: string,
+    newHash: string,
+    nowMs: number,
+  ): Promise<boolean> {
+    // Two statements in one transaction, not one statement with a CTE: the
+    // UPDATE locks the passwords row (waiting for any insertSession holding it
+    // FOR SHARE to commit), and only then does the DELETE take its snapshot,
+    // which therefore sees every session inserted against the old hash. A
+    // single statement would delete from a snapshot taken before that wait.
+    return this.db.transaction(async (tx) => {
+      const updated = await tx.query(
+        "UPDATE passwords SET hash = $1, updated_ms = $2 WHERE namespace = $3 AND user_id = $4 AND hash = $5",
+        [newHash, nowMs, namespace, userId, expectedHash],
+      );
+      if (updated.rowCount !== 1) return false;
+      await tx.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId]);
+      return true;
+    });
+  }
+
+  async insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean> {
+    // FOR SHARE locks the passwords row for the rest of this statement. A
+    // concurrent replacePasswordHash either already holds the row (then we
+    // wait, re-read the committed row, find the new hash and insert nothing)
+    // or waits for us (then its DELETE runs after our commit and removes this
+    // session). A plain EXISTS would read a snapshot and could insert a session
+    // that the replace's DELETE never sees. (FOR KEY SHARE would not conflict
+    // with an UPDATE of the hash, so it is FOR SHARE.)
+    const result = await this.db.query(
+      `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+       SELECT $1, namespace, user_id, $4, $5 FROM passwords
+       WHERE namespace = $2 AND user_id = $3 AND hash = $6
+       FOR SHARE`,
+      [session.idDigest, namespace, session.userId, session.createdMs, session.expiresMs, expectedHash],
+    );
+    return result.rowCount === 1;
+  }
+
+  async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
+    const { rows } = await this.db.query<{
+      user_id: string;
+      username: string;
+      email: string;
+      created_ms: number;
+      expires_ms: number;
+    }>(
+      `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
+       FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
+       WHERE s.id_digest = $1 AND s.namespace = $2 AND s.expires_ms > $3`,
+      [idDigest, namespace, nowMs],
+    );
+    const row = rows[0];
+    return (
+      row && {
+        userId: row.user_id,
+        username: row.username,
+        email: row.email,
+        createdMs: row.created_ms,
+        expiresMs: row.expires_ms,
+      }
+    );
+  }
+
+  async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
+    await this.db.query("DELETE FROM sessions WHERE id_digest = $1 AND namespace = $2", [idDigest, namespace]);
+  }
+
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+    const { rows } = await this.db.query<{ id_digest: Buffer; created_ms: number; expires_ms: number }>(
+      `SELECT id_digest, created_ms, expires_ms FROM sessions
+       WHERE namespace = $1 AND user_id = $2 AND expires_ms > $3
+       ORDER BY created_ms DESC, id_digest DESC LIMIT $4`,
+      [namespace, userId, nowMs, limit],
+    );
+    return rows.map((r) => ({ idDigest: r.id_digest, createdMs: r.created_ms, expiresMs: r.expires_ms }));
+  }
+
+  async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
+    const result =
+      digests === null
+        ? await this.db.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId])
+        : await this.db.query(
+            "DELETE FROM sessions WHERE namespace = $1 AND user_id = $2 AND id_digest = ANY($3::bytea[])",
+            [namespace, userId, digests],
+          );
+    return result.rowCount ?? 0;
+  }
+
+  // Housekeeping
+
+  async sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number> {
+    // SKIP LOCKED: replicas sweeping at once split the work instead of queueing.
+    // FOR UPDATE re-checks each row as committed, so a throttle row that got a
+    // new failure meanwhile is no longer stale and stays.
+    const sessions = await this.db.query(
+      `DELETE FROM sessions WHERE id_digest IN (
+         SELECT id_digest FROM sessions WHERE expires_ms <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [nowMs, limit],
+    );
+    const throttles = await this.db.query(
+      `DELETE FROM login_throttle WHERE (namespace, account) IN (
+         SELECT namespace, account FROM login_throttle WHERE updated_ms < $1 AND locked_until_ms <= $2
+         LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+      [staleBeforeMs, nowMs, limit],
+    );
+    return (sessions.rowCount ?? 0) + (throttles.rowCount ?? 0);
+  }
+
+  // Login throttling
+
+  async getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined> {
+    const { rows } = await this.db.query<{ failures: number; locked_until_ms: number }>(
+      "SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = $1 AND account = $2",
+      [namespace, account],
+    );
+    const row = rows[0];
+    return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
+  }
+
+  async recordLoginFailure(
+    namespace: string,
+    account: string,
+    nowMs: number,
+    policy: ThrottlePolicy,
+  ): Promise<LoginThrottleRow> {
+    // One statement, so concurrent failures of one account (on any replica)
+    // are each counted. Same math as SQLite: no lock below maxFailures, then
+    // base << (failures - maxFailures), capped (the shift is bounded first).
+    const { rows } = await this.db.query<{ failures: number; locked_until_ms: number }>(
+      `INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
+       VALUES ($1, $2, 1, CASE WHEN $4::integer <= 1 THEN $3::bigint + $5::bigint ELSE 0 END, $3::bigint)
+       ON CONFLICT (namespace, account) DO UPDATE SET
+         failures = t.failures + 1,
+         updated_ms = $3::bigint,
+         locked_until_ms = CASE
+           WHEN t.failures + 1 < $4::integer THEN 0
+           ELSE $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, 40))
+         END
+       RETURNING failures, locked_until_ms`,
+      [namespace, account, nowMs, policy.maxFailures, policy.baseLockMs, policy.maxLockMs],
+    );
+    const row = rows[0]!;
+    return { failures: row.failures, lockedUntilMs: row.locked_until_ms };
+  }
+
+  async clearLoginFailures(namespace: string, account: string): Promise<void> {
+    await this.db.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = $2", [namespace, account]);
+  }
+
+  // API keys
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      keyParams(key),
+    );
+  }
+
+  async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
+    const { rows } = await this.db.query<KeyRecord>(
+      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE key_digest = $1 AND revoked_ms IS NULL`,
+      [keyDigest],
+    );
+    return rows[0] && toKey(rows[0]);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRow[]> {
+    const { rows } = await this.db.query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_ms, id`);
+    return rows.map(toKey);
+  }
+
+  async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
+    const result = await this.db.query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL", [
+      nowMs,
+      id,
+    ]);
+    return result.rowCount === 1;
+  }
+
+  async countActiveApiKeys(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>("SELECT count(*) AS n FROM api_keys WHERE revoked_ms IS NULL");
+    return rows[0]!.n;
+  }
+
+  async exportApiKeys(): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.db.query<KeyRecord & { key_digest: Buffer }>(
+      `SELECT ${KEY_COLUMNS}, key_digest FROM api_keys ORDER BY created_ms, id`,
+    );
+    return rows.map((row) => ({ ...toKey(row), keyDigest: row.key_digest }));
+  }
+
+  async importApiKeys(keys: ApiKeyRecord[]): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      let inserted = 0;
+      for (const key of keys) {
+        const result = await tx.query(
+          `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+          keyParams(key),
+        );
+        inserted += result.rowCount ?? 0;
+      }
+      return inserted;
+    });
+  }
+
+  // Bulk moves
+
+  async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
+    // Keyset pagination on (namespace, created_ms, id), served by users_created:
+    // each page is one short query, and no connection is held between pages.
+    const select = `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
+      FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
+    const order = "ORDER BY u.namespace, u.created_ms, u.id";
+    let after: [string, number, string] | undefined;
+    for (;;) {
+      const { rows } = after
+        ? await this.db.query<UserRecord & { namespace: string; hash: string }>(
+            `${select} WHERE (u.namespace, u.created_ms, u.id) > ($1, $2, $3) ${order} LIMIT $4`,
+            [...after, pageSize],
+          )
+        : await this.db.query<UserRecord & { namespace: string; hash: string }>(`${select} ${order} LIMIT $1`, [
+            pageSize,
+          ]);
+      if (rows.length === 0) return;
+      yield rows.map((row) => ({ namespace: row.namespace, user: toUser(row), passwordHash: row.hash }));
+      const last = rows[rows.length - 1]!;
+      after = [last.namespace, last.created_ms, last.id];
+    }
+  }
+
+  async importUsers(batch: UserExport[]): Promise<ImportResult> {
+    return this.db.transaction(async (tx) => {
+      let inserted = 0;
+      for (const item of batch) {
+        // The password row is inserted only when the user row was: a user that
+        // clashes on id, username or email is skipped whole.
+        const result = await tx.query(
+          `WITH inserted AS (
+             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING namespace, id)
+           INSERT INTO passwords (namespace, user_id, hash, updated_ms)
+           SELECT namespace, id, $7, $6 FROM inserted`,
+          [
+            item.namespace,
+            item.user.id,
+            item.user.username,
+            item.user.email,
+            item.user.createdMs,
+            item.user.updatedMs,
+            item.passwordHash,
+          ],
+        );
+        inserted += result.rowCount ?? 0;
+      }
+      return { inserted, skipped: batch.length - inserted };
+    });
+  }
+}
+
+function keyParams(key: ApiKeyRecord): unknown[] {
+  return [key.id, key.keyDigest, key.namespace, key.label, key.createdMs, key.revokedMs];
+}
+
+function toKey(row: KeyRecord): ApiKeyRow {
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    label: row.label,
+    createdMs: row.created_ms,
+    revokedMs: row.revoked_ms,
+  };
+}
+
+function toUser(row: UserRecord): UserRow {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    createdMs: row.created_ms,
+    updatedMs: row.updated_ms,
+  };
+}
