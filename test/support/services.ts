@@ -10,8 +10,10 @@ import { PasswordsService } from "../../src/service/passwords.js";
 import { SessionsService } from "../../src/service/sessions.js";
 import { UsersService } from "../../src/service/users.js";
 import { WorkQueue } from "../../src/service/work-queue.js";
+import { parseDatabaseUrl } from "../../src/storage/database-url.js";
 import { openRepository } from "../../src/storage/open.js";
 import type { Repository } from "../../src/storage/repository.js";
+import { SqliteRepository } from "../../src/storage/sqlite/sqlite-repository.js";
 import { authInterceptor } from "../../src/transport/auth-interceptor.js";
 import { observeInterceptor, type CallReport } from "../../src/transport/observe-interceptor.js";
 import { registerUsers } from "../../src/transport/users-routes.js";
@@ -20,8 +22,8 @@ import { freshDatabaseUrl, type Engine } from "./databases.js";
 
 export interface InProcessOptions {
   engine?: Engine;
-  /** Use this repository instead of opening a fresh database (e.g. one with a short busy timeout). */
-  repo?: Repository;
+  /** Database waits (SQLite busy timeout, PostgreSQL statement timeout) in ms; default 5000. */
+  storageTimeoutMs?: number;
   sessionTtlSeconds?: number;
   bcryptCost?: number;
   hashConcurrency?: number;
@@ -32,6 +34,7 @@ export interface InProcessOptions {
 }
 
 export interface InProcess {
+  databaseUrl: string;
   repo: Repository;
   clock: TestClock;
   keys: KeysService;
@@ -50,13 +53,13 @@ export interface InProcess {
 
 export async function startInProcess(options: InProcessOptions = {}): Promise<InProcess> {
   const clock = new TestClock();
+  const databaseUrl = await freshDatabaseUrl(options.engine ?? "sqlite");
+  const timeoutMs = options.storageTimeoutMs ?? 5000;
+  const target = parseDatabaseUrl(databaseUrl);
   const repo =
-    options.repo ??
-    (await openRepository({
-      databaseUrl: await freshDatabaseUrl(options.engine ?? "sqlite"),
-      pgPoolSize: 4,
-      pgStatementTimeoutMs: 5000,
-    }));
+    target.engine === "sqlite"
+      ? new SqliteRepository(target.path, { busyTimeoutMs: timeoutMs })
+      : await openRepository({ databaseUrl, pgPoolSize: 4, pgStatementTimeoutMs: timeoutMs });
   const hasher = new BcryptHasher(options.bcryptCost ?? 4, new WorkQueue(options.hashConcurrency ?? 2, options.hashQueueMax ?? 64));
   const throttle = new LoginThrottle(
     repo,
@@ -83,6 +86,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   const { key: adminKey } = await keys.create(null, "in-process admin");
 
   return {
+    databaseUrl,
     repo,
     clock,
     keys,
