@@ -540,7 +540,9 @@ function translateError(err: unknown): unknown {
       cause: err,
     });
   }
-  if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
+  // Checked by name, not instanceof: the native addon creates this TypeError in
+  // the main realm, so instanceof fails where this module runs in another (jest's vm).
+  if ((err as Error | null)?.name === "TypeError" && /database connection is not open/.test(String((err as Error).message))) {
     return new StorageUnavailable("database is closed", false, { cause: err });
   }
   return err;
