@@ -8,10 +8,14 @@
 import pg from "pg";
 import { StorageUnavailable, type UniqueField, UniqueViolation } from "../repository.js";
 
-const UNIQUE_FIELD_BY_CONSTRAINT: Record<string, UniqueField> = {
-  users_username: "username",
-  users_email: "email",
-};
+// The users table's uniqueness rules, by constraint name (see migrations.ts).
+// Other unique violations (a colliding random session or key digest) are not
+// a field the caller chose: they pass through as errors, as in SQLite.
+const UNIQUE_FIELD_BY_CONSTRAINT = new Map<string, UniqueField>([
+  ["users_pkey", "id"],
+  ["users_username", "username"],
+  ["users_email", "email"],
+]);
 
 /** SQLSTATEs after which retrying later can succeed (server going down, overloaded, failed over). */
 const UNAVAILABLE_STATES = [
@@ -58,7 +62,8 @@ export function translatePgError(err: unknown): unknown {
   if (err instanceof UniqueViolation || err instanceof StorageUnavailable) return err;
   if (err instanceof pg.DatabaseError) {
     const state = err.code ?? "";
-    if (state === "23505") return new UniqueViolation(UNIQUE_FIELD_BY_CONSTRAINT[err.constraint ?? ""] ?? "id");
+    const field = state === "23505" ? UNIQUE_FIELD_BY_CONSTRAINT.get(err.constraint ?? "") : undefined;
+    if (field) return new UniqueViolation(field);
     if (TIMEOUT_STATES.some((re) => re.test(state))) {
       return new StorageUnavailable("the database did not answer in time", true, { cause: err });
     }

@@ -19,10 +19,12 @@ import {
   type UserExport,
   type UserRow,
   type UserSearch,
+  StorageUnavailable,
 } from "../repository.js";
 import { prefixUpperBound } from "../prefix-range.js";
 import { Database } from "./database.js";
 import { applyMigrations } from "./migrate.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { createPool, type PoolOptions } from "./pool.js";
 
 interface UserRecord {
@@ -68,8 +70,14 @@ export class PostgresRepository implements Repository {
     return new PostgresRepository(pool, db);
   }
 
+  /** Answers only when the schema is at exactly this build's version (as the SQLite engine). */
   async ping(): Promise<void> {
-    await this.db.query("SELECT 1");
+    const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+    const { rows } = await this.db.query<{ version: number | null }>(
+      "SELECT max(version) AS version FROM schema_migrations",
+    );
+    const version = rows[0]?.version ?? null;
+    if (version !== latest) throw new StorageUnavailable(`schema at version ${version}, expected ${latest}`);
   }
 
   async close(): Promise<void> {
