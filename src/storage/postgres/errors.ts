@@ -36,7 +36,8 @@ const TIMEOUT_STATES = [
 /** node-postgres' own client-side failures (no SQLSTATE), by message. */
 const CLIENT_TIMEOUTS = [
   "timeout exceeded when trying to connect", // waited for a pooled connection too long
-  "Connection terminated due to connection timeout",
+  "Connection terminated due to connection timeout", // setting up a new connection took too long
+  "timeout expired", // the same, as reported by the client itself
   "Query read timeout", // query_timeout: the server did not answer at all
 ];
 const CLIENT_DISCONNECTS = [
@@ -72,16 +73,18 @@ export function translatePgError(err: unknown): unknown {
     }
     return err;
   }
-  if (!(err instanceof Error)) return err;
-  if (CLIENT_TIMEOUTS.includes(err.message)) {
+  // Duck-typed, not instanceof Error: Node's socket errors may come from another realm (jest's vm).
+  if (typeof err !== "object" || err === null) return err;
+  const { message, code } = err as { message?: unknown; code?: unknown };
+  if (typeof message !== "string") return err;
+  if (CLIENT_TIMEOUTS.includes(message)) {
     return new StorageUnavailable("the database did not answer in time", true, { cause: err });
   }
-  if (err.message === "Cannot use a pool after calling end on the pool") {
+  if (message === "Cannot use a pool after calling end on the pool") {
     return new StorageUnavailable("database is closed", false, { cause: err });
   }
-  const code = (err as { code?: unknown }).code;
-  if (CLIENT_DISCONNECTS.includes(err.message) || (typeof code === "string" && NETWORK_CODES.has(code))) {
-    return new StorageUnavailable("database unavailable (connection lost)", false, { cause: err });
+  if (CLIENT_DISCONNECTS.includes(message) || (typeof code === "string" && NETWORK_CODES.has(code))) {
+    return new StorageUnavailable("the database is unreachable", false, { cause: err });
   }
   return err;
 }
