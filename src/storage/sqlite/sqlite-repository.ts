@@ -4,7 +4,7 @@
 // simply wrap it; transactions are real SQLite transactions.
 import fs from "node:fs";
 import path from "node:path";
-import Database, { type Database as Db, type Statement, SqliteError } from "better-sqlite3";
+import Database, { type Database as Db, type Statement } from "better-sqlite3";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -522,8 +522,20 @@ function wrapUnique(stmt: Statement): Pick<Statement, "get"> {
   } as Pick<Statement, "get">;
 }
 
-function uniqueViolation(err: unknown): UniqueViolation | undefined {
-  if (!(err instanceof SqliteError)) return undefined;
+/**
+ * better-sqlite3's errors, recognised by name and code rather than instanceof:
+ * the native addon keeps the SqliteError class of the first module instance
+ * that loaded it, so instanceof fails from a second one (jest loads modules
+ * once per test file but the addon once per process).
+ */
+function asSqliteError(err: unknown): (Error & { code: string }) | undefined {
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return e?.name === "SqliteError" && typeof e.code === "string" ? (err as Error & { code: string }) : undefined;
+}
+
+function uniqueViolation(cause: unknown): UniqueViolation | undefined {
+  const err = asSqliteError(cause);
+  if (!err) return undefined;
   if (err.code !== "SQLITE_CONSTRAINT_UNIQUE" && err.code !== "SQLITE_CONSTRAINT_PRIMARYKEY") return undefined;
   // "UNIQUE constraint failed: users.namespace, users.username"
   const field: UniqueField = /users\.username/.test(err.message)
@@ -535,8 +547,9 @@ function uniqueViolation(err: unknown): UniqueViolation | undefined {
 }
 
 function translateError(err: unknown): unknown {
-  if (err instanceof SqliteError && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/.test(err.code)) {
-    return new StorageUnavailable(`database unavailable (${err.code})`, err.code.startsWith("SQLITE_BUSY"), {
+  const sqlite = asSqliteError(err);
+  if (sqlite && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/.test(sqlite.code)) {
+    return new StorageUnavailable(`database unavailable (${sqlite.code})`, sqlite.code.startsWith("SQLITE_BUSY"), {
       cause: err,
     });
   }
