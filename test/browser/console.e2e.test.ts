@@ -148,6 +148,8 @@ describe("admin console in Chromium", () => {
     await deleteButton.click();
     const dialog = page.getByRole("dialog", { name: "Delete user bob?" });
     await dialog.waitFor();
+    // It names the user as edited a moment ago.
+    await dialog.getByText("bob (bob.builder@example.com) will be removed").waitFor();
     await screenshot(page, "console-07-delete-confirm");
     // The safe choice has focus; Escape closes and focus returns to the opener.
     await page.keyboard.press("Escape");

@@ -5,7 +5,7 @@ import { confirmDialog } from "../confirm-dialog.js";
 import { busy, h, uid } from "../dom.js";
 import { describeError } from "../errors.js";
 
-export function deleteUserPanel(app: App, user: User): HTMLElement {
+export function deleteUserPanel(app: App, current: () => User): HTMLElement {
   const headingId = uid("delete");
   const button = h("button", { type: "button", class: "danger" }, "Delete user…");
   const panel = h(
@@ -17,6 +17,7 @@ export function deleteUserPanel(app: App, user: User): HTMLElement {
   );
   button.addEventListener("click", () => {
     void busy(panel, async () => {
+      const user = current();
       const confirmed = await confirmDialog({
         title: `Delete user ${user.username}?`,
         message: `${user.username} (${user.email}) will be removed with their password and every session. This cannot be undone.`,

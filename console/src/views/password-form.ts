@@ -5,7 +5,7 @@ import type { App } from "../app.js";
 import { busy, field, h, uid } from "../dom.js";
 import { describeError } from "../errors.js";
 
-export function passwordForm(app: App, user: User, onChanged: () => void): HTMLElement {
+export function passwordForm(app: App, user: () => User, onChanged: () => void): HTMLElement {
   const headingId = uid("password");
   const attrs = { type: "password", autocomplete: "off" } as const;
   const current = field("Current password", { ...attrs, name: "old-password" });
@@ -32,14 +32,14 @@ export function passwordForm(app: App, user: User, onChanged: () => void): HTMLE
     void busy(form, async () => {
       try {
         await app.client.updatePassword({
-          userId: user.id,
+          userId: user().id,
           oldPassword: current.input.value,
           newPassword: next.input.value,
           confirmPassword: confirm.input.value,
         });
         form.reset();
         onChanged();
-        app.status(`The password of ${user.username} was changed; their sessions were ended.`);
+        app.status(`The password of ${user().username} was changed; their sessions were ended.`);
       } catch (err) {
         app.error(describeError("set the new password", err));
       }

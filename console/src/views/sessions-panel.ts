@@ -10,7 +10,7 @@ export interface SessionsPanel {
   refresh(): Promise<void>;
 }
 
-export function sessionsPanel(app: App, user: User): SessionsPanel {
+export function sessionsPanel(app: App, user: () => User): SessionsPanel {
   const headingId = uid("sessions");
   const list = h("div", { class: "sessions", "aria-live": "polite" });
   const panel = h(
@@ -28,7 +28,7 @@ export function sessionsPanel(app: App, user: User): SessionsPanel {
   const refresh = () =>
     busy(panel, async () => {
       try {
-        const { sessions } = await app.client.listSessions({ userId: user.id });
+        const { sessions } = await app.client.listSessions({ userId: user().id });
         list.replaceChildren(...render(sessions));
       } catch (err) {
         list.replaceChildren(h("p", {}, "The sessions could not be loaded."));
@@ -40,7 +40,7 @@ export function sessionsPanel(app: App, user: User): SessionsPanel {
     busy(panel, async () => {
       app.clearMessages();
       try {
-        const { revoked } = await app.client.revokeSessions({ userId: user.id, handles });
+        const { revoked } = await app.client.revokeSessions({ userId: user().id, handles });
         app.status(revoked === 1n ? "1 session was ended." : `${revoked} sessions were ended.`);
       } catch (err) {
         app.error(describeError(handles.length === 0 ? "revoke all sessions" : "revoke the session", err));

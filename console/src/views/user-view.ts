@@ -25,7 +25,10 @@ export function userView(app: App, id: string): HTMLElement {
       const { user } = await app.client.read({ id });
       if (!user) throw new Error("the service returned no user");
       const details = h("dl", { class: "details" });
+      // Panels read the user as it is now, so an edit shows in their messages and the delete dialog.
+      let current = user;
       const show = (u: User) => {
+        current = u;
         title.textContent = `User ${u.username}`;
         details.replaceChildren(
           ...entry("Id", h("code", {}, u.id)),
@@ -36,14 +39,15 @@ export function userView(app: App, id: string): HTMLElement {
         );
       };
       show(user);
-      const sessions = sessionsPanel(app, user);
+      const now = () => current;
+      const sessions = sessionsPanel(app, now);
       body.replaceChildren(
         details,
         editUserForm(app, user, show),
         // A new password ends every session: show that at once.
-        passwordForm(app, user, () => void sessions.refresh()),
+        passwordForm(app, now, () => void sessions.refresh()),
         sessions.element,
-        deleteUserPanel(app, user),
+        deleteUserPanel(app, now),
       );
     } catch (err) {
       body.replaceChildren(h("p", {}, "This user could not be loaded."));
