@@ -22,7 +22,7 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
   const login = (username: string, password: string) => client.login({ username, password });
 
   beforeAll(async () => {
-    s = await startInProcess({ engine, loginMaxFailures: 3 });
+    s = await startInProcess({ engine, loginMaxFailures: 3, hashConcurrency: 1 });
     client = s.client();
   });
   afterAll(() => s.close());
@@ -98,7 +98,15 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
 
   test("of two concurrent changes from the same old password, one wins and the other is Aborted", async () => {
     const u = await newUser();
-    const results = await Promise.allSettled([change(u.id, u.password, "first new one"), change(u.id, u.password, "second new one")]);
+    // Hold the only hashing slot until both calls wait to check the old
+    // password, so both check it before either stores its new one.
+    let release!: () => void;
+    const held = s.hasher.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const racing = Promise.allSettled([change(u.id, u.password, "first new one"), change(u.id, u.password, "second new one")]);
+    while (s.hasher.queue.stats().waiting < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    release();
+    await held;
+    const results = await racing;
     const won = results.findIndex((r) => r.status === "fulfilled");
     const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     expect(won).toBeGreaterThanOrEqual(0);
