@@ -103,7 +103,10 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
     let release!: () => void;
     const held = s.hasher.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
     const racing = Promise.allSettled([change(u.id, u.password, "first new one"), change(u.id, u.password, "second new one")]);
-    while (s.hasher.queue.stats().waiting < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    for (let tries = 0; s.hasher.queue.stats().waiting < 2; tries++) {
+      if (tries > 2500) throw new Error("expected both calls to wait for the hashing slot");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
     release();
     await held;
     const results = await racing;

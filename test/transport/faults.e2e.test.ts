@@ -141,7 +141,10 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
     return () => release();
   }
   async function untilWaiting(count: number): Promise<void> {
-    while (t.server.hasher.queue.stats().waiting < count) await new Promise((resolve) => setTimeout(resolve, 2));
+    for (let tries = 0; t.server.hasher.queue.stats().waiting < count; tries++) {
+      if (tries > 2500) throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
   }
 
   test.each(PROTOCOLS)("%s: a hash that cannot even wait is ResourceExhausted", async (protocol) => {
