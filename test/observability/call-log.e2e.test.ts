@@ -35,7 +35,7 @@ describe("call logs", () => {
     expect(typeof calls[0]!.duration_ms).toBe("number");
 
     // Without an x-request-id (or with an unsafe one) the server makes one.
-    for (const headers of [{}, { "x-request-id": "spaces and {braces} are not kept" }]) {
+    for (const headers of [{}, { "x-request-id": "spaces and {braces} are not kept" }] as Array<Record<string, string>>) {
       const made = await post("/users/Users/Search", {}, headers);
       expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     }
