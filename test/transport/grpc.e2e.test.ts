@@ -308,13 +308,14 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
       expect(err.message).toContain(`larger than configured readMaxBytes ${MAX_BODY}`);
     });
 
-    // BUG (src/transport/listener.ts, HTTP/2 side): when the server answers a
-    // gRPC call before reading the whole request (an oversized message), it
-    // sends the trailers but never resets the stream (RFC 9113 8.1: RST_STREAM
-    // NO_ERROR). A client still sending (flow control is exhausted) keeps the
-    // stream half-open: it holds a concurrent-stream slot, counts as in flight,
-    // and makes every graceful shutdown wait the full SHUTDOWN_TIMEOUT_SECONDS.
-    // grpc-js does exactly that with a message larger than the window.
+    // BUG (HTTP/2 side of the transport: src/transport/listener.ts and the
+    // connect-node adapter): when the server answers a gRPC call before reading
+    // the whole request (an oversized message), it sends the trailers but never
+    // reads the rest of the body nor resets the stream (RFC 9113 8.1 allows
+    // RST_STREAM NO_ERROR). A client that sent more than the flow-control window
+    // (grpc-js does, with any message over 64 KiB) stays blocked: the stream
+    // stays half-open, holds a concurrent-stream slot, counts as in flight, and
+    // every graceful shutdown then waits the full SHUTDOWN_TIMEOUT_SECONDS.
     test.failing("after answering an oversized message early, the server ends the stream so the client stops sending", async () => {
       const session = http2.connect(t.url);
       session.on("error", () => undefined);
@@ -332,7 +333,7 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         const closed = new Promise<string>((resolve) => stream.once("close", () => resolve("closed")));
         const envelope = Buffer.alloc(5);
         envelope.writeUInt32BE(2 * 1024 * 1024, 1);
-        stream.write(Buffer.concat([envelope, Buffer.alloc(2 * 1024 * 1024)]));
+        stream.end(Buffer.concat([envelope, Buffer.alloc(2 * 1024 * 1024)]));
         expect((await trailers)["grpc-status"]).toBe(String(status.RESOURCE_EXHAUSTED));
         const waited = new Promise<string>((resolve) => setTimeout(() => resolve("still open"), 1000).unref());
         expect(await Promise.race([closed, waited])).toBe("closed");
