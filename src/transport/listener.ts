@@ -47,6 +47,7 @@ export class Listener {
         this.inFlight--;
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
+      if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => endHalfOpenStream(req));
       // While draining, HTTP/1.1 clients are told not to reuse the connection.
       if (this.draining && res instanceof http.ServerResponse) res.setHeader("connection", "close");
       handler(req, res);
@@ -150,4 +151,27 @@ export class Listener {
     };
     socket.on("data", onData);
   }
+}
+
+/**
+ * An answer may be sent before the request body was read to its end (e.g. a
+ * message over the size limit is refused at its header). The HTTP/2 stream is
+ * then still open for the client's remaining bytes; once the client's flow
+ * control window fills it waits forever, and the open stream would hold up a
+ * graceful shutdown. As RFC 9113 8.1 allows, tell the client to stop sending
+ * with RST_STREAM(NO_ERROR), after the complete answer has been sent.
+ */
+function endHalfOpenStream(req: http2.Http2ServerRequest): void {
+  if (req.complete) return;
+  const stream = req.stream;
+  // The writable side finishing does not mean the trailers went out yet; a
+  // reset sent before them would lose the status. Wait (a few ticks) until
+  // the stream's own side is closed, i.e. END_STREAM was sent.
+  let ticks = 0;
+  const check = () => {
+    if (stream.destroyed || stream.closed) return;
+    if (stream.state.localClose || ++ticks > 1000) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    else setImmediate(check);
+  };
+  setImmediate(check);
 }
