@@ -26,6 +26,7 @@ import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { createHttpHandler } from "./transport/http-handler.js";
 import { Listener } from "./transport/listener.js";
+import { withPlainGrpcMessages } from "./transport/grpc-message.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
 import { observeInterceptor, type CallObserver } from "./transport/observe-interceptor.js";
 import { registerHealth } from "./transport/health-routes.js";
@@ -90,11 +91,11 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     registerReflection(router, [observe]);
   };
   const shutdown = new AbortController();
-  const rpc = connectNodeAdapter({
+  const rpc = withPlainGrpcMessages(connectNodeAdapter({
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-  });
+  }));
   const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes });
   const handler = createHttpHandler({
     rpc,

@@ -10,9 +10,9 @@ const PROTO = fileURLToPath(new URL("../../proto/users/v1/users.proto", import.m
 
 export interface GrpcFailure {
   code: grpc.status;
-  /** The status message as grpc-js decoded it (it leaves %3A and friends escaped). */
+  /** The status message exactly as grpc-js decoded it. */
   details: string;
-  /** The status message fully decoded. */
+  /** The status message (the same as details: the server encodes it so grpc-js decodes it fully). */
   message: string;
   metadata: grpc.Metadata;
 }
@@ -58,7 +58,7 @@ export function grpcUsersClient(address: string): GrpcUsersClient {
         res = await call(method, request, metadata);
       } catch (err) {
         const e = err as grpc.ServiceError;
-        return { code: e.code, details: e.details, message: decodeURIComponent(e.details), metadata: e.metadata };
+        return { code: e.code, details: e.details, message: e.details, metadata: e.metadata };
       }
       throw new Error(`expected ${method} to fail, it returned ${JSON.stringify(res)}`);
     },

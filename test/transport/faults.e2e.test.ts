@@ -49,7 +49,7 @@ function clients(t: TestServer, grpc: GrpcUsersClient): Record<Protocol, Call> {
         return { code: "ok", message: "" };
       } catch (err) {
         const e = err as { code: number; details: string };
-        return { code: e.code as Code, message: decodeURIComponent(e.details) };
+        return { code: e.code as Code, message: e.details };
       }
     },
     "gRPC-Web": generated(createClient(Users, createGrpcWebTransport({ baseUrl: t.url, httpVersion: "1.1" }))),

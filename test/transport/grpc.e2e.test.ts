@@ -342,6 +342,13 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
       }
     });
 
+    test("grpc-js reads error messages exactly as written, with their ':' '/' '@' and non-ASCII text", async () => {
+      const err = await fail("Create", { username: "ok-name", email: "not an email", password: "correct horse" }, admin);
+      expect(err.details).toBe('email: must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)');
+      const unicode = await fail("Create", { username: "ok-name", email: "ünï@exämple.com", password: "short" }, admin);
+      expect(unicode.details).toBe("password: must be at least 8 characters");
+    });
+
     test("every answer carries an x-request-id; a plain one given by the caller is kept", async () => {
       const err = await fail("Read", { id: "nobody" }, { ...admin, "x-request-id": "trace-123" });
       expect(err.metadata.get("x-request-id")).toEqual(["trace-123"]);
