@@ -49,6 +49,12 @@ const SETTING_MAP = {
       return text;
     },
   }),
+  sqliteBusyTimeoutMs: define({
+    env: "SQLITE_BUSY_TIMEOUT_MS",
+    default: "5000",
+    describe: "SQLite: how long a write waits for another process (e.g. the CLI) to release the database before the call fails; waiting never blocks other calls.",
+    parse: parseInteger(0, 600000),
+  }),
   pgPoolSize: define({
     env: "PG_POOL_SIZE",
     default: "10",

@@ -3,11 +3,14 @@ import type { Config } from "../config/config.js";
 import { parseDatabaseUrl } from "./database-url.js";
 import type { Repository } from "./repository.js";
 
-export async function openRepository(config: Pick<Config, "databaseUrl" | "pgPoolSize" | "pgStatementTimeoutMs">): Promise<Repository> {
+export type OpenOptions = Pick<Config, "databaseUrl" | "pgPoolSize" | "pgStatementTimeoutMs"> &
+  Partial<Pick<Config, "sqliteBusyTimeoutMs">>;
+
+export async function openRepository(config: OpenOptions): Promise<Repository> {
   const target = parseDatabaseUrl(config.databaseUrl);
   if (target.engine === "sqlite") {
     const { SqliteRepository } = await import("./sqlite/sqlite-repository.js");
-    return new SqliteRepository(target.path);
+    return new SqliteRepository(target.path, { busyTimeoutMs: config.sqliteBusyTimeoutMs });
   }
   // Loaded only here, so SQLite deployments never load pg.
   const { PostgresRepository } = await import("./postgres/postgres-repository.js");

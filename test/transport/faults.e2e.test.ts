@@ -8,8 +8,6 @@ import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Users } from "../../gen/users/v1/users_pb.js";
-import { SqliteRepository } from "../../src/storage/sqlite/sqlite-repository.js";
-import type { Repository } from "../../src/storage/repository.js";
 import { ENGINES } from "../support/databases.js";
 import { hideTable, holdWriteLock } from "../support/faults.js";
 import { grpcUsersClient, type GrpcUsersClient } from "../support/grpc-js.js";
@@ -98,19 +96,6 @@ function expectError(protocol: Protocol, outcome: Outcome, code: Code, message: 
   if (protocol === "Connect" || protocol === "M3O") expect({ protocol, status: outcome.httpStatus }).toEqual({ protocol, status: HTTP[code] });
 }
 
-/** Shortens how long the server's database waits for a lock, so a held lock fails fast. */
-function shortenLockWaits(repo: Repository): void {
-  if (repo instanceof SqliteRepository) {
-    // The SQLite busy timeout is fixed at 5 s and, better-sqlite3 being
-    // synchronous, blocks the event loop while it waits: reach into the
-    // engine's connection to wait 200 ms instead.
-    const db = (repo as unknown as { db?: { pragma(sql: string): unknown } }).db;
-    if (!db) throw new Error("SqliteRepository no longer keeps its connection in `db`: update shortenLockWaits");
-    db.pragma("busy_timeout = 200");
-  }
-  // PostgreSQL: the server was started with PG_STATEMENT_TIMEOUT_MS=200.
-}
-
 describe.each(ENGINES)("errors from the server's state, over every protocol (%s)", (engine) => {
   let t: TestServer;
   let grpc: GrpcUsersClient;
@@ -122,12 +107,18 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
       engine,
       // One hash at a time and at most two waiting: a test that holds the one
       // slot decides exactly when hashing proceeds.
-      env: { HASH_CONCURRENCY: "1", HASH_QUEUE_MAX: "2", PG_STATEMENT_TIMEOUT_MS: "200", API_KEY_CACHE_SECONDS: "3600" },
+      // A held database lock fails fast: 200 ms instead of 5 s.
+      env: {
+        HASH_CONCURRENCY: "1",
+        HASH_QUEUE_MAX: "2",
+        PG_STATEMENT_TIMEOUT_MS: "200",
+        SQLITE_BUSY_TIMEOUT_MS: "200",
+        API_KEY_CACHE_SECONDS: "3600",
+      },
     });
     admin = { authorization: `Bearer ${t.adminKey}` };
     grpc = grpcUsersClient(`127.0.0.1:${t.port}`);
     call = clients(t, grpc);
-    shortenLockWaits(t.server.repo);
   });
   afterAll(async () => {
     grpc.close();

@@ -46,8 +46,10 @@ export class SqliteRepository implements Repository {
   private readonly db: Db;
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly searchCache = new Map<string, Statement>();
+  private readonly busyTimeoutMs: number;
 
   constructor(file: string, options: SqliteOptions = {}) {
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
@@ -55,14 +57,18 @@ export class SqliteRepository implements Repository {
     // bounded by bcrypt anyway, so the extra fsync costs nothing visible.
     this.db.pragma("synchronous = FULL");
     this.db.pragma("foreign_keys = ON");
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // better-sqlite3 is synchronous: SQLite's own busy wait would block the
+    // event loop (every other call) while another process (the CLI) holds the
+    // write lock. Wait only briefly inside SQLite; guard() waits the rest
+    // asynchronously.
+    this.db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_WAIT_MS, this.busyTimeoutMs)}`);
     migrate(this.db);
     this.stmts = prepareStatements(this.db);
   }
 
   async ping(): Promise<void> {
     const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
-    const row = this.guard(() => this.stmts.schemaVersion.get() as { version: number | null });
+    const row = await this.guard(() => this.stmts.schemaVersion.get() as { version: number | null });
     if (row.version !== latest) throw new StorageUnavailable(`schema at version ${row.version}, expected ${latest}`);
   }
 
@@ -76,36 +82,45 @@ export class SqliteRepository implements Repository {
     this.db.close();
   }
 
-  /** Runs a statement, turning SQLite's lock/IO errors into StorageUnavailable. */
-  private guard<T>(work: () => T): T {
-    try {
-      return work();
-    } catch (err) {
-      throw translateError(err);
+  /**
+   * Runs a statement (or a whole transaction, which SQLite has rolled back
+   * when it fails), retrying while another process holds the write lock, up
+   * to busyTimeoutMs, without blocking the event loop between tries. Lock and
+   * IO errors become StorageUnavailable.
+   */
+  private async guard<T>(work: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      try {
+        return work();
+      } catch (err) {
+        if (!isBusy(err) || Date.now() + pause > deadline) throw translateError(err);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
     }
   }
 
   async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
-    this.guard(() =>
+    await this.guard(() =>
       this.stmts.insertUserTx(namespace, user, passwordHash),
     );
   }
 
   async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
-    const row = this.guard(() => this.stmts.getUser.get(namespace, id) as UserRecord | undefined);
+    const row = await this.guard(() => this.stmts.getUser.get(namespace, id) as UserRecord | undefined);
     return row && toUser(row);
   }
 
   async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
-    return toCredential(this.guard(() => this.stmts.credentialByUsername.get(namespace, username)));
+    return toCredential(await this.guard(() => this.stmts.credentialByUsername.get(namespace, username)));
   }
 
   async findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined> {
-    return toCredential(this.guard(() => this.stmts.credentialByEmail.get(namespace, email)));
+    return toCredential(await this.guard(() => this.stmts.credentialByEmail.get(namespace, email)));
   }
 
   async getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined> {
-    return toCredential(this.guard(() => this.stmts.credentialById.get(namespace, userId)));
+    return toCredential(await this.guard(() => this.stmts.credentialById.get(namespace, userId)));
   }
 
   async updateUser(
@@ -114,7 +129,7 @@ export class SqliteRepository implements Repository {
     changes: { username?: string; email?: string },
     updatedMs: number,
   ): Promise<UserRow | undefined> {
-    const row = this.guard(
+    const row = await this.guard(
       () =>
         this.stmts.updateUser.get({
           namespace,
@@ -155,7 +170,7 @@ export class SqliteRepository implements Repository {
       stmt = this.db.prepare(sql);
       this.searchCache.set(sql, stmt);
     }
-    const rows = this.guard(() => stmt.all(params) as UserRecord[]);
+    const rows = await this.guard(() => stmt.all(params) as UserRecord[]);
     return rows.map(toUser);
   }
 
@@ -170,7 +185,7 @@ export class SqliteRepository implements Repository {
   }
 
   async insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean> {
-    const result = this.guard(() =>
+    const result = await this.guard(() =>
       this.stmts.insertSession.run({
         id_digest: session.idDigest,
         namespace,
@@ -184,7 +199,7 @@ export class SqliteRepository implements Repository {
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
-    const row = this.guard(
+    const row = await this.guard(
       () =>
         this.stmts.getSession.get(idDigest, namespace, nowMs) as
           | { user_id: string; username: string; email: string; created_ms: number; expires_ms: number }
@@ -202,11 +217,11 @@ export class SqliteRepository implements Repository {
   }
 
   async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    this.guard(() => this.stmts.deleteSession.run(idDigest, namespace));
+    await this.guard(() => this.stmts.deleteSession.run(idDigest, namespace));
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
-    const rows = this.guard(
+    const rows = await this.guard(
       () =>
         this.stmts.listSessions.all(namespace, userId, nowMs, limit) as Array<{
           id_digest: Buffer;
@@ -233,7 +248,7 @@ export class SqliteRepository implements Repository {
   }
 
   async getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined> {
-    const row = this.guard(
+    const row = await this.guard(
       () =>
         this.stmts.getThrottle.get(namespace, account) as { failures: number; locked_until_ms: number } | undefined,
     );
@@ -246,7 +261,7 @@ export class SqliteRepository implements Repository {
     nowMs: number,
     policy: ThrottlePolicy,
   ): Promise<LoginThrottleRow> {
-    const row = this.guard(
+    const row = await this.guard(
       () =>
         this.stmts.recordFailure.get({
           namespace,
@@ -261,15 +276,15 @@ export class SqliteRepository implements Repository {
   }
 
   async clearLoginFailures(namespace: string, account: string): Promise<void> {
-    this.guard(() => this.stmts.clearThrottle.run(namespace, account));
+    await this.guard(() => this.stmts.clearThrottle.run(namespace, account));
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    this.guard(() => this.stmts.insertKey.run(keyParams(key)));
+    await this.guard(() => this.stmts.insertKey.run(keyParams(key)));
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
-    const row = this.guard(() => this.stmts.findKey.get(keyDigest) as KeyRecord | undefined);
+    const row = await this.guard(() => this.stmts.findKey.get(keyDigest) as KeyRecord | undefined);
     return row && toKey(row);
   }
 
@@ -303,7 +318,7 @@ export class SqliteRepository implements Repository {
   async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
     let after: { namespace: string; created_ms: number; id: string } | undefined;
     for (;;) {
-      const rows = this.guard(
+      const rows = await this.guard(
         () =>
           (after
             ? this.stmts.exportUsersAfter.all({ ...after, limit: pageSize })
@@ -544,6 +559,13 @@ function uniqueViolation(cause: unknown): UniqueViolation | undefined {
       ? "email"
       : "id";
   return new UniqueViolation(field);
+}
+
+/** Waits this long inside SQLite (blocking) before guard() takes over the waiting. */
+const SYNC_BUSY_WAIT_MS = 20;
+
+function isBusy(err: unknown): boolean {
+  return asSqliteError(err)?.code.startsWith("SQLITE_BUSY") ?? false;
 }
 
 function translateError(err: unknown): unknown {
