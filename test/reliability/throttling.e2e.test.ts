@@ -1,0 +1,250 @@
+// Per-account throttling of password guesses, on the real port over every
+// protocol: after LOGIN_MAX_FAILURES failures an account is refused with
+// ResourceExhausted and a retry delay (retry-after) that doubles from 1 s up
+// to 15 min, without any bcrypt work; a success resets the count; unknown
+// accounts behave exactly like known ones; two replicas on one database share
+// the counts; UpdatePassword's old-password check is throttled per user id.
+// Time is moved with the server's clock option, never waited for.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { TestClock } from "../support/clock.js";
+import { ENGINES } from "../support/databases.js";
+import { grpcUsersClient } from "../support/grpc-js.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+import { bcryptRuns } from "./support/probes.js";
+import { rpc, type Method, type RpcAnswer } from "./support/rpc.js";
+import { PROTOCOLS, Wire, type Protocol } from "./support/wire.js";
+
+const PASSWORD = "correct-horse-1";
+const WRONG = "wrong-guess-1";
+/** Default LOGIN_MAX_FAILURES, LOGIN_LOCKOUT_BASE_SECONDS and LOGIN_LOCKOUT_MAX_SECONDS. */
+const MAX_FAILURES = 5;
+const CEILING_SECONDS = 900;
+
+describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
+  const clock = new TestClock();
+  let t: TestServer;
+  let wire: Wire;
+  let admin: Record<string, string>;
+  let ns = 0;
+
+  beforeAll(async () => {
+    t = await startTestServer({ engine, now: clock.now });
+    wire = new Wire(t.url);
+    admin = { authorization: `Bearer ${t.adminKey}` };
+  });
+  afterAll(async () => {
+    wire.close();
+    await t.close();
+  });
+
+  /** A fresh namespace per test, so accounts and their counts never carry over. */
+  function tenant(): Record<string, string> {
+    return { ...admin, "micro-namespace": `throttle-${++ns}` };
+  }
+  const call = (protocol: Protocol, method: Method, request: JsonObject, headers: Record<string, string>, via = wire) =>
+    rpc(via, protocol, method, request, headers);
+  const login = (headers: Record<string, string>, password: string, protocol: Protocol = "connect-json", username = "alice") =>
+    call(protocol, "login", { username, password }, headers);
+  async function createAlice(headers: Record<string, string>): Promise<string> {
+    const created = await call("connect-json", "create", { username: "alice", email: "alice@example.com", password: PASSWORD }, headers);
+    expect(created.code).toBe("ok");
+    return (created.json!.user as { id: string }).id;
+  }
+
+  function expectThrottled(protocol: Protocol, answer: RpcAnswer, seconds: number): void {
+    expect({ protocol, code: answer.code, message: answer.message, retryAfter: answer.headers["retry-after"] }).toEqual({
+      protocol,
+      code: "resource_exhausted",
+      message: `too many failed attempts for this account; retry in ${seconds} s`,
+      retryAfter: String(seconds),
+    });
+    if (protocol === "connect-json" || protocol === "connect-binary" || protocol === "m3o") expect(answer.httpStatus).toBe(429);
+  }
+  async function fail(headers: Record<string, string>, times: number, username = "alice"): Promise<void> {
+    for (let i = 0; i < times; i++) expect((await login(headers, WRONG, "connect-json", username)).code).toBe("unauthenticated");
+  }
+
+  test("after 5 failures every attempt is refused, on every protocol, with retry-after, and no bcrypt runs", async () => {
+    const h = tenant();
+    await createAlice(h);
+    await fail(h, MAX_FAILURES);
+    const before = await bcryptRuns(t.url);
+    // Even the right password is refused while the lock lasts.
+    for (const protocol of PROTOCOLS) {
+      expectThrottled(protocol, await login(h, PASSWORD, protocol), 1);
+      expectThrottled(protocol, await login(h, WRONG, protocol), 1);
+    }
+    expect(await bcryptRuns(t.url)).toEqual(before);
+  });
+
+  test("gRPC clients get the delay as retry-after metadata", async () => {
+    const h = tenant();
+    await createAlice(h);
+    await fail(h, MAX_FAILURES);
+    const grpc = grpcUsersClient(`127.0.0.1:${t.port}`);
+    try {
+      const refused = await grpc.fail("Login", { username: "alice", password: PASSWORD }, h);
+      expect(refused.code).toBe(8); // RESOURCE_EXHAUSTED
+      expect(refused.message).toBe("too many failed attempts for this account; retry in 1 s");
+      expect(refused.metadata.get("retry-after")).toEqual(["1"]);
+    } finally {
+      grpc.close();
+    }
+  });
+
+  test("the delay doubles with each further failure from 1 s and stops growing at 15 min", async () => {
+    const h = tenant();
+    await createAlice(h);
+    await fail(h, MAX_FAILURES);
+    const seen: number[] = [];
+    let delay = 1;
+    for (let round = 0; round < 13; round++) {
+      const protocol = PROTOCOLS[round % PROTOCOLS.length]!;
+      const refused = await login(h, PASSWORD, protocol);
+      expectThrottled(protocol, refused, delay);
+      seen.push(delay);
+      // A moment before the end the lock still holds, with the rest of the delay to wait.
+      if (delay > 1) {
+        clock.advance(delay - 1);
+        expectThrottled(protocol, await login(h, PASSWORD, protocol), 1);
+        clock.advance(1);
+      } else clock.advance(delay);
+      // Once it ends, one more guess is allowed; it fails and doubles the delay.
+      expect((await login(h, WRONG, protocol)).code).toBe("unauthenticated");
+      delay = Math.min(delay * 2, CEILING_SECONDS);
+    }
+    expect(seen).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900]);
+  });
+
+  test("a success resets the count", async () => {
+    const h = tenant();
+    await createAlice(h);
+    await fail(h, MAX_FAILURES - 1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+    // Four more failures are again below the limit: the fifth attempt is still checked.
+    await fail(h, MAX_FAILURES - 1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+
+    // After a lock has run out, a success also forgets every failure before it.
+    await fail(h, MAX_FAILURES);
+    expectThrottled("connect-json", await login(h, PASSWORD), 1);
+    clock.advance(1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+    await fail(h, MAX_FAILURES - 1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+  });
+
+  test("unknown accounts are throttled exactly like known ones: same answers at every step", async () => {
+    const h = tenant();
+    await createAlice(h);
+    const steps = async (username: string) => {
+      const answers: Array<[string, string, string | undefined]> = [];
+      for (let i = 0; i < MAX_FAILURES + 2; i++) {
+        const a = await login(h, WRONG, "connect-json", username);
+        answers.push([a.code, a.message, a.headers["retry-after"]]);
+      }
+      clock.advance(1);
+      const a = await login(h, WRONG, "connect-json", username);
+      answers.push([a.code, a.message, a.headers["retry-after"]]);
+      const b = await login(h, WRONG, "connect-json", username);
+      answers.push([b.code, b.message, b.headers["retry-after"]]);
+      return answers;
+    };
+    const known = await steps("alice");
+    const unknown = await steps("nobody-here");
+    expect(unknown).toEqual(known);
+    expect(known.map(([code]) => code)).toEqual([
+      ...Array<string>(MAX_FAILURES).fill("unauthenticated"),
+      "resource_exhausted",
+      "resource_exhausted",
+      "unauthenticated",
+      "resource_exhausted",
+    ]);
+  });
+
+  test("the account is the identifier as typed, normalised: any letter case counts for the same username", async () => {
+    const h = tenant();
+    await createAlice(h);
+    for (const typed of ["ALICE", "Alice", "alice", "aLiCe", "ALICe"]) await fail(h, 1, typed);
+    expectThrottled("connect-json", await login(h, PASSWORD, "connect-json", "alice"), 1);
+    // By email it is another account, not locked.
+    expect((await call("connect-json", "login", { email: "ALICE@example.com", password: PASSWORD }, h)).code).toBe("ok");
+  });
+
+  test("replicas on one database share the counts", async () => {
+    const replica = await startTestServer({ databaseUrl: t.config.databaseUrl, now: clock.now });
+    const replicaWire = new Wire(replica.url);
+    try {
+      const h = tenant();
+      await createAlice(h);
+      const other = { ...h, authorization: `Bearer ${replica.adminKey}` };
+      // Failures alternate between the two replicas; both see all of them.
+      for (let i = 0; i < MAX_FAILURES; i++) {
+        const answer = i % 2 === 0 ? await login(h, WRONG) : await call("grpc", "login", { username: "alice", password: WRONG }, other, replicaWire);
+        expect(answer.code).toBe("unauthenticated");
+      }
+      expectThrottled("connect-json", await login(h, PASSWORD), 1);
+      expectThrottled("grpc", await call("grpc", "login", { username: "alice", password: PASSWORD }, other, replicaWire), 1);
+      // A success on one replica clears the count for both.
+      clock.advance(1);
+      expect((await call("m3o", "login", { username: "alice", password: PASSWORD }, other, replicaWire)).code).toBe("ok");
+      await fail(h, MAX_FAILURES - 1);
+      expect((await login(h, PASSWORD)).code).toBe("ok");
+    } finally {
+      replicaWire.close();
+      await replica.close();
+    }
+  });
+
+  test("UpdatePassword's old-password check is throttled per user id, without bcrypt, apart from Login", async () => {
+    const h = tenant();
+    const id = await createAlice(h);
+    const change = (old: string, to: string, protocol: Protocol = "connect-json") =>
+      call(protocol, "updatePassword", { userId: id, oldPassword: old, newPassword: to, confirmPassword: to }, h);
+    for (let i = 0; i < MAX_FAILURES; i++) {
+      const wrong = await change(WRONG, "new-password-1");
+      expect([wrong.code, wrong.message]).toEqual(["unauthenticated", "old_password: does not match the current password"]);
+    }
+    const before = await bcryptRuns(t.url);
+    for (const protocol of PROTOCOLS) expectThrottled(protocol, await change(PASSWORD, "new-password-1", protocol), 1);
+    expect(await bcryptRuns(t.url)).toEqual(before);
+    // The account "id:<user id>" is not the login account "username:alice".
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+    clock.advance(1);
+    expect((await change(PASSWORD, "new-password-1")).code).toBe("ok");
+    expect((await login(h, "new-password-1")).code).toBe("ok");
+  });
+
+  // BUG (reported, not fixed here: it needs a new atomic "admit and count"
+  // operation in the Repository and both engines): the lock is checked before
+  // the password and the failure counted after it, so guesses sent at the
+  // same moment all pass the check before any of them is counted. A burst of
+  // N concurrent guesses gets N bcrypt comparisons instead of at most
+  // LOGIN_MAX_FAILURES, and can repeat at each lock expiry.
+  test.failing("a burst of concurrent guesses gets no more bcrypt comparisons than LOGIN_MAX_FAILURES", async () => {
+    const h = tenant();
+    await createAlice(h);
+    const before = await bcryptRuns(t.url);
+    // Hold every hashing slot so the whole burst is in the server before any guess is checked.
+    const queue = t.server.hasher.queue;
+    const releases: Array<() => void> = [];
+    for (let i = 0; i < queue.concurrency; i++) {
+      void queue.run(() => new Promise<void>((resolve) => releases.push(resolve)));
+    }
+    let answered = 0;
+    const burst = Array.from({ length: 40 }, () => call("grpc", "login", { username: "alice", password: WRONG }, h).finally(() => answered++));
+    try {
+      for (let tries = 0; queue.stats().waiting + answered < burst.length; tries++) {
+        if (tries > 2500) throw new Error("the burst never reached the server");
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    } finally {
+      for (const release of releases) release();
+    }
+    const answers = await Promise.all(burst);
+    const after = await bcryptRuns(t.url);
+    expect(after.verify - before.verify).toBeLessThanOrEqual(MAX_FAILURES);
+    expect(answers.filter((a) => a.code === "unauthenticated").length).toBeLessThanOrEqual(MAX_FAILURES);
+  });
+});
