@@ -22,28 +22,24 @@ import {
   StorageUnavailable,
 } from "../repository.js";
 import { prefixUpperBound } from "../prefix-range.js";
+import {
+  USER_COLUMNS,
+  toCredential,
+  toKey,
+  toUser,
+  toUserExport,
+  type CredentialRecord,
+  type ExportRecord,
+  type KeyRecord,
+  type UserRecord,
+} from "../rows.js";
 import { Database } from "./database.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { createPool, type PoolOptions } from "./pool.js";
 
-interface UserRecord {
-  id: string;
-  username: string;
-  email: string;
-  created_ms: number;
-  updated_ms: number;
-}
 
-interface KeyRecord {
-  id: string;
-  namespace: string | null;
-  label: string;
-  created_ms: number;
-  revoked_ms: number | null;
-}
 
-const USER_COLUMNS = "id, username, email, created_ms, updated_ms";
 const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
 const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
@@ -122,9 +118,9 @@ export class PostgresRepository implements Repository {
   }
 
   private async credential(sql: string, params: unknown[]): Promise<CredentialRow | undefined> {
-    const { rows } = await this.db.query<UserRecord & { hash: string }>(sql, params);
+    const { rows } = await this.db.query<CredentialRecord>(sql, params);
     const row = rows[0];
-    return row && { user: toUser(row), passwordHash: row.hash };
+    return toCredential(row);
   }
 
   async updateUser(
@@ -399,15 +395,15 @@ export class PostgresRepository implements Repository {
     let after: [string, number, string] | undefined;
     for (;;) {
       const { rows } = after
-        ? await this.db.query<UserRecord & { namespace: string; hash: string }>(
+        ? await this.db.query<ExportRecord>(
             `${select} WHERE (u.namespace, u.created_ms, u.id) > ($1, $2, $3) ${order} LIMIT $4`,
             [...after, pageSize],
           )
-        : await this.db.query<UserRecord & { namespace: string; hash: string }>(`${select} ${order} LIMIT $1`, [
+        : await this.db.query<ExportRecord>(`${select} ${order} LIMIT $1`, [
             pageSize,
           ]);
       if (rows.length === 0) return;
-      yield rows.map((row) => ({ namespace: row.namespace, user: toUser(row), passwordHash: row.hash }));
+      yield rows.map(toUserExport);
       const last = rows[rows.length - 1]!;
       after = [last.namespace, last.created_ms, last.id];
     }
@@ -446,22 +442,4 @@ function keyParams(key: ApiKeyRecord): unknown[] {
   return [key.id, key.keyDigest, key.namespace, key.label, key.createdMs, key.revokedMs];
 }
 
-function toKey(row: KeyRecord): ApiKeyRow {
-  return {
-    id: row.id,
-    namespace: row.namespace,
-    label: row.label,
-    createdMs: row.created_ms,
-    revokedMs: row.revoked_ms,
-  };
-}
 
-function toUser(row: UserRecord): UserRow {
-  return {
-    id: row.id,
-    username: row.username,
-    email: row.email,
-    createdMs: row.created_ms,
-    updatedMs: row.updated_ms,
-  };
-}

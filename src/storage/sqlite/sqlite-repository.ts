@@ -24,17 +24,20 @@ import {
   UniqueViolation,
 } from "../repository.js";
 import { prefixUpperBound } from "../prefix-range.js";
+import {
+  USER_COLUMNS,
+  toCredential,
+  toKey,
+  toUser,
+  toUserExport,
+  type CredentialRecord,
+  type ExportRecord,
+  type KeyRecord,
+  type UserRecord,
+} from "../rows.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
-interface UserRecord {
-  id: string;
-  username: string;
-  email: string;
-  created_ms: number;
-  updated_ms: number;
-}
 
-const USER_COLUMNS = "id, username, email, created_ms, updated_ms";
 
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before failing. */
@@ -112,15 +115,21 @@ export class SqliteRepository implements Repository {
   }
 
   async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
-    return toCredential(await this.guard(() => this.stmts.credentialByUsername.get(namespace, username)));
+    return toCredential(
+      await this.guard(() => this.stmts.credentialByUsername.get(namespace, username) as CredentialRecord | undefined),
+    );
   }
 
   async findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined> {
-    return toCredential(await this.guard(() => this.stmts.credentialByEmail.get(namespace, email)));
+    return toCredential(
+      await this.guard(() => this.stmts.credentialByEmail.get(namespace, email) as CredentialRecord | undefined),
+    );
   }
 
   async getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined> {
-    return toCredential(await this.guard(() => this.stmts.credentialById.get(namespace, userId)));
+    return toCredential(
+      await this.guard(() => this.stmts.credentialById.get(namespace, userId) as CredentialRecord | undefined),
+    );
   }
 
   async updateUser(
@@ -322,10 +331,10 @@ export class SqliteRepository implements Repository {
         () =>
           (after
             ? this.stmts.exportUsersAfter.all({ ...after, limit: pageSize })
-            : this.stmts.exportUsersFirst.all({ limit: pageSize })) as Array<UserRecord & { namespace: string; hash: string }>,
+            : this.stmts.exportUsersFirst.all({ limit: pageSize })) as ExportRecord[],
       );
       if (rows.length === 0) return;
-      yield rows.map((row) => ({ namespace: row.namespace, user: toUser(row), passwordHash: row.hash }));
+      yield rows.map(toUserExport);
       const last = rows[rows.length - 1]!;
       after = { namespace: last.namespace, created_ms: last.created_ms, id: last.id };
     }
@@ -336,13 +345,6 @@ export class SqliteRepository implements Repository {
   }
 }
 
-interface KeyRecord {
-  id: string;
-  namespace: string | null;
-  label: string;
-  created_ms: number;
-  revoked_ms: number | null;
-}
 
 function keyParams(key: ApiKeyRecord) {
   return {
@@ -355,31 +357,8 @@ function keyParams(key: ApiKeyRecord) {
   };
 }
 
-function toKey(row: KeyRecord): ApiKeyRow {
-  return {
-    id: row.id,
-    namespace: row.namespace,
-    label: row.label,
-    createdMs: row.created_ms,
-    revokedMs: row.revoked_ms,
-  };
-}
 
-function toUser(row: UserRecord): UserRow {
-  return {
-    id: row.id,
-    username: row.username,
-    email: row.email,
-    createdMs: row.created_ms,
-    updatedMs: row.updated_ms,
-  };
-}
 
-function toCredential(row: unknown): CredentialRow | undefined {
-  if (!row) return undefined;
-  const r = row as UserRecord & { hash: string };
-  return { user: toUser(r), passwordHash: r.hash };
-}
 
 function prepareStatements(db: Db) {
   const credentialSelect = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
