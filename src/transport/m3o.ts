@@ -11,6 +11,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
+  type DescField,
   type DescMessage,
   type JsonObject,
   type JsonValue,
@@ -132,9 +133,23 @@ function parseInput(schema: DescMessage, body: Buffer) {
   try {
     return fromJson(schema, json, { ignoreUnknownFields: true });
   } catch (err) {
-    const field = /field [\w.]+\.(\w+)/.exec((err as Error).message)?.[1];
-    throw new Error(field ? `${field}: wrong JSON type or value` : `request body: ${(err as Error).message}`);
+    // protobuf-es names the field and quotes the value; say what was expected
+    // instead, so the caller's value (a password, say) is never echoed back.
+    const text = (err as Error).message;
+    const field = schema.fields.find((f) => f.name === /field [\w.]+\.(\w+) from JSON/.exec(text)?.[1]);
+    if (!field) throw new Error("request body: does not match the request's fields");
+    if (/set multiple times/.test(text)) {
+      throw new Error(`${field.name}: given more than once (as both ${field.name} and ${field.jsonName}?)`);
+    }
+    throw new Error(`${field.name}: ${expectedJson(field)}`);
   }
+}
+
+function expectedJson(field: DescField): string {
+  if (field.fieldKind === "list") return field.listKind === "scalar" ? "must be an array of strings" : "must be an array";
+  if (field.fieldKind === "scalar" && isInt64(field.scalar)) return "must be a whole number (or a string of one)";
+  if (field.fieldKind === "scalar" && field.scalar === ScalarType.STRING) return "must be a string";
+  return "has the wrong JSON type";
 }
 
 /** Rewrites int64 fields from JSON strings (proto3 JSON) to numbers, as the M3O docs show them. */

@@ -245,16 +245,24 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     });
 
     test.each([
-      ["Search", '{"limit": "ten"}', "limit"],
-      ["Search", '{"limit": 1.5}', "limit"],
-      ["Search", '{"offset": true}', "offset"],
-      ["Read", '{"id": 42}', "id"],
-      ["Create", '{"username": ["a"], "email": "a@b.co", "password": "Password1"}', "username"],
-      ["RevokeSessions", '{"user_id": "x", "handles": "abc"}', "handles"],
-    ])("a wrong type in %s %s → 400 naming %s", async (method, body, field) => {
+      ["Search", '{"limit": "ten"}', "limit: must be a whole number (or a string of one)"],
+      ["Search", '{"limit": 1.5}', "limit: must be a whole number (or a string of one)"],
+      ["Search", '{"offset": true}', "offset: must be a whole number (or a string of one)"],
+      ["Read", '{"id": 42}', "id: must be a string"],
+      ["Create", '{"username": ["a"], "email": "a@b.co", "password": "Password1"}', "username: must be a string"],
+      ["RevokeSessions", '{"user_id": "x", "handles": "abc"}', "handles: must be an array of strings"],
+      ["Logout", '{"session_id": "a", "sessionId": "b"}', "session_id: given more than once (as both session_id and sessionId?)"],
+    ])("a wrong type in %s %s → 400 naming the field and the rule", async (method, body, detail) => {
       const res = await curl(method, body);
       expect(res.status).toBe(400);
-      expect(m3oError(res).detail).toBe(`${field}: wrong JSON type or value`);
+      expect(m3oError(res).detail).toBe(detail);
+    });
+
+    test("a wrong type never echoes the value back (it may be a secret)", async () => {
+      const res = await curl("Login", '{"username": "someone", "password": 8675309123}');
+      expect(res.status).toBe(400);
+      expect(m3oError(res).detail).toBe("password: must be a string");
+      expect(res.text).not.toContain("8675309123");
     });
 
     test("int64 fields accept JSON strings too, as proto3 JSON does", async () => {
