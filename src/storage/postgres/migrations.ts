@@ -1,5 +1,8 @@
 // Versioned schema for PostgreSQL: the same tables, columns and indexes as the
 // SQLite engine. Append new migrations; never edit applied ones.
+// Migrations only add (tables, indexes, columns with defaults): during a
+// rolling upgrade, replicas of the previous version keep working on the new
+// schema (and ping() accepts a schema newer than its own).
 //
 // Every text column is COLLATE "C": comparisons and ORDER BY go by code point
 // (UTF-8 byte order), exactly like SQLite's BINARY collation, whatever locale

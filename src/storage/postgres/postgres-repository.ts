@@ -73,7 +73,11 @@ export class PostgresRepository implements Repository {
       "SELECT max(version) AS version FROM schema_migrations",
     );
     const version = rows[0]?.version ?? null;
-    if (version !== latest) throw new StorageUnavailable(`schema at version ${version}, expected ${latest}`);
+    // A newer schema is fine (a newer replica migrated first during a rolling
+    // upgrade; migrations only add); an older one means ours is not applied.
+    if (version === null || version < latest) {
+      throw new StorageUnavailable(`schema at version ${version}, expected ${latest} or later`);
+    }
   }
 
   async close(): Promise<void> {

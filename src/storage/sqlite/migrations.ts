@@ -1,4 +1,7 @@
 // Versioned schema for SQLite. Append new migrations; never edit applied ones.
+// Migrations only add (tables, indexes, columns with defaults): during a
+// rolling upgrade, replicas of the previous version keep working on the new
+// schema (and ping() accepts a schema newer than its own).
 export interface Migration {
   version: number;
   name: string;

@@ -72,7 +72,11 @@ export class SqliteRepository implements Repository {
   async ping(): Promise<void> {
     const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
     const row = await this.guard(() => this.stmts.schemaVersion.get() as { version: number | null });
-    if (row.version !== latest) throw new StorageUnavailable(`schema at version ${row.version}, expected ${latest}`);
+    // A newer schema is fine (a newer replica migrated first during a rolling
+    // upgrade; migrations only add); an older one means ours is not applied.
+    if (row.version === null || row.version < latest) {
+      throw new StorageUnavailable(`schema at version ${row.version}, expected ${latest} or later`);
+    }
   }
 
   async close(): Promise<void> {
