@@ -1,0 +1,262 @@
+// One engine's pass: seed the database, start the service and the floors in
+// their own processes, then measure each floor and the call it bounds one
+// right after the other (so both see the same machine), the mixed load and the
+// RSS soak. Load generators are child processes too.
+import fs from "node:fs";
+import path from "node:path";
+import type { BcryptFloorSpec } from "./floor-bcrypt.js";
+import { figureId, type EngineReport, type Figure, type SoakReport } from "./figures.js";
+import type { LoadResult, LoadSpec } from "./load-spec.js";
+import type { BenchOptions } from "./options.js";
+import { BENCH_DIST, freePort, readyHttp, readyLine, ROOT, runJson, startServer, type ServerProcess } from "./processes.js";
+import { NAMESPACE, PASSWORD, seed, type Seeded } from "./seed.js";
+import { growthOverPeriodMb, thin } from "./soak.js";
+import { grpcRequests, httpRequests, type Call, type HttpProtocol } from "./workloads.js";
+
+export interface EngineTarget {
+  engine: "sqlite" | "postgres";
+  databaseUrl: string;
+  /** The SQLite file, for the node:http + SQLite floor. */
+  sqlitePath?: string;
+  description: string;
+}
+
+interface Servers {
+  service: ServerProcess & { port: number };
+  connect: ServerProcess & { port: number; h2Port: number };
+  httpSqlite?: ServerProcess & { port: number };
+}
+
+const log = (text: string) => process.stderr.write(text);
+
+export async function runEngine(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<EngineReport> {
+  log(`\n== ${target.engine}: ${target.description}\n`);
+  log(`seeding ${options.users.toLocaleString("en")} users (importUsers, one shared bcrypt hash)...`);
+  const seeded = await seed({
+    databaseUrl: target.databaseUrl,
+    users: options.users,
+    bcryptCost: options.bcryptCost,
+  });
+  log(` ${seeded.loadSeconds.toFixed(1)} s\n`);
+
+  const servers = await startServers(target, options, profileDir);
+  const bench = new EngineBench(options, seeded, servers);
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      if (options.rounds > 1) log(`-- round ${round} of ${options.rounds}\n`);
+      await bench.pairs(target.engine);
+    }
+    const mixed = bench.wanted("mixed") ? await bench.mixed() : undefined;
+    const soak = bench.wanted("soak") ? await bench.soak() : undefined;
+    return {
+      engine: target.engine,
+      database: target.description,
+      users: seeded.users,
+      seedSeconds: seeded.loadSeconds,
+      figures: bench.figures(),
+      ...(mixed ? { mixed } : {}),
+      ...(soak ? { soak } : {}),
+      serviceRssMaxMb: servers.service.rss.maxMb(),
+    };
+  } finally {
+    for (const server of [servers.service, servers.connect, servers.httpSqlite]) await server?.stop();
+  }
+}
+
+async function startServers(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<Servers> {
+  const port = await freePort();
+  const profile = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  if (options.profile) fs.mkdirSync(profileDir, { recursive: true });
+  const service = await startServer({
+    name: "service",
+    args: [...profile, path.join(ROOT, "bin/users-service.js"), "serve"],
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATABASE_URL: target.databaseUrl,
+      BCRYPT_COST: String(options.bcryptCost),
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    },
+    ready: readyHttp(`http://127.0.0.1:${port}/readyz`),
+  });
+  const [h1, h2] = [await freePort(), await freePort()];
+  const connect = await startServer({
+    name: "floor-connect",
+    args: [path.join(BENCH_DIST, "floor-connect.js")],
+    env: { FLOOR_PORT: String(h1), FLOOR_H2_PORT: String(h2) },
+    ready: readyLine,
+  });
+  const servers: Servers = { service: { ...service, port }, connect: { ...connect, port: h1, h2Port: h2 } };
+  if (target.sqlitePath) {
+    const sqlitePort = await freePort();
+    const httpSqlite = await startServer({
+      name: "floor-http-sqlite",
+      args: [path.join(BENCH_DIST, "floor-http-sqlite.js")],
+      env: { FLOOR_PORT: String(sqlitePort), FLOOR_SQLITE_PATH: target.sqlitePath, FLOOR_NAMESPACE: NAMESPACE },
+      ready: readyLine,
+    });
+    servers.httpSqlite = { ...httpSqlite, port: sqlitePort };
+  }
+  return servers;
+}
+
+class EngineBench {
+  private readonly best = new Map<string, Figure>();
+
+  constructor(
+    private readonly options: BenchOptions,
+    private readonly seeded: Seeded,
+    private readonly servers: Servers,
+  ) {}
+
+  wanted(id: string): boolean {
+    return this.options.only.length === 0 || this.options.only.some((part) => id.includes(part));
+  }
+
+  figures(): Figure[] {
+    return [...this.best.values()];
+  }
+
+  /** Each floor right before the calls it bounds. */
+  async pairs(engine: EngineTarget["engine"]): Promise<void> {
+    const { service, connect, httpSqlite } = this.servers;
+    const c = this.options.connections;
+    const quick = this.options.mode === "quick";
+
+    const hashing = this.options.hashConnections;
+    await this.bcrypt("compare");
+    await this.http(service, "connect-json", "Login", hashing);
+    await this.bcrypt("hash");
+    await this.http(service, "connect-json", "Create", hashing);
+
+    await this.http(connect, "connect-json", "ReadSession", c);
+    await this.http(service, "connect-json", "ReadSession", c);
+    if (httpSqlite && engine === "sqlite") await this.http(httpSqlite, "connect-json", "ReadSession", c);
+    await this.http(service, "m3o", "ReadSession", c);
+
+    await this.http(connect, "connect-json", "Read", c);
+    await this.http(service, "connect-json", "Read", c);
+    if (!quick) await this.http(service, "m3o", "Read", c);
+
+    await this.http(connect, "connect-json", "Search", c);
+    await this.http(service, "connect-json", "Search", c);
+    await this.http(service, "connect-json", "Search", 1);
+
+    await this.grpc(connect, "ReadSession", c);
+    await this.grpc(service, "ReadSession", c);
+    if (!quick) {
+      await this.grpc(connect, "Read", c);
+      await this.grpc(service, "Read", c);
+    }
+  }
+
+  /** Logins saturating the hashing while ReadSession is called: how much do reads suffer? */
+  async mixed(): Promise<{ login: LoadResult; readSession: LoadResult }> {
+    const { port } = this.servers.service;
+    const rate = this.options.mixedReadRate;
+    log(`  mixed: Login saturating hashing, ReadSession at ${rate}/s ...`);
+    const [login, readSession] = await Promise.all([
+      runJson<LoadResult>("load-http.js", this.httpSpec(port, "connect-json", "Login", this.options.hashConnections)),
+      runJson<LoadResult>("load-http.js", {
+        ...this.httpSpec(port, "connect-json", "ReadSession", this.options.connections),
+        ratePerSecond: rate,
+      }),
+    ]);
+    log(` Login ${login.throughput.toFixed(1)}/s, ReadSession ${readSession.throughput.toFixed(0)}/s p99 ${readSession.latency.p99Ms.toFixed(2)} ms\n`);
+    return { login, readSession };
+  }
+
+  async soak(): Promise<SoakReport> {
+    const { service } = this.servers;
+    const seconds = this.options.soakSeconds;
+    log(`  soak: ReadSession for ${seconds} s ...`);
+    const from = service.rss.now();
+    const result = await runJson<LoadResult>("load-http.js", {
+      ...this.httpSpec(service.port, "connect-json", "ReadSession", this.options.connections),
+      warmupSeconds: 0,
+      durationSeconds: seconds,
+    });
+    const to = service.rss.now();
+    const samples = service.rss.between(from, to);
+    const settled = samples.filter((s) => s.atMs >= from + (to - from) / 5);
+    const tenth = Math.max(1, Math.floor(settled.length / 10));
+    const mean = (list: typeof samples) => list.reduce((a, s) => a + s.mb, 0) / Math.max(1, list.length);
+    const report: SoakReport = {
+      seconds,
+      growthMb: growthOverPeriodMb(settled),
+      startMb: mean(settled.slice(0, tenth)),
+      endMb: mean(settled.slice(-tenth)),
+      maxMb: service.rss.maxMb(from, to),
+      result,
+      samples: thin(samples).map((s) => ({ atMs: s.atMs - from, mb: Math.round(s.mb * 10) / 10 })),
+    };
+    log(` ${result.throughput.toFixed(0)}/s, RSS ${report.startMb.toFixed(1)} → ${report.endMb.toFixed(1)} MB (fit ${report.growthMb >= 0 ? "+" : ""}${report.growthMb.toFixed(1)} MB)\n`);
+    return report;
+  }
+
+  private httpSpec(port: number, protocol: HttpProtocol, call: Call, connections: number): LoadSpec {
+    return {
+      kind: "http",
+      target: `http://127.0.0.1:${port}`,
+      connections,
+      warmupSeconds: this.options.warmupSeconds,
+      durationSeconds: this.options.durationSeconds,
+      http: httpRequests(call, protocol, this.seeded),
+    };
+  }
+
+  private async http(server: ServerProcess & { port: number }, protocol: HttpProtocol, call: Call, connections: number) {
+    const spec = this.httpSpec(server.port, protocol, call, connections);
+    await this.measure(server, protocol, call, connections, () => runJson<LoadResult>("load-http.js", spec));
+  }
+
+  private async grpc(server: ServerProcess & { port: number; h2Port?: number }, call: Call, connections: number) {
+    const spec: LoadSpec = {
+      kind: "grpc",
+      target: `127.0.0.1:${server.h2Port ?? server.port}`,
+      connections,
+      warmupSeconds: this.options.warmupSeconds,
+      durationSeconds: this.options.durationSeconds,
+      grpc: grpcRequests(call, this.seeded),
+    };
+    await this.measure(server, "grpc", call, connections, () => runJson<LoadResult>("load-grpc.js", spec));
+  }
+
+  /** Floor (a), in a process of its own like the others; Create's floor is a hash, Login's a compare. */
+  private async bcrypt(mode: "compare" | "hash") {
+    const spec: BcryptFloorSpec = {
+      mode,
+      cost: this.options.bcryptCost,
+      password: PASSWORD,
+      concurrency: this.options.hashConnections,
+      warmupSeconds: this.options.warmupSeconds,
+      durationSeconds: this.options.durationSeconds,
+    };
+    await this.measure(undefined, "bcrypt", mode, this.options.hashConnections, () => runJson<LoadResult>("floor-bcrypt.js", spec));
+  }
+
+  private async measure(
+    server: ServerProcess | undefined,
+    protocol: string,
+    call: string,
+    connections: number,
+    load: () => Promise<LoadResult>,
+  ): Promise<void> {
+    const serverName = server?.name ?? "floor-bcrypt";
+    const id = figureId(serverName, protocol, call, connections);
+    if (!this.wanted(id)) return;
+    log(`  ${id.padEnd(44)} `);
+    const from = server?.rss.now() ?? 0;
+    const result = await load();
+    const rssMaxMb = server ? server.rss.maxMb(from, server.rss.now()) : 0;
+    const figure: Figure = { id, server: serverName, protocol, call, connections, result, rssMaxMb };
+    const lat = result.latency;
+    log(
+      `${result.throughput.toFixed(1).padStart(9)}/s  p50 ${lat.p50Ms.toFixed(2)} ms  p99 ${lat.p99Ms.toFixed(2)} ms` +
+        (result.failed > 0 ? `  FAILED ${result.failed}: ${result.firstError ?? "?"}` : "") +
+        "\n",
+    );
+    const previous = this.best.get(id);
+    if (!previous || previous.result.throughput < result.throughput) this.best.set(id, figure);
+  }
+}

@@ -1,0 +1,49 @@
+// What a load generator process is asked to do, and what it answers. The bench
+// writes a LoadSpec as JSON to the child's stdin; the child prints a LoadResult
+// as JSON on its stdout.
+import type { LatencySummary } from "./latency.js";
+
+export interface HttpRequestSpec {
+  path: string;
+  headers: Record<string, string>;
+  /** Sent in turn, one request each (prebuilt by autocannon). */
+  bodies: string[];
+  /**
+   * When set, every request gets a fresh body from this template instead:
+   * each "{{n}}" becomes a number unique to this load run.
+   */
+  uniqueTemplate?: string;
+}
+
+export interface GrpcRequestSpec {
+  method: string;
+  metadata: Record<string, string>;
+  /** Request objects (proto field names), sent in turn. */
+  requests: object[];
+}
+
+export interface LoadSpec {
+  kind: "http" | "grpc";
+  /** http: "http://127.0.0.1:PORT"; grpc: "127.0.0.1:PORT". */
+  target: string;
+  connections: number;
+  /** HTTP only: pace the calls to this many per second in all (unpaced when absent). */
+  ratePerSecond?: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  http?: HttpRequestSpec;
+  grpc?: GrpcRequestSpec;
+}
+
+export interface LoadResult {
+  /** Successful calls (2xx, or gRPC OK) in the measured period. */
+  ok: number;
+  /** Failed calls: non-2xx, gRPC errors, socket errors and timeouts. */
+  failed: number;
+  seconds: number;
+  /** ok / seconds. */
+  throughput: number;
+  latency: LatencySummary;
+  /** First error seen, to tell what went wrong. */
+  firstError?: string;
+}
