@@ -32,28 +32,21 @@ export class LoginThrottle {
   }
 
   /**
-   * Refuses the attempt, before any password is checked, while the account is
-   * locked. Returns whether failures are on record (so success must clear them).
+   * Admits an attempt before any password is checked, counting it as a
+   * failure in advance (so concurrent guesses cannot all slip through before
+   * one has failed), or refuses it while the account is locked.
    */
-  async admit(namespace: string, account: string): Promise<boolean> {
+  async admit(namespace: string, account: string): Promise<void> {
+    const now = this.now();
+    if (await this.repo.chargeLoginAttempt(namespace, account, now, this.policy)) return;
     const row = await this.repo.getLoginThrottle(namespace, account);
-    if (!row) return false;
-    const waitMs = row.lockedUntilMs - this.now();
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      throw new ServiceError(
-        "resource_exhausted",
-        `too many failed attempts for this account; retry in ${seconds} s`,
-        { retryAfterSeconds: seconds },
-      );
-    }
-    return row.failures > 0;
+    const seconds = Math.max(1, Math.ceil(((row?.lockedUntilMs ?? now) - now) / 1000));
+    throw new ServiceError("resource_exhausted", `too many failed attempts for this account; retry in ${seconds} s`, {
+      retryAfterSeconds: seconds,
+    });
   }
 
-  async failed(namespace: string, account: string): Promise<void> {
-    await this.repo.recordLoginFailure(namespace, account, this.now(), this.policy);
-  }
-
+  /** The password was right: the attempt is not a failure, and earlier ones are forgotten. */
   async succeeded(namespace: string, account: string): Promise<void> {
     await this.repo.clearLoginFailures(namespace, account);
   }

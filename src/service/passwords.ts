@@ -33,16 +33,15 @@ export class PasswordsService {
     }
     // Guessing the old password here is as throttled as guessing it at Login.
     const account = `id:${userId}`;
-    const hadFailures = await throttle.admit(namespace, account);
+    await throttle.admit(namespace, account);
     const credential = await repo.getCredential(namespace, userId);
     if (!credential) throw notFound("user");
     if (!(await hasher.verify(oldPassword, credential.passwordHash))) {
-      await throttle.failed(namespace, account);
       throw new ServiceError("unauthenticated", "old_password: does not match the current password", {
         field: "old_password",
       });
     }
-    if (hadFailures) await throttle.succeeded(namespace, account);
+    await throttle.succeeded(namespace, account);
     const newHash = await hasher.hash(newPassword);
     const replaced = await repo.replacePasswordHash(namespace, userId, credential.passwordHash, newHash, this.deps.now());
     if (!replaced) {

@@ -42,7 +42,7 @@ export class SessionsService {
     const password = rules.givenPassword(input.password);
     const account = `${byUsername ? "username" : "email"}:${login}`;
 
-    const hadFailures = await throttle.admit(namespace, account);
+    await throttle.admit(namespace, account);
     const credential = byUsername
       ? await repo.findCredentialByUsername(namespace, login)
       : await repo.findCredentialByEmail(namespace, login);
@@ -51,11 +51,9 @@ export class SessionsService {
     const ok = credential
       ? await hasher.verify(password, credential.passwordHash)
       : await hasher.verifyNothing(password);
-    if (!credential || !ok) {
-      await throttle.failed(namespace, account);
-      throw invalidCredentials();
-    }
-    if (hadFailures) await throttle.succeeded(namespace, account);
+    // A failure was counted when the attempt was admitted; only success writes.
+    if (!credential || !ok) throw invalidCredentials();
+    await throttle.succeeded(namespace, account);
 
     const id = newToken();
     const createdMs = this.deps.now();

@@ -181,10 +181,15 @@ export interface Repository {
   // Login throttling (shared by replicas through the database)
   getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined>;
   /**
-   * Atomically counts one more failure and, from the maxFailures-th on, sets
-   * lockedUntilMs = nowMs + min(baseLockMs * 2^(failures - maxFailures), maxLockMs).
+   * Admits one login attempt, counting it as a failure in advance, in one
+   * atomic statement: unless the account is locked at nowMs, failures goes up
+   * by one and, from the maxFailures-th on, lockedUntilMs = nowMs +
+   * min(baseLockMs * 2^(failures - maxFailures), maxLockMs); the new row is
+   * returned. While locked, nothing changes and undefined is returned.
+   * Counting before the password is checked is what stops a burst of
+   * concurrent guesses from all passing a check that none has failed yet.
    */
-  recordLoginFailure(namespace: string, account: string, nowMs: number, policy: ThrottlePolicy): Promise<LoginThrottleRow>;
+  chargeLoginAttempt(namespace: string, account: string, nowMs: number, policy: ThrottlePolicy): Promise<LoginThrottleRow | undefined>;
   clearLoginFailures(namespace: string, account: string): Promise<void>;
 
   // API keys (global: a key may be for any namespace, or admin)

@@ -183,9 +183,9 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       const a = freshNamespace();
       const b = freshNamespace();
       const policy = { maxFailures: 5, baseLockMs: 1_000, maxLockMs: 60_000 };
-      await repo.recordLoginFailure(a, "username:x", 1_000, policy);
-      await repo.recordLoginFailure(a, "username:x", 1_000, policy);
-      expect(await repo.recordLoginFailure(b, "username:x", 1_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
+      await repo.chargeLoginAttempt(a, "username:x", 1_000, policy);
+      await repo.chargeLoginAttempt(a, "username:x", 1_000, policy);
+      expect(await repo.chargeLoginAttempt(b, "username:x", 1_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
       await repo.clearLoginFailures(b, "username:x");
       expect(await repo.getLoginThrottle(a, "username:x")).toEqual({ failures: 2, lockedUntilMs: 0 });
     });
@@ -393,49 +393,61 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
   describe("login throttle", () => {
     const policy: ThrottlePolicy = { maxFailures: 3, baseLockMs: 1_000, maxLockMs: 5_000 };
 
-    test("counts failures; from the limit on, the lock doubles up to the cap", async () => {
+    test("counts attempts; from the limit on, the lock doubles up to the cap", async () => {
       const ns = freshNamespace();
       expect(await repo.getLoginThrottle(ns, "username:alice")).toBeUndefined();
+      // Each attempt after the first locks comes when the previous lock has just ended.
+      const at = [10_000, 10_001, 10_002, 11_002, 13_002, 17_002, 22_002];
       const results = [];
-      for (let i = 0; i < 7; i++) results.push(await repo.recordLoginFailure(ns, "username:alice", 10_000 + i, policy));
+      for (const now of at) results.push(await repo.chargeLoginAttempt(ns, "username:alice", now, policy));
       expect(results).toEqual([
         { failures: 1, lockedUntilMs: 0 },
         { failures: 2, lockedUntilMs: 0 },
         { failures: 3, lockedUntilMs: 10_002 + 1_000 },
-        { failures: 4, lockedUntilMs: 10_003 + 2_000 },
-        { failures: 5, lockedUntilMs: 10_004 + 4_000 },
-        { failures: 6, lockedUntilMs: 10_005 + 5_000 },
-        { failures: 7, lockedUntilMs: 10_006 + 5_000 },
+        { failures: 4, lockedUntilMs: 11_002 + 2_000 },
+        { failures: 5, lockedUntilMs: 13_002 + 4_000 },
+        { failures: 6, lockedUntilMs: 17_002 + 5_000 },
+        { failures: 7, lockedUntilMs: 22_002 + 5_000 },
       ]);
-      expect(await repo.getLoginThrottle(ns, "username:alice")).toEqual({ failures: 7, lockedUntilMs: 15_006 });
+      expect(await repo.getLoginThrottle(ns, "username:alice")).toEqual({ failures: 7, lockedUntilMs: 27_002 });
     });
 
-    test("a limit of one locks at the first failure; long runs stay capped", async () => {
+    test("while locked, an attempt is refused and changes nothing", async () => {
+      const ns = freshNamespace();
+      for (let i = 0; i < 3; i++) await repo.chargeLoginAttempt(ns, "username:bob", 1_000, policy);
+      expect(await repo.chargeLoginAttempt(ns, "username:bob", 1_999, policy)).toBeUndefined();
+      expect(await repo.getLoginThrottle(ns, "username:bob")).toEqual({ failures: 3, lockedUntilMs: 2_000 });
+      expect(await repo.chargeLoginAttempt(ns, "username:bob", 2_000, policy)).toEqual({ failures: 4, lockedUntilMs: 4_000 });
+    });
+
+    test("a limit of one locks at the first attempt; long runs stay capped", async () => {
       const ns = freshNamespace();
       const strict = { maxFailures: 1, baseLockMs: 1_000, maxLockMs: 900_000 };
-      expect(await repo.recordLoginFailure(ns, "a", 0, strict)).toEqual({ failures: 1, lockedUntilMs: 1_000 });
-      expect(await repo.recordLoginFailure(ns, "a", 0, strict)).toEqual({ failures: 2, lockedUntilMs: 2_000 });
-      let last = { failures: 0, lockedUntilMs: 0 };
-      for (let i = 0; i < 70; i++) last = await repo.recordLoginFailure(ns, "a", 0, strict);
-      expect(last).toEqual({ failures: 72, lockedUntilMs: 900_000 });
+      expect(await repo.chargeLoginAttempt(ns, "a", 0, strict)).toEqual({ failures: 1, lockedUntilMs: 1_000 });
+      expect(await repo.chargeLoginAttempt(ns, "a", 1_000, strict)).toEqual({ failures: 2, lockedUntilMs: 3_000 });
+      let last = { failures: 2, lockedUntilMs: 3_000 };
+      for (let i = 0; i < 70; i++) last = (await repo.chargeLoginAttempt(ns, "a", last.lockedUntilMs, strict))!;
+      const previousLock = last.lockedUntilMs - 900_000;
+      expect(last).toEqual({ failures: 72, lockedUntilMs: previousLock + 900_000 });
     });
 
     test("clear forgets the account; counting starts again at one", async () => {
       const ns = freshNamespace();
-      for (let i = 0; i < 4; i++) await repo.recordLoginFailure(ns, "email:a@b.co", 1_000, policy);
+      for (let i = 0; i < 2; i++) await repo.chargeLoginAttempt(ns, "email:a@b.co", 1_000, policy);
       await repo.clearLoginFailures(ns, "email:a@b.co");
       await repo.clearLoginFailures(ns, "email:a@b.co");
       expect(await repo.getLoginThrottle(ns, "email:a@b.co")).toBeUndefined();
-      expect(await repo.recordLoginFailure(ns, "email:a@b.co", 2_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
+      expect(await repo.chargeLoginAttempt(ns, "email:a@b.co", 2_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
     });
 
-    test("concurrent failures of one account are each counted", async () => {
+    test("a burst of concurrent attempts admits exactly the limit, then the lock holds", async () => {
       const ns = freshNamespace();
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => repo.recordLoginFailure(ns, "username:target", 1_000, policy)),
+        Array.from({ length: 20 }, () => repo.chargeLoginAttempt(ns, "username:target", 1_000, policy)),
       );
-      expect(results.map((r) => r.failures).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-      expect(await repo.getLoginThrottle(ns, "username:target")).toMatchObject({ failures: 20 });
+      const admitted = results.filter((r) => r !== undefined);
+      expect(admitted.map((r) => r!.failures).sort((x, y) => x - y)).toEqual([1, 2, 3]);
+      expect(await repo.getLoginThrottle(ns, "username:target")).toEqual({ failures: 3, lockedUntilMs: 2_000 });
     });
   });
 
@@ -579,11 +591,11 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
       await repo.insertSession(ns, session(ns, "stays", "u1", 0, 10_001), "h");
       const policy = { maxFailures: 1, baseLockMs: 100_000, maxLockMs: 100_000 };
       const soft = { maxFailures: 10, baseLockMs: 1, maxLockMs: 1 };
-      await repo.recordLoginFailure(ns, "stale-1", 1_000, soft);
-      await repo.recordLoginFailure(ns, "stale-2", 1_000, soft);
-      await repo.recordLoginFailure(ns, "stale-3", 1_000, soft);
-      await repo.recordLoginFailure(ns, "recent", 5_000, soft); // updated at the stale boundary: kept
-      await repo.recordLoginFailure(ns, "locked", 1_000, policy); // stale but locked until 101_000: kept
+      await repo.chargeLoginAttempt(ns, "stale-1", 1_000, soft);
+      await repo.chargeLoginAttempt(ns, "stale-2", 1_000, soft);
+      await repo.chargeLoginAttempt(ns, "stale-3", 1_000, soft);
+      await repo.chargeLoginAttempt(ns, "recent", 5_000, soft); // updated at the stale boundary: kept
+      await repo.chargeLoginAttempt(ns, "locked", 1_000, policy); // stale but locked until 101_000: kept
 
       // now = 10_000: sessions expiring at or before now go; throttle rows updated before 5_000 go.
       expect(await repo.sweep(10_000, 5_000, 2)).toBe(4); // 2 sessions + 2 throttle rows

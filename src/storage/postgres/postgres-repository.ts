@@ -300,15 +300,17 @@ export class PostgresRepository implements Repository {
     return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }
 
-  async recordLoginFailure(
+  async chargeLoginAttempt(
     namespace: string,
     account: string,
     nowMs: number,
     policy: ThrottlePolicy,
-  ): Promise<LoginThrottleRow> {
-    // One statement, so concurrent failures of one account (on any replica)
-    // are each counted. Same math as SQLite: no lock below maxFailures, then
-    // base << (failures - maxFailures), capped (the shift is bounded first).
+  ): Promise<LoginThrottleRow | undefined> {
+    // One statement, so concurrent attempts on one account (on any replica)
+    // are each counted, and none slips past a lock another one just set (the
+    // conflicting row is locked, then re-checked against the WHERE). Same math
+    // as SQLite: no lock below maxFailures, then base << (failures -
+    // maxFailures), capped (the shift is bounded first).
     const { rows } = await this.db.query<{ failures: number; locked_until_ms: number }>(
       `INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
        VALUES ($1, $2, 1, CASE WHEN $4::integer <= 1 THEN $3::bigint + $5::bigint ELSE 0 END, $3::bigint)
@@ -319,11 +321,12 @@ export class PostgresRepository implements Repository {
            WHEN t.failures + 1 < $4::integer THEN 0
            ELSE $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, 40))
          END
+       WHERE t.locked_until_ms <= $3::bigint
        RETURNING failures, locked_until_ms`,
       [namespace, account, nowMs, policy.maxFailures, policy.baseLockMs, policy.maxLockMs],
     );
-    const row = rows[0]!;
-    return { failures: row.failures, lockedUntilMs: row.locked_until_ms };
+    const row = rows[0];
+    return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }
 
   async clearLoginFailures(namespace: string, account: string): Promise<void> {

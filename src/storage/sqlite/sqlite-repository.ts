@@ -268,24 +268,24 @@ export class SqliteRepository implements Repository {
     return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }
 
-  async recordLoginFailure(
+  async chargeLoginAttempt(
     namespace: string,
     account: string,
     nowMs: number,
     policy: ThrottlePolicy,
-  ): Promise<LoginThrottleRow> {
+  ): Promise<LoginThrottleRow | undefined> {
     const row = await this.guard(
       () =>
-        this.stmts.recordFailure.get({
+        this.stmts.chargeAttempt.get({
           namespace,
           account,
           now: nowMs,
           max_failures: policy.maxFailures,
           base: policy.baseLockMs,
           cap: policy.maxLockMs,
-        }) as { failures: number; locked_until_ms: number },
+        }) as { failures: number; locked_until_ms: number } | undefined,
     );
-    return { failures: row.failures, lockedUntilMs: row.locked_until_ms };
+    return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }
 
   async clearLoginFailures(namespace: string, account: string): Promise<void> {
@@ -463,7 +463,9 @@ function prepareStatements(db: Db) {
     ),
     // One statement, so concurrent failures of one account are each counted.
     // The lock doubles per failure past the limit: base << (failures - max), capped.
-    recordFailure: db.prepare(
+    // One statement: the lock check and the count cannot be split by another
+    // attempt. A locked row is left alone (the WHERE), and nothing is returned.
+    chargeAttempt: db.prepare(
       `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
        VALUES (@namespace, @account, 1, CASE WHEN @max_failures <= 1 THEN @now + @base ELSE 0 END, @now)
        ON CONFLICT (namespace, account) DO UPDATE SET
@@ -473,6 +475,7 @@ function prepareStatements(db: Db) {
            WHEN failures + 1 < @max_failures THEN 0
            ELSE @now + min(@cap, @base << min(failures + 1 - @max_failures, 40))
          END
+       WHERE locked_until_ms <= @now
        RETURNING failures, locked_until_ms`,
     ),
     clearThrottle: db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?"),
