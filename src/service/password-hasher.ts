@@ -12,6 +12,8 @@ export interface PasswordHasher {
    * unknown accounts so that "no such user" takes as long as "wrong password".
    */
   verifyNothing(password: string): Promise<false>;
+  /** Whether a stored hash should be re-made at the configured cost (imported, or made at an older cost). */
+  needsRehash(hash: string): boolean;
   readonly queue: WorkQueue;
 }
 
@@ -34,6 +36,11 @@ export class BcryptHasher implements PasswordHasher {
 
   verify(password: string, hash: string): Promise<boolean> {
     return this.queue.run(() => this.timed("verify", () => bcrypt.compare(password, hash)));
+  }
+
+  needsRehash(hash: string): boolean {
+    const match = /^\$2b\$(\d{2})\$/.exec(hash);
+    return !match || Number(match[1]) !== this.cost;
   }
 
   async verifyNothing(password: string): Promise<false> {

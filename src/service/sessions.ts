@@ -73,7 +73,25 @@ export class SessionsService {
       credential.passwordHash,
     );
     if (!inserted) throw invalidCredentials();
+    this.upgradeHash(namespace, session.userId, credential.passwordHash, password);
     return session;
+  }
+
+  /**
+   * A hash made at another cost than BCRYPT_COST (imported, or older than a
+   * cost change) is re-made from the password just verified, after the answer,
+   * without ending any session. It keeps every account's login as costly as
+   * the dummy comparison for unknown accounts, so timing tells nothing, and
+   * lets an operator raise the cost over time. Best effort: if hashing is busy
+   * or the password changed meanwhile, the next login tries again.
+   */
+  private upgradeHash(namespace: string, userId: string, oldHash: string, password: string): void {
+    const { repo, hasher } = this.deps;
+    if (!hasher.needsRehash(oldHash)) return;
+    hasher
+      .hash(password)
+      .then((newHash) => repo.replacePasswordHash(namespace, userId, oldHash, newHash, this.deps.now(), false))
+      .catch(() => undefined);
   }
 
   async read(namespace: string, sessionId: string): Promise<Session> {

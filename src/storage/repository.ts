@@ -144,8 +144,10 @@ export interface Repository {
   // Passwords
   /**
    * Replaces the hash only if it still equals expectedHash (the one the caller
-   * verified), and deletes every session of the user, in one transaction.
-   * Returns false (and changes nothing) if the hash changed meanwhile.
+   * verified) and, unless revokeSessions is false, deletes every session of
+   * the user, in one transaction. Returns false (and changes nothing) if the
+   * hash changed meanwhile. revokeSessions is false only when the same
+   * password is re-hashed at a new cost.
    */
   replacePasswordHash(
     namespace: string,
@@ -153,6 +155,7 @@ export interface Repository {
     expectedHash: string,
     newHash: string,
     nowMs: number,
+    revokeSessions?: boolean,
   ): Promise<boolean>;
 
   // Sessions

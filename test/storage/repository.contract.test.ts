@@ -388,6 +388,15 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       expect(await repo.insertSession(ns, session(ns, "s3", "u1", 3_000, 50_000), "new")).toBe(true);
       expect(await repo.getUser(ns, "u1")).toMatchObject({ updatedMs: 1_000 }); // the user row is not touched
     });
+
+    test("re-hashing the same password (revokeSessions false) keeps the sessions", async () => {
+      const ns = await withUser("old");
+      await repo.insertSession(ns, session(ns, "kept", "u1", 1_000, 50_000), "old");
+      expect(await repo.replacePasswordHash(ns, "u1", "stale", "rehashed", 2_000, false)).toBe(false);
+      expect(await repo.replacePasswordHash(ns, "u1", "old", "rehashed", 2_000, false)).toBe(true);
+      expect(await repo.getCredential(ns, "u1")).toMatchObject({ passwordHash: "rehashed" });
+      expect(await repo.getSession(ns, sid(ns, "kept"), 2_000)).toBeDefined();
+    });
   });
 
   describe("login throttle", () => {

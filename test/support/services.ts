@@ -10,10 +10,8 @@ import { PasswordsService } from "../../src/service/passwords.js";
 import { SessionsService } from "../../src/service/sessions.js";
 import { UsersService } from "../../src/service/users.js";
 import { WorkQueue } from "../../src/service/work-queue.js";
-import { parseDatabaseUrl } from "../../src/storage/database-url.js";
 import { openRepository } from "../../src/storage/open.js";
 import type { Repository } from "../../src/storage/repository.js";
-import { SqliteRepository } from "../../src/storage/sqlite/sqlite-repository.js";
 import { authInterceptor } from "../../src/transport/auth-interceptor.js";
 import { observeInterceptor, type CallReport } from "../../src/transport/observe-interceptor.js";
 import { registerUsers } from "../../src/transport/users-routes.js";
@@ -55,11 +53,12 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   const clock = new TestClock();
   const databaseUrl = await freshDatabaseUrl(options.engine ?? "sqlite");
   const timeoutMs = options.storageTimeoutMs ?? 5000;
-  const target = parseDatabaseUrl(databaseUrl);
-  const repo =
-    target.engine === "sqlite"
-      ? new SqliteRepository(target.path, { busyTimeoutMs: timeoutMs })
-      : await openRepository({ databaseUrl, pgPoolSize: 4, pgStatementTimeoutMs: timeoutMs });
+  const repo = await openRepository({
+    databaseUrl,
+    sqliteBusyTimeoutMs: timeoutMs,
+    pgPoolSize: 4,
+    pgStatementTimeoutMs: timeoutMs,
+  });
   const hasher = new BcryptHasher(options.bcryptCost ?? 4, new WorkQueue(options.hashConcurrency ?? 2, options.hashQueueMax ?? 64));
   const throttle = new LoginThrottle(
     repo,

@@ -184,6 +184,7 @@ export class PostgresRepository implements Repository {
     expectedHash: string,
     newHash: string,
     nowMs: number,
+    revokeSessions = true,
   ): Promise<boolean> {
     // Two statements in one transaction, not one statement with a CTE: the
     // UPDATE locks the passwords row (waiting for any insertSession holding it
@@ -196,7 +197,7 @@ export class PostgresRepository implements Repository {
         [newHash, nowMs, namespace, userId, expectedHash],
       );
       if (updated.rowCount !== 1) return false;
-      await tx.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId]);
+      if (revokeSessions) await tx.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId]);
       return true;
     });
   }

@@ -193,8 +193,11 @@ export class SqliteRepository implements Repository {
     expectedHash: string,
     newHash: string,
     nowMs: number,
+    revokeSessions = true,
   ): Promise<boolean> {
-    return this.guard(() => this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs));
+    return this.guard(() =>
+      this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
+    );
   }
 
   async insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean> {
@@ -402,9 +405,9 @@ function prepareStatements(db: Db) {
       insertPassword.run(namespace, user.id, hash, user.createdMs);
     }),
     replacePasswordTx: db.transaction(
-      (namespace: string, userId: string, expected: string, next: string, nowMs: number): boolean => {
+      (namespace: string, userId: string, expected: string, next: string, nowMs: number, revoke: boolean): boolean => {
         if (updatePassword.run(next, nowMs, namespace, userId, expected).changes !== 1) return false;
-        deleteUserSessions.run(namespace, userId);
+        if (revoke) deleteUserSessions.run(namespace, userId);
         return true;
       },
     ),
