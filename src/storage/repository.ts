@@ -103,6 +103,18 @@ export class UniqueViolation extends Error {
   }
 }
 
+/**
+ * The database refused an operation for a reason no caller expects (a
+ * constraint the service should have prevented, a damaged schema): a bug to
+ * log, answered as Internal. The driver's own error is the cause.
+ */
+export class StorageFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StorageFailure";
+  }
+}
+
 /** The database cannot answer now (down, overloaded, timed out); safe to retry later. */
 export class StorageUnavailable extends Error {
   constructor(

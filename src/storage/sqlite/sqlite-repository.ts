@@ -1,7 +1,8 @@
-// The SQLite engine: one file, WAL journal, foreign keys on, a busy timeout so
-// a second process (the CLI) can write while the server runs. better-sqlite3 is
+// The SQLite engine: one file, WAL journal, foreign keys on, waits for other
+// processes' locks (the CLI) without blocking other calls. better-sqlite3 is
 // synchronous and each statement takes microseconds, so the async methods
-// simply wrap it; transactions are real SQLite transactions.
+// simply wrap it; transactions are real SQLite transactions. The statements
+// are in statements.ts, error translation in errors.ts.
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db, type Statement } from "better-sqlite3";
@@ -16,12 +17,10 @@ import {
   type SessionRow,
   type SessionSummary,
   type ThrottlePolicy,
-  type UniqueField,
   type UserExport,
   type UserRow,
   type UserSearch,
   StorageUnavailable,
-  UniqueViolation,
 } from "../repository.js";
 import { prefixUpperBound } from "../prefix-range.js";
 import {
@@ -35,9 +34,10 @@ import {
   type KeyRecord,
   type UserRecord,
 } from "../rows.js";
+import { SYNC_BUSY_WAIT_MS, isBusy, translateError } from "./errors.js";
+import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
-
-
+import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
 
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before failing. */
@@ -47,7 +47,7 @@ export interface SqliteOptions {
 export class SqliteRepository implements Repository {
   readonly engine = "sqlite" as const;
   private readonly db: Db;
-  private readonly stmts: ReturnType<typeof prepareStatements>;
+  private readonly stmts: SqliteStatements;
   private readonly searchCache = new Map<string, Statement>();
   private readonly busyTimeoutMs: number;
 
@@ -350,245 +350,4 @@ export class SqliteRepository implements Repository {
   async importUsers(batch: UserExport[]): Promise<ImportResult> {
     return this.guard(() => this.stmts.importUsersTx(batch));
   }
-}
-
-
-function keyParams(key: ApiKeyRecord) {
-  return {
-    id: key.id,
-    key_digest: key.keyDigest,
-    namespace: key.namespace,
-    label: key.label,
-    created_ms: key.createdMs,
-    revoked_ms: key.revokedMs,
-  };
-}
-
-
-
-
-function prepareStatements(db: Db) {
-  const credentialSelect = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-     FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
-  const insertUser = db.prepare(
-    `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms)`,
-  );
-  const insertPassword = db.prepare(
-    "INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)",
-  );
-  const updatePassword = db.prepare(
-    "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
-  );
-  const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
-  const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
-  const importUser = db.prepare(
-    `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms) ON CONFLICT DO NOTHING`,
-  );
-  const userParams = (namespace: string, user: UserRow) => ({
-    namespace,
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    created_ms: user.createdMs,
-    updated_ms: user.updatedMs,
-  });
-
-  return {
-    insertUserTx: db.transaction((namespace: string, user: UserRow, hash: string) => {
-      try {
-        insertUser.run(userParams(namespace, user));
-      } catch (err) {
-        throw uniqueViolation(err) ?? err;
-      }
-      insertPassword.run(namespace, user.id, hash, user.createdMs);
-    }),
-    replacePasswordTx: db.transaction(
-      (namespace: string, userId: string, expected: string, next: string, nowMs: number, revoke: boolean): boolean => {
-        if (updatePassword.run(next, nowMs, namespace, userId, expected).changes !== 1) return false;
-        if (revoke) deleteUserSessions.run(namespace, userId);
-        return true;
-      },
-    ),
-    importUsersTx: db.transaction((batch: UserExport[]): ImportResult => {
-      let inserted = 0;
-      for (const item of batch) {
-        if (importUser.run(userParams(item.namespace, item.user)).changes === 1) {
-          insertPassword.run(item.namespace, item.user.id, item.passwordHash, item.user.updatedMs);
-          inserted++;
-        }
-      }
-      return { inserted, skipped: batch.length - inserted };
-    }),
-    schemaVersion: db.prepare("SELECT max(version) AS version FROM schema_migrations"),
-    getUser: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE namespace = ? AND id = ?`),
-    credentialByUsername: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.username = ?`),
-    credentialByEmail: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.email = ?`),
-    credentialById: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.id = ?`),
-    updateUser: wrapUnique(
-      db.prepare(
-        `UPDATE users SET username = coalesce(@username, username), email = coalesce(@email, email),
-           updated_ms = @updated_ms
-         WHERE namespace = @namespace AND id = @id RETURNING ${USER_COLUMNS}`,
-      ),
-    ),
-    deleteUser: db.prepare("DELETE FROM users WHERE namespace = ? AND id = ?"),
-    insertSession: db.prepare(
-      `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
-       SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
-       WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
-    ),
-    getSession: db.prepare(
-      `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
-       FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
-       WHERE s.id_digest = ? AND s.namespace = ? AND s.expires_ms > ?`,
-    ),
-    deleteSession: db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ?"),
-    deleteUserSessions,
-    deleteSessionsTx: db.transaction((namespace: string, userId: string, digests: Buffer[]): number =>
-      digests.reduce((n, d) => n + deleteOneSession.run(d, namespace, userId).changes, 0),
-    ),
-    listSessions: db.prepare(
-      `SELECT id_digest, created_ms, expires_ms FROM sessions
-       WHERE namespace = ? AND user_id = ? AND expires_ms > ?
-       ORDER BY created_ms DESC, id_digest DESC LIMIT ?`,
-    ),
-    sweepSessions: db.prepare(
-      "DELETE FROM sessions WHERE id_digest IN (SELECT id_digest FROM sessions WHERE expires_ms <= ? LIMIT ?)",
-    ),
-    sweepThrottle: db.prepare(
-      `DELETE FROM login_throttle WHERE (namespace, account) IN (
-         SELECT namespace, account FROM login_throttle WHERE updated_ms < ? AND locked_until_ms <= ? LIMIT ?)`,
-    ),
-    getThrottle: db.prepare(
-      "SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?",
-    ),
-    // One statement, so concurrent failures of one account are each counted.
-    // The lock doubles per failure past the limit: base << (failures - max), capped.
-    // One statement: the lock check and the count cannot be split by another
-    // attempt. A locked row is left alone (the WHERE), and nothing is returned.
-    chargeAttempt: db.prepare(
-      `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
-       VALUES (@namespace, @account, 1, CASE WHEN @max_failures <= 1 THEN @now + @base ELSE 0 END, @now)
-       ON CONFLICT (namespace, account) DO UPDATE SET
-         failures = failures + 1,
-         updated_ms = @now,
-         locked_until_ms = CASE
-           WHEN failures + 1 < @max_failures THEN 0
-           ELSE @now + min(@cap, @base << min(failures + 1 - @max_failures, 40))
-         END
-       WHERE locked_until_ms <= @now
-       RETURNING failures, locked_until_ms`,
-    ),
-    clearThrottle: db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?"),
-    insertKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms)`,
-    ),
-    importKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms) ON CONFLICT DO NOTHING`,
-    ),
-    findKey: db.prepare(
-      "SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys WHERE key_digest = ? AND revoked_ms IS NULL",
-    ),
-    listKeys: db.prepare("SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id"),
-    exportKeys: db.prepare(
-      "SELECT id, key_digest, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
-    ),
-    revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
-    countKeys: db.prepare("SELECT count(*) AS n FROM api_keys WHERE revoked_ms IS NULL"),
-    exportUsersFirst: db.prepare(
-      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
-       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
-    ),
-    exportUsersAfter: db.prepare(
-      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
-       WHERE (u.namespace, u.created_ms, u.id) > (@namespace, @created_ms, @id)
-       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
-    ),
-  };
-}
-
-/** Wraps a statement's get() so a UNIQUE failure becomes UniqueViolation. */
-function wrapUnique(stmt: Statement): Pick<Statement, "get"> {
-  return {
-    get: (...args: unknown[]) => {
-      try {
-        return stmt.get(...args);
-      } catch (err) {
-        throw uniqueViolation(err) ?? err;
-      }
-    },
-  } as Pick<Statement, "get">;
-}
-
-/**
- * better-sqlite3's errors, recognised by name and code rather than instanceof:
- * the native addon keeps the SqliteError class of the first module instance
- * that loaded it, so instanceof fails from a second one (jest loads modules
- * once per test file but the addon once per process).
- */
-function asSqliteError(err: unknown): (Error & { code: string }) | undefined {
-  const e = err as { name?: unknown; code?: unknown } | null;
-  return e?.name === "SqliteError" && typeof e.code === "string" ? (err as Error & { code: string }) : undefined;
-}
-
-function uniqueViolation(cause: unknown): UniqueViolation | undefined {
-  const err = asSqliteError(cause);
-  if (!err) return undefined;
-  if (err.code !== "SQLITE_CONSTRAINT_UNIQUE" && err.code !== "SQLITE_CONSTRAINT_PRIMARYKEY") return undefined;
-  // "UNIQUE constraint failed: users.namespace, users.username"
-  const field: UniqueField = /users\.username/.test(err.message)
-    ? "username"
-    : /users\.email/.test(err.message)
-      ? "email"
-      : "id";
-  return new UniqueViolation(field);
-}
-
-/** Waits this long inside SQLite (blocking) before guard() takes over the waiting. */
-const SYNC_BUSY_WAIT_MS = 20;
-
-function isBusy(err: unknown): boolean {
-  return asSqliteError(err)?.code.startsWith("SQLITE_BUSY") ?? false;
-}
-
-function translateError(err: unknown): unknown {
-  const sqlite = asSqliteError(err);
-  if (sqlite && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/.test(sqlite.code)) {
-    return new StorageUnavailable(`database unavailable (${sqlite.code})`, sqlite.code.startsWith("SQLITE_BUSY"), {
-      cause: err,
-    });
-  }
-  // Checked by name, not instanceof: the native addon creates this TypeError in
-  // the main realm, so instanceof fails where this module runs in another (jest's vm).
-  if ((err as Error | null)?.name === "TypeError" && /database connection is not open/.test(String((err as Error).message))) {
-    return new StorageUnavailable("database is closed", false, { cause: err });
-  }
-  return err;
-}
-
-function migrate(db: Db): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL) STRICT`);
-  // IMMEDIATE takes the write lock first, so two processes starting at once
-  // apply each migration exactly once.
-  db.transaction(() => {
-    const applied = new Set(
-      (db.prepare("SELECT version FROM schema_migrations").all() as Array<{ version: number }>).map((r) => r.version),
-    );
-    for (const m of SQLITE_MIGRATIONS) {
-      if (applied.has(m.version)) continue;
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        Date.now(),
-      );
-    }
-  }).immediate();
 }

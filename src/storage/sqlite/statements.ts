@@ -1,0 +1,181 @@
+// Every SQL statement of the SQLite engine, prepared once per connection.
+// Multi-statement operations are SQLite transactions (db.transaction).
+import type { Database as Db, Statement } from "better-sqlite3";
+import type { ApiKeyRecord, ImportResult, UserExport, UserRow } from "../repository.js";
+import { USER_COLUMNS } from "../rows.js";
+import { uniqueViolation } from "./errors.js";
+
+export type SqliteStatements = ReturnType<typeof prepareStatements>;
+
+export function keyParams(key: ApiKeyRecord) {
+  return {
+    id: key.id,
+    key_digest: key.keyDigest,
+    namespace: key.namespace,
+    label: key.label,
+    created_ms: key.createdMs,
+    revoked_ms: key.revokedMs,
+  };
+}
+
+
+
+
+export function prepareStatements(db: Db) {
+  const credentialSelect = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
+     FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
+  const insertUser = db.prepare(
+    `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
+     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms)`,
+  );
+  const insertPassword = db.prepare(
+    "INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)",
+  );
+  const updatePassword = db.prepare(
+    "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
+  );
+  const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
+  const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
+  const importUser = db.prepare(
+    `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
+     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms) ON CONFLICT DO NOTHING`,
+  );
+  const userParams = (namespace: string, user: UserRow) => ({
+    namespace,
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    created_ms: user.createdMs,
+    updated_ms: user.updatedMs,
+  });
+
+  return {
+    insertUserTx: db.transaction((namespace: string, user: UserRow, hash: string) => {
+      try {
+        insertUser.run(userParams(namespace, user));
+      } catch (err) {
+        throw uniqueViolation(err) ?? err;
+      }
+      insertPassword.run(namespace, user.id, hash, user.createdMs);
+    }),
+    replacePasswordTx: db.transaction(
+      (namespace: string, userId: string, expected: string, next: string, nowMs: number, revoke: boolean): boolean => {
+        if (updatePassword.run(next, nowMs, namespace, userId, expected).changes !== 1) return false;
+        if (revoke) deleteUserSessions.run(namespace, userId);
+        return true;
+      },
+    ),
+    importUsersTx: db.transaction((batch: UserExport[]): ImportResult => {
+      let inserted = 0;
+      for (const item of batch) {
+        if (importUser.run(userParams(item.namespace, item.user)).changes === 1) {
+          insertPassword.run(item.namespace, item.user.id, item.passwordHash, item.user.updatedMs);
+          inserted++;
+        }
+      }
+      return { inserted, skipped: batch.length - inserted };
+    }),
+    schemaVersion: db.prepare("SELECT max(version) AS version FROM schema_migrations"),
+    getUser: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE namespace = ? AND id = ?`),
+    credentialByUsername: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.username = ?`),
+    credentialByEmail: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.email = ?`),
+    credentialById: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.id = ?`),
+    updateUser: wrapUnique(
+      db.prepare(
+        `UPDATE users SET username = coalesce(@username, username), email = coalesce(@email, email),
+           updated_ms = @updated_ms
+         WHERE namespace = @namespace AND id = @id RETURNING ${USER_COLUMNS}`,
+      ),
+    ),
+    deleteUser: db.prepare("DELETE FROM users WHERE namespace = ? AND id = ?"),
+    insertSession: db.prepare(
+      `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+       SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
+       WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
+    ),
+    getSession: db.prepare(
+      `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
+       FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
+       WHERE s.id_digest = ? AND s.namespace = ? AND s.expires_ms > ?`,
+    ),
+    deleteSession: db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ?"),
+    deleteUserSessions,
+    deleteSessionsTx: db.transaction((namespace: string, userId: string, digests: Buffer[]): number =>
+      digests.reduce((n, d) => n + deleteOneSession.run(d, namespace, userId).changes, 0),
+    ),
+    listSessions: db.prepare(
+      `SELECT id_digest, created_ms, expires_ms FROM sessions
+       WHERE namespace = ? AND user_id = ? AND expires_ms > ?
+       ORDER BY created_ms DESC, id_digest DESC LIMIT ?`,
+    ),
+    sweepSessions: db.prepare(
+      "DELETE FROM sessions WHERE id_digest IN (SELECT id_digest FROM sessions WHERE expires_ms <= ? LIMIT ?)",
+    ),
+    sweepThrottle: db.prepare(
+      `DELETE FROM login_throttle WHERE (namespace, account) IN (
+         SELECT namespace, account FROM login_throttle WHERE updated_ms < ? AND locked_until_ms <= ? LIMIT ?)`,
+    ),
+    getThrottle: db.prepare(
+      "SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?",
+    ),
+    // One statement, so concurrent failures of one account are each counted.
+    // The lock doubles per failure past the limit: base << (failures - max), capped.
+    // One statement: the lock check and the count cannot be split by another
+    // attempt. A locked row is left alone (the WHERE), and nothing is returned.
+    chargeAttempt: db.prepare(
+      `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
+       VALUES (@namespace, @account, 1, CASE WHEN @max_failures <= 1 THEN @now + @base ELSE 0 END, @now)
+       ON CONFLICT (namespace, account) DO UPDATE SET
+         failures = failures + 1,
+         updated_ms = @now,
+         locked_until_ms = CASE
+           WHEN failures + 1 < @max_failures THEN 0
+           ELSE @now + min(@cap, @base << min(failures + 1 - @max_failures, 40))
+         END
+       WHERE locked_until_ms <= @now
+       RETURNING failures, locked_until_ms`,
+    ),
+    clearThrottle: db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?"),
+    insertKey: db.prepare(
+      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
+       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms)`,
+    ),
+    importKey: db.prepare(
+      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
+       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms) ON CONFLICT DO NOTHING`,
+    ),
+    findKey: db.prepare(
+      "SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys WHERE key_digest = ? AND revoked_ms IS NULL",
+    ),
+    listKeys: db.prepare("SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id"),
+    exportKeys: db.prepare(
+      "SELECT id, key_digest, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
+    ),
+    revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
+    countKeys: db.prepare("SELECT count(*) AS n FROM api_keys WHERE revoked_ms IS NULL"),
+    exportUsersFirst: db.prepare(
+      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
+       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
+       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
+    ),
+    exportUsersAfter: db.prepare(
+      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
+       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
+       WHERE (u.namespace, u.created_ms, u.id) > (@namespace, @created_ms, @id)
+       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
+    ),
+  };
+}
+
+/** Wraps a statement's get() so a UNIQUE failure becomes UniqueViolation. */
+function wrapUnique(stmt: Statement): Pick<Statement, "get"> {
+  return {
+    get: (...args: unknown[]) => {
+      try {
+        return stmt.get(...args);
+      } catch (err) {
+        throw uniqueViolation(err) ?? err;
+      }
+    },
+  } as Pick<Statement, "get">;
+}
