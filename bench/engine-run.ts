@@ -10,6 +10,7 @@ import type { LoadResult, LoadSpec } from "./load-spec.js";
 import type { BenchOptions } from "./options.js";
 import { BENCH_DIST, freePort, readyHttp, readyLine, ROOT, runJson, startServer, type ServerProcess } from "./processes.js";
 import { NAMESPACE, PASSWORD, seed, type Seeded } from "./seed.js";
+import { cpuSeconds, mainThreadCpuSeconds } from "./cpu-time.js";
 import { growthOverPeriodMb, thin } from "./soak.js";
 import { grpcRequests, httpRequests, type Call, type HttpProtocol } from "./workloads.js";
 
@@ -65,11 +66,12 @@ export async function runEngine(target: EngineTarget, options: BenchOptions, pro
 
 async function startServers(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<Servers> {
   const port = await freePort();
-  const profile = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  // Every server is profiled alike, so the service's profile can be read against its floors'.
+  const profile = (name: string) => (options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
   if (options.profile) fs.mkdirSync(profileDir, { recursive: true });
   const service = await startServer({
     name: "service",
-    args: [...profile, path.join(ROOT, "bin/users-service.js"), "serve"],
+    args: [...profile("service"), path.join(ROOT, "bin/users-service.js"), "serve"],
     env: {
       PORT: String(port),
       HOST: "127.0.0.1",
@@ -82,7 +84,7 @@ async function startServers(target: EngineTarget, options: BenchOptions, profile
   const [h1, h2] = [await freePort(), await freePort()];
   const connect = await startServer({
     name: "floor-connect",
-    args: [path.join(BENCH_DIST, "floor-connect.js")],
+    args: [...profile("floor-connect"), path.join(BENCH_DIST, "floor-connect.js")],
     env: { FLOOR_PORT: String(h1), FLOOR_H2_PORT: String(h2) },
     ready: readyLine,
   });
@@ -91,7 +93,7 @@ async function startServers(target: EngineTarget, options: BenchOptions, profile
     const sqlitePort = await freePort();
     const httpSqlite = await startServer({
       name: "floor-http-sqlite",
-      args: [path.join(BENCH_DIST, "floor-http-sqlite.js")],
+      args: [...profile("floor-http-sqlite"), path.join(BENCH_DIST, "floor-http-sqlite.js")],
       env: { FLOOR_PORT: String(sqlitePort), FLOOR_SQLITE_PATH: target.sqlitePath, FLOOR_NAMESPACE: NAMESPACE },
       ready: readyLine,
     });
@@ -247,12 +249,22 @@ class EngineBench {
     if (!this.wanted(id)) return;
     log(`  ${id.padEnd(44)} `);
     const from = server?.rss.now() ?? 0;
+    const cpuBefore = server ? cpuSeconds(server.pid) : NaN;
+    const loopBefore = server ? mainThreadCpuSeconds(server.pid) : NaN;
     const result = await load();
+    const cpuUsed = server ? cpuSeconds(server.pid) - cpuBefore : NaN;
+    const loopUsed = server ? mainThreadCpuSeconds(server.pid) - loopBefore : NaN;
+    const calls = result.ok + (result.warmupOk ?? 0);
     const rssMaxMb = server ? server.rss.maxMb(from, server.rss.now()) : 0;
     const figure: Figure = { id, server: serverName, protocol, call, connections, result, rssMaxMb };
+    if (Number.isFinite(cpuUsed) && calls > 0) {
+      figure.cpuUsPerCall = (cpuUsed * 1e6) / calls;
+      figure.loopUsPerCall = (loopUsed * 1e6) / calls;
+    }
     const lat = result.latency;
     log(
       `${result.throughput.toFixed(1).padStart(9)}/s  p50 ${lat.p50Ms.toFixed(2)} ms  p99 ${lat.p99Ms.toFixed(2)} ms` +
+        (figure.loopUsPerCall === undefined ? "" : `  event loop ${figure.loopUsPerCall.toFixed(0)} µs/call`) +
         (result.failed > 0 ? `  FAILED ${result.failed}: ${result.firstError ?? "?"}` : "") +
         "\n",
     );

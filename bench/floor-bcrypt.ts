@@ -39,5 +39,6 @@ async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResu
   return { ok, failed: 0, seconds, throughput: ok / seconds, latency: (latency ?? new LatencyRecorder()).summary() };
 }
 
-if (spec.warmupSeconds > 0) await run(spec.warmupSeconds);
-process.stdout.write(`${JSON.stringify(await run(spec.durationSeconds, new LatencyRecorder()))}\n`);
+const warmupOk = spec.warmupSeconds > 0 ? (await run(spec.warmupSeconds)).ok : 0;
+const result = await run(spec.durationSeconds, new LatencyRecorder());
+process.stdout.write(`${JSON.stringify({ ...result, warmupOk })}\n`);

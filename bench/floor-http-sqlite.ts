@@ -48,4 +48,6 @@ const server = http.createServer((req, res) => {
   });
 });
 await listenOn(server, Number(process.env.FLOOR_PORT));
+// Exit normally on SIGTERM, so that --cpu-prof writes its profile.
+process.once("SIGTERM", () => process.exit(0));
 process.stdout.write("ready\n");

@@ -63,8 +63,7 @@ async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResu
   };
 }
 
-if (spec.warmupSeconds > 0) await run(spec.warmupSeconds);
-const latency = new LatencyRecorder();
-const result = await run(spec.durationSeconds, latency);
+const warmupOk = spec.warmupSeconds > 0 ? (await run(spec.warmupSeconds)).ok : 0;
+const result = await run(spec.durationSeconds, new LatencyRecorder());
 client.close();
-process.stdout.write(`${JSON.stringify(result)}\n`);
+process.stdout.write(`${JSON.stringify({ ...result, warmupOk })}\n`);

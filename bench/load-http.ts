@@ -56,6 +56,6 @@ async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResu
   };
 }
 
-if (spec.warmupSeconds > 0) await run(spec.warmupSeconds);
-const latency = new LatencyRecorder();
-process.stdout.write(`${JSON.stringify(await run(spec.durationSeconds, latency))}\n`);
+const warmupOk = spec.warmupSeconds > 0 ? (await run(spec.warmupSeconds)).ok : 0;
+const result = await run(spec.durationSeconds, new LatencyRecorder());
+process.stdout.write(`${JSON.stringify({ ...result, warmupOk })}\n`);

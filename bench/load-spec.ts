@@ -43,6 +43,8 @@ export interface LoadResult {
   seconds: number;
   /** ok / seconds. */
   throughput: number;
+  /** Successful calls during the warm-up (to divide the server's CPU time by every call it served). */
+  warmupOk?: number;
   latency: LatencySummary;
   /** First error seen, to tell what went wrong. */
   firstError?: string;
