@@ -5,7 +5,7 @@
 // are in statements.ts, error translation in errors.ts.
 import fs from "node:fs";
 import path from "node:path";
-import Database, { type Database as Db, type Statement } from "better-sqlite3";
+import Database, { type Database as Db } from "better-sqlite3";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -22,9 +22,7 @@ import {
   type UserSearch,
   StorageUnavailable,
 } from "../repository.js";
-import { prefixUpperBound } from "../prefix-range.js";
 import {
-  USER_COLUMNS,
   toCredential,
   toKey,
   toUser,
@@ -38,6 +36,7 @@ import { SYNC_BUSY_WAIT_MS, isBusy, translateError } from "./errors.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
+import { SqliteUserSearch } from "./user-search.js";
 
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before failing. */
@@ -48,7 +47,7 @@ export class SqliteRepository implements Repository {
   readonly engine = "sqlite" as const;
   private readonly db: Db;
   private readonly stmts: SqliteStatements;
-  private readonly searchCache = new Map<string, Statement>();
+  private readonly userSearch: SqliteUserSearch;
   private readonly busyTimeoutMs: number;
 
   constructor(file: string, options: SqliteOptions = {}) {
@@ -67,6 +66,7 @@ export class SqliteRepository implements Repository {
     this.db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_WAIT_MS, this.busyTimeoutMs)}`);
     migrate(this.db);
     this.stmts = prepareStatements(this.db);
+    this.userSearch = new SqliteUserSearch(this.db);
   }
 
   async ping(): Promise<void> {
@@ -161,29 +161,8 @@ export class SqliteRepository implements Repository {
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
-    const where = ["namespace = @namespace"];
-    const params: Record<string, unknown> = { namespace, limit: query.limit, offset: query.offset };
-    for (const [column, prefix] of [
-      ["username", query.usernamePrefix],
-      ["email", query.emailPrefix],
-    ] as const) {
-      if (prefix === "") continue;
-      where.push(`${column} >= @${column}_lo`);
-      params[`${column}_lo`] = prefix;
-      const upper = prefixUpperBound(prefix);
-      if (upper !== undefined) {
-        where.push(`${column} < @${column}_hi`);
-        params[`${column}_hi`] = upper;
-      }
-    }
-    const sql = `SELECT ${USER_COLUMNS} FROM users WHERE ${where.join(" AND ")}
-                 ORDER BY created_ms, id LIMIT @limit OFFSET @offset`;
-    let stmt = this.searchCache.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.searchCache.set(sql, stmt);
-    }
-    const rows = await this.guard(() => stmt.all(params) as UserRecord[]);
+    // The plan is chosen per prefix (see user-search.ts).
+    const rows = await this.guard(() => this.userSearch.run(namespace, query));
     return rows.map(toUser);
   }
 
