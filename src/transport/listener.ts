@@ -170,8 +170,14 @@ function endHalfOpenStream(req: http2.Http2ServerRequest): void {
   let ticks = 0;
   const check = () => {
     if (stream.destroyed || stream.closed) return;
-    if (stream.state.localClose || ++ticks > 1000) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    else setImmediate(check);
+    if (stream.state.localClose || ++ticks > 1000) {
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      // Closing is not enough: the unread request bytes stay paused in the
+      // stream's buffer, so it never ends and Node never destroys it. It
+      // would stay counted as in flight (every shutdown then waits the whole
+      // SHUTDOWN_TIMEOUT_SECONDS) and keep its memory. The reset is sent.
+      setImmediate(() => stream.destroy());
+    } else setImmediate(check);
   };
   setImmediate(check);
 }
