@@ -5,6 +5,7 @@
 // enough to make a stolen database useless for signing in (unlike passwords,
 // which need a slow hash). Lookups go by digest, so comparing secrets never
 // happens in JavaScript on attacker-chosen prefixes.
+import * as nodeCrypto from "node:crypto";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 
@@ -14,8 +15,13 @@ export function newToken(): string {
   return randomBytes(TOKEN_BYTES).toString("base64url");
 }
 
+/** The one-shot crypto.hash, where Node has it (20.12 and later; read at run time, so 20.11 still loads). */
+const oneShotHash = (nodeCrypto as Partial<typeof nodeCrypto>).hash;
+
 export function digest(token: string): Buffer {
-  return createHash("sha256").update(token, "utf8").digest();
+  // Every call digests its API key and most their session id: the one-shot
+  // hash costs a third of a Hash object's round trip.
+  return oneShotHash ? oneShotHash("sha256", token, "buffer") : createHash("sha256").update(token, "utf8").digest();
 }
 
 /** Constant-time equality of two secrets of any length. */
