@@ -90,7 +90,11 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
     if (typeof value === "string") header.set(name, value);
   }
   const abort = new AbortController();
-  res.once("close", () => abort.abort());
+  // Only a caller gone before the answer was sent cancels the call: aborting
+  // after every answer made an AbortError (a DOMException) per call for nothing.
+  res.once("close", () => {
+    if (!res.writableEnded) abort.abort();
+  });
   const uRes = await handler({
     httpVersion: "1.1",
     method: "POST",
