@@ -32,10 +32,11 @@ const log = (text: string) => process.stderr.write(text);
 
 export async function runEngine(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<EngineReport> {
   log(`\n== ${target.engine}: ${target.description}\n`);
-  log(`seeding ${options.users.toLocaleString("en")} users (importUsers, one shared bcrypt hash)...`);
+  const users = target.engine === "postgres" ? options.postgresUsers : options.users;
+  log(`seeding ${users.toLocaleString("en")} users (importUsers, one shared bcrypt hash)...`);
   const seeded = await seed({
     databaseUrl: target.databaseUrl,
-    users: options.users,
+    users,
     bcryptCost: options.bcryptCost,
   });
   log(` ${seeded.loadSeconds.toFixed(1)} s\n`);
@@ -134,7 +135,7 @@ class EngineBench {
     await this.http(connect, "connect-json", "ReadSession", c);
     await this.http(service, "connect-json", "ReadSession", c);
     if (httpSqlite && engine === "sqlite") await this.http(httpSqlite, "connect-json", "ReadSession", c);
-    await this.http(service, "m3o", "ReadSession", c);
+    if (!quick) await this.http(service, "m3o", "ReadSession", c);
 
     await this.http(connect, "connect-json", "Read", c);
     await this.http(service, "connect-json", "Read", c);

@@ -19,6 +19,8 @@ export interface BenchOptions {
   mixedReadRate: number;
   /** Users seeded in the benchmark namespace. */
   users: number;
+  /** The same for the PostgreSQL pass (its bulk loader inserts row by row: a million takes minutes). */
+  postgresUsers: number;
   bcryptCost: number;
   /** Seconds of ReadSession load during which server RSS must stay flat. */
   soakSeconds: number;
@@ -38,6 +40,7 @@ export const USAGE = `npm run bench [-- options]
   --soak           the full run with a 5-minute ReadSession soak (for docs/benchmarks.md)
   --no-postgres    SQLite only
   --users N        users to seed (default 1,000,000)
+  --postgres-users N  users to seed for the PostgreSQL pass (default 200,000)
   --duration S     seconds measured per figure (default 10)
   --warmup S       seconds of warm-up before each figure (default 3)
   --rounds N       measure each floor/subject pair N times, keep the best (default 1)
@@ -53,13 +56,14 @@ export function parseOptions(argv: string[]): BenchOptions {
   const options: BenchOptions = {
     mode: quick ? "quick" : argv.includes("--soak") ? "soak" : "default",
     warmupSeconds: quick ? 0.5 : 3,
-    durationSeconds: quick ? 1.5 : 10,
+    durationSeconds: quick ? 1.2 : 10,
     connections: 16,
     hashConnections: 2 * os.availableParallelism(),
     mixedReadRate: 1000,
     users: quick ? 20_000 : 1_000_000,
+    postgresUsers: 200_000,
     bcryptCost: Number(process.env.BENCH_BCRYPT_COST ?? 10),
-    soakSeconds: quick ? 4 : argv.includes("--soak") ? 300 : 60,
+    soakSeconds: quick ? 3 : argv.includes("--soak") ? 300 : 60,
     rounds: 1,
     postgres: quick || argv.includes("--no-postgres") ? "off" : "auto",
     only: [],
@@ -77,6 +81,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     return n;
   };
   options.users = number("--users", 1000) ?? options.users;
+  options.postgresUsers = number("--postgres-users", 1000) ?? Math.min(options.postgresUsers, options.users);
   options.durationSeconds = number("--duration", 0.5) ?? options.durationSeconds;
   options.warmupSeconds = number("--warmup", 0) ?? options.warmupSeconds;
   options.rounds = number("--rounds", 1) ?? options.rounds;

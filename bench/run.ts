@@ -72,4 +72,7 @@ for (const name of [`${stamp}-${options.mode}`, "latest"]) {
   fs.writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
 }
 fs.writeFileSync(path.join(resultsDir, "latest.md"), `${markdown}\n`);
-process.stdout.write(`\nWritten: bench/results/${stamp}-${options.mode}.json, bench/results/latest.json and latest.md\n`);
+process.stdout.write(
+  `\nWritten: bench/results/${stamp}-${options.mode}.json, bench/results/latest.json and latest.md ` +
+    `(${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)\n`,
+);
