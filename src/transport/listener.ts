@@ -48,6 +48,10 @@ export class Listener {
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
       if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => endHalfOpenStream(req));
+      else {
+        const socket = req.socket;
+        res.once("finish", () => discardUnreadBody(req, socket));
+      }
       // While draining, HTTP/1.1 clients are told not to reuse the connection.
       if (this.draining && res instanceof http.ServerResponse) res.setHeader("connection", "close");
       handler(req, res);
@@ -151,6 +155,31 @@ export class Listener {
     };
     socket.on("data", onData);
   }
+}
+
+/** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
+const DISCARD_MAX_BYTES = 1024 * 1024;
+
+/**
+ * HTTP/1.1: an answer may be sent before the request body was read to its end
+ * (a gRPC-Web call whose first message cannot be decoded, or a chunked body
+ * over the size limit). The Connect adapter then destroys the request stream,
+ * reading stays paused, and the connection never gets to its next request: a
+ * keep-alive client that reuses it hangs forever. Throw the rest of the body
+ * away the way Node does for a request no handler read (_dump), resume
+ * reading, and drop the connection if the client sends more than a bound.
+ */
+function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void {
+  if (req.complete || !req.destroyed || socket.destroyed) return;
+  (req as unknown as { _dump(): void })._dump();
+  let discarded = 0;
+  const count = (chunk: Buffer) => {
+    if (req.complete) return void socket.off("data", count);
+    discarded += chunk.length;
+    if (discarded > DISCARD_MAX_BYTES) socket.destroy();
+  };
+  socket.on("data", count);
+  socket.resume();
 }
 
 /**
