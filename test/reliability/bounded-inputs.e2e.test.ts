@@ -92,6 +92,30 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
     });
 
     test.each([
+      ["Connect, a chunked body over the limit", "/users.v1.Users/Search", "application/json", 4 * MAX_BODY],
+      ["gRPC-Web, a first message over the limit with more after it", "/users.v1.Users/Search", "application/grpc-web+proto", 2 * MAX_BODY],
+    ])("after an early refusal (%s), the same HTTP/1.1 connection serves the next request", async (_what, path, contentType, size) => {
+      const body =
+        contentType === "application/json"
+          ? Buffer.alloc(size, 0x20)
+          : Buffer.concat([grpcFrame(Buffer.alloc(MAX_BODY + 1)), Buffer.alloc(size - MAX_BODY - 6)]);
+      const chunked = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
+      const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: ${contentType}\r\ntransfer-encoding: chunked\r\n\r\n`;
+      const next = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 2\r\n\r\n{}`;
+      const statuses = await twoRequests(server.port, Buffer.concat([Buffer.from(head), chunked]), Buffer.from(next));
+      expect(statuses).toEqual([contentType === "application/json" ? 429 : 200, 200]);
+    });
+
+    test("a client that keeps sending far past the limit after its refusal loses the connection, and nothing else", async () => {
+      const head = `POST /users.v1.Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`;
+      const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+      const chunked = Buffer.concat([Buffer.from(head), Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
+      const next = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 2\r\n\r\n{}`;
+      expect(await twoRequests(server.port, chunked, Buffer.from(next))).toEqual([429, "closed"]);
+      await stillServing();
+    });
+
+    test.each([
       ["connect-json", "content-encoding", "gzip"],
       ["connect-json", "content-encoding", "br"],
       ["connect-binary", "content-encoding", "gzip"],
@@ -180,7 +204,7 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
         const answer = await rpc(wire, protocol, "search", request, admin);
         expect({ request, code: answer.code, message: answer.message }).toEqual({ request, code: "invalid_argument", message });
       }
-      for (const request of [{ limit: "1000" }, { limit: "0" }, { offset: "1000000000" }]) {
+      for (const request of [{ limit: "1000" }, { limit: "0" }, { offset: "1000000000" }] as JsonObject[]) {
         expect((await rpc(wire, protocol, "search", request, admin)).code).toBe("ok");
       }
     });
@@ -293,6 +317,48 @@ async function rawHttp1(port: number, parts: Buffer[], options: { untilClosed?: 
     }
     await done;
     return answer.split("\r\n", 1)[0]!;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Sends a request, reads its answer's status, then sends another on the same
+ * connection: the statuses, or "closed" where the server ended the connection.
+ */
+async function twoRequests(port: number, first: Buffer, second: Buffer): Promise<Array<number | "closed">> {
+  const socket = net.connect(port, "127.0.0.1");
+  let text = "";
+  let closed = false;
+  const waiters: Array<() => void> = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  socket.on("data", (chunk: Buffer) => {
+    text += chunk.toString("latin1");
+    wake();
+  });
+  socket.on("error", () => undefined);
+  socket.on("close", () => {
+    closed = true;
+    wake();
+  });
+  /** Waits for the n-th complete answer (status line, headers and a content-length body); its status. */
+  const answer = async (n: number): Promise<number | "closed"> => {
+    for (;;) {
+      const answers = [...text.matchAll(/HTTP\/1\.1 (\d{3})[^\r]*\r\n((?:[^\r]+\r\n)*)\r\n/g)];
+      const found = answers[n - 1];
+      if (found) {
+        const length = Number(/content-length: (\d+)/i.exec(found[2]!)?.[1] ?? 0);
+        if (text.length >= found.index + found[0].length + length) return Number(found[1]);
+      }
+      if (closed) return "closed";
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  try {
+    socket.write(first);
+    const one = await answer(1);
+    if (!closed) socket.write(second);
+    return [one, await answer(2)];
   } finally {
     socket.destroy();
   }

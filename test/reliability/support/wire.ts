@@ -36,6 +36,8 @@ const M3O_CODES: Record<number, string> = {
   401: "unauthenticated",
   403: "permission_denied",
   404: "not_found",
+  // AlreadyExists; Aborted answers 409 too.
+  409: "already_exists",
   413: "resource_exhausted",
   429: "resource_exhausted",
   500: "internal",
