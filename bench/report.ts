@@ -28,6 +28,8 @@ export function callsTable(report: EngineReport): Table {
     if (floors.length === 0) rows.push([...figureCells(figure), "—", "—", "—", figure.rssMaxMb.toFixed(0)]);
     for (const floorId of floors) {
       const floor = report.figures.find((f) => f.id === floorId);
+      // The node:http + SQLite floor exists only for the SQLite pass.
+      if (!floor && floorId.startsWith("floor-http-sqlite")) continue;
       const r = ratio(report, figure, floorId);
       rows.push([
         ...figureCells(figure),
