@@ -21,11 +21,14 @@ function figureCells(f: Figure): string[] {
   return [f.call, f.protocol, String(f.connections), perSecond(f.result.throughput) + failed, ms(lat.p50Ms), ms(lat.p99Ms)];
 }
 
+/** Event-loop CPU per call: steadier than req/s when other work shares the machine. */
+const loopCell = (f: Figure | undefined) => (f?.loopUsPerCall === undefined ? "—" : f.loopUsPerCall.toFixed(0));
+
 export function callsTable(report: EngineReport): Table {
   const rows: string[][] = [];
   for (const figure of report.figures.filter((f) => f.server === "service")) {
     const floors = floorsOf(figure);
-    if (floors.length === 0) rows.push([...figureCells(figure), "—", "—", "—", figure.rssMaxMb.toFixed(0)]);
+    if (floors.length === 0) rows.push([...figureCells(figure), loopCell(figure), "—", "—", "—", "—", figure.rssMaxMb.toFixed(0)]);
     for (const floorId of floors) {
       const floor = report.figures.find((f) => f.id === floorId);
       // The node:http + SQLite floor exists only for the SQLite pass.
@@ -33,25 +36,27 @@ export function callsTable(report: EngineReport): Table {
       const r = ratio(report, figure, floorId);
       rows.push([
         ...figureCells(figure),
+        loopCell(figure),
         floor ? `${FLOOR_NAMES[floor.server] ?? floor.server} ${floor.call === "compare" || floor.call === "hash" ? floor.call : ""}`.trim() : floorId,
         floor ? perSecond(floor.result.throughput) : "not measured",
+        loopCell(floor),
         r === undefined ? "—" : r.toFixed(2),
         figure.rssMaxMb.toFixed(0),
       ]);
     }
   }
   return {
-    head: ["Call", "Protocol", "c", "req/s", "p50 ms", "p99 ms", "Floor", "floor req/s", "ratio", "RSS MB"],
+    head: ["Call", "Protocol", "c", "req/s", "p50 ms", "p99 ms", "loop µs", "Floor", "floor req/s", "floor loop µs", "ratio", "RSS MB"],
     rows,
   };
 }
 
 export function floorsTable(report: EngineReport): Table {
   return {
-    head: ["Floor", "Call", "Protocol", "c", "req/s", "p50 ms", "p99 ms"],
+    head: ["Floor", "Call", "Protocol", "c", "req/s", "p50 ms", "p99 ms", "loop µs"],
     rows: report.figures
       .filter((f) => f.server !== "service")
-      .map((f) => [FLOOR_NAMES[f.server] ?? f.server, ...figureCells(f).slice(0, 1), ...figureCells(f).slice(1)]),
+      .map((f) => [FLOOR_NAMES[f.server] ?? f.server, ...figureCells(f), loopCell(f)]),
   };
 }
 
