@@ -4,7 +4,6 @@
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/config.js";
 import { logCalls } from "./observability/call-log.js";
 import { HealthMonitor } from "./observability/health.js";
@@ -26,7 +25,7 @@ import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { createHttpHandler } from "./transport/http-handler.js";
 import { Listener } from "./transport/listener.js";
-import { withPlainGrpcMessages } from "./transport/grpc-message.js";
+import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
 import { observeInterceptor, type CallObserver } from "./transport/observe-interceptor.js";
 import { registerHealth } from "./transport/health-routes.js";
@@ -91,11 +90,11 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     registerReflection(router, [observe]);
   };
   const shutdown = new AbortController();
-  const rpc = withPlainGrpcMessages(connectNodeAdapter({
+  const rpc = createRpcHandler({
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-  }));
+  });
   const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes });
   const handler = createHttpHandler({
     rpc,

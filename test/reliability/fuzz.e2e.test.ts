@@ -42,11 +42,9 @@ const ALLOWED_CODES = new Set([
   "aborted",
 ]);
 /**
- * Internal answers that come from the Connect library itself, before any of
- * the service's code runs (see the test.failing below): protobuf-es errors
- * while decoding a binary request, which @connectrpc/connect maps to Internal
- * ("parse binary: ..."), and a gRPC frame flagged compressed without a
- * grpc-encoding, which the gRPC spec itself says to answer with INTERNAL.
+ * Internal answers the Connect library itself gives for undecodable binary
+ * requests ("parse binary: ...", a gRPC frame flagged compressed without a
+ * grpc-encoding), counted apart so the last test can say there are none.
  */
 const LIBRARY_INTERNAL = /^(parse binary: |received compressed envelope, but do not know how to decompress$)/;
 
@@ -221,14 +219,11 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
     );
   }, 120_000);
 
-  // BUG (in @connectrpc/connect 2.1.2, not in this service; reported, not
-  // fixed here): a binary request body that protobuf-es cannot decode is
-  // answered with Internal (HTTP 500 on Connect) "parse binary: ..." instead
-  // of InvalidArgument, before any interceptor runs; and a gRPC frame flagged
-  // compressed without a grpc-encoding header gets Internal as the gRPC spec
-  // prescribes. Fixing it here means checking binary requests before the
-  // Connect adapter sees them (a new transport layer), so it is left open.
-  test.failing("no Internal answer at all, even from the Connect library for undecodable binary requests", () => {
+  // @connectrpc/connect 2.1.2 answers an undecodable binary request (and a
+  // gRPC frame flagged compressed without grpc-encoding) with Internal before
+  // any interceptor runs; src/transport/status-corrections.ts turns those
+  // answers into InvalidArgument on their way out.
+  test("no Internal answer at all, even for undecodable binary requests", () => {
     expect(libraryInternals).toEqual([]);
   });
 });
