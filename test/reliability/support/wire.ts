@@ -183,8 +183,12 @@ export class Wire {
           });
         },
       );
-      // The server may answer (413) and close before reading everything sent.
-      req.on("error", (err) => (req.writableEnded ? undefined : reject(err)));
+      // The server may answer (413) and close before reading everything sent:
+      // a write error then is no failure if the answer arrives. Without an
+      // answer (the server died), it is.
+      let answered = false;
+      req.once("response", () => (answered = true));
+      req.on("error", (err) => setTimeout(() => answered || reject(err), 50));
       req.end(body);
     });
   }
