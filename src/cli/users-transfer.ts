@@ -85,13 +85,13 @@ async function importUsers(repo: Repository, config: Config, file: string, names
 async function exportUsers(repo: Repository, file: string | undefined): Promise<number> {
   const toFile = file !== undefined && file !== "-";
   const out: NodeJS.WritableStream = toFile ? fs.createWriteStream(file, { mode: 0o600 }) : process.stdout;
-  const progress = new Progress("users export");
+  const progress = new Progress("users export", process.stderr, await repo.countUsers());
   let count = 0;
   for await (const page of repo.exportUsers(BATCH)) {
     const text = page.map(exportLine).join("\n") + "\n";
     if (!out.write(text)) await new Promise((resolve) => out.once("drain", resolve));
     count += page.length;
-    progress.tick(page.length);
+    progress.tick(page.length, count);
   }
   if (toFile) {
     out.end();

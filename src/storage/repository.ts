@@ -221,6 +221,8 @@ export interface Repository {
   // Bulk moves between engines (CLI import/export)
   /** Every user of every namespace with its hash, in (namespace, createdMs, id) order, in pages. */
   exportUsers(pageSize: number): AsyncIterable<UserExport[]>;
+  /** How many users there are in every namespace (for export progress). */
+  countUsers(): Promise<number>;
   /** Inserts a batch in one transaction, skipping users that clash with existing ones. */
   importUsers(batch: UserExport[]): Promise<ImportResult>;
 }

@@ -672,6 +672,7 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
       });
       expect((await exportAll(source, 1000)).flat()).toEqual(pages.flat());
       expect(await exportAll(source, 7)).toHaveLength(1);
+      expect(await source.countUsers()).toBe(7);
     });
 
     test("import round trip: everything inserted once, then everything skipped", async () => {

@@ -394,6 +394,11 @@ export class PostgresRepository implements Repository {
 
   // Bulk moves
 
+  async countUsers(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>("SELECT count(*) AS n FROM users");
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
     // Keyset pagination on (namespace, created_ms, id), served by users_created:
     // each page is one short query, and no connection is held between pages.

@@ -310,6 +310,10 @@ export class SqliteRepository implements Repository {
     );
   }
 
+  async countUsers(): Promise<number> {
+    return this.guard(() => (this.stmts.countUsers.get() as { n: number }).n);
+  }
+
   async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
     let after: { namespace: string; created_ms: number; id: string } | undefined;
     for (;;) {

@@ -153,6 +153,7 @@ export function prepareStatements(db: Db) {
     ),
     revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
     countKeys: db.prepare("SELECT count(*) AS n FROM api_keys WHERE revoked_ms IS NULL"),
+    countUsers: db.prepare("SELECT count(*) AS n FROM users"),
     exportUsersFirst: db.prepare(
       `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
        FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
