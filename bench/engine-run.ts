@@ -3,6 +3,7 @@
 // right after the other (so both see the same machine), the mixed load and the
 // RSS soak. Load generators are child processes too.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { BcryptFloorSpec } from "./floor-bcrypt.js";
 import { figureId, type EngineReport, type Figure, type SoakReport } from "./figures.js";
@@ -225,17 +226,23 @@ class EngineBench {
     await this.measure(server, "grpc", call, connections, () => runJson<LoadResult>("load-grpc.js", spec));
   }
 
-  /** Floor (a), in a process of its own like the others; Create's floor is a hash, Login's a compare. */
+  /**
+   * Floor (a), in a process of its own like the others; Create's floor is a
+   * hash, Login's a compare. As many operations at once as the service hashes
+   * at once (HASH_CONCURRENCY's default, one per core): on an idle machine more
+   * threads than cores hash no faster, and on a shared one they would only take
+   * a larger share of the cores from other processes than the service's do.
+   */
   private async bcrypt(mode: "compare" | "hash") {
     const spec: BcryptFloorSpec = {
       mode,
       cost: this.options.bcryptCost,
       password: PASSWORD,
-      concurrency: this.options.hashConnections,
+      concurrency: os.availableParallelism(),
       warmupSeconds: this.options.warmupSeconds,
       durationSeconds: this.options.durationSeconds,
     };
-    await this.measure(undefined, "bcrypt", mode, this.options.hashConnections, () => runJson<LoadResult>("floor-bcrypt.js", spec));
+    await this.measure(undefined, "bcrypt", mode, os.availableParallelism(), () => runJson<LoadResult>("floor-bcrypt.js", spec));
   }
 
   private async measure(

@@ -1,4 +1,5 @@
 // The targets, checked against one engine's figures.
+import os from "node:os";
 import { figureId, type EngineReport, type Figure } from "./figures.js";
 import type { BenchOptions } from "./options.js";
 
@@ -15,8 +16,10 @@ const MILLION = 1_000_000;
 export function floorsOf(figure: Figure): string[] {
   const { protocol, call, connections: c } = figure;
   if (figure.server !== "service") return [];
-  if (call === "Login") return [figureId("floor-bcrypt", "bcrypt", "compare", c)];
-  if (call === "Create") return [figureId("floor-bcrypt", "bcrypt", "hash", c)];
+  // The bcrypt floors run one operation per core, as the service hashes.
+  const cores = os.availableParallelism();
+  if (call === "Login") return [figureId("floor-bcrypt", "bcrypt", "compare", cores)];
+  if (call === "Create") return [figureId("floor-bcrypt", "bcrypt", "hash", cores)];
   if (c === 1) return [];
   const connect = figureId("floor-connect", protocol === "m3o" ? "connect-json" : protocol, call, c);
   if (call === "ReadSession" && protocol === "connect-json") {
