@@ -37,6 +37,7 @@ import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
+import { WalSync } from "./wal-sync.js";
 
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before failing. */
@@ -49,15 +50,19 @@ export class SqliteRepository implements Repository {
   private readonly stmts: SqliteStatements;
   private readonly userSearch: SqliteUserSearch;
   private readonly busyTimeoutMs: number;
+  /** Flushes the WAL before writes are answered; none for an in-memory database. */
+  private readonly walSync: WalSync | undefined;
 
   constructor(file: string, options: SqliteOptions = {}) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
-    // FULL: a commit is on disk before the call is acknowledged. Writes are
-    // bounded by bcrypt anyway, so the extra fsync costs nothing visible.
-    this.db.pragma("synchronous = FULL");
+    // NORMAL: a commit writes the WAL without waiting for the disk, which
+    // would hold the event loop; write() waits for it off the loop instead
+    // (wal-sync.ts), so a write is still on disk before it is acknowledged.
+    this.db.pragma("synchronous = NORMAL");
+    this.walSync = file === ":memory:" ? undefined : new WalSync(`${path.resolve(file)}-wal`);
     this.db.pragma("foreign_keys = ON");
     // better-sqlite3 is synchronous: SQLite's own busy wait would block the
     // event loop (every other call) while another process (the CLI) holds the
@@ -87,6 +92,7 @@ export class SqliteRepository implements Repository {
       // best effort: statistics only
     }
     this.db.close();
+    await this.walSync?.close();
   }
 
   /**
@@ -95,6 +101,17 @@ export class SqliteRepository implements Repository {
    * to busyTimeoutMs, without blocking the event loop between tries. Lock and
    * IO errors become StorageUnavailable.
    */
+  /** guard() for a statement that writes: answers once its commit is on disk. */
+  private async write<T>(work: () => T): Promise<T> {
+    const result = await this.guard(work);
+    try {
+      await this.walSync?.sync();
+    } catch (err) {
+      throw new StorageUnavailable("database write not confirmed on disk", false, { cause: err });
+    }
+    return result;
+  }
+
   private async guard<T>(work: () => T): Promise<T> {
     const deadline = Date.now() + this.busyTimeoutMs;
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
@@ -108,7 +125,7 @@ export class SqliteRepository implements Repository {
   }
 
   async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
-    await this.guard(() =>
+    await this.write(() =>
       this.stmts.insertUserTx(namespace, user, passwordHash),
     );
   }
@@ -142,7 +159,7 @@ export class SqliteRepository implements Repository {
     changes: { username?: string; email?: string },
     updatedMs: number,
   ): Promise<UserRow | undefined> {
-    const row = await this.guard(
+    const row = await this.write(
       () =>
         this.stmts.updateUser.get({
           namespace,
@@ -157,7 +174,7 @@ export class SqliteRepository implements Repository {
 
   async deleteUser(namespace: string, id: string): Promise<boolean> {
     // Passwords and sessions go with the user (ON DELETE CASCADE).
-    return this.guard(() => this.stmts.deleteUser.run(namespace, id).changes > 0);
+    return this.write(() => this.stmts.deleteUser.run(namespace, id).changes > 0);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
@@ -174,13 +191,13 @@ export class SqliteRepository implements Repository {
     nowMs: number,
     revokeSessions = true,
   ): Promise<boolean> {
-    return this.guard(() =>
+    return this.write(() =>
       this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
     );
   }
 
   async insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean> {
-    const result = await this.guard(() =>
+    const result = await this.write(() =>
       this.stmts.insertSession.run({
         id_digest: session.idDigest,
         namespace,
@@ -212,7 +229,7 @@ export class SqliteRepository implements Repository {
   }
 
   async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    await this.guard(() => this.stmts.deleteSession.run(idDigest, namespace));
+    await this.write(() => this.stmts.deleteSession.run(idDigest, namespace));
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
@@ -228,14 +245,14 @@ export class SqliteRepository implements Repository {
   }
 
   async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
-    return this.guard(() => {
+    return this.write(() => {
       if (digests === null) return this.stmts.deleteUserSessions.run(namespace, userId).changes;
       return this.stmts.deleteSessionsTx(namespace, userId, digests);
     });
   }
 
   async sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number> {
-    return this.guard(() => {
+    return this.write(() => {
       const sessions = this.stmts.sweepSessions.run(nowMs, limit).changes;
       const throttles = this.stmts.sweepThrottle.run(staleBeforeMs, nowMs, limit).changes;
       return sessions + throttles;
@@ -256,7 +273,7 @@ export class SqliteRepository implements Repository {
     nowMs: number,
     policy: ThrottlePolicy,
   ): Promise<LoginThrottleRow | undefined> {
-    const row = await this.guard(
+    const row = await this.write(
       () =>
         this.stmts.chargeAttempt.get({
           namespace,
@@ -271,11 +288,11 @@ export class SqliteRepository implements Repository {
   }
 
   async clearLoginFailures(namespace: string, account: string): Promise<void> {
-    await this.guard(() => this.stmts.clearThrottle.run(namespace, account));
+    await this.write(() => this.stmts.clearThrottle.run(namespace, account));
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.guard(() => this.stmts.insertKey.run(keyParams(key)));
+    await this.write(() => this.stmts.insertKey.run(keyParams(key)));
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
@@ -288,7 +305,7 @@ export class SqliteRepository implements Repository {
   }
 
   async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
-    return this.guard(() => this.stmts.revokeKey.run(nowMs, id).changes > 0);
+    return this.write(() => this.stmts.revokeKey.run(nowMs, id).changes > 0);
   }
 
   async countActiveApiKeys(): Promise<number> {
@@ -305,7 +322,7 @@ export class SqliteRepository implements Repository {
   }
 
   async importApiKeys(keys: ApiKeyRecord[]): Promise<number> {
-    return this.guard(() =>
+    return this.write(() =>
       this.db.transaction(() => keys.reduce((n, key) => n + this.stmts.importKey.run(keyParams(key)).changes, 0))(),
     );
   }
@@ -331,6 +348,6 @@ export class SqliteRepository implements Repository {
   }
 
   async importUsers(batch: UserExport[]): Promise<ImportResult> {
-    return this.guard(() => this.stmts.importUsersTx(batch));
+    return this.write(() => this.stmts.importUsersTx(batch));
   }
 }
