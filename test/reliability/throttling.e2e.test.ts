@@ -7,6 +7,7 @@
 // Time is moved with the server's clock option, never waited for.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { THROTTLE_MEMORY_MS } from "../../src/service/login-throttle.js";
 import { TestClock } from "../support/clock.js";
 import { ENGINES } from "../support/databases.js";
 import { grpcUsersClient } from "../support/grpc-js.js";
@@ -131,6 +132,23 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
     expectThrottled("connect-json", await login(h, PASSWORD), 1);
     clock.advance(1);
     expect((await login(h, PASSWORD)).code).toBe("ok");
+    await fail(h, MAX_FAILURES - 1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+  });
+
+  test("a count is forgotten after 24 h without a failure (when the sweeper runs)", async () => {
+    const h = tenant();
+    await createAlice(h);
+    await fail(h, MAX_FAILURES);
+    expectThrottled("connect-json", await login(h, PASSWORD), 1);
+    // Just under a day later the count is still there: one more failure locks again, for longer.
+    clock.advance(24 * 3600 - 1);
+    await t.server.repo.sweep(clock.now(), clock.now() - THROTTLE_MEMORY_MS, 1000);
+    await fail(h, 1);
+    expectThrottled("connect-json", await login(h, PASSWORD), 2);
+    // A day after the last failure the sweeper (run here by hand: its timer ticks each minute) forgets it.
+    clock.advance(24 * 3600 + 1);
+    await t.server.repo.sweep(clock.now(), clock.now() - THROTTLE_MEMORY_MS, 1000);
     await fail(h, MAX_FAILURES - 1);
     expect((await login(h, PASSWORD)).code).toBe("ok");
   });
