@@ -2,6 +2,7 @@
 // validated Config and returns a server that is not yet listening. Tests call
 // createServer() and listen on port 0; the CLI's `serve` listens on PORT.
 import type { AddressInfo } from "node:net";
+import { setMaxListeners } from "node:events";
 import os from "node:os";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Config } from "./config/config.js";
@@ -90,6 +91,8 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     registerReflection(router, [observe]);
   };
   const shutdown = new AbortController();
+  // Every in-flight call listens to this signal: hundreds at once are normal.
+  setMaxListeners(0, shutdown.signal);
   const rpc = createRpcHandler({
     routes,
     readMaxBytes: config.maxBodyBytes,
@@ -107,6 +110,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     maxConcurrentStreams: 100,
     keepAliveTimeoutMs: 65_000,
     headersTimeoutMs: 30_000,
+    requestTimeoutMs: 60_000,
   });
 
   let stopSweeper: (() => void) | undefined;

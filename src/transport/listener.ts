@@ -26,6 +26,8 @@ export interface ListenerLimits {
   keepAliveTimeoutMs: number;
   /** Time allowed to receive a whole request's headers, in ms (slowloris guard). */
   headersTimeoutMs: number;
+  /** Time allowed to receive a whole HTTP/1.1 request, body included (a slowly trickled body is cut off). */
+  requestTimeoutMs: number;
 }
 
 export class Listener {
@@ -61,7 +63,7 @@ export class Listener {
         maxHeaderSize: limits.maxHeaderBytes,
         keepAliveTimeout: limits.keepAliveTimeoutMs,
         headersTimeout: limits.headersTimeoutMs,
-        requestTimeout: 0,
+        requestTimeout: limits.requestTimeoutMs,
       },
       counted,
     );
