@@ -269,10 +269,12 @@ class EngineBench {
       figure.cpuUsPerCall = (cpuUsed * 1e6) / calls;
       figure.loopUsPerCall = (loopUsed * 1e6) / calls;
     }
+    if (result.cpuUsPerOp !== undefined) figure.cpuUsPerCall = result.cpuUsPerOp;
     const lat = result.latency;
     log(
       `${result.throughput.toFixed(1).padStart(9)}/s  p50 ${lat.p50Ms.toFixed(2)} ms  p99 ${lat.p99Ms.toFixed(2)} ms` +
         (figure.loopUsPerCall === undefined ? "" : `  event loop ${figure.loopUsPerCall.toFixed(0)} µs/call`) +
+        (figure.cpuUsPerCall === undefined ? "" : `  cpu ${figure.cpuUsPerCall.toFixed(0)} µs/call`) +
         (result.failed > 0 ? `  FAILED ${result.failed}: ${result.firstError ?? "?"}` : "") +
         "\n",
     );

@@ -45,6 +45,8 @@ export interface LoadResult {
   throughput: number;
   /** Successful calls during the warm-up (to divide the server's CPU time by every call it served). */
   warmupOk?: number;
+  /** Floors measured in the generator's own process (bcrypt): its CPU time per operation, warm-up included, in µs. */
+  cpuUsPerOp?: number;
   latency: LatencySummary;
   /** First error seen, to tell what went wrong. */
   firstError?: string;

@@ -45,6 +45,13 @@ export function checkTargets(report: EngineReport, options: TargetOptions): Targ
     checks.push({ target: text, measured: r === undefined ? "not measured" : `${r.toFixed(2)} ×`, met: r === undefined ? undefined : r >= min });
   };
   ratioTarget(figureId("service", "connect-json", "Login", hashConnections), 0.95, "Login ≥ 0.95 × raw bcrypt compare");
+  // Throughput of bcrypt-bound calls follows the CPU share other processes leave; CPU per call does not.
+  const login = find(figureId("service", "connect-json", "Login", hashConnections));
+  const compare = login && report.figures.find((f) => f.id === floorsOf(login)[0]);
+  if (login?.cpuUsPerCall !== undefined && compare?.cpuUsPerCall !== undefined) {
+    const efficiency = compare.cpuUsPerCall / login.cpuUsPerCall;
+    checks[checks.length - 1]!.measured += ` (CPU per call: ${efficiency.toFixed(2)} × as efficient as raw bcrypt)`;
+  }
   ratioTarget(figureId("service", "connect-json", "ReadSession", connections), 0.85, "ReadSession (Connect JSON) ≥ 0.85 × bare Connect");
   ratioTarget(figureId("service", "connect-json", "Read", connections), 0.85, "Read (Connect JSON) ≥ 0.85 × bare Connect");
 
