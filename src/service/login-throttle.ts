@@ -46,7 +46,11 @@ export class LoginThrottle {
     });
   }
 
-  /** The password was right: the attempt is not a failure, and earlier ones are forgotten. */
+  /**
+   * The password was right: the attempt is not a failure, and earlier ones are
+   * forgotten. (Login does this in the commit that stores its session:
+   * Repository.insertSession's endsThrottleOf.)
+   */
   async succeeded(namespace: string, account: string): Promise<void> {
     await this.repo.clearLoginFailures(namespace, account);
   }

@@ -53,7 +53,6 @@ export class SessionsService {
       : await hasher.verifyNothing(password);
     // A failure was counted when the attempt was admitted; only success writes.
     if (!credential || !ok) throw invalidCredentials();
-    await throttle.succeeded(namespace, account);
 
     const id = newToken();
     const createdMs = this.deps.now();
@@ -67,10 +66,13 @@ export class SessionsService {
     };
     // Inserted only if the password is still the one just verified: a
     // password change that finished meanwhile has revoked this login too.
+    // The same commit ends the account's failure count (the attempt was
+    // charged as a failure when it was admitted).
     const inserted = await repo.insertSession(
       namespace,
       { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs },
       credential.passwordHash,
+      account,
     );
     if (!inserted) throw invalidCredentials();
     this.upgradeHash(namespace, session.userId, credential.passwordHash, password);

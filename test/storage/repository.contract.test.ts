@@ -314,6 +314,24 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       });
     });
 
+    test("a login's session ends its account's failure count in the same write, only when it is inserted", async () => {
+      const ns = await withUser("current");
+      const policy = { maxFailures: 5, baseLockMs: 1_000, maxLockMs: 60_000 };
+      for (const account of ["username:alice", "username:other"]) {
+        await repo.chargeLoginAttempt(ns, account, 1_000, policy);
+        await repo.chargeLoginAttempt(ns, account, 1_000, policy);
+      }
+      // The password changed after the check: no session, and the attempt stays counted.
+      expect(await repo.insertSession(ns, session(ns, "s0", "u1", 1_000, 5_000), "stale", "username:alice")).toBe(false);
+      expect(await repo.getLoginThrottle(ns, "username:alice")).toEqual({ failures: 2, lockedUntilMs: 0 });
+      expect(await repo.insertSession(ns, session(ns, "s1", "u1", 1_000, 5_000), "current", "username:alice")).toBe(true);
+      expect(await repo.getSession(ns, sid(ns, "s1"), 2_000)).toMatchObject({ userId: "u1" });
+      expect(await repo.getLoginThrottle(ns, "username:alice")).toBeUndefined();
+      // Only the named account, and nothing to clear is fine.
+      expect(await repo.getLoginThrottle(ns, "username:other")).toEqual({ failures: 2, lockedUntilMs: 0 });
+      expect(await repo.insertSession(ns, session(ns, "s2", "u1", 1_000, 5_000), "current", "username:alice")).toBe(true);
+    });
+
     test("a session is there until, not at, its expiry, and shows the user's current names", async () => {
       const ns = await withUser();
       await repo.insertSession(ns, session(ns, "s1", "u1", 1_000, 5_000), "h");

@@ -202,7 +202,7 @@ export class PostgresRepository implements Repository {
     });
   }
 
-  async insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean> {
+  async insertSession(namespace: string, session: NewSession, expectedHash: string, endsThrottleOf?: string): Promise<boolean> {
     // FOR SHARE locks the passwords row for the rest of this statement. A
     // concurrent replacePasswordHash either already holds the row (then we
     // wait, re-read the committed row, find the new hash and insert nothing)
@@ -210,14 +210,23 @@ export class PostgresRepository implements Repository {
     // session). A plain EXISTS would read a snapshot and could insert a session
     // that the replace's DELETE never sees. (FOR KEY SHARE would not conflict
     // with an UPDATE of the hash, so it is FOR SHARE.)
-    const result = await this.db.query(
-      `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+    const insert = `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
        SELECT $1, namespace, user_id, $4, $5 FROM passwords
        WHERE namespace = $2 AND user_id = $3 AND hash = $6
-       FOR SHARE`,
-      [session.idDigest, namespace, session.userId, session.createdMs, session.expiresMs, expectedHash],
+       FOR SHARE`;
+    const params = [session.idDigest, namespace, session.userId, session.createdMs, session.expiresMs, expectedHash];
+    if (endsThrottleOf === undefined) return (await this.db.query(insert, params)).rowCount === 1;
+    // One statement, so one round trip and one commit: the DELETE runs only
+    // when the INSERT produced its row (a data-modifying CTE's RETURNING).
+    const { rows } = await this.db.query<{ inserted: number }>(
+      `WITH inserted AS (${insert} RETURNING 1),
+       cleared AS (
+         DELETE FROM login_throttle WHERE namespace = $2 AND account = $7 AND EXISTS (SELECT 1 FROM inserted)
+       )
+       SELECT count(*)::int AS inserted FROM inserted`,
+      [...params, endsThrottleOf],
     );
-    return result.rowCount === 1;
+    return rows[0]?.inserted === 1;
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {

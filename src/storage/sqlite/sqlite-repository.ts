@@ -196,18 +196,20 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  async insertSession(namespace: string, session: NewSession, expectedHash: string): Promise<boolean> {
-    const result = await this.write(() =>
-      this.stmts.insertSession.run({
-        id_digest: session.idDigest,
-        namespace,
-        user_id: session.userId,
-        created_ms: session.createdMs,
-        expires_ms: session.expiresMs,
-        hash: expectedHash,
-      }),
+  async insertSession(namespace: string, session: NewSession, expectedHash: string, endsThrottleOf?: string): Promise<boolean> {
+    return this.write(() =>
+      this.stmts.insertSessionTx(
+        {
+          id_digest: session.idDigest,
+          namespace,
+          user_id: session.userId,
+          created_ms: session.createdMs,
+          expires_ms: session.expiresMs,
+          hash: expectedHash,
+        },
+        endsThrottleOf,
+      ),
     );
-    return result.changes === 1;
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {

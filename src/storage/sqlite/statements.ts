@@ -18,8 +18,16 @@ export function keyParams(key: ApiKeyRecord) {
   };
 }
 
-
-
+/** Named parameters of the session insert. */
+export interface SessionParams {
+  id_digest: Buffer;
+  namespace: string;
+  user_id: string;
+  created_ms: number;
+  expires_ms: number;
+  /** The password hash the login was checked against. */
+  hash: string;
+}
 
 export function prepareStatements(db: Db) {
   const credentialSelect = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
@@ -34,6 +42,12 @@ export function prepareStatements(db: Db) {
   const updatePassword = db.prepare(
     "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
   );
+  const insertSession = db.prepare(
+    `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+     SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
+     WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
+  );
+  const clearThrottle = db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?");
   const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
   const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
   const importUser = db.prepare(
@@ -88,11 +102,11 @@ export function prepareStatements(db: Db) {
       ),
     ),
     deleteUser: db.prepare("DELETE FROM users WHERE namespace = ? AND id = ?"),
-    insertSession: db.prepare(
-      `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
-       SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
-       WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
-    ),
+    insertSessionTx: db.transaction((params: SessionParams, endsThrottleOf: string | undefined): boolean => {
+      if (insertSession.run(params).changes !== 1) return false;
+      if (endsThrottleOf !== undefined) clearThrottle.run(params.namespace, endsThrottleOf);
+      return true;
+    }),
     getSession: db.prepare(
       `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
        FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
@@ -135,7 +149,7 @@ export function prepareStatements(db: Db) {
        WHERE locked_until_ms <= @now
        RETURNING failures, locked_until_ms`,
     ),
-    clearThrottle: db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?"),
+    clearThrottle,
     insertKey: db.prepare(
       `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
        VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms)`,
