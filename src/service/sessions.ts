@@ -68,13 +68,24 @@ export class SessionsService {
     // password change that finished meanwhile has revoked this login too.
     // The same commit ends the account's failure count (the attempt was
     // charged as a failure when it was admitted).
-    const inserted = await repo.insertSession(
-      namespace,
-      { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs },
-      credential.passwordHash,
-      account,
-    );
-    if (!inserted) throw invalidCredentials();
+    let inserted: boolean;
+    try {
+      inserted = await repo.insertSession(
+        namespace,
+        { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs },
+        credential.passwordHash,
+        account,
+      );
+    } catch (err) {
+      // The password was right: a storage failure after the check must not
+      // count as a guess and lock the account. Best effort; the error stands.
+      await throttle.succeeded(namespace, account).catch(() => undefined);
+      throw err;
+    }
+    if (!inserted) {
+      await throttle.succeeded(namespace, account);
+      throw invalidCredentials();
+    }
     this.upgradeHash(namespace, session.userId, credential.passwordHash, password);
     return session;
   }

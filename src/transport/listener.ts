@@ -161,6 +161,8 @@ export class Listener {
 
 /** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
 const DISCARD_MAX_BYTES = 1024 * 1024;
+/** How long a dropped connection stays half-open for the client to read its answer. */
+const LINGER_MS = 2000;
 
 /**
  * HTTP/1.1: an answer may be sent before the request body was read to its end
@@ -178,7 +180,7 @@ function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void 
   const count = (chunk: Buffer) => {
     if (req.complete) return void socket.off("data", count);
     discarded += chunk.length;
-    if (discarded > DISCARD_MAX_BYTES) socket.destroy();
+    if (discarded > DISCARD_MAX_BYTES) lingeringClose(socket, count);
   };
   socket.on("data", count);
   socket.resume();
@@ -211,4 +213,18 @@ function endHalfOpenStream(req: http2.Http2ServerRequest): void {
     } else setImmediate(check);
   };
   setImmediate(check);
+}
+
+/**
+ * Drops a connection whose client keeps sending after its answer, the way
+ * web servers do a lingering close: stop reading, send FIN, and destroy the
+ * socket only after a grace period. Destroying at once, with the client's
+ * bytes unread, makes the kernel send a reset, and a client still writing
+ * its body then loses the answer it was sent (the refusal saying why).
+ */
+function lingeringClose(socket: net.Socket, reader: (chunk: Buffer) => void): void {
+  socket.off("data", reader);
+  socket.pause();
+  socket.end();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
