@@ -22,11 +22,11 @@ export interface ListenerLimits {
   maxHeaderBytes: number;
   /** Concurrent streams per HTTP/2 connection. */
   maxConcurrentStreams: number;
-  /** Idle keep-alive time for HTTP/1.1 connections, in ms. */
+  /** Idle keep-alive time for HTTP/1.1 connections and HTTP/2 sessions with no open stream, in ms. */
   keepAliveTimeoutMs: number;
   /** Time allowed to receive a whole request's headers, in ms (slowloris guard). */
   headersTimeoutMs: number;
-  /** Time allowed to receive a whole HTTP/1.1 request, body included (a slowly trickled body is cut off). */
+  /** Time allowed to receive a whole request, body included, on either protocol (a slowly trickled body is cut off). */
   requestTimeoutMs: number;
 }
 
@@ -49,7 +49,10 @@ export class Listener {
         this.inFlight--;
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
-      if (req instanceof http2.Http2ServerRequest) req.stream.once("finish", () => endHalfOpenStream(req));
+      if (req instanceof http2.Http2ServerRequest) {
+        req.stream.once("finish", () => endHalfOpenStream(req));
+        limitRequestTime(req, limits.requestTimeoutMs);
+      }
       else {
         const socket = req.socket;
         res.once("finish", () => discardUnreadBody(req, socket));
@@ -82,6 +85,7 @@ export class Listener {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
       if (this.draining) session.close();
+      closeWhenIdle(session, limits.keepAliveTimeoutMs);
     });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
@@ -227,4 +231,36 @@ function lingeringClose(socket: net.Socket, reader: (chunk: Buffer) => void): vo
   socket.pause();
   socket.end();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * HTTP/2 has no request timeout of its own in Node: a stream whose request
+ * never finishes (a body trickled or never sent) would hold its memory and a
+ * place among the connection's streams for ever. Reset it once the time a
+ * whole HTTP/1.1 request gets has passed without the request ending.
+ */
+function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number): void {
+  const timer = setTimeout(() => {
+    if (!req.complete && !req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }, timeoutMs);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  req.once("end", clear);
+  req.stream.once("close", clear);
+}
+
+/**
+ * Nor does an HTTP/2 session time out: an idle connection would stay open for
+ * ever. Close one that has had no frame for timeoutMs and no open stream (a
+ * quiet health Watch is an open stream and keeps its connection).
+ */
+function closeWhenIdle(session: http2.ServerHttp2Session, timeoutMs: number): void {
+  let open = 0;
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    stream.once("close", () => open--);
+  });
+  session.setTimeout(timeoutMs, () => {
+    if (open === 0) session.close();
+  });
 }
