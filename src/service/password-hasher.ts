@@ -2,16 +2,17 @@
 // run on libuv's thread pool) and through a bounded WorkQueue.
 import bcrypt from "bcrypt";
 import { newToken } from "./tokens.js";
-import { WorkQueue } from "./work-queue.js";
+import { WorkQueue, type WorkRunner } from "./work-queue.js";
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  verify(password: string, hash: string): Promise<boolean>;
+  /** `place`: a place reserved in the queue beforehand (WorkQueue.reserve); else the queue itself. */
+  verify(password: string, hash: string, place?: WorkRunner): Promise<boolean>;
   /**
    * Spend the same effort as verify() against a real hash, and fail. Used for
    * unknown accounts so that "no such user" takes as long as "wrong password".
    */
-  verifyNothing(password: string): Promise<false>;
+  verifyNothing(password: string, place?: WorkRunner): Promise<false>;
   /** Whether a stored hash should be re-made at the configured cost (imported, or made at an older cost). */
   needsRehash(hash: string): boolean;
   readonly queue: WorkQueue;
@@ -34,8 +35,8 @@ export class BcryptHasher implements PasswordHasher {
     return this.queue.run(() => this.timed("hash", () => bcrypt.hash(password, this.cost)));
   }
 
-  verify(password: string, hash: string): Promise<boolean> {
-    return this.queue.run(() => this.timed("verify", () => bcrypt.compare(password, hash)));
+  verify(password: string, hash: string, place: WorkRunner = this.queue): Promise<boolean> {
+    return place.run(() => this.timed("verify", () => bcrypt.compare(password, hash)));
   }
 
   needsRehash(hash: string): boolean {
@@ -43,8 +44,8 @@ export class BcryptHasher implements PasswordHasher {
     return !match || Number(match[1]) !== this.cost;
   }
 
-  async verifyNothing(password: string): Promise<false> {
-    await this.verify(password, await this.prepare());
+  async verifyNothing(password: string, place?: WorkRunner): Promise<false> {
+    await this.verify(password, await this.prepare(), place);
     return false;
   }
 

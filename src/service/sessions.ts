@@ -1,5 +1,5 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
-import type { Repository } from "../storage/repository.js";
+import type { CredentialRow, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
 import type { LoginThrottle } from "./login-throttle.js";
 import type { Session } from "./model.js";
@@ -42,15 +42,24 @@ export class SessionsService {
     const password = rules.givenPassword(input.password);
     const account = `${byUsername ? "username" : "email"}:${login}`;
 
-    await throttle.admit(namespace, account);
-    const credential = byUsername
-      ? await repo.findCredentialByUsername(namespace, login)
-      : await repo.findCredentialByEmail(namespace, login);
-    // An unknown account costs a full bcrypt comparison too, so the two
-    // failures take the same time and give the same error.
-    const ok = credential
-      ? await hasher.verify(password, credential.passwordHash)
-      : await hasher.verifyNothing(password);
+    // The hash's place is taken before the attempt is counted: a login the
+    // service is too busy to check is refused uncounted, never a failed guess.
+    const place = hasher.queue.reserve();
+    let credential: CredentialRow | undefined;
+    let ok: boolean;
+    try {
+      await throttle.admit(namespace, account);
+      credential = byUsername
+        ? await repo.findCredentialByUsername(namespace, login)
+        : await repo.findCredentialByEmail(namespace, login);
+      // An unknown account costs a full bcrypt comparison too, so the two
+      // failures take the same time and give the same error.
+      ok = credential
+        ? await hasher.verify(password, credential.passwordHash, place)
+        : await hasher.verifyNothing(password, place);
+    } finally {
+      place.release();
+    }
     // A failure was counted when the attempt was admitted; only success writes.
     if (!credential || !ok) throw invalidCredentials();
 

@@ -9,8 +9,19 @@ export interface WorkQueueStats {
   waiting: number;
 }
 
-export class WorkQueue {
+/** Runs work through the queue: the queue itself, or a place reserved in it. */
+export interface WorkRunner {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** A place in the queue taken before the work starts; run it once, or release it. */
+export interface Reservation extends WorkRunner {
+  release(): void;
+}
+
+export class WorkQueue implements WorkRunner {
   private running = 0;
+  private reserved = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(
@@ -25,12 +36,45 @@ export class WorkQueue {
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
+    this.admit();
+    return this.runAdmitted(work);
+  }
+
+  /**
+   * Takes a place now, for work that will come after other steps (a login
+   * reserves its hash before its attempt is counted, so that a busy refusal
+   * is never counted as a failed guess). Refused like run() when full.
+   */
+  reserve(): Reservation {
+    this.admit();
+    this.reserved++;
+    let held = true;
+    const give = () => {
+      if (!held) return false;
+      held = false;
+      this.reserved--;
+      return true;
+    };
+    return {
+      run: <T>(work: () => Promise<T>) => {
+        if (!give()) return Promise.reject(new Error("a reservation runs once"));
+        return this.runAdmitted(work);
+      },
+      release: () => void give(),
+    };
+  }
+
+  /** Refuses new work when the slots, the line and the reserved places are all taken. */
+  private admit(): void {
+    if (this.running + this.waiting.length + this.reserved >= this.concurrency + this.maxWaiting) {
+      throw new ServiceError("resource_exhausted", "the service is busy hashing passwords; retry shortly", {
+        retryAfterSeconds: 1,
+      });
+    }
+  }
+
+  private async runAdmitted<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new ServiceError("resource_exhausted", "the service is busy hashing passwords; retry shortly", {
-          retryAfterSeconds: 1,
-        });
-      }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.running++;

@@ -249,3 +249,34 @@ describe.each(ENGINES)("login throttling in process (%s)", (engine) => {
     expect((await other.login({ username: "ghost", password: "password1" })).session).toBeDefined();
   });
 });
+
+describe.each(ENGINES)("a busy hashing queue in process (%s)", (engine) => {
+  let s: InProcess;
+  let client: Client<typeof Users>;
+
+  beforeAll(async () => {
+    // One hash at a time and no waiting line: a second login is refused while one runs.
+    s = await startInProcess({ engine, hashConcurrency: 1, hashQueueMax: 0 });
+    client = s.client();
+  });
+  afterAll(() => s.close());
+
+  test("logins refused because hashing is busy are not counted as failed guesses", async () => {
+    await client.create({ username: "victim", email: "victim@example.com", password: "password1" });
+    let open!: () => void;
+    const holding = s.hasher.queue.run(() => new Promise<void>((resolve) => (open = resolve)));
+    for (let i = 0; i < 8; i++) {
+      for (const call of [
+        client.login({ username: "victim", password: "password1" }),
+        client.updatePassword({ userId: "nobody", oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" }),
+      ]) {
+        const err = await failure(call);
+        expect([err.code, err.rawMessage]).toEqual([Code.ResourceExhausted, "the service is busy hashing passwords; retry shortly"]);
+      }
+    }
+    open();
+    await holding;
+    // More busy refusals than LOGIN_MAX_FAILURES, and the account is not locked.
+    expect((await client.login({ username: "victim", password: "password1" })).session).toBeDefined();
+  });
+});
