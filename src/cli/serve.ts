@@ -7,23 +7,31 @@ import { packageVersion } from "./version.js";
 export async function serve(config: Config, logger: Logger, out: NodeJS.WritableStream = process.stdout): Promise<Server> {
   logger.info({ version: packageVersion(), config: describeConfig(config) }, "starting users-service");
   const server = await createServer(config, { logger });
-  const firstKey = await ensureUsableKey(server);
+  if (config.bootstrapKey !== "") await server.keys.register(config.bootstrapKey, "USERS_BOOTSTRAP_KEY");
   const address = await server.listen();
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   logger.info({ address: `${host}:${address.port}`, engine: server.repo.engine }, "listening");
+  // Made only once the port is ours: a start that fails to listen must not
+  // leave behind a key that nobody was shown.
+  const firstKey = await firstAdminKey(server, logger);
   if (firstKey) out.write(firstKeyBanner(firstKey, address.port));
   handleSignals(server, logger);
   return server;
 }
 
 /**
- * Registers USERS_BOOTSTRAP_KEY when set; when no usable key exists at all,
- * creates an admin key and returns it so it can be shown once (never logged).
+ * On the very first start (no key has ever existed) creates an admin key and
+ * returns it so it can be shown once (never logged). Once keys exist, none is
+ * ever made here: an operator who revoked every key (say, after a leak) must
+ * not find a new admin key printed by the next restart.
  */
-async function ensureUsableKey(server: Server): Promise<string | undefined> {
-  if (server.config.bootstrapKey !== "") await server.keys.register(server.config.bootstrapKey, "USERS_BOOTSTRAP_KEY");
-  if (await server.keys.anyActive()) return undefined;
-  return (await server.keys.create(null, "created at first start")).key;
+async function firstAdminKey(server: Server, logger: Logger): Promise<string | undefined> {
+  const keys = await server.keys.list();
+  if (keys.length === 0) return (await server.keys.create(null, "created at first start")).key;
+  if (!keys.some((key) => key.revokedMs === null)) {
+    logger.warn("every API key is revoked, so no call can be made: create one with `users-service keys create --admin`");
+  }
+  return undefined;
 }
 
 function firstKeyBanner(key: string, port: number): string {

@@ -96,11 +96,6 @@ export class KeysService {
     if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw notFound("active API key");
     this.cache.clear();
   }
-
-  /** Whether any key can still be used (else the server makes an admin key at start). */
-  async anyActive(): Promise<boolean> {
-    return (await this.deps.repo.countActiveApiKeys()) > 0;
-  }
 }
 
 /** One key of `keys export`: its digest, never the key itself. */

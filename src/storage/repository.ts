@@ -217,7 +217,6 @@ export interface Repository {
   findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined>;
   listApiKeys(): Promise<ApiKeyRow[]>;
   revokeApiKey(id: string, nowMs: number): Promise<boolean>;
-  countActiveApiKeys(): Promise<number>;
   exportApiKeys(): Promise<ApiKeyRecord[]>;
   /** Inserts keys that are not there yet (by id); returns how many were inserted. */
   importApiKeys(keys: ApiKeyRecord[]): Promise<number>;

@@ -1,5 +1,6 @@
 // The users-service command, run as a separate process.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import bcrypt from "bcrypt";
@@ -138,5 +139,55 @@ describe("keys and users commands", () => {
     const back = await runCli(["users", "export"], other);
     const sortLines = (text: string) => text.trim().split("\n").sort();
     expect(sortLines(back.stdout)).toEqual(sortLines(fs.readFileSync(out, "utf8").replaceAll("$2y$", "$2b$")));
+  });
+});
+
+describe("the admin key of the first start", () => {
+  const dir = tempDir();
+  const env = { DATABASE_URL: `sqlite:${path.join(dir, "users.db")}`, BCRYPT_COST: "4" };
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Waits until the server's output matches (the test's timeout bounds the wait). */
+  async function untilPrinted(output: () => string, pattern: RegExp): Promise<RegExpExecArray> {
+    for (;;) {
+      const match = pattern.exec(output());
+      if (match) return match;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  const stop = (child: import("node:child_process").ChildProcess) =>
+    new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+
+  test("is made only once the port is ours, shown once, and never again once keys exist", async () => {
+    // A start that cannot listen leaves no key behind that nobody was shown.
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const busyPort = String((taken.address() as net.AddressInfo).port);
+    const failed = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: busyPort });
+    taken.close();
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toContain("EADDRINUSE");
+    expect((await runCli(["keys", "list"], env)).stdout).not.toContain("key_");
+
+    const first = await startCliServer(env);
+    const key = (await untilPrinted(first.output, /shown only this once; keep it secret:\s+(usk_[A-Za-z0-9_-]{43})/))[1]!;
+    const search = () =>
+      fetch(`http://127.0.0.1:${first.port}/users/Users/Search`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: "{}" });
+    expect((await search()).status).toBe(200);
+    await stop(first.child);
+    expect(first.output().match(/usk_/g)).toHaveLength(2); // the key and the curl line, nowhere else
+
+    // Every key revoked (after a leak, say): the next start warns and makes none.
+    const id = /(key_[0-9a-f]+)/.exec((await runCli(["keys", "list"], env)).stdout)![1]!;
+    expect((await runCli(["keys", "revoke", id], env)).code).toBe(0);
+    const second = await startCliServer(env);
+    await untilPrinted(second.output, /every API key is revoked/);
+    await stop(second.child);
+    expect(second.output()).not.toContain("usk_");
+    expect((await runCli(["keys", "list"], env)).stdout.match(/key_/g)).toHaveLength(1);
   });
 });

@@ -374,11 +374,6 @@ export class PostgresRepository implements Repository {
     return result.rowCount === 1;
   }
 
-  async countActiveApiKeys(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>("SELECT count(*) AS n FROM api_keys WHERE revoked_ms IS NULL");
-    return rows[0]!.n;
-  }
-
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
     const { rows } = await this.db.query<KeyRecord & { key_digest: Buffer }>(
       `SELECT ${KEY_COLUMNS}, key_digest FROM api_keys ORDER BY created_ms, id`,

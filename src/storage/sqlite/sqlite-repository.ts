@@ -310,10 +310,6 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.stmts.revokeKey.run(nowMs, id).changes > 0);
   }
 
-  async countActiveApiKeys(): Promise<number> {
-    return this.guard(() => (this.stmts.countKeys.get() as { n: number }).n);
-  }
-
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
     return this.guard(() =>
       (this.stmts.exportKeys.all() as Array<KeyRecord & { key_digest: Buffer }>).map((row) => ({

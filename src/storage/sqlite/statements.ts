@@ -166,7 +166,6 @@ export function prepareStatements(db: Db) {
       "SELECT id, key_digest, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
     ),
     revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
-    countKeys: db.prepare("SELECT count(*) AS n FROM api_keys WHERE revoked_ms IS NULL"),
     countUsers: db.prepare("SELECT count(*) AS n FROM users"),
     exportUsersFirst: db.prepare(
       `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
