@@ -458,6 +458,25 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       expect(last).toEqual({ failures: 72, lockedUntilMs: previousLock + 900_000 });
     });
 
+    test("the longest locks allowed by the settings never wrap around to no lock", async () => {
+      const ns = freshNamespace();
+      const day = 86_400_000;
+      const longest = { maxFailures: 1, baseLockMs: day, maxLockMs: day };
+      let now = 0;
+      for (let i = 0; i < 70; i++) {
+        const row = (await repo.chargeLoginAttempt(ns, "a", now, longest))!;
+        expect(row.lockedUntilMs).toBe(now + day);
+        now = row.lockedUntilMs;
+      }
+      const growing = { maxFailures: 1, baseLockMs: 9_000_000, maxLockMs: day };
+      now = 0;
+      for (let i = 0; i < 70; i++) {
+        const row = (await repo.chargeLoginAttempt(ns, "b", now, growing))!;
+        expect(row.lockedUntilMs - now).toBe(Math.min(day, 9_000_000 * 2 ** i));
+        now = row.lockedUntilMs;
+      }
+    });
+
     test("clear forgets the account; counting starts again at one", async () => {
       const ns = freshNamespace();
       for (let i = 0; i < 2; i++) await repo.chargeLoginAttempt(ns, "email:a@b.co", 1_000, policy);

@@ -21,6 +21,7 @@ import {
   type UserSearch,
   StorageUnavailable,
 } from "../repository.js";
+import { lockShiftLimit } from "../lock-shift.js";
 import { prefixUpperBound } from "../prefix-range.js";
 import {
   USER_COLUMNS,
@@ -329,11 +330,11 @@ export class PostgresRepository implements Repository {
          updated_ms = $3::bigint,
          locked_until_ms = CASE
            WHEN t.failures + 1 < $4::integer THEN 0
-           ELSE $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, 40))
+           ELSE $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, $7::integer))
          END
        WHERE t.locked_until_ms <= $3::bigint
        RETURNING failures, locked_until_ms`,
-      [namespace, account, nowMs, policy.maxFailures, policy.baseLockMs, policy.maxLockMs],
+      [namespace, account, nowMs, policy.maxFailures, policy.baseLockMs, policy.maxLockMs, lockShiftLimit(policy)],
     );
     const row = rows[0];
     return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };

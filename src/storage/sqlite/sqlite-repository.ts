@@ -22,6 +22,7 @@ import {
   type UserSearch,
   StorageUnavailable,
 } from "../repository.js";
+import { lockShiftLimit } from "../lock-shift.js";
 import {
   toCredential,
   toKey,
@@ -284,6 +285,7 @@ export class SqliteRepository implements Repository {
           max_failures: policy.maxFailures,
           base: policy.baseLockMs,
           cap: policy.maxLockMs,
+          max_shift: lockShiftLimit(policy),
         }) as { failures: number; locked_until_ms: number } | undefined,
     );
     return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };

@@ -144,7 +144,7 @@ export function prepareStatements(db: Db) {
          updated_ms = @now,
          locked_until_ms = CASE
            WHEN failures + 1 < @max_failures THEN 0
-           ELSE @now + min(@cap, @base << min(failures + 1 - @max_failures, 40))
+           ELSE @now + min(@cap, @base << min(failures + 1 - @max_failures, @max_shift))
          END
        WHERE locked_until_ms <= @now
        RETURNING failures, locked_until_ms`,
