@@ -3,6 +3,9 @@
 import { parseDatabaseUrl } from "../storage/database-url.js";
 import { parseDurationSeconds, parseEnum, parseInteger, parseList, parseOrigin } from "./parsers.js";
 
+/** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
+const SHOWN_URL_PARAMETERS = new Set(["sslmode", "application_name", "connect_timeout", "options", "target_session_attrs"]);
+
 interface Setting<T> {
   env: string;
   default: string;
@@ -42,7 +45,12 @@ const SETTING_MAP = {
       if (target.engine === "sqlite") return value;
       const url = new URL(value);
       if (url.password) url.password = "***";
-      return url.toString();
+      // node-postgres also reads secrets from the query (password=,
+      // sslpassword=, ...): show only the parameters known to hold none.
+      for (const name of [...url.searchParams.keys()]) {
+        if (!SHOWN_URL_PARAMETERS.has(name)) url.searchParams.set(name, "***");
+      }
+      return url.toString().replace(/%2A%2A%2A/g, "***");
     },
     parse: (text) => {
       parseDatabaseUrl(text);

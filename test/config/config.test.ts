@@ -166,6 +166,13 @@ describe("describeConfig", () => {
     expect(JSON.stringify(shown)).not.toContain("hunter2");
   });
 
+  test("masks secrets given in a PostgreSQL URL's query too, keeping the harmless parameters", () => {
+    const shown = describeConfig(
+      loadConfig({ DATABASE_URL: "postgres://users@db/users?password=hunter2&sslpassword=keypass&sslmode=require&sslkey=/k" }),
+    );
+    expect(shown.DATABASE_URL).toBe("postgres://users@db/users?password=***&sslpassword=***&sslmode=require&sslkey=***");
+  });
+
   test("an unset secret shows as empty, a SQLite path as is", () => {
     const shown = describeConfig(loadConfig({ DATABASE_URL: "sqlite:/var/lib/users/users.db" }));
     expect(shown.USERS_BOOTSTRAP_KEY).toBe("");
