@@ -1,16 +1,27 @@
 // Per-account throttling of password guesses. Failures are counted in the
 // database per (namespace, account) so every replica sees the same count.
 // "account" is the identifier as the caller typed it (normalised), e.g.
-// "username:alice" or "email:a@b.co", whether or not such a user exists:
-// throttling unknown names exactly like known ones reveals nothing about
-// which accounts exist.
+// "username:alice" or "email:a@b.co", whether or not such a user exists
+// (throttling unknown names exactly like known ones reveals nothing about
+// which accounts exist), stored as its SHA-256 (throttleAccount).
 import type { Repository, ThrottlePolicy } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { digest } from "./tokens.js";
 
 export interface ThrottleSettings {
   maxFailures: number;
   baseLockSeconds: number;
   maxLockSeconds: number;
+}
+
+/**
+ * The name an account's attempts are counted under: the SHA-256 of the
+ * identifier as typed (normalised), e.g. of "username:alice". Hashed because
+ * people type their password into the username field, and what they typed is
+ * kept for up to a day: it must not be readable in the database.
+ */
+export function throttleAccount(kind: "username" | "email" | "id", identifier: string): string {
+  return digest(`${kind}:${identifier}`).toString("hex");
 }
 
 /** A failure count with no new failure for this long is forgotten. */

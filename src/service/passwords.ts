@@ -1,7 +1,7 @@
 // Changing a password: UpdatePassword.
 import type { CredentialRow, Repository } from "../storage/repository.js";
 import { ServiceError, invalidArgument, notFound } from "./errors.js";
-import type { LoginThrottle } from "./login-throttle.js";
+import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import * as rules from "./validation.js";
 
@@ -32,7 +32,7 @@ export class PasswordsService {
       throw invalidArgument("confirm_password", "must equal new_password");
     }
     // Guessing the old password here is as throttled as guessing it at Login.
-    const account = `id:${userId}`;
+    const account = throttleAccount("id", userId);
     // As at Login: the hash's place is taken before the attempt is counted.
     const place = hasher.queue.reserve();
     let credential: CredentialRow | undefined;

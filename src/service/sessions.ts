@@ -1,7 +1,7 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
 import type { CredentialRow, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
-import type { LoginThrottle } from "./login-throttle.js";
+import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
 import type { Session } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { digest, newToken } from "./tokens.js";
@@ -40,7 +40,7 @@ export class SessionsService {
     const byUsername = input.username !== "";
     const login = byUsername ? rules.username(input.username) : rules.email(input.email);
     const password = rules.givenPassword(input.password);
-    const account = `${byUsername ? "username" : "email"}:${login}`;
+    const account = throttleAccount(byUsername ? "username" : "email", login);
 
     // The hash's place is taken before the attempt is counted: a login the
     // service is too busy to check is refused uncounted, never a failed guess.

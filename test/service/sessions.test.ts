@@ -237,6 +237,14 @@ describe.each(ENGINES)("login throttling in process (%s)", (engine) => {
     expect((await attempt("password1")).session).toBeDefined();
   });
 
+  test("what was typed as the account is stored only as its SHA-256 (a password typed as a username stays unreadable)", async () => {
+    const typed = "correcthorsebattery9";
+    expect((await failure(client.login({ username: typed, password: "password1" }))).code).toBe(Code.Unauthenticated);
+    expect(await s.repo.getLoginThrottle("default", `username:${typed}`)).toBeUndefined();
+    const stored = sha256(`username:${typed}`).toString("hex");
+    expect(await s.repo.getLoginThrottle("default", stored)).toEqual({ failures: 1, lockedUntilMs: 0 });
+  });
+
   test("unknown accounts are throttled exactly like known ones", async () => {
     const ghost = () => client.login({ username: "ghost", password: "whatever1" });
     for (let i = 0; i < 3; i++) expect((await failure(ghost())).code).toBe(Code.Unauthenticated);
