@@ -16,7 +16,12 @@ export const LIMITS = {
   sessionsListMax: 1000,
   searchLimitDefault: 25,
   searchLimitMax: 1000,
-  searchOffsetMax: 1_000_000_000,
+  /**
+   * Paging deeper means walking past every skipped user on every call (a
+   * SQLite query blocks the event loop meanwhile); reading everything is
+   * what `users export` is for.
+   */
+  searchOffsetMax: 10_000,
 } as const;
 
 const USERNAME_CHARS = /^[A-Za-z0-9_-]+$/;

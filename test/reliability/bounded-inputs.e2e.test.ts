@@ -188,14 +188,14 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
 
   describe("limit and offset", () => {
     const LIMIT = "limit: must be from 0 to 1000 (0 means 25)";
-    const OFFSET = "offset: must be from 0 to 1000000000";
+    const OFFSET = "offset: must be from 0 to 10000";
     const CASES: Array<[JsonObject, string]> = [
       [{ limit: "-1" }, LIMIT],
       [{ limit: "1001" }, LIMIT],
       [{ limit: "9223372036854775807" }, LIMIT],
       [{ limit: "-9223372036854775808" }, LIMIT],
       [{ offset: "-1" }, OFFSET],
-      [{ offset: "1000000001" }, OFFSET],
+      [{ offset: "10001" }, OFFSET],
       [{ offset: "9223372036854775807" }, OFFSET],
     ];
 
@@ -204,7 +204,7 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
         const answer = await rpc(wire, protocol, "search", request, admin);
         expect({ request, code: answer.code, message: answer.message }).toEqual({ request, code: "invalid_argument", message });
       }
-      for (const request of [{ limit: "1000" }, { limit: "0" }, { offset: "1000000000" }] as JsonObject[]) {
+      for (const request of [{ limit: "1000" }, { limit: "0" }, { offset: "10000" }] as JsonObject[]) {
         expect((await rpc(wire, protocol, "search", request, admin)).code).toBe("ok");
       }
     });

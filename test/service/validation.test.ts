@@ -373,15 +373,15 @@ describe("search query", () => {
   test("limit 1 to 1000 and offsets are taken as given (numbers or bigints)", () => {
     expect(query({ limit: 1 }).limit).toBe(1);
     expect(query({ limit: 1000n, offset: 7n })).toMatchObject({ limit: 1000, offset: 7 });
-    expect(query({ offset: 1_000_000_000 }).offset).toBe(1_000_000_000);
+    expect(query({ offset: 10_000 }).offset).toBe(10_000);
   });
 
   test.each([
     ["limit 1001", { limit: 1001 }, "limit: must be from 0 to 1000"],
     ["a negative limit", { limit: -1 }, "limit: must be from 0 to 1000"],
     ["a huge limit", { limit: 2n ** 62n }, "limit: must be from 0 to 1000"],
-    ["a negative offset", { offset: -1n }, "offset: must be from 0 to 1000000000"],
-    ["a huge offset", { offset: 1_000_000_001 }, "offset: must be from 0 to 1000000000"],
+    ["a negative offset", { offset: -1n }, "offset: must be from 0 to 10000"],
+    ["a huge offset", { offset: 10_001 }, "offset: must be from 0 to 10000"],
     ["a 40-character username prefix", { username: "x".repeat(40) }, "username: a username prefix is at most 39"],
     ["a username prefix with a dot", { username: "a." }, "username: a username prefix is at most 39"],
     ["a Kelvin sign in the username prefix", { username: "\u212A" }, "username: a username prefix is at most 39"],
