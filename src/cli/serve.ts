@@ -8,7 +8,10 @@ export async function serve(config: Config, logger: Logger, out: NodeJS.Writable
   logger.info({ version: packageVersion(), config: describeConfig(config) }, "starting users-service");
   const server = await createServer(config, { logger });
   if (config.bootstrapKey !== "") await server.keys.register(config.bootstrapKey, "USERS_BOOTSTRAP_KEY");
-  const address = await server.listen();
+  const address = await server.listen().catch(async (err: unknown) => {
+    await server.close().catch(() => undefined);
+    throw new Error(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(err as Error).message}`, { cause: err });
+  });
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   logger.info({ address: `${host}:${address.port}`, engine: server.repo.engine }, "listening");
   // Made only once the port is ours: a start that fails to listen must not

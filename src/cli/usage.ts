@@ -18,12 +18,15 @@ export function helpText(): string {
 Usage:
   users-service [serve]                       run the server (the default command)
   users-service migrate                       apply database migrations and exit
-  users-service keys create --namespace NS    create an API key for one namespace (printed once)
-  users-service keys create --admin           create an admin API key for every namespace
+  users-service keys create --namespace NS [--label TEXT]
+                                              create an API key for one namespace (printed once)
+  users-service keys create --admin [--label TEXT]
+                                              create an admin API key for every namespace
   users-service keys list                     list API keys (ids, scopes; never the secrets)
   users-service keys revoke ID                revoke an API key
-  users-service users import FILE [--namespace NS]
-                                              import users from JSON lines (bcrypt hashes kept; - for stdin)
+  users-service users import FILE [--namespace NS] [--max-cost N]
+                                              import users from JSON lines (bcrypt hashes kept; - for stdin;
+                                              hashes costlier than N, default 14, are refused)
   users-service users export [FILE]           export every user with its hash as JSON lines (default stdout)
   users-service keys export [FILE]            export API keys (digests only) as JSON lines
   users-service keys import FILE              import API keys exported from another database

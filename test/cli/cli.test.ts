@@ -170,7 +170,7 @@ describe("the admin key of the first start", () => {
     const failed = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: busyPort });
     taken.close();
     expect(failed.code).not.toBe(0);
-    expect(failed.stderr).toContain("EADDRINUSE");
+    expect(failed.stderr).toContain(`users-service: cannot listen on 127.0.0.1:${busyPort} (HOST, PORT): listen EADDRINUSE`);
     expect((await runCli(["keys", "list"], env)).stdout).not.toContain("key_");
 
     const first = await startCliServer(env);
