@@ -1,5 +1,5 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
-import type { CredentialRow, Repository } from "../storage/repository.js";
+import type { CredentialRow, NewSession, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
 import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
 import type { Session } from "./model.js";
@@ -30,6 +30,9 @@ export interface LoginInput {
 }
 
 export class SessionsService {
+  /** Users whose hash is being re-made at BCRYPT_COST (upgradeHash). */
+  private readonly upgrading = new Set<string>();
+
   constructor(private readonly deps: SessionsDeps) {}
 
   async login(namespace: string, input: LoginInput): Promise<Session> {
@@ -77,19 +80,16 @@ export class SessionsService {
     // password change that finished meanwhile has revoked this login too.
     // The same commit ends the account's failure count (the attempt was
     // charged as a failure when it was admitted).
-    let inserted: boolean;
-    try {
-      inserted = await repo.insertSession(
-        namespace,
-        { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs },
-        credential.passwordHash,
-        account,
-      );
-    } catch (err) {
-      // The password was right: a storage failure after the check must not
-      // count as a guess and lock the account. Best effort; the error stands.
-      await throttle.succeeded(namespace, account).catch(() => undefined);
-      throw err;
+    const row = { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs };
+    let inserted = await this.storeSession(namespace, row, credential.passwordHash, account);
+    if (!inserted) {
+      // The hash changed after the check. When another login upgraded it
+      // (the same password, re-made at BCRYPT_COST) the password is still
+      // right: check it against the new hash once, and store the session.
+      const current = await repo.getCredential(namespace, session.userId);
+      if (current && current.passwordHash !== credential.passwordHash && (await hasher.verify(password, current.passwordHash))) {
+        inserted = await this.storeSession(namespace, row, current.passwordHash, account);
+      }
     }
     if (!inserted) {
       await throttle.succeeded(namespace, account);
@@ -97,6 +97,18 @@ export class SessionsService {
     }
     this.upgradeHash(namespace, session.userId, credential.passwordHash, password);
     return session;
+  }
+
+  /** Repository.insertSession, clearing the attempt's charge if storage fails after a right password. */
+  private async storeSession(namespace: string, row: NewSession, passwordHash: string, account: string): Promise<boolean> {
+    try {
+      return await this.deps.repo.insertSession(namespace, row, passwordHash, account);
+    } catch (err) {
+      // The password was right: a storage failure after the check must not
+      // count as a guess and lock the account. Best effort; the error stands.
+      await this.deps.throttle.succeeded(namespace, account).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -109,11 +121,16 @@ export class SessionsService {
    */
   private upgradeHash(namespace: string, userId: string, oldHash: string, password: string): void {
     const { repo, hasher } = this.deps;
-    if (!hasher.needsRehash(oldHash)) return;
+    // One upgrade per user at a time in this process: concurrent logins of one
+    // account would each spend a hash on it, and all but one would be lost.
+    const key = `${namespace}\n${userId}`;
+    if (!hasher.needsRehash(oldHash) || this.upgrading.has(key)) return;
+    this.upgrading.add(key);
     hasher
       .hash(password)
       .then((newHash) => repo.replacePasswordHash(namespace, userId, oldHash, newHash, this.deps.now(), false))
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => this.upgrading.delete(key));
   }
 
   async read(namespace: string, sessionId: string): Promise<Session> {

@@ -9,7 +9,8 @@ import { startInProcess, type InProcess } from "../support/services.js";
 describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
   let app: InProcess;
   beforeAll(async () => {
-    app = await startInProcess({ engine, bcryptCost: 4 });
+    // Concurrent logins of one account count against its throttle (README): room for a burst here.
+    app = await startInProcess({ engine, bcryptCost: 4, loginMaxFailures: 50 });
   });
   afterAll(() => app.close());
 
@@ -42,6 +43,21 @@ describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
     expect((await client.readSession({ sessionId: session!.id })).session!.userId).toBe("old-1");
     expect((await client.login({ username: "oldtimer", password: "legacy-password" })).session).toBeDefined();
     expect(await hashOf(ns, "old-1")).toBe(upgraded);
+  });
+
+  test("logins at the same moment as the upgrade all succeed with the right password", async () => {
+    const ns = "upgrade-race";
+    const imported = await bcrypt.hash("legacy-password", 8);
+    await app.repo.importUsers([
+      { namespace: ns, user: { id: "old-2", username: "busy", email: "busy@example.com", createdMs: 1, updatedMs: 1 }, passwordHash: imported },
+    ]);
+    const client = app.client({ namespace: ns });
+    const logins = await Promise.allSettled(Array.from({ length: 16 }, () => client.login({ username: "busy", password: "legacy-password" })));
+    expect(logins.map((l) => l.status)).toEqual(Array(16).fill("fulfilled"));
+    const upgraded = await eventually(ns, "old-2", (hash) => hash !== imported);
+    expect(upgraded).toMatch(/^\$2b\$04\$/);
+    // A wrong password still fails, upgrade or not.
+    await expect(client.login({ username: "busy", password: "wrong-password" })).rejects.toThrow("invalid credentials");
   });
 
   test("a hash at the configured cost is left as it is", async () => {
