@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import type { Config } from "../config/config.js";
 import { KeysService, keyExportLine, parseKeyExportLine } from "../service/keys.js";
 import { openRepository } from "../storage/open.js";
+import { openPrivateFile } from "./private-file.js";
 import { UsageError } from "./usage.js";
 
 export async function keysCommand(config: Config, args: string[], out: NodeJS.WritableStream): Promise<void> {
@@ -51,8 +52,14 @@ export async function keysCommand(config: Config, args: string[], out: NodeJS.Wr
         const file = rest[0];
         const lines = (await repo.exportApiKeys()).map(keyExportLine).join("\n");
         const text = lines === "" ? "" : `${lines}\n`;
-        if (file && file !== "-") fs.writeFileSync(file, text, { mode: 0o600 });
-        else out.write(text);
+        if (file && file !== "-") {
+          const fd = openPrivateFile(file);
+          try {
+            fs.writeFileSync(fd, text);
+          } finally {
+            fs.closeSync(fd);
+          }
+        } else out.write(text);
         return;
       }
       case "import": {

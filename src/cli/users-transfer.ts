@@ -14,6 +14,7 @@ import { exportLine, parseImportedUser } from "../service/user-import.js";
 import { WorkQueue } from "../service/work-queue.js";
 import { openRepository } from "../storage/open.js";
 import type { Repository, UserExport } from "../storage/repository.js";
+import { openPrivateFile } from "./private-file.js";
 import { Progress } from "./progress.js";
 import { UsageError } from "./usage.js";
 
@@ -84,7 +85,7 @@ async function importUsers(repo: Repository, config: Config, file: string, names
 
 async function exportUsers(repo: Repository, file: string | undefined): Promise<number> {
   const toFile = file !== undefined && file !== "-";
-  const out: NodeJS.WritableStream = toFile ? fs.createWriteStream(file, { mode: 0o600 }) : process.stdout;
+  const out: NodeJS.WritableStream = toFile ? fs.createWriteStream(file, { fd: openPrivateFile(file) }) : process.stdout;
   const progress = new Progress("users export", process.stderr, await repo.countUsers());
   let count = 0;
   for await (const page of repo.exportUsers(BATCH)) {

@@ -126,6 +126,8 @@ describe("keys and users commands", () => {
 
   test("users export then import into another database keeps every hash", async () => {
     const out = path.join(dir, "export.jsonl");
+    // An existing file that others can read is narrowed before the hashes go in.
+    fs.writeFileSync(out, "old\n", { mode: 0o644 });
     const exported = await runCli(["users", "export", out], env);
     expect(exported.code).toBe(0);
     expect(exported.stderr).toMatch(/users export: 3000 users exported/);
