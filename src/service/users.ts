@@ -60,6 +60,12 @@ export class UsersService {
     const changes: { username?: string; email?: string } = {};
     if (input.username !== "") changes.username = rules.username(input.username);
     if (input.email !== "") changes.email = rules.email(input.email);
+    if (changes.username === undefined && changes.email === undefined) {
+      // Nothing to change: no write, and `updated` stays where it was.
+      const user = await this.deps.repo.getUser(namespace, id);
+      if (!user) throw notFound("user");
+      return user;
+    }
     const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, this.deps.now()));
     if (!user) throw notFound("user");
     return user;

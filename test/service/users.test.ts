@@ -125,6 +125,14 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
       expect((await client.read({ id: user!.id })).user).toEqual(moved);
     });
 
+    test("neither field: nothing changes, updated included; an unknown id is still NotFound", async () => {
+      const { user } = await client.create(account());
+      s.clock.advance(60);
+      expect((await client.update({ id: user!.id })).user).toEqual(user);
+      expect((await client.read({ id: user!.id })).user).toEqual(user);
+      expect((await failure(client.update({ id: "no-such-user" }))).code).toBe(Code.NotFound);
+    });
+
     test("both fields at once", async () => {
       const { user } = await client.create(account());
       const both = (await client.update({ id: user!.id, username: "both-changed", email: "both@changed.example" })).user!;
