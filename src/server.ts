@@ -17,6 +17,7 @@ import { BcryptHasher } from "./service/password-hasher.js";
 import { PasswordsService } from "./service/passwords.js";
 import { SessionsService } from "./service/sessions.js";
 import { startSweeper } from "./service/sweeper.js";
+import { Users } from "../gen/users/v1/users_pb.js";
 import { UsersService } from "./service/users.js";
 import { WorkQueue } from "./service/work-queue.js";
 import { openRepository } from "./storage/open.js";
@@ -97,8 +98,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
+    keyed: { keys, services: [Users.typeName] },
   });
-  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes });
+  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys });
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },

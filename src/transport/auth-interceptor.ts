@@ -6,21 +6,24 @@ import type { Interceptor } from "@connectrpc/connect";
 import { ServiceError } from "../service/errors.js";
 import type { KeysService } from "../service/keys.js";
 import type { Caller } from "../service/model.js";
+import type { ApiKeyRow } from "../storage/repository.js";
 import * as rules from "../service/validation.js";
 import { callerKey } from "./call-context.js";
+import { authenticatedKey, bearerToken } from "./early-auth.js";
 
 export const DEFAULT_NAMESPACE = "default";
 
 export function authInterceptor(keys: KeysService): Interceptor {
   return (next) => async (req) => {
-    req.contextValues.set(callerKey, await resolveCaller(keys, req.header));
+    req.contextValues.set(callerKey, await resolveCaller(keys, req.header, req.contextValues.get(authenticatedKey)));
     return next(req);
   };
 }
 
-export async function resolveCaller(keys: KeysService, header: Headers): Promise<Caller> {
-  const token = bearerToken(header.get("authorization"));
-  const key = token === undefined ? undefined : await keys.authenticate(token);
+/** `known`: what the check of these headers before the body found (early-auth.ts); undefined to check here. */
+export async function resolveCaller(keys: KeysService, header: Headers, known?: ApiKeyRow | null): Promise<Caller> {
+  const token = known === undefined ? bearerToken(header.get("authorization")) : undefined;
+  const key = known === undefined ? token === undefined ? undefined : await keys.authenticate(token) : known;
   if (!key) {
     throw new ServiceError("unauthenticated", "a valid API key is required: authorization: Bearer <key>");
   }
@@ -33,10 +36,4 @@ export async function resolveCaller(keys: KeysService, header: Headers): Promise
     throw new ServiceError("permission_denied", `this API key may only be used for namespace "${key.namespace}"`);
   }
   return { namespace, keyId: key.id, admin: key.namespace === null };
-}
-
-function bearerToken(value: string | null): string | undefined {
-  if (value === null) return undefined;
-  const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(value);
-  return match?.[1];
 }

@@ -23,7 +23,9 @@ import {
 } from "@bufbuild/protobuf";
 import { createConnectRouter, createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { KeysService } from "../service/keys.js";
 import { m3oCallKey } from "./call-context.js";
+import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
 import { BodyTooLarge, readBody } from "./read-body.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -36,6 +38,8 @@ const M3O_PATH = /^\/(?:users\/Users|v1\/users)\/([A-Za-z]+)$/;
 export interface M3oOptions {
   routes: (router: ConnectRouter) => void;
   maxBodyBytes: number;
+  /** For the check of the API key before the body is read (early-auth.ts). */
+  keys: KeysService;
 }
 
 export type M3oHandler = (req: NodeRequest, res: NodeResponse) => void;
@@ -63,7 +67,7 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
       res.setHeader("allow", "POST");
       return sendError(res, id, 405, "use POST");
     }
-    forward(handler, req, res, options.maxBodyBytes).catch((err: unknown) => {
+    forward(handler, req, res, options).catch((err: unknown) => {
       // Only a broken connection can land here; the caller is gone.
       if (!res.headersSent) sendError(res, id, 500, "internal error");
       void err;
@@ -71,11 +75,16 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
   };
 }
 
-async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeResponse, maxBodyBytes: number) {
+async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeResponse, options: M3oOptions) {
   const id = `users.${handler.method.name}`;
+  const key = await keyFromHeaders(options.keys, req.headers.authorization);
   let input: Uint8Array;
   try {
-    input = toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, maxBodyBytes)));
+    // Without a live key the body is never read: an empty message goes on, and the call is refused unread.
+    input =
+      key === null
+        ? new Uint8Array(0)
+        : toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, options.maxBodyBytes)));
   } catch (err) {
     if (err instanceof BodyTooLarge) {
       res.setHeader("connection", "close");
@@ -102,7 +111,7 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
     header,
     body: oneChunk(input),
     signal: abort.signal,
-    contextValues: createContextValues().set(m3oCallKey, true),
+    contextValues: createContextValues().set(m3oCallKey, true).set(authenticatedKey, key),
   });
   const body = await readAll(uRes.body);
   const requestId = uRes.header?.get("x-request-id");

@@ -2,20 +2,26 @@
 // as connectNodeAdapter does, with one step between the router's answer and
 // the wire: correctStatus (status-corrections.ts) fixes the few statuses the
 // library gets wrong for our callers.
-import { createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
+import { createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { KeysService } from "../service/keys.js";
+import type { ApiKeyRow } from "../storage/repository.js";
+import { authenticatedKey, emptyRequestBody, keyFromHeaders } from "./early-auth.js";
 import type { RequestHandler } from "./listener.js";
 import { correctStatus } from "./status-corrections.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
+  /** Services whose calls need an API key: checked on the headers before the body is read (early-auth.ts). */
+  keyed?: { keys: KeysService; services: string[] };
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
   const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const keyed = new Set(options.keyed?.services);
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 1)[0]!);
     if (!handler) {
@@ -23,11 +29,32 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       res.end("not found\n");
       return;
     }
-    const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
-    handler(uReq)
-      .then((uRes) => correctStatus(uReq.header.get("content-type"), uRes))
+    const keys = keyed.has(handler.service.typeName) ? options.keyed?.keys : undefined;
+    const request = keys
+      ? keyFromHeaders(keys, req.headers.authorization).then((key) => keyedRequest(req, res, key))
+      : Promise.resolve(universalRequestFromNodeRequest(req, res, undefined, undefined));
+    request
+      .then((uReq) => handler(uReq).then((uRes) => correctStatus(uReq.header.get("content-type"), uRes)))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       // Only a connection that broke mid-answer lands here; the caller is gone.
       .catch(() => res.destroy());
   };
+}
+
+/**
+ * The request as Connect sees it: with the live key found from its headers,
+ * or, without one, an empty message in place of the body it never reads.
+ */
+function keyedRequest(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], key: ApiKeyRow | null | undefined): UniversalServerRequest {
+  const uReq = universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(authenticatedKey, key));
+  const empty = key === null ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
+  if (empty === undefined) return uReq;
+  uReq.header.delete("content-encoding");
+  uReq.header.delete("grpc-encoding");
+  uReq.header.delete("content-length");
+  return { ...uReq, body: oneChunk(empty) };
+}
+
+async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
