@@ -138,7 +138,9 @@ function parseInput(schema: DescMessage, body: Buffer) {
   try {
     json = text === "" ? {} : (JSON.parse(text) as JsonValue);
   } catch (err) {
-    throw new Error(`request body: not valid JSON (${(err as Error).message})`);
+    // V8's message quotes the body (a password, say): keep only where it broke.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw new Error(`request body: not valid JSON${at === undefined ? "" : ` (at character ${at})`}`);
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new Error("request body: must be a JSON object");

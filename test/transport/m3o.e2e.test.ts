@@ -233,8 +233,8 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     });
 
     test.each([
-      ["not JSON at all", "username=asim&password=x", /^request body: not valid JSON \(/],
-      ["truncated JSON", '{"id": "x"', /^request body: not valid JSON \(/],
+      ["not JSON at all", "username=asim&password=x", /^request body: not valid JSON( \(at character \d+\))?$/],
+      ["truncated JSON", '{"id": "x"', /^request body: not valid JSON( \(at character \d+\))?$/],
       ["an array", '[{"id": "x"}]', /^request body: must be a JSON object$/],
       ["a string", '"x"', /^request body: must be a JSON object$/],
       ["null", "null", /^request body: must be a JSON object$/],
@@ -242,6 +242,9 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     ])("%s → 400 naming the problem", async (_why, body, detail) => {
       const res = await curl("Read", body);
       expect([res.status, m3oError(res)]).toEqual([400, { id: "users.Read", code: 400, detail: expect.stringMatching(detail), status: "Bad Request" }]);
+      // What was sent (a password, say) is never quoted back.
+      expect(res.text).not.toContain("asim");
+      expect(res.text).not.toContain('\\"x\\"');
     });
 
     test.each([
