@@ -1,5 +1,5 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
-import type { CredentialRow, NewSession, Repository } from "../storage/repository.js";
+import type { CredentialRow, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
 import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
 import type { Session } from "./model.js";
@@ -65,7 +65,19 @@ export class SessionsService {
     }
     // A failure was counted when the attempt was admitted; only success writes.
     if (!credential || !ok) throw invalidCredentials();
+    // From here the password was right: whatever fails now (storage, a busy
+    // queue, a password change that won the race) must not count as a guess.
+    try {
+      return await this.startSession(namespace, credential, password, account);
+    } catch (err) {
+      await throttle.succeeded(namespace, account).catch(() => undefined);
+      throw err;
+    }
+  }
 
+  /** Stores a session for a user whose password was just verified against `credential`. */
+  private async startSession(namespace: string, credential: CredentialRow, password: string, account: string): Promise<Session> {
+    const { repo, hasher } = this.deps;
     const id = newToken();
     const createdMs = this.deps.now();
     const session: Session = {
@@ -81,34 +93,19 @@ export class SessionsService {
     // The same commit ends the account's failure count (the attempt was
     // charged as a failure when it was admitted).
     const row = { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs };
-    let inserted = await this.storeSession(namespace, row, credential.passwordHash, account);
+    let inserted = await repo.insertSession(namespace, row, credential.passwordHash, account);
     if (!inserted) {
       // The hash changed after the check. When another login upgraded it
       // (the same password, re-made at BCRYPT_COST) the password is still
       // right: check it against the new hash once, and store the session.
       const current = await repo.getCredential(namespace, session.userId);
       if (current && current.passwordHash !== credential.passwordHash && (await hasher.verify(password, current.passwordHash))) {
-        inserted = await this.storeSession(namespace, row, current.passwordHash, account);
+        inserted = await repo.insertSession(namespace, row, current.passwordHash, account);
       }
     }
-    if (!inserted) {
-      await throttle.succeeded(namespace, account);
-      throw invalidCredentials();
-    }
+    if (!inserted) throw invalidCredentials();
     this.upgradeHash(namespace, session.userId, credential.passwordHash, password);
     return session;
-  }
-
-  /** Repository.insertSession, clearing the attempt's charge if storage fails after a right password. */
-  private async storeSession(namespace: string, row: NewSession, passwordHash: string, account: string): Promise<boolean> {
-    try {
-      return await this.deps.repo.insertSession(namespace, row, passwordHash, account);
-    } catch (err) {
-      // The password was right: a storage failure after the check must not
-      // count as a guess and lock the account. Best effort; the error stands.
-      await this.deps.throttle.succeeded(namespace, account).catch(() => undefined);
-      throw err;
-    }
   }
 
   /**
