@@ -163,6 +163,17 @@ export class Listener {
   }
 }
 
+const abandoned = new WeakSet<object>();
+
+/**
+ * Marks a request whose body will not be read (any further): once it is
+ * answered, the rest is thrown away up to a bound (discardUnreadBody), and
+ * reading the connection goes on.
+ */
+export function abandonBody(req: object): void {
+  abandoned.add(req);
+}
+
 /** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
 const DISCARD_MAX_BYTES = 1024 * 1024;
 /** How long a dropped connection stays half-open for the client to read its answer. */
@@ -170,15 +181,17 @@ const LINGER_MS = 2000;
 
 /**
  * HTTP/1.1: an answer may be sent before the request body was read to its end
- * (a gRPC-Web call whose first message cannot be decoded, or a chunked body
- * over the size limit). The Connect adapter then destroys the request stream,
- * reading stays paused, and the connection never gets to its next request: a
- * keep-alive client that reuses it hangs forever. Throw the rest of the body
- * away the way Node does for a request no handler read (_dump), resume
- * reading, and drop the connection if the client sends more than a bound.
+ * (a gRPC-Web call whose first message cannot be decoded, a chunked body over
+ * the size limit, a call refused on its key before its body). When the reader
+ * destroyed the request (the Connect adapter does) or abandoned it
+ * (abandonBody), reading stays paused and the connection never gets to its
+ * next request: a keep-alive client that reuses it hangs forever. Throw the
+ * rest of the body away the way Node does for a request no handler read
+ * (_dump), resume reading, and drop the connection if the client sends more
+ * than a bound. (A body nobody touched Node throws away itself.)
  */
 function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void {
-  if (req.complete || !req.destroyed || socket.destroyed) return;
+  if (req.complete || socket.destroyed || !(req.destroyed || abandoned.has(req))) return;
   (req as unknown as { _dump(): void })._dump();
   let discarded = 0;
   const count = (chunk: Buffer) => {

@@ -26,6 +26,7 @@ import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { KeysService } from "../service/keys.js";
 import { m3oCallKey } from "./call-context.js";
 import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
+import { abandonBody } from "./listener.js";
 import { BodyTooLarge, readBody } from "./read-body.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -78,6 +79,7 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
 async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeResponse, options: M3oOptions) {
   const id = `users.${handler.method.name}`;
   const key = await keyFromHeaders(options.keys, req.headers.authorization);
+  if (key === null) abandonBody(req);
   let input: Uint8Array;
   try {
     // Without a live key the body is never read: an empty message goes on, and the call is refused unread.
@@ -86,10 +88,7 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
         ? new Uint8Array(0)
         : toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, options.maxBodyBytes)));
   } catch (err) {
-    if (err instanceof BodyTooLarge) {
-      res.setHeader("connection", "close");
-      return sendError(res, id, 413, err.message);
-    }
+    if (err instanceof BodyTooLarge) return sendError(res, id, 413, err.message);
     return sendError(res, id, 400, (err as Error).message);
   }
 

@@ -3,6 +3,7 @@
 // refused before any of it is read).
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
+import { abandonBody } from "./listener.js";
 
 export class BodyTooLarge extends Error {
   constructor(readonly maxBytes: number) {
@@ -11,15 +12,50 @@ export class BodyTooLarge extends Error {
   }
 }
 
-export async function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: number): Promise<Buffer> {
+/**
+ * Past the limit, reading stops without destroying the request: destroying an
+ * unfinished HTTP/1.1 request destroys its connection at once, and the refusal
+ * written just after could be lost. The listener throws the rest away
+ * (abandonBody).
+ */
+export function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > maxBytes) throw new BodyTooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new BodyTooLarge(maxBytes);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+  if (declared > maxBytes) return Promise.reject(new BodyTooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      req.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        stop();
+        abandonBody(req);
+        reject(new BodyTooLarge(maxBytes));
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const onClose = () => {
+      stop();
+      reject(new Error("request closed before its body ended"));
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
+  });
 }

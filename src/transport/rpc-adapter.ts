@@ -8,7 +8,7 @@ import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/conne
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { authenticatedKey, emptyRequestBody, keyFromHeaders } from "./early-auth.js";
-import type { RequestHandler } from "./listener.js";
+import { abandonBody, type RequestHandler } from "./listener.js";
 import { correctStatus } from "./status-corrections.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
@@ -49,6 +49,7 @@ function keyedRequest(req: Parameters<RequestHandler>[0], res: Parameters<Reques
   const uReq = universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(authenticatedKey, key));
   const empty = key === null ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
   if (empty === undefined) return uReq;
+  abandonBody(req);
   uReq.header.delete("content-encoding");
   uReq.header.delete("grpc-encoding");
   uReq.header.delete("content-length");
