@@ -38,6 +38,15 @@ const echoAfter =
     req.on("end", () => setTimeout(() => res.end("done"), delayMs));
   };
 
+/** Sends a whole small request and reads the whole answer. */
+function postAndRead(session: http2.ClientHttp2Session, path: string): Promise<string> {
+  const stream = session.request({ ":method": "POST", ":path": path });
+  stream.end("{}");
+  let body = "";
+  stream.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+  return new Promise((resolve) => stream.on("end", () => resolve(body)));
+}
+
 describe("HTTP/2 limits", () => {
   test("a request whose body never ends is reset, and the session lives on", async () => {
     const session = await start(echoAfter(0));
@@ -48,12 +57,7 @@ describe("HTTP/2 limits", () => {
     expect(session.closed).toBe(false);
 
     // The same session still serves a complete request.
-    const next = session.request({ ":method": "POST", ":path": "/next" });
-    next.end("{}");
-    let body = "";
-    next.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-    await new Promise((resolve) => next.on("end", resolve));
-    expect(body).toBe("done");
+    expect(await postAndRead(session, "/next")).toBe("done");
   });
 
   test("a session with no stream is closed once idle", async () => {
@@ -68,12 +72,7 @@ describe("HTTP/2 limits", () => {
     const session = await start(echoAfter(1_200));
     let goaway = false;
     session.on("goaway", () => (goaway = true));
-    const stream = session.request({ ":method": "POST", ":path": "/watch" });
-    stream.end("{}");
-    let body = "";
-    stream.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-    await new Promise((resolve) => stream.on("end", resolve));
-    expect(body).toBe("done");
+    expect(await postAndRead(session, "/watch")).toBe("done");
     expect(goaway).toBe(false);
   });
 });
