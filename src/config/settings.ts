@@ -50,7 +50,7 @@ const SETTING_MAP = {
       for (const name of [...url.searchParams.keys()]) {
         if (!SHOWN_URL_PARAMETERS.has(name)) url.searchParams.set(name, "***");
       }
-      return url.toString().replace(/%2A%2A%2A/g, "***");
+      return url.toString();
     },
     parse: (text) => {
       parseDatabaseUrl(text);

@@ -1,5 +1,5 @@
 // Changing a password: UpdatePassword.
-import type { CredentialRow, Repository } from "../storage/repository.js";
+import type { Repository } from "../storage/repository.js";
 import { ServiceError, invalidArgument, notFound } from "./errors.js";
 import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
@@ -34,17 +34,12 @@ export class PasswordsService {
     // Guessing the old password here is as throttled as guessing it at Login.
     const account = throttleAccount("id", userId);
     // As at Login: the hash's place is taken before the attempt is counted.
-    const place = hasher.queue.reserve();
-    let credential: CredentialRow | undefined;
-    let matches: boolean;
-    try {
+    const { credential, matches } = await hasher.queue.withPlace(async (place) => {
       await throttle.admit(namespace, account);
-      credential = await repo.getCredential(namespace, userId);
+      const credential = await repo.getCredential(namespace, userId);
       if (!credential) throw notFound("user");
-      matches = await hasher.verify(oldPassword, credential.passwordHash, place);
-    } finally {
-      place.release();
-    }
+      return { credential, matches: await hasher.verify(oldPassword, credential.passwordHash, place) };
+    });
     if (!matches) {
       throw new ServiceError("unauthenticated", "old_password: does not match the current password", {
         field: "old_password",

@@ -47,22 +47,18 @@ export class SessionsService {
 
     // The hash's place is taken before the attempt is counted: a login the
     // service is too busy to check is refused uncounted, never a failed guess.
-    const place = hasher.queue.reserve();
-    let credential: CredentialRow | undefined;
-    let ok: boolean;
-    try {
+    const { credential, ok } = await hasher.queue.withPlace(async (place) => {
       await throttle.admit(namespace, account);
-      credential = byUsername
+      const credential = byUsername
         ? await repo.findCredentialByUsername(namespace, login)
         : await repo.findCredentialByEmail(namespace, login);
       // An unknown account costs a full bcrypt comparison too, so the two
       // failures take the same time and give the same error.
-      ok = credential
+      const ok = credential
         ? await hasher.verify(password, credential.passwordHash, place)
         : await hasher.verifyNothing(password, place);
-    } finally {
-      place.release();
-    }
+      return { credential, ok };
+    });
     // A failure was counted when the attempt was admitted; only success writes.
     if (!credential || !ok) throw invalidCredentials();
     // From here the password was right: whatever fails now (storage, a busy

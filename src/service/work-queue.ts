@@ -64,6 +64,16 @@ export class WorkQueue implements WorkRunner {
     };
   }
 
+  /** Runs `work` holding a reserved place (reserve), released however `work` ends. */
+  async withPlace<T>(work: (place: WorkRunner) => Promise<T>): Promise<T> {
+    const place = this.reserve();
+    try {
+      return await work(place);
+    } finally {
+      place.release();
+    }
+  }
+
   /** Refuses new work when the slots, the line and the reserved places are all taken. */
   private admit(): void {
     if (this.running + this.waiting.length + this.reserved >= this.concurrency + this.maxWaiting) {

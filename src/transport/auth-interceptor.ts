@@ -22,8 +22,11 @@ export function authInterceptor(keys: KeysService): Interceptor {
 
 /** `known`: what the check of these headers before the body found (early-auth.ts); undefined to check here. */
 export async function resolveCaller(keys: KeysService, header: Headers, known?: ApiKeyRow | null): Promise<Caller> {
-  const token = known === undefined ? bearerToken(header.get("authorization")) : undefined;
-  const key = known === undefined ? token === undefined ? undefined : await keys.authenticate(token) : known;
+  let key = known;
+  if (key === undefined) {
+    const token = bearerToken(header.get("authorization"));
+    key = token === undefined ? undefined : await keys.authenticate(token);
+  }
   if (!key) {
     throw new ServiceError("unauthenticated", "a valid API key is required: authorization: Bearer <key>");
   }

@@ -27,7 +27,7 @@ import type { KeysService } from "../service/keys.js";
 import { m3oCallKey } from "./call-context.js";
 import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
 import { abandonBody } from "./listener.js";
-import { BodyTooLarge, readBody } from "./read-body.js";
+import { BodyTooLarge, oneChunk, readBody } from "./read-body.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -195,10 +195,6 @@ function sendJson(res: NodeResponse, status: number, body: JsonValue): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
-}
-
-async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
 }
 
 async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {

@@ -59,3 +59,8 @@ export function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: nu
     req.once("close", onClose);
   });
 }
+
+/** A request body of one chunk, as Connect's universal requests take it. */
+export async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}

@@ -9,6 +9,7 @@ import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { authenticatedKey, emptyRequestBody, keyFromHeaders } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
+import { oneChunk } from "./read-body.js";
 import { correctStatus } from "./status-corrections.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
@@ -54,8 +55,4 @@ function keyedRequest(req: Parameters<RequestHandler>[0], res: Parameters<Reques
   uReq.header.delete("grpc-encoding");
   uReq.header.delete("content-length");
   return { ...uReq, body: oneChunk(empty) };
-}
-
-async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
 }

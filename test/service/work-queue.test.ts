@@ -64,4 +64,11 @@ describe("WorkQueue", () => {
     await waiting;
     expect(order).toEqual(["reserved"]);
   });
+
+  test("withPlace gives its place back however the work ends", async () => {
+    const queue = new WorkQueue(1, 0);
+    await expect(queue.withPlace(async () => Promise.reject(new Error("failed")))).rejects.toThrow("failed");
+    await expect(queue.withPlace((place) => place.run(async () => "ran"))).resolves.toBe("ran");
+    expect(busy(() => queue.reserve())).toBe(false);
+  });
 });
