@@ -8,6 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { installDebianPackage } from "./debian-packages.mjs";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -21,14 +22,6 @@ function findBinDir() {
   }
   if (onPath) candidates.push(path.dirname(fs.realpathSync(onPath)));
   return candidates.find((dir) => fs.existsSync(path.join(dir, "initdb")) && fs.existsSync(path.join(dir, "postgres")));
-}
-
-function installPostgres() {
-  if (!isRoot || !fs.existsSync("/usr/bin/apt-get")) return;
-  console.log("PostgreSQL not found: installing it from Debian's packages (apt-get install -y postgresql)...");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "-qq", "postgresql"], { stdio: "inherit", env });
 }
 
 function freePort() {
@@ -45,7 +38,7 @@ function freePort() {
 export async function startPostgres() {
   let bin = findBinDir();
   if (!bin) {
-    installPostgres();
+    installDebianPackage("postgresql", "PostgreSQL not found");
     bin = findBinDir();
   }
   if (!bin) throw new Error("no PostgreSQL server binaries (initdb, postgres) found");
@@ -71,7 +64,9 @@ export async function startPostgres() {
     "-c full_page_writes=off",
   ].join(" ");
   run("pg_ctl", ["start", "-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60"]);
-  const version = run("postgres", ["--version"]).trim().replace(/^postgres \(PostgreSQL\) /, "");
+  const version = run("postgres", ["--version"])
+    .trim()
+    .replace(/^postgres \(PostgreSQL\) /, "");
   return {
     url: `postgres://users_test@127.0.0.1:${port}/postgres`,
     version,

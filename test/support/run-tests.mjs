@@ -2,6 +2,7 @@
 // `npm test`: starts a throwaway PostgreSQL cluster (so the storage contract
 // and end-to-end suites run on both engines), runs jest, prints
 // "jest: N passed, M failed" from jest's own counts, and stops the cluster.
+// Chromium, which the browser suites drive, is installed first when missing.
 //
 // Where PostgreSQL cannot be started, the run fails loudly. To run the SQLite
 // suites alone on a machine without PostgreSQL, set USERS_TEST_SKIP_POSTGRES=1
@@ -9,6 +10,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { ensureChromium } from "./chromium-install.mjs";
 import { startPostgres } from "./postgres-cluster.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
@@ -27,9 +29,20 @@ if (process.env.USERS_TEST_SKIP_POSTGRES === "1") {
     console.log(`PostgreSQL ${cluster.version} test cluster on ${cluster.url.replace(/:[^:@/]*@/, ":***@")}`);
   } catch (err) {
     console.error(`\n!!! PostgreSQL could not be started: ${err.message}`);
-    console.error("!!! Install it (apt-get install -y postgresql) or set USERS_TEST_SKIP_POSTGRES=1 to run without it.\n");
+    console.error(
+      "!!! Install it (apt-get install -y postgresql) or set USERS_TEST_SKIP_POSTGRES=1 to run without it.\n",
+    );
     process.exit(1);
   }
+}
+
+// The browser suites drive Debian's Chromium: found or installed here, before jest starts.
+try {
+  env.CHROMIUM_PATH = ensureChromium();
+} catch (err) {
+  console.error(`\n!!! ${err.message}\n`);
+  await cluster?.stop();
+  process.exit(1);
 }
 
 const jestBin = path.join(root, "node_modules", "jest", "bin", "jest.js");

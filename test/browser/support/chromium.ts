@@ -7,7 +7,7 @@
 // (its own temporary --user-data-dir) and deletes it on close.
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM_FLAGS = [
   "--headless",
@@ -34,7 +34,9 @@ export function chromiumPath(): string {
       // not in this folder
     }
   }
-  throw new Error("chromium is not installed: apt-get install -y chromium (.ci/run does this)");
+  throw new Error(
+    "chromium is not installed: run the suites with npm test (which installs it), or apt-get install -y chromium",
+  );
 }
 
 export function launchChromium(): Promise<Browser> {
