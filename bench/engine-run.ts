@@ -5,15 +5,24 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { cpuSeconds, mainThreadCpuSeconds } from "./cpu-time.js";
+import { type EngineReport, type Figure, figureId, type SoakReport } from "./figures.js";
 import type { BcryptFloorSpec } from "./floor-bcrypt.js";
-import { figureId, type EngineReport, type Figure, type SoakReport } from "./figures.js";
 import type { LoadResult, LoadSpec } from "./load-spec.js";
 import type { BenchOptions } from "./options.js";
-import { BENCH_DIST, freePort, readyHttp, readyLine, ROOT, runJson, startServer, type ServerProcess } from "./processes.js";
-import { NAMESPACE, PASSWORD, seed, type Seeded } from "./seed.js";
-import { cpuSeconds, mainThreadCpuSeconds } from "./cpu-time.js";
+import {
+  BENCH_DIST,
+  freePort,
+  ROOT,
+  readyHttp,
+  readyLine,
+  runJson,
+  type ServerProcess,
+  startServer,
+} from "./processes.js";
+import { NAMESPACE, PASSWORD, type Seeded, seed } from "./seed.js";
 import { growthOverPeriodMb, thin } from "./soak.js";
-import { grpcRequests, httpRequests, type Call, type HttpProtocol } from "./workloads.js";
+import { type Call, grpcRequests, type HttpProtocol, httpRequests } from "./workloads.js";
 
 export interface EngineTarget {
   engine: "sqlite" | "postgres";
@@ -31,7 +40,11 @@ interface Servers {
 
 const log = (text: string) => process.stderr.write(text);
 
-export async function runEngine(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<EngineReport> {
+export async function runEngine(
+  target: EngineTarget,
+  options: BenchOptions,
+  profileDir: string,
+): Promise<EngineReport> {
   log(`\n== ${target.engine}: ${target.description}\n`);
   const users = target.engine === "postgres" ? options.postgresUsers : options.users;
   log(`seeding ${users.toLocaleString("en")} users (importUsers, one shared bcrypt hash)...`);
@@ -69,7 +82,8 @@ export async function runEngine(target: EngineTarget, options: BenchOptions, pro
 async function startServers(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<Servers> {
   const port = await freePort();
   // Every server is profiled alike, so the service's profile can be read against its floors'.
-  const profile = (name: string) => (options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+  const profile = (name: string) =>
+    options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   if (options.profile) fs.mkdirSync(profileDir, { recursive: true });
   const service = await startServer({
     name: "service",
@@ -166,7 +180,9 @@ class EngineBench {
         ratePerSecond: rate,
       }),
     ]);
-    log(` Login ${login.throughput.toFixed(1)}/s, ReadSession ${readSession.throughput.toFixed(0)}/s p99 ${readSession.latency.p99Ms.toFixed(2)} ms\n`);
+    log(
+      ` Login ${login.throughput.toFixed(1)}/s, ReadSession ${readSession.throughput.toFixed(0)}/s p99 ${readSession.latency.p99Ms.toFixed(2)} ms\n`,
+    );
     return { login, readSession };
   }
 
@@ -194,7 +210,9 @@ class EngineBench {
       result,
       samples: thin(samples).map((s) => ({ atMs: s.atMs - from, mb: Math.round(s.mb * 10) / 10 })),
     };
-    log(` ${result.throughput.toFixed(0)}/s, RSS ${report.startMb.toFixed(1)} → ${report.endMb.toFixed(1)} MB (fit ${report.growthMb >= 0 ? "+" : ""}${report.growthMb.toFixed(1)} MB)\n`);
+    log(
+      ` ${result.throughput.toFixed(0)}/s, RSS ${report.startMb.toFixed(1)} → ${report.endMb.toFixed(1)} MB (fit ${report.growthMb >= 0 ? "+" : ""}${report.growthMb.toFixed(1)} MB)\n`,
+    );
     return report;
   }
 
@@ -209,7 +227,12 @@ class EngineBench {
     };
   }
 
-  private async http(server: ServerProcess & { port: number }, protocol: HttpProtocol, call: Call, connections: number) {
+  private async http(
+    server: ServerProcess & { port: number },
+    protocol: HttpProtocol,
+    call: Call,
+    connections: number,
+  ) {
     const spec = this.httpSpec(server.port, protocol, call, connections);
     await this.measure(server, protocol, call, connections, () => runJson<LoadResult>("load-http.js", spec));
   }
@@ -242,7 +265,9 @@ class EngineBench {
       warmupSeconds: this.options.warmupSeconds,
       durationSeconds: this.options.durationSeconds,
     };
-    await this.measure(undefined, "bcrypt", mode, os.availableParallelism(), () => runJson<LoadResult>("floor-bcrypt.js", spec));
+    await this.measure(undefined, "bcrypt", mode, os.availableParallelism(), () =>
+      runJson<LoadResult>("floor-bcrypt.js", spec),
+    );
   }
 
   private async measure(

@@ -19,7 +19,8 @@ export interface BcryptFloorSpec {
 
 const spec = JSON.parse(await readStdin()) as BcryptFloorSpec;
 const hash = await bcrypt.hash(spec.password, spec.cost);
-const operation = spec.mode === "compare" ? () => bcrypt.compare(spec.password, hash) : () => bcrypt.hash(spec.password, spec.cost);
+const operation =
+  spec.mode === "compare" ? () => bcrypt.compare(spec.password, hash) : () => bcrypt.hash(spec.password, spec.cost);
 
 async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResult> {
   let ok = 0;

@@ -31,7 +31,9 @@ const server = http.createServer((req, res) => {
     const digest = createHash("sha256").update(sessionId, "utf8").digest();
     const row = getSession.get(digest, namespace, Date.now()) as SessionRecord | undefined;
     if (!row) {
-      res.writeHead(404, { "content-type": "application/json" }).end('{"code":"not_found","message":"session: not found"}');
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end('{"code":"not_found","message":"session: not found"}');
       return;
     }
     const body = JSON.stringify({

@@ -21,7 +21,9 @@ const spec = JSON.parse(await readStdin()) as LoadSpec;
 const { method, requests } = spec.grpc!;
 
 const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true });
-const pkg = grpc.loadPackageDefinition(definition) as unknown as { users: { v1: { Users: grpc.ServiceClientConstructor } } };
+const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+  users: { v1: { Users: grpc.ServiceClientConstructor } };
+};
 const client = new pkg.users.v1.Users(spec.target, grpc.credentials.createInsecure());
 const metadata = new grpc.Metadata();
 for (const [name, value] of Object.entries(spec.grpc!.metadata)) metadata.set(name, value);

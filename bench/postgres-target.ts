@@ -50,7 +50,11 @@ async function freshDatabase(serverUrl: string): Promise<PostgresTarget> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return {
-    target: { engine: "postgres", databaseUrl: url.toString(), description: `PostgreSQL at BENCH_POSTGRES_URL (database ${name}), pool of 10` },
+    target: {
+      engine: "postgres",
+      databaseUrl: url.toString(),
+      description: `PostgreSQL at BENCH_POSTGRES_URL (database ${name}), pool of 10`,
+    },
     async cleanup() {
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();

@@ -1,6 +1,6 @@
 // Starts the servers under test (the service, the floors) and the load
 // generators as child processes of the bench, each in its own process.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -23,7 +23,12 @@ if (!fileA || !usA || !fileB || !usB) {
 const top = Number(rest[rest.indexOf("--top") + 1] ?? 40) || 40;
 
 const shortUrl = (url: string) =>
-  url === "" ? "" : url.replace(/^.*node_modules\//, "").replace(/^.*\/dist\//, "").replace(/^file:\/\//, "");
+  url === ""
+    ? ""
+    : url
+        .replace(/^.*node_modules\//, "")
+        .replace(/^.*\/dist\//, "")
+        .replace(/^file:\/\//, "");
 
 /** Event-loop µs per call spent in each function (self time), by "name url:line". */
 function perCall(file: string, usPerCall: number): Map<string, number> {
@@ -50,5 +55,7 @@ const rows = [...keys].map((k) => ({ k, a: a.get(k) ?? 0, b: b.get(k) ?? 0 })).s
 process.stdout.write(`µs per call: A ${usA}, B ${usB}; by B − A (largest first)\n`);
 process.stdout.write(`${"B−A".padStart(7)} ${"A".padStart(7)} ${"B".padStart(7)}  function\n`);
 for (const r of rows.slice(0, top)) {
-  process.stdout.write(`${(r.b - r.a).toFixed(1).padStart(7)} ${r.a.toFixed(1).padStart(7)} ${r.b.toFixed(1).padStart(7)}  ${r.k}\n`);
+  process.stdout.write(
+    `${(r.b - r.a).toFixed(1).padStart(7)} ${r.a.toFixed(1).padStart(7)} ${r.b.toFixed(1).padStart(7)}  ${r.k}\n`,
+  );
 }

@@ -74,7 +74,8 @@ for (const [id, us] of selfUs) {
 const pct = (us: number) => `${((100 * us) / busyUs).toFixed(1).padStart(5)}%`;
 const print = (title: string, map: Map<string, number>, n: number) => {
   process.stdout.write(`\n${title}\n`);
-  for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) process.stdout.write(`${pct(us)}  ${key}\n`);
+  for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n))
+    process.stdout.write(`${pct(us)}  ${key}\n`);
 };
 process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled, ${(busyUs / 1e6).toFixed(1)} s busy\n`);
 print("Self time by place", byPlace, top);
@@ -101,7 +102,8 @@ if (callersOf) {
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       if (byId.get(cur)!.callFrame.functionName !== callersOf) continue;
       const chain: string[] = [];
-      for (let up = parent.get(cur); up !== undefined && chain.length < 3; up = parent.get(up)) chain.push(label(byId.get(up)!));
+      for (let up = parent.get(cur); up !== undefined && chain.length < 3; up = parent.get(up))
+        chain.push(label(byId.get(up)!));
       add(chains, chain.join(" < "), profile.timeDeltas[i] ?? 0);
       break;
     }
@@ -116,7 +118,9 @@ if (inclusivePlace) {
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const n = byId.get(cur)!;
       if (!n.callFrame.url.includes(inclusivePlace)) continue;
-      seen.add(`${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.replace(/^.*\/dist\//, "")}:${n.callFrame.lineNumber + 1}`);
+      seen.add(
+        `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.replace(/^.*\/dist\//, "")}:${n.callFrame.lineNumber + 1}`,
+      );
     }
     for (const key of seen) add(inclusive, key, profile.timeDeltas[i] ?? 0);
   });

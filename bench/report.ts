@@ -18,7 +18,14 @@ const ms = (n: number) => n.toFixed(2);
 function figureCells(f: Figure): string[] {
   const lat = f.result.latency;
   const failed = f.result.failed > 0 ? ` (${f.result.failed} failed)` : "";
-  return [f.call, f.protocol, String(f.connections), perSecond(f.result.throughput) + failed, ms(lat.p50Ms), ms(lat.p99Ms)];
+  return [
+    f.call,
+    f.protocol,
+    String(f.connections),
+    perSecond(f.result.throughput) + failed,
+    ms(lat.p50Ms),
+    ms(lat.p99Ms),
+  ];
 }
 
 /** Event-loop CPU per call: steadier than req/s when other work shares the machine. */
@@ -28,7 +35,8 @@ export function callsTable(report: EngineReport): Table {
   const rows: string[][] = [];
   for (const figure of report.figures.filter((f) => f.server === "service")) {
     const floors = floorsOf(figure);
-    if (floors.length === 0) rows.push([...figureCells(figure), loopCell(figure), "—", "—", "—", "—", figure.rssMaxMb.toFixed(0)]);
+    if (floors.length === 0)
+      rows.push([...figureCells(figure), loopCell(figure), "—", "—", "—", "—", figure.rssMaxMb.toFixed(0)]);
     for (const floorId of floors) {
       const floor = report.figures.find((f) => f.id === floorId);
       // The node:http + SQLite floor exists only for the SQLite pass.
@@ -37,7 +45,9 @@ export function callsTable(report: EngineReport): Table {
       rows.push([
         ...figureCells(figure),
         loopCell(figure),
-        floor ? `${FLOOR_NAMES[floor.server] ?? floor.server} ${floor.call === "compare" || floor.call === "hash" ? floor.call : ""}`.trim() : floorId,
+        floor
+          ? `${FLOOR_NAMES[floor.server] ?? floor.server} ${floor.call === "compare" || floor.call === "hash" ? floor.call : ""}`.trim()
+          : floorId,
         floor ? perSecond(floor.result.throughput) : "not measured",
         loopCell(floor),
         r === undefined ? "—" : r.toFixed(2),
@@ -46,7 +56,20 @@ export function callsTable(report: EngineReport): Table {
     }
   }
   return {
-    head: ["Call", "Protocol", "c", "req/s", "p50 ms", "p99 ms", "loop µs", "Floor", "floor req/s", "floor loop µs", "ratio", "RSS MB"],
+    head: [
+      "Call",
+      "Protocol",
+      "c",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "loop µs",
+      "Floor",
+      "floor req/s",
+      "floor loop µs",
+      "ratio",
+      "RSS MB",
+    ],
     rows,
   };
 }
@@ -69,7 +92,11 @@ export function targetsTable(checks: TargetCheck[]): Table {
 
 export function asText(table: Table): string {
   const widths = table.head.map((h, i) => Math.max(h.length, ...table.rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(table.head), widths.map((w) => "-".repeat(w)).join("  "), ...table.rows.map(line)].join("\n");
 }
 

@@ -8,11 +8,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runEngine, type EngineTarget } from "./engine-run.js";
+import { type EngineTarget, runEngine } from "./engine-run.js";
 import type { EngineReport } from "./figures.js";
 import { describeMachine, machineInfo } from "./machine.js";
 import { parseOptions, USAGE } from "./options.js";
-import { postgresTarget, type PostgresTarget } from "./postgres-target.js";
+import { type PostgresTarget, postgresTarget } from "./postgres-target.js";
 import { ROOT } from "./processes.js";
 import { asMarkdown, asText, engineSections } from "./report.js";
 import { checkTargets } from "./targets.js";
@@ -43,7 +43,8 @@ try {
   reports.push(await runEngine(sqlite, options, path.join(resultsDir, "profiles", stamp, "sqlite")));
   if (options.postgres === "auto") {
     postgres = await postgresTarget();
-    if (postgres) reports.push(await runEngine(postgres.target, options, path.join(resultsDir, "profiles", stamp, "postgres")));
+    if (postgres)
+      reports.push(await runEngine(postgres.target, options, path.join(resultsDir, "profiles", stamp, "postgres")));
     else process.stderr.write("\nPostgreSQL: not installed and BENCH_POSTGRES_URL not set, skipped\n");
   }
 } finally {
@@ -59,7 +60,9 @@ const heading = [
   `Machine: ${describeMachine(machine)}`,
 ].join("\n");
 const text = [heading, ...reports.map((r) => engineSections(r, options, asText))].join("\n\n");
-const markdown = [heading.replace(/\n/g, "  \n"), ...reports.map((r) => engineSections(r, options, asMarkdown))].join("\n\n");
+const markdown = [heading.replace(/\n/g, "  \n"), ...reports.map((r) => engineSections(r, options, asMarkdown))].join(
+  "\n\n",
+);
 process.stdout.write(`\n${text}\n`);
 
 const json = {

@@ -1,6 +1,6 @@
 // The issue's targets, checked against one engine's figures.
 import os from "node:os";
-import { figureId, type EngineReport, type Figure } from "./figures.js";
+import { type EngineReport, type Figure, figureId } from "./figures.js";
 import type { BenchOptions } from "./options.js";
 
 export interface TargetCheck {
@@ -42,7 +42,11 @@ export function checkTargets(report: EngineReport, options: TargetOptions): Targ
   const ratioTarget = (id: string, min: number, text: string) => {
     const figure = find(id);
     const r = figure && ratio(report, figure, floorsOf(figure)[0]!);
-    checks.push({ target: text, measured: r === undefined ? "not measured" : `${r.toFixed(2)} ×`, met: r === undefined ? undefined : r >= min });
+    checks.push({
+      target: text,
+      measured: r === undefined ? "not measured" : `${r.toFixed(2)} ×`,
+      met: r === undefined ? undefined : r >= min,
+    });
   };
   ratioTarget(figureId("service", "connect-json", "Login", hashConnections), 0.95, "Login ≥ 0.95 × raw bcrypt compare");
   // Throughput of bcrypt-bound calls follows the CPU share other processes leave; CPU per call does not.
@@ -52,14 +56,24 @@ export function checkTargets(report: EngineReport, options: TargetOptions): Targ
     const efficiency = compare.cpuUsPerCall / login.cpuUsPerCall;
     checks[checks.length - 1]!.measured += ` (CPU per call: ${efficiency.toFixed(2)} × as efficient as raw bcrypt)`;
   }
-  ratioTarget(figureId("service", "connect-json", "ReadSession", connections), 0.85, "ReadSession (Connect JSON) ≥ 0.85 × bare Connect");
-  ratioTarget(figureId("service", "connect-json", "Read", connections), 0.85, "Read (Connect JSON) ≥ 0.85 × bare Connect");
+  ratioTarget(
+    figureId("service", "connect-json", "ReadSession", connections),
+    0.85,
+    "ReadSession (Connect JSON) ≥ 0.85 × bare Connect",
+  );
+  ratioTarget(
+    figureId("service", "connect-json", "Read", connections),
+    0.85,
+    "Read (Connect JSON) ≥ 0.85 × bare Connect",
+  );
 
   const atMillion = report.users >= MILLION;
   const search = find(figureId("service", "connect-json", "Search", 1));
   checks.push({
     target: "Search by username prefix, 1,000,000 users, c=1: p99 < 5 ms",
-    measured: search ? `p99 ${search.result.latency.p99Ms.toFixed(2)} ms with ${report.users.toLocaleString("en")} users` : "not measured",
+    measured: search
+      ? `p99 ${search.result.latency.p99Ms.toFixed(2)} ms with ${report.users.toLocaleString("en")} users`
+      : "not measured",
     met: search && atMillion ? search.result.latency.p99Ms < 5 : undefined,
   });
   checks.push({

@@ -1,17 +1,18 @@
 // The composition root: builds storage, services and transport from one
 // validated Config and returns a server that is not yet listening. Tests call
 // createServer() and listen on port 0; the CLI's `serve` listens on PORT.
-import type { AddressInfo } from "node:net";
+
 import { setMaxListeners } from "node:events";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
 import { logCalls } from "./observability/call-log.js";
 import { HealthMonitor } from "./observability/health.js";
+import type { Logger } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
 import { timedRepository } from "./observability/timed-repository.js";
-import type { Logger } from "./observability/logger.js";
 import { KeysService } from "./service/keys.js";
 import { LoginThrottle } from "./service/login-throttle.js";
 import { BcryptHasher } from "./service/password-hasher.js";
@@ -25,14 +26,14 @@ import type { Repository } from "./storage/repository.js";
 import { authInterceptor } from "./transport/auth-interceptor.js";
 import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
+import { registerHealth } from "./transport/health-routes.js";
 import { createHttpHandler } from "./transport/http-handler.js";
 import { Listener } from "./transport/listener.js";
-import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
-import { observeInterceptor, type CallObserver } from "./transport/observe-interceptor.js";
-import { registerHealth } from "./transport/health-routes.js";
+import { type CallObserver, observeInterceptor } from "./transport/observe-interceptor.js";
 import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
+import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { registerUsers } from "./transport/users-routes.js";
 
 export interface Server {

@@ -1,7 +1,7 @@
 // The generated Users client over the Connect protocol, calling the API on
 // the console's own origin (so no CORS is involved). Every call carries the
 // in-memory credentials as headers.
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { getCredentials } from "./credentials.js";

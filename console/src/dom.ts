@@ -6,7 +6,11 @@ type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
 
 /** Creates an element: attributes (true = present, false/undefined = absent), "on<event>" listeners, children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value === "function") el.addEventListener(name.slice(2), value);

@@ -1,12 +1,12 @@
 // The `users-service` command line: dispatches to serve, migrate, keys, users.
-import { loadConfig, ConfigError } from "../config/config.js";
+import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger } from "../observability/logger.js";
 import { ServiceError } from "../service/errors.js";
 import { openRepository } from "../storage/open.js";
 import { keysCommand } from "./keys.js";
 import { serve } from "./serve.js";
-import { usersCommand } from "./users-transfer.js";
 import { helpText, UsageError } from "./usage.js";
+import { usersCommand } from "./users-transfer.js";
 import { packageVersion } from "./version.js";
 
 export async function main(argv: string[]): Promise<number> {

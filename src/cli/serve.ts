@@ -1,16 +1,22 @@
 // `users-service serve`: run the server until SIGTERM/SIGINT, then drain.
-import { describeConfig, type Config } from "../config/config.js";
+import { type Config, describeConfig } from "../config/config.js";
 import type { Logger } from "../observability/logger.js";
 import { createServer, type Server } from "../server.js";
 import { packageVersion } from "./version.js";
 
-export async function serve(config: Config, logger: Logger, out: NodeJS.WritableStream = process.stdout): Promise<Server> {
+export async function serve(
+  config: Config,
+  logger: Logger,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<Server> {
   logger.info({ version: packageVersion(), config: describeConfig(config) }, "starting users-service");
   const server = await createServer(config, { logger });
   if (config.bootstrapKey !== "") await server.keys.register(config.bootstrapKey, "USERS_BOOTSTRAP_KEY");
   const address = await server.listen().catch(async (err: unknown) => {
     await server.close().catch(() => undefined);
-    throw new Error(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot listen on ${config.host}:${config.port} (HOST, PORT): ${(err as Error).message}`, {
+      cause: err,
+    });
   });
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   logger.info({ address: `${host}:${address.port}`, engine: server.repo.engine }, "listening");
@@ -32,7 +38,9 @@ async function firstAdminKey(server: Server, logger: Logger): Promise<string | u
   const keys = await server.keys.list();
   if (keys.length === 0) return (await server.keys.create(null, "created at first start")).key;
   if (!keys.some((key) => key.revokedMs === null)) {
-    logger.warn("every API key is revoked, so no call can be made: create one with `users-service keys create --admin`");
+    logger.warn(
+      "every API key is revoked, so no call can be made: create one with `users-service keys create --admin`",
+    );
   }
   return undefined;
 }

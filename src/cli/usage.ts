@@ -11,7 +11,8 @@ export class UsageError extends Error {
 export function helpText(): string {
   const width = Math.max(...SETTINGS.map((s) => s.env.length)) + 2;
   const settings = SETTINGS.map(
-    (s) => `  ${s.env.padEnd(width)}${s.describe}\n  ${"".padEnd(width)}default: ${s.default === "" ? "(empty)" : s.default}`,
+    (s) =>
+      `  ${s.env.padEnd(width)}${s.describe}\n  ${"".padEnd(width)}default: ${s.default === "" ? "(empty)" : s.default}`,
   ).join("\n");
   return `users-service: user accounts, password login and sessions over gRPC, gRPC-Web, Connect and JSON.
 

@@ -43,7 +43,13 @@ export async function usersCommand(config: Config, args: string[]): Promise<numb
   }
 }
 
-async function importUsers(repo: Repository, config: Config, file: string, namespace: string, maxCost: number): Promise<number> {
+async function importUsers(
+  repo: Repository,
+  config: Config,
+  file: string,
+  namespace: string,
+  maxCost: number,
+): Promise<number> {
   const input = file === "-" ? process.stdin : fs.createReadStream(file);
   const total = file === "-" ? undefined : fs.statSync(file).size;
   const progress = new Progress("users import", process.stderr, total);
@@ -85,11 +91,13 @@ async function importUsers(repo: Repository, config: Config, file: string, names
 
 async function exportUsers(repo: Repository, file: string | undefined): Promise<number> {
   const toFile = file !== undefined && file !== "-";
-  const out: NodeJS.WritableStream = toFile ? fs.createWriteStream(file, { fd: openPrivateFile(file) }) : process.stdout;
+  const out: NodeJS.WritableStream = toFile
+    ? fs.createWriteStream(file, { fd: openPrivateFile(file) })
+    : process.stdout;
   const progress = new Progress("users export", process.stderr, await repo.countUsers());
   let count = 0;
   for await (const page of repo.exportUsers(BATCH)) {
-    const text = page.map(exportLine).join("\n") + "\n";
+    const text = `${page.map(exportLine).join("\n")}\n`;
     if (!out.write(text)) await new Promise((resolve) => out.once("drain", resolve));
     count += page.length;
     progress.tick(page.length, count);

@@ -13,10 +13,16 @@ export function packageVersion(): string {
     const file = path.join(dir, "package.json");
     if (fs.existsSync(file)) {
       const pkg = JSON.parse(fs.readFileSync(file, "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "users-service" && pkg.version) return (cached = pkg.version);
+      if (pkg.name === "users-service" && pkg.version) {
+        cached = pkg.version;
+        return cached;
+      }
     }
     const parent = path.dirname(dir);
-    if (parent === dir) return (cached = "unknown");
+    if (parent === dir) {
+      cached = "unknown";
+      return cached;
+    }
     dir = parent;
   }
 }

@@ -3,7 +3,8 @@
 
 export function parseInteger(min: number, max: number): (text: string) => number {
   return (text) => {
-    if (!/^-?\d+$/.test(text.trim())) throw new Error(`must be a whole number from ${min} to ${max}, got "${clip(text)}"`);
+    if (!/^-?\d+$/.test(text.trim()))
+      throw new Error(`must be a whole number from ${min} to ${max}, got "${clip(text)}"`);
     const value = Number(text.trim());
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw new Error(`must be a whole number from ${min} to ${max}, got ${clip(text)}`);

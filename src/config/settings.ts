@@ -4,7 +4,13 @@ import { parseDatabaseUrl } from "../storage/database-url.js";
 import { parseDurationSeconds, parseEnum, parseInteger, parseList, parseOrigin } from "./parsers.js";
 
 /** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
-const SHOWN_URL_PARAMETERS = new Set(["sslmode", "application_name", "connect_timeout", "options", "target_session_attrs"]);
+const SHOWN_URL_PARAMETERS = new Set([
+  "sslmode",
+  "application_name",
+  "connect_timeout",
+  "options",
+  "target_session_attrs",
+]);
 
 interface Setting<T> {
   env: string;
@@ -60,7 +66,8 @@ const SETTING_MAP = {
   sqliteBusyTimeoutMs: define({
     env: "SQLITE_BUSY_TIMEOUT_MS",
     default: "5000",
-    describe: "SQLite: how long a write waits for another process (e.g. the CLI) to release the database before the call fails; waiting never blocks other calls.",
+    describe:
+      "SQLite: how long a write waits for another process (e.g. the CLI) to release the database before the call fails; waiting never blocks other calls.",
     parse: parseInteger(0, 600000),
   }),
   pgPoolSize: define({
@@ -102,7 +109,8 @@ const SETTING_MAP = {
   apiKeyCacheSeconds: define({
     env: "API_KEY_CACHE_SECONDS",
     default: "5",
-    describe: "How long a replica trusts an API key it has looked up; a key revoked elsewhere stops working within this time. 0: ask the database every call.",
+    describe:
+      "How long a replica trusts an API key it has looked up; a key revoked elsewhere stops working within this time. 0: ask the database every call.",
     parse: parseDurationSeconds(0, 3600),
   }),
   maxBodyBytes: define({
@@ -138,13 +146,15 @@ const SETTING_MAP = {
   hashQueueMax: define({
     env: "HASH_QUEUE_MAX",
     default: "64",
-    describe: "Password hashes allowed to wait; beyond it Login/Create/UpdatePassword fail fast with RESOURCE_EXHAUSTED.",
+    describe:
+      "Password hashes allowed to wait; beyond it Login/Create/UpdatePassword fail fast with RESOURCE_EXHAUSTED.",
     parse: parseInteger(0, 100000),
   }),
   corsOrigins: define({
     env: "CORS_ORIGINS",
     default: "",
-    describe: "Comma-separated browser origins allowed to call cross-origin (e.g. https://app.example.com). Empty: none.",
+    describe:
+      "Comma-separated browser origins allowed to call cross-origin (e.g. https://app.example.com). Empty: none.",
     parse: parseList(parseOrigin),
   }),
   logLevel: define({

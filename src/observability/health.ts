@@ -67,7 +67,10 @@ export class HealthMonitor {
   private async pingDatabase(): Promise<HealthReport> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<HealthReport>((resolve) => {
-      timer = setTimeout(() => resolve({ status: "NOT_SERVING", reason: "database did not answer in time" }), PING_TIMEOUT_MS);
+      timer = setTimeout(
+        () => resolve({ status: "NOT_SERVING", reason: "database did not answer in time" }),
+        PING_TIMEOUT_MS,
+      );
     });
     try {
       return await Promise.race([

@@ -1,7 +1,7 @@
 // Structured JSON logs (pino). Call log lines carry names, codes and timings
 // only; as a second line of defence, fields that could ever hold a secret are
 // redacted wherever they appear.
-import { pino, type Logger, type DestinationStream } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import { PinoPretty } from "pino-pretty";
 
 export type { Logger };

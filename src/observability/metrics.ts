@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client), one registry per server so several
 // servers in one process (tests) never mix their counts.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { HashTiming } from "../service/password-hasher.js";
 import type { WorkQueue } from "../service/work-queue.js";
 import type { CallObserver } from "../transport/observe-interceptor.js";

@@ -2,10 +2,7 @@
 // without the engines knowing about metrics.
 import type { Repository } from "../storage/repository.js";
 
-export function timedRepository(
-  repo: Repository,
-  observe: (operation: string, seconds: number) => void,
-): Repository {
+export function timedRepository(repo: Repository, observe: (operation: string, seconds: number) => void): Repository {
   return new Proxy(repo, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;

@@ -121,7 +121,8 @@ export function parseKeyExportLine(line: string, lineNo: number): ApiKeyRecord {
   if (typeof o !== "object" || o === null) throw bad("must be a JSON object");
   const digest = typeof o.key_sha256 === "string" ? Buffer.from(o.key_sha256, "base64") : Buffer.alloc(0);
   if (digest.length !== 32) throw bad("key_sha256 must be a base64 SHA-256 digest");
-  if (typeof o.id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(o.id)) throw bad("id must be 1 to 64 of A-Z a-z 0-9 _ -");
+  if (typeof o.id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(o.id))
+    throw bad("id must be 1 to 64 of A-Z a-z 0-9 _ -");
   const namespace = o.namespace === null || o.namespace === undefined ? null : String(o.namespace);
   if (namespace !== null) rules.namespace(namespace, `line ${lineNo}: namespace`);
   const createdMs = Number(o.created_ms);

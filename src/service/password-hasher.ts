@@ -2,7 +2,7 @@
 // run on libuv's thread pool) and through a bounded WorkQueue.
 import bcrypt from "bcrypt";
 import { newToken } from "./tokens.js";
-import { WorkQueue, type WorkRunner } from "./work-queue.js";
+import type { WorkQueue, WorkRunner } from "./work-queue.js";
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

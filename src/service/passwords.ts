@@ -1,7 +1,7 @@
 // Changing a password: UpdatePassword.
 import type { Repository } from "../storage/repository.js";
-import { ServiceError, invalidArgument, notFound } from "./errors.js";
-import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
+import { invalidArgument, notFound, ServiceError } from "./errors.js";
+import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import * as rules from "./validation.js";
 
@@ -47,7 +47,13 @@ export class PasswordsService {
     }
     await throttle.succeeded(namespace, account);
     const newHash = await hasher.hash(newPassword);
-    const replaced = await repo.replacePasswordHash(namespace, userId, credential.passwordHash, newHash, this.deps.now());
+    const replaced = await repo.replacePasswordHash(
+      namespace,
+      userId,
+      credential.passwordHash,
+      newHash,
+      this.deps.now(),
+    );
     if (!replaced) {
       throw new ServiceError("aborted", "the password was changed by another request meanwhile; retry");
     }

@@ -1,7 +1,7 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
 import type { CredentialRow, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
-import { throttleAccount, type LoginThrottle } from "./login-throttle.js";
+import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { Session } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { digest, newToken } from "./tokens.js";
@@ -72,7 +72,12 @@ export class SessionsService {
   }
 
   /** Stores a session for a user whose password was just verified against `credential`. */
-  private async startSession(namespace: string, credential: CredentialRow, password: string, account: string): Promise<Session> {
+  private async startSession(
+    namespace: string,
+    credential: CredentialRow,
+    password: string,
+    account: string,
+  ): Promise<Session> {
     const { repo, hasher } = this.deps;
     const id = newToken();
     const createdMs = this.deps.now();
@@ -95,7 +100,11 @@ export class SessionsService {
       // (the same password, re-made at BCRYPT_COST) the password is still
       // right: check it against the new hash once, and store the session.
       const current = await repo.getCredential(namespace, session.userId);
-      if (current && current.passwordHash !== credential.passwordHash && (await hasher.verify(password, current.passwordHash))) {
+      if (
+        current &&
+        current.passwordHash !== credential.passwordHash &&
+        (await hasher.verify(password, current.passwordHash))
+      ) {
         inserted = await repo.insertSession(namespace, row, current.passwordHash, account);
       }
     }

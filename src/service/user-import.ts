@@ -3,7 +3,7 @@
 // has to reset a password) or, for systems that hold plain passwords, a
 // password to hash.
 import type { UserExport } from "../storage/repository.js";
-import { ServiceError, invalidArgument } from "./errors.js";
+import { invalidArgument, ServiceError } from "./errors.js";
 import { importedBcryptHash } from "./imported-hash.js";
 import { newUserId } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -65,7 +65,8 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
     },
   };
   const hash = text("password_hash", "passwordHash", "hash");
-  if (hash !== "") return { kind: "hash", record: { ...record, passwordHash: importedBcryptHash(hash, defaults.maxCost) } };
+  if (hash !== "")
+    return { kind: "hash", record: { ...record, passwordHash: importedBcryptHash(hash, defaults.maxCost) } };
   const password = text("password");
   if (password === "") throw invalidArgument("password_hash", "required (or a plain password in password)");
   return { kind: "password", record, password: rules.newPassword(password) };

@@ -115,7 +115,8 @@ export function namespace(raw: string, field = "micro-namespace"): string {
 
 export function sessionId(raw: string, field = "session_id"): string {
   if (raw === "") throw invalidArgument(field, "required");
-  if (raw.length > LIMITS.sessionIdMax) throw invalidArgument(field, `must be at most ${LIMITS.sessionIdMax} characters`);
+  if (raw.length > LIMITS.sessionIdMax)
+    throw invalidArgument(field, `must be at most ${LIMITS.sessionIdMax} characters`);
   return raw;
 }
 
@@ -123,7 +124,8 @@ export function sessionId(raw: string, field = "session_id"): string {
 export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
   if (raw.length > LIMITS.sessionsListMax) throw invalidArgument(field, `at most ${LIMITS.sessionsListMax} handles`);
   return raw.map((handle) => {
-    if (!/^[0-9a-f]{64}$/.test(handle)) throw invalidArgument(field, "each handle is 64 lowercase hex characters, as ListSessions returns");
+    if (!/^[0-9a-f]{64}$/.test(handle))
+      throw invalidArgument(field, "each handle is 64 lowercase hex characters, as ListSessions returns");
     return Buffer.from(handle, "hex");
   });
 }
@@ -135,13 +137,19 @@ export interface SearchQuery {
   offset: number;
 }
 
-export function searchQuery(input: { username: string; email: string; limit: bigint | number; offset: bigint | number }): SearchQuery {
+export function searchQuery(input: {
+  username: string;
+  email: string;
+  limit: bigint | number;
+  offset: bigint | number;
+}): SearchQuery {
   const usernamePrefix = input.username;
   if (usernamePrefix.length > LIMITS.usernameMax || (usernamePrefix !== "" && !USERNAME_CHARS.test(usernamePrefix))) {
     throw invalidArgument("username", `a username prefix is at most ${LIMITS.usernameMax} of A-Z a-z 0-9 _ -`);
   }
   const emailPrefix = input.email.trim().toLowerCase();
-  if (emailPrefix.length > LIMITS.emailMax) throw invalidArgument("email", `must be at most ${LIMITS.emailMax} characters`);
+  if (emailPrefix.length > LIMITS.emailMax)
+    throw invalidArgument("email", `must be at most ${LIMITS.emailMax} characters`);
   const limit = BigInt(input.limit);
   if (limit < 0n || limit > BigInt(LIMITS.searchLimitMax)) {
     throw invalidArgument("limit", `must be from 0 to ${LIMITS.searchLimitMax} (0 means ${LIMITS.searchLimitDefault})`);

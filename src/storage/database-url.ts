@@ -1,7 +1,5 @@
 // DATABASE_URL names the storage engine and where its data lives.
-export type DatabaseTarget =
-  | { engine: "sqlite"; path: string }
-  | { engine: "postgres"; url: string };
+export type DatabaseTarget = { engine: "sqlite"; path: string } | { engine: "postgres"; url: string };
 
 export function parseDatabaseUrl(text: string): DatabaseTarget {
   if (text.startsWith("sqlite:")) {

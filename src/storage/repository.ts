@@ -180,7 +180,12 @@ export interface Repository {
    * inserted, and kept when it is not: one write to disk per successful login
    * instead of two.
    */
-  insertSession(namespace: string, session: NewSession, expectedHash: string, endsThrottleOf?: string): Promise<boolean>;
+  insertSession(
+    namespace: string,
+    session: NewSession,
+    expectedHash: string,
+    endsThrottleOf?: string,
+  ): Promise<boolean>;
   /** The session if it exists and expiresMs > nowMs. */
   getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
   deleteSession(namespace: string, idDigest: Buffer): Promise<void>;
@@ -208,7 +213,12 @@ export interface Repository {
    * Counting before the password is checked is what stops a burst of
    * concurrent guesses from all passing a check that none has failed yet.
    */
-  chargeLoginAttempt(namespace: string, account: string, nowMs: number, policy: ThrottlePolicy): Promise<LoginThrottleRow | undefined>;
+  chargeLoginAttempt(
+    namespace: string,
+    account: string,
+    nowMs: number,
+    policy: ThrottlePolicy,
+  ): Promise<LoginThrottleRow | undefined>;
   clearLoginFailures(namespace: string, account: string): Promise<void>;
 
   // API keys (global: a key may be for any namespace, or admin)

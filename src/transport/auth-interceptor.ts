@@ -6,8 +6,8 @@ import type { Interceptor } from "@connectrpc/connect";
 import { ServiceError } from "../service/errors.js";
 import type { KeysService } from "../service/keys.js";
 import type { Caller } from "../service/model.js";
-import type { ApiKeyRow } from "../storage/repository.js";
 import * as rules from "../service/validation.js";
+import type { ApiKeyRow } from "../storage/repository.js";
 import { callerKey } from "./call-context.js";
 import { authenticatedKey, bearerToken } from "./early-auth.js";
 
@@ -32,9 +32,7 @@ export async function resolveCaller(keys: KeysService, header: Headers, known?: 
   }
   const requested = header.get("micro-namespace");
   const namespace =
-    requested === null || requested === ""
-      ? (key.namespace ?? DEFAULT_NAMESPACE)
-      : rules.namespace(requested.trim());
+    requested === null || requested === "" ? (key.namespace ?? DEFAULT_NAMESPACE) : rules.namespace(requested.trim());
   if (key.namespace !== null && key.namespace !== namespace) {
     throw new ServiceError("permission_denied", `this API key may only be used for namespace "${key.namespace}"`);
   }

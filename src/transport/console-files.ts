@@ -16,8 +16,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RequestHandler } from "./listener.js";
 import type { Route } from "./http-handler.js";
+import type { RequestHandler } from "./listener.js";
 
 export const CONSOLE_PATH = "/console/";
 
@@ -112,7 +112,12 @@ export function serveConsole(files: Map<string, ConsoleFile>): RequestHandler {
   };
 }
 
-function sendText(res: Parameters<RequestHandler>[1], status: number, text: string, extra: Record<string, string> = {}) {
+function sendText(
+  res: Parameters<RequestHandler>[1],
+  status: number,
+  text: string,
+  extra: Record<string, string> = {},
+) {
   res.writeHead(status, {
     ...SECURITY_HEADERS,
     ...extra,

@@ -23,7 +23,11 @@ export const ALLOWED_HEADERS: readonly string[] = unique([
 ]);
 
 /** Response headers a browser script may read: Connect's and gRPC-Web's own, plus this API's. */
-export const EXPOSED_HEADERS: readonly string[] = unique([...connectCors.exposedHeaders, "x-request-id", "retry-after"]);
+export const EXPOSED_HEADERS: readonly string[] = unique([
+  ...connectCors.exposedHeaders,
+  "x-request-id",
+  "retry-after",
+]);
 
 export const ALLOWED_METHODS: readonly string[] = connectCors.allowedMethods;
 
@@ -88,7 +92,13 @@ function headerValue(req: Request, name: string): string | undefined {
 
 function appendVary(res: Response, field: string): void {
   const current = res.getHeader("vary");
-  const fields = current === undefined ? [] : String(current).split(",").map((f) => f.trim()).filter(Boolean);
+  const fields =
+    current === undefined
+      ? []
+      : String(current)
+          .split(",")
+          .map((f) => f.trim())
+          .filter(Boolean);
   if (!fields.some((f) => f.toLowerCase() === field.toLowerCase())) fields.push(field);
   res.setHeader("vary", fields.join(", "));
 }

@@ -18,7 +18,9 @@ import type { ApiKeyRow } from "../storage/repository.js";
  * check was made (or it failed, e.g. the database was down): the auth
  * interceptor then checks as usual.
  */
-export const authenticatedKey = createContextKey<ApiKeyRow | null | undefined>(undefined, { description: "authenticated key" });
+export const authenticatedKey = createContextKey<ApiKeyRow | null | undefined>(undefined, {
+  description: "authenticated key",
+});
 
 /** The token of an `authorization: Bearer <token>` header. */
 export function bearerToken(value: string | null): string | undefined {
@@ -28,7 +30,10 @@ export function bearerToken(value: string | null): string | undefined {
 }
 
 /** The live key of these headers, null for none, undefined when the check itself failed. */
-export async function keyFromHeaders(keys: KeysService, authorization: string | string[] | undefined): Promise<ApiKeyRow | null | undefined> {
+export async function keyFromHeaders(
+  keys: KeysService,
+  authorization: string | string[] | undefined,
+): Promise<ApiKeyRow | null | undefined> {
   const token = bearerToken(typeof authorization === "string" ? authorization : null);
   if (token === undefined) return null;
   try {

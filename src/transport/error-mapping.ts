@@ -3,7 +3,7 @@
 // and anything unexpected becomes a bare Internal error whose detail goes only
 // to the log.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ServiceError, type ErrorCode } from "../service/errors.js";
+import { type ErrorCode, ServiceError } from "../service/errors.js";
 import { StorageUnavailable, UniqueViolation } from "../storage/repository.js";
 
 const CODES: Record<ErrorCode, Code> = {
@@ -46,7 +46,8 @@ export interface MappedError {
 }
 
 export function toConnectError(err: unknown): MappedError {
-  if (err instanceof ConnectError) return { error: err, unexpected: err.code === Code.Internal || err.code === Code.Unknown };
+  if (err instanceof ConnectError)
+    return { error: err, unexpected: err.code === Code.Internal || err.code === Code.Unknown };
   if (err instanceof ServiceError) {
     const headers = new Headers();
     if (err.details.retryAfterSeconds !== undefined) headers.set("retry-after", String(err.details.retryAfterSeconds));
@@ -54,11 +55,17 @@ export function toConnectError(err: unknown): MappedError {
   }
   if (err instanceof StorageUnavailable) {
     return err.timedOut
-      ? { error: new ConnectError("the database did not answer in time; retry", Code.DeadlineExceeded), unexpected: false }
+      ? {
+          error: new ConnectError("the database did not answer in time; retry", Code.DeadlineExceeded),
+          unexpected: false,
+        }
       : { error: new ConnectError("the database is unavailable; retry shortly", Code.Unavailable), unexpected: false };
   }
   if (err instanceof UniqueViolation) {
-    return { error: new ConnectError(`${err.field}: already taken in this namespace`, Code.AlreadyExists), unexpected: false };
+    return {
+      error: new ConnectError(`${err.field}: already taken in this namespace`, Code.AlreadyExists),
+      unexpected: false,
+    };
   }
   return { error: new ConnectError("internal error", Code.Internal), unexpected: true };
 }

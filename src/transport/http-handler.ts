@@ -25,7 +25,8 @@ export function createHttpHandler(parts: HttpHandlerParts): RequestHandler {
   return (req, res) => {
     if (parts.before?.(req, res)) return;
     const path = (req.url ?? "/").split("?", 1)[0]!;
-    const route = exact.get(path) ?? prefixes.find((r) => path.startsWith(r.path) || path === r.path.slice(0, -1))?.handle;
+    const route =
+      exact.get(path) ?? prefixes.find((r) => path.startsWith(r.path) || path === r.path.slice(0, -1))?.handle;
     if (route) return route(req, res);
     if (parts.m3o.matches(path)) return parts.m3o.handle(req, res);
     return parts.rpc(req, res);

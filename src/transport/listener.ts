@@ -52,8 +52,7 @@ export class Listener {
       if (req instanceof http2.Http2ServerRequest) {
         req.stream.once("finish", () => endHalfOpenStream(req));
         limitRequestTime(req, limits.requestTimeoutMs);
-      }
-      else {
+      } else {
         const socket = req.socket;
         res.once("finish", () => discardUnreadBody(req, socket));
       }

@@ -8,20 +8,20 @@
 // and metrics are the very same code. Answers use the documented field names
 // (session_id), int64 timestamps as JSON numbers, and M3O's error shape:
 //   {"id":"users.Login","code":401,"detail":"invalid credentials","status":"Unauthorized"}
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
   type DescField,
   type DescMessage,
+  fromBinary,
+  fromJson,
   type JsonObject,
   type JsonValue,
   ScalarType,
-  fromBinary,
-  fromJson,
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
-import { createConnectRouter, createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { KeysService } from "../service/keys.js";
 import { m3oCallKey } from "./call-context.js";
@@ -118,10 +118,17 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
 
   if (uRes.status === 200) {
     const message = fromBinary(handler.method.output, body);
-    return sendJson(res, 200, m3oJson(handler.method.output, toJson(handler.method.output, message, {
-      useProtoFieldName: true,
-      alwaysEmitImplicit: true,
-    })));
+    return sendJson(
+      res,
+      200,
+      m3oJson(
+        handler.method.output,
+        toJson(handler.method.output, message, {
+          useProtoFieldName: true,
+          alwaysEmitImplicit: true,
+        }),
+      ),
+    );
   }
   // Connect sends unary errors as JSON {code, message} with the matching HTTP status.
   const error = JSON.parse(Buffer.from(body).toString("utf8") || "{}") as { message?: string };
@@ -160,7 +167,8 @@ function parseInput(schema: DescMessage, body: Buffer) {
 }
 
 function expectedJson(field: DescField): string {
-  if (field.fieldKind === "list") return field.listKind === "scalar" ? "must be an array of strings" : "must be an array";
+  if (field.fieldKind === "list")
+    return field.listKind === "scalar" ? "must be an array of strings" : "must be an array";
   if (field.fieldKind === "scalar" && isInt64(field.scalar)) return "must be a whole number (or a string of one)";
   if (field.fieldKind === "scalar" && field.scalar === ScalarType.STRING) return "must be a string";
   return "has the wrong JSON type";
@@ -184,7 +192,9 @@ function m3oJson(schema: DescMessage, json: JsonValue): JsonObject {
 }
 
 function isInt64(type: ScalarType): boolean {
-  return [ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64].includes(type);
+  return [ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64].includes(
+    type,
+  );
 }
 
 function sendError(res: NodeResponse, id: string, status: number, detail: string): void {

@@ -5,7 +5,7 @@
 // names, codes and timings are reported.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { callerKey, m3oCallKey, protocolOf, type Protocol } from "./call-context.js";
+import { callerKey, m3oCallKey, type Protocol, protocolOf } from "./call-context.js";
 import { toConnectError } from "./error-mapping.js";
 
 export interface CallReport {
@@ -48,7 +48,10 @@ export function observeInterceptor(observers: CallObserver[]): Interceptor {
     const fail = (err: unknown) => {
       const { error, unexpected } = toConnectError(err);
       error.metadata.set("x-request-id", requestId);
-      report(codeName(error.code), unexpected ? { cause: err, message: error.rawMessage } : { message: error.rawMessage });
+      report(
+        codeName(error.code),
+        unexpected ? { cause: err, message: error.rawMessage } : { message: error.rawMessage },
+      );
       return error;
     };
     try {
@@ -89,4 +92,3 @@ async function* reportWhenDone<T>(
 export function codeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
-

@@ -18,7 +18,12 @@ export function probeRoutes(health: HealthMonitor, metrics: Metrics): Route[] {
       handle: getOnly(async (_req, res) => {
         const report = await health.check();
         const ready = report.status === "SERVING";
-        send(res, ready ? 200 : 503, "application/json", JSON.stringify(ready ? { status: "ready" } : { status: "not ready", reason: report.reason }));
+        send(
+          res,
+          ready ? 200 : 503,
+          "application/json",
+          JSON.stringify(ready ? { status: "ready" } : { status: "not ready", reason: report.reason }),
+        );
       }),
     },
     {
@@ -41,6 +46,10 @@ function getOnly(handle: (...args: Parameters<RequestHandler>) => void | Promise
 }
 
 function send(res: Res, status: number, type: string, body: string): void {
-  res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
+  res.writeHead(status, {
+    "content-type": type,
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(body),
+  });
   res.end(body);
 }

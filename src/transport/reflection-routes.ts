@@ -2,17 +2,17 @@
 // `buf curl --reflect` and Postman can list and call every RPC without the
 // .proto files. It answers from the descriptors compiled into gen/.
 // Reflection is a bidirectional stream, so it works over HTTP/2 only.
-import { createRegistry, toBinary, type DescFile, type Registry } from "@bufbuild/protobuf";
+import { createRegistry, type DescFile, type Registry, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { file_grpc_health_v1_health } from "../../gen/grpc/health/v1/health_pb.js";
 import {
-  ServerReflection as ReflectionV1,
   file_grpc_reflection_v1_reflection,
+  ServerReflection as ReflectionV1,
 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import {
-  ServerReflection as ReflectionV1alpha,
   file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ReflectionV1alpha,
 } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_users_v1_users } from "../../gen/users/v1/users_pb.js";
 
@@ -88,7 +88,9 @@ function answerRequest(
       const { containingType, extensionNumber } = messageRequest.value;
       const message = registry.getMessage(containingType);
       const extension = message && registry.getExtensionFor(message, extensionNumber);
-      return extension ? filesAnswer(extension.file) : error(NOT_FOUND, `extension not found: ${containingType}(${extensionNumber})`);
+      return extension
+        ? filesAnswer(extension.file)
+        : error(NOT_FOUND, `extension not found: ${containingType}(${extensionNumber})`);
     }
     case "allExtensionNumbersOfType": {
       const message = registry.getMessage(messageRequest.value);
@@ -97,7 +99,10 @@ function answerRequest(
       for (const type of registry) {
         if (type.kind === "extension" && type.extendee.typeName === message.typeName) numbers.push(type.number);
       }
-      return { case: "allExtensionNumbersResponse", value: { baseTypeName: message.typeName, extensionNumber: numbers } };
+      return {
+        case: "allExtensionNumbersResponse",
+        value: { baseTypeName: message.typeName, extensionNumber: numbers },
+      };
     }
     default:
       return error(INVALID_ARGUMENT, "empty reflection request");

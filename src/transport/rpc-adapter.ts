@@ -2,9 +2,19 @@
 // as connectNodeAdapter does, with one step between the router's answer and
 // the wire: correctStatus (status-corrections.ts) fixes the few statuses the
 // library gets wrong for our callers.
-import { createConnectRouter, createContextValues, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import {
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  createConnectRouter,
+  createContextValues,
+} from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { authenticatedKey, emptyRequestBody, keyFromHeaders } from "./early-auth.js";
@@ -46,7 +56,11 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
  * The request as Connect sees it: with the live key found from its headers,
  * or, without one, an empty message in place of the body it never reads.
  */
-function keyedRequest(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], key: ApiKeyRow | null | undefined): UniversalServerRequest {
+function keyedRequest(
+  req: Parameters<RequestHandler>[0],
+  res: Parameters<RequestHandler>[1],
+  key: ApiKeyRow | null | undefined,
+): UniversalServerRequest {
   const uReq = universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(authenticatedKey, key));
   const empty = key === null ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
   if (empty === undefined) return uReq;

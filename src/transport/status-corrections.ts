@@ -13,7 +13,12 @@
 //    re-encoded as the gRPC spec says (only non-printable bytes and "%"),
 //    which every client decodes to the same text.
 import { Code } from "@connectrpc/connect";
-import { pipe, transformJoinEnvelopes, transformSplitEnvelope, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import {
+  pipe,
+  transformJoinEnvelopes,
+  transformSplitEnvelope,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 
 const UNDECODABLE = /^(parse binary: |received compressed envelope, but do not know how to decompress$)/;
@@ -22,7 +27,10 @@ const INVALID_ARGUMENT = String(Code.InvalidArgument);
 /** Envelopes of an answer are ours, already within limits; this only bounds the parser. */
 const MAX_ENVELOPE = 64 * 1024 * 1024;
 
-export async function correctStatus(contentType: string | null, res: UniversalServerResponse): Promise<UniversalServerResponse> {
+export async function correctStatus(
+  contentType: string | null,
+  res: UniversalServerResponse,
+): Promise<UniversalServerResponse> {
   const type = contentType ?? "";
   if (type.startsWith("application/grpc-web")) return { ...res, body: res.body && correctGrpcWebTrailer(res.body) };
   if (type.startsWith("application/grpc")) {
@@ -106,7 +114,9 @@ async function correctConnectError(res: UniversalServerResponse): Promise<Univer
     return { ...res, body: once(bytes) };
   }
   if (error.code !== "internal" || !UNDECODABLE.test(error.message ?? "")) return { ...res, body: once(bytes) };
-  const corrected = Buffer.from(JSON.stringify({ code: "invalid_argument", message: undecodableMessage(error.message!) }));
+  const corrected = Buffer.from(
+    JSON.stringify({ code: "invalid_argument", message: undecodableMessage(error.message!) }),
+  );
   const header = new Headers(res.header);
   header.delete("content-length");
   return { ...res, status: 400, header, body: once(corrected) };
@@ -122,7 +132,10 @@ function undecodableMessage(libraryMessage: string): string {
 export function grpcPercentEncode(text: string): string {
   let out = "";
   for (const byte of Buffer.from(text, "utf8")) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
 }

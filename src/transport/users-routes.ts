@@ -3,7 +3,7 @@
 // converts its result to the generated message types. Nothing here knows
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
-import { Users, type Session as SessionMessage, type User as UserMessage } from "../../gen/users/v1/users_pb.js";
+import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
 import type { Session, User } from "../service/model.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
@@ -57,7 +57,11 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async listSessions(req, ctx) {
         const list = await sessions.list(namespaceOf(ctx), req.userId);
         return {
-          sessions: list.map((s) => ({ handle: s.handle, created: seconds(s.createdMs), expires: seconds(s.expiresMs) })),
+          sessions: list.map((s) => ({
+            handle: s.handle,
+            created: seconds(s.createdMs),
+            expires: seconds(s.expiresMs),
+          })),
         };
       },
       async revokeSessions(req, ctx) {

@@ -13,7 +13,8 @@ describe("the admin console's files", () => {
   const dir = defaultConsoleDir();
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(dir, "index.html"))) throw new Error(`${dir} is not built: run npm run build (npm test does)`);
+    if (!fs.existsSync(path.join(dir, "index.html")))
+      throw new Error(`${dir} is not built: run npm run build (npm test does)`);
     t = await startTestServer();
   });
   afterAll(() => t?.close());
@@ -45,7 +46,11 @@ describe("the admin console's files", () => {
   });
 
   test("the CSP allows no inline script or style, no eval and no other origin", () => {
-    const directives = new Map(CONSOLE_CSP.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+    const directives = new Map(
+      CONSOLE_CSP.split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name!, values]),
+    );
     expect(directives.get("default-src")).toEqual(["'none'"]);
     expect(directives.get("script-src")).toEqual(["'self'"]);
     expect(directives.get("style-src")).toEqual(["'self'"]);

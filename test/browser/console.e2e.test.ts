@@ -3,8 +3,9 @@
 // sessions, delete) and the errors shown on the way, with a screenshot of each
 // screen under test-results/screenshots/. Every step waits for what it expects
 // on the page; nothing waits for a fixed time.
-import { afterAll, beforeAll, describe, expect, jest, test } from "@jest/globals";
+
 import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, jest, test } from "@jest/globals";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { adminClient, type UsersClient } from "./support/api.js";
@@ -87,7 +88,10 @@ describe("admin console in Chromium", () => {
     await screenshot(page, "console-03-users");
 
     await page.getByRole("button", { name: "Next page" }).click();
-    await page.getByRole("table").getByText(`Users 21–${SEEDED + 1}`).waitFor();
+    await page
+      .getByRole("table")
+      .getByText(`Users 21–${SEEDED + 1}`)
+      .waitFor();
     expect(await page.getByRole("button", { name: "Next page" }).isDisabled()).toBe(true);
     await page.getByRole("button", { name: "Previous page" }).click();
     await page.getByRole("table").getByText("Users 1–20").waitFor();
@@ -183,12 +187,22 @@ describe("admin console in Chromium", () => {
     expect(await rows.count()).toBe(2);
     await screenshot(page, "console-09-sessions");
 
-    await rows.first().getByRole("button", { name: /^Revoke the session started/ }).click();
+    await rows
+      .first()
+      .getByRole("button", { name: /^Revoke the session started/ })
+      .click();
     await status().getByText("1 session was ended.").waitFor();
     await sessions.getByRole("listitem").nth(1).waitFor({ state: "detached" });
     expect(await sessions.getByRole("listitem").count()).toBe(1);
     // The newest session was listed first: exactly one of the two still reads.
-    const alive = await Promise.all(aliceSessions.map((id) => api.readSession({ sessionId: id }).then(() => true, () => false)));
+    const alive = await Promise.all(
+      aliceSessions.map((id) =>
+        api.readSession({ sessionId: id }).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     expect(alive.filter(Boolean)).toHaveLength(1);
 
     await sessions.getByRole("button", { name: "Revoke all sessions" }).click();
@@ -222,7 +236,9 @@ describe("admin console in Chromium", () => {
 
   test("keeps the key only in memory: not in the URL or web storage, gone after a reload", async () => {
     expect(page.url()).not.toContain(t.adminKey);
-    const stored = await page.evaluate("({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie })");
+    const stored = await page.evaluate(
+      "({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie })",
+    );
     expect(stored).toEqual({ local: 0, session: 0, cookie: "" });
     await page.reload();
     await heading("Sign in with an API key").waitFor();
@@ -238,14 +254,20 @@ describe("admin console in Chromium", () => {
       await phone.getByLabel("Namespace", { exact: true }).fill(NAMESPACE);
       await phone.getByLabel("Namespace", { exact: true }).press("Enter");
       await phone.getByRole("table").getByText("Users 1–20").waitFor();
-      const overflow = await phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+      const overflow = await phone.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+      );
       expect(overflow).toBeLessThanOrEqual(0);
       await screenshot(phone, "console-11-narrow-users");
       await phone.getByLabel("Username starts with", { exact: true }).fill("alice");
       await phone.getByLabel("Username starts with", { exact: true }).press("Enter");
       await phone.getByRole("button", { name: "alice", exact: true }).click();
       await phone.getByRole("heading", { name: "User alice", level: 2 }).waitFor();
-      await phone.getByRole("region", { name: "Sessions" }).getByText(/No live sessions|Started/).first().waitFor();
+      await phone
+        .getByRole("region", { name: "Sessions" })
+        .getByText(/No live sessions|Started/)
+        .first()
+        .waitFor();
       await screenshot(phone, "console-12-narrow-user");
     } finally {
       await phone.close();
@@ -255,7 +277,9 @@ describe("admin console in Chromium", () => {
   test("the page logged no errors and broke no CSP rule", () => {
     // A CSP violation shows as a console error ("Refused to ..."). The only
     // expected errors are the HTTP statuses of the refused calls above.
-    const unexpected = pageProblems.filter((text) => !/Failed to load resource: the server responded with a status of (401|409)/.test(text));
+    const unexpected = pageProblems.filter(
+      (text) => !/Failed to load resource: the server responded with a status of (401|409)/.test(text),
+    );
     expect(unexpected).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from "../support/server.js";
 import type { Outcome, Plan } from "./page/main.js";
 import { adminClient } from "./support/api.js";
 import { launchChromium } from "./support/chromium.js";
-import { startPageServer, type PageServer } from "./support/page-server.js";
+import { type PageServer, startPageServer } from "./support/page-server.js";
 import { screenshot } from "./support/screenshots.js";
 
 jest.setTimeout(120_000);
@@ -77,7 +77,9 @@ describe("the generated client from another origin, in Chromium", () => {
     test("a listed origin sees the service's error code and message", async () => {
       const page = await openPage(listed);
       try {
-        const outcome = (await page.evaluate(`loginAndReadSession(${JSON.stringify(plan(protocol, { password: "wrong password" }))})`)) as Outcome;
+        const outcome = (await page.evaluate(
+          `loginAndReadSession(${JSON.stringify(plan(protocol, { password: "wrong password" }))})`,
+        )) as Outcome;
         expect(outcome).toEqual({ ok: false, code: "Unauthenticated", message: "invalid credentials" });
       } finally {
         await page.context().close();
@@ -104,7 +106,11 @@ describe("the generated client from another origin, in Chromium", () => {
     const allowedPage = await openPage(listed);
     const refusedPage = await openPage(unlisted);
     try {
-      const allowed = (await allowedPage.evaluate(call)) as { status: number; body: { session: { user_id: string } }; requestId: string };
+      const allowed = (await allowedPage.evaluate(call)) as {
+        status: number;
+        body: { session: { user_id: string } };
+        requestId: string;
+      };
       expect(allowed.status).toBe(200);
       expect(allowed.requestId).toMatch(/\S/);
       expect(allowed.body.session.user_id).toBe(userId);

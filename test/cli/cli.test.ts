@@ -16,7 +16,15 @@ describe("users-service --help and --version", () => {
       expect(stdout).toContain(s.env);
       expect(stdout).toContain(`default: ${s.default === "" ? "(empty)" : s.default}`);
     }
-    for (const command of ["serve", "migrate", "keys create", "keys list", "keys revoke", "users import", "users export"]) {
+    for (const command of [
+      "serve",
+      "migrate",
+      "keys create",
+      "keys list",
+      "keys revoke",
+      "users import",
+      "users export",
+    ]) {
       expect(stdout).toContain(command);
     }
   });
@@ -82,17 +90,28 @@ describe("keys and users commands", () => {
     const hash = await bcrypt.hash("imported-password", 5);
     const variants = [hash, hash.replace("$2b$", "$2a$"), hash.replace("$2b$", "$2y$")];
     const lines = Array.from({ length: 3000 }, (_, i) =>
-      JSON.stringify({ id: `legacy-${i}`, username: `legacy${i}`, email: `Legacy${i}@Example.com`, password_hash: variants[i % 3], created: 1600000000 + i }),
+      JSON.stringify({
+        id: `legacy-${i}`,
+        username: `legacy${i}`,
+        email: `Legacy${i}@Example.com`,
+        password_hash: variants[i % 3],
+        created: 1600000000 + i,
+      }),
     );
-    lines.push("{not json", JSON.stringify({ username: "costly", email: "c@example.com", password_hash: `$2b$20$${hash.slice(7)}` }));
+    lines.push(
+      "{not json",
+      JSON.stringify({ username: "costly", email: "c@example.com", password_hash: `$2b$20$${hash.slice(7)}` }),
+    );
     const file = path.join(dir, "import.jsonl");
-    fs.writeFileSync(file, lines.join("\n") + "\n");
+    fs.writeFileSync(file, `${lines.join("\n")}\n`);
 
     const imported = await runCli(["users", "import", file, "--namespace", "legacy"], env);
     expect(imported.code).toBe(1); // two invalid lines
     expect(imported.stderr).toContain("line 3001: not valid JSON");
     expect(imported.stderr).toContain("line 3002: password_hash: bcrypt cost must be from 4 to 14, got 20");
-    expect(imported.stderr).toMatch(/users import: 3000 imported, 0 skipped \(already present\), 2 invalid lines in [\d.]+ s/);
+    expect(imported.stderr).toMatch(
+      /users import: 3000 imported, 0 skipped \(already present\), 2 invalid lines in [\d.]+ s/,
+    );
     expect(imported.stderr).not.toContain(hash.slice(10)); // no hash echoed
 
     const again = await runCli(["users", "import", file, "--namespace", "legacy"], env);
@@ -133,7 +152,15 @@ describe("keys and users commands", () => {
     expect(exported.stderr).toMatch(/users export: 3000 users exported/);
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
     const first = JSON.parse(fs.readFileSync(out, "utf8").split("\n")[0]!) as Record<string, unknown>;
-    expect(Object.keys(first).sort()).toEqual(["created_ms", "email", "id", "namespace", "password_hash", "updated_ms", "username"]);
+    expect(Object.keys(first).sort()).toEqual([
+      "created_ms",
+      "email",
+      "id",
+      "namespace",
+      "password_hash",
+      "updated_ms",
+      "username",
+    ]);
 
     const other = { ...env, DATABASE_URL: `sqlite:${path.join(dir, "other.db")}` };
     const imported = await runCli(["users", "import", out], other);
@@ -172,13 +199,21 @@ describe("the admin key of the first start", () => {
     const failed = await runCli(["serve"], { ...env, HOST: "127.0.0.1", PORT: busyPort });
     taken.close();
     expect(failed.code).not.toBe(0);
-    expect(failed.stderr).toContain(`users-service: cannot listen on 127.0.0.1:${busyPort} (HOST, PORT): listen EADDRINUSE`);
+    expect(failed.stderr).toContain(
+      `users-service: cannot listen on 127.0.0.1:${busyPort} (HOST, PORT): listen EADDRINUSE`,
+    );
     expect((await runCli(["keys", "list"], env)).stdout).not.toContain("key_");
 
     const first = await startCliServer(env);
-    const key = (await untilPrinted(first.output, /shown only this once; keep it secret:\s+(usk_[A-Za-z0-9_-]{43})/))[1]!;
+    const key = (
+      await untilPrinted(first.output, /shown only this once; keep it secret:\s+(usk_[A-Za-z0-9_-]{43})/)
+    )[1]!;
     const search = () =>
-      fetch(`http://127.0.0.1:${first.port}/users/Users/Search`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: "{}" });
+      fetch(`http://127.0.0.1:${first.port}/users/Users/Search`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+        body: "{}",
+      });
     expect((await search()).status).toBe(200);
     await stop(first.child);
     expect(first.output().match(/usk_/g)).toHaveLength(2); // the key and the curl line, nowhere else

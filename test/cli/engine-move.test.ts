@@ -3,8 +3,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
-import { ENGINES, freshDatabaseUrl, tempDir } from "../support/databases.js";
 import { runCli, startCliServer } from "../support/cli.js";
+import { ENGINES, freshDatabaseUrl, tempDir } from "../support/databases.js";
 
 const postgresOnly = ENGINES.includes("postgres") ? describe : describe.skip;
 
@@ -17,7 +17,9 @@ postgresOnly("SQLite to PostgreSQL with users export/import and keys export/impo
     const postgres = { DATABASE_URL: await freshDatabaseUrl("postgres"), BCRYPT_COST: "4" };
 
     // A populated SQLite service: users in two namespaces, created through the API.
-    const acmeKey = /usk_[A-Za-z0-9_-]{43}/.exec((await runCli(["keys", "create", "--namespace", "acme"], sqlite)).stdout)![0];
+    const acmeKey = /usk_[A-Za-z0-9_-]{43}/.exec(
+      (await runCli(["keys", "create", "--namespace", "acme"], sqlite)).stdout,
+    )![0];
     const adminKey = /usk_[A-Za-z0-9_-]{43}/.exec((await runCli(["keys", "create", "--admin"], sqlite)).stdout)![0];
     const old = await startCliServer(sqlite);
     const users: Array<{ ns: string; username: string; password: string }> = [];
@@ -28,7 +30,11 @@ postgresOnly("SQLite to PostgreSQL with users export/import and keys export/impo
         const res = await fetch(`http://127.0.0.1:${old.port}/users/Users/Create`, {
           method: "POST",
           headers: { authorization: `Bearer ${adminKey}`, "micro-namespace": ns },
-          body: JSON.stringify({ username: user.username, email: `${user.username}@example.com`, password: user.password }),
+          body: JSON.stringify({
+            username: user.username,
+            email: `${user.username}@example.com`,
+            password: user.password,
+          }),
         });
         expect(res.status).toBe(200);
         users.push(user);

@@ -73,7 +73,12 @@ describe("accepted values", () => {
     ["LOG_LEVEL", "DEBUG", "logLevel", "debug"],
     ["HOST", "::", "host", "::"],
     ["DATABASE_URL", "postgres://u:p@db:5432/users", "databaseUrl", "postgres://u:p@db:5432/users"],
-    ["CORS_ORIGINS", "https://app.example.com, http://localhost:5173", "corsOrigins", ["https://app.example.com", "http://localhost:5173"]],
+    [
+      "CORS_ORIGINS",
+      "https://app.example.com, http://localhost:5173",
+      "corsOrigins",
+      ["https://app.example.com", "http://localhost:5173"],
+    ],
   ])("%s=%j gives %s %j", (name, value, key, expected) => {
     expect((loadConfig({ [name]: value }) as unknown as Record<string, unknown>)[key]).toEqual(expected);
   });
@@ -168,9 +173,13 @@ describe("describeConfig", () => {
 
   test("masks secrets given in a PostgreSQL URL's query too, keeping the harmless parameters", () => {
     const shown = describeConfig(
-      loadConfig({ DATABASE_URL: "postgres://users@db/users?password=hunter2&sslpassword=keypass&sslmode=require&sslkey=/k" }),
+      loadConfig({
+        DATABASE_URL: "postgres://users@db/users?password=hunter2&sslpassword=keypass&sslmode=require&sslkey=/k",
+      }),
     );
-    expect(shown.DATABASE_URL).toBe("postgres://users@db/users?password=***&sslpassword=***&sslmode=require&sslkey=***");
+    expect(shown.DATABASE_URL).toBe(
+      "postgres://users@db/users?password=***&sslpassword=***&sslmode=require&sslkey=***",
+    );
   });
 
   test("an unset secret shows as empty, a SQLite path as is", () => {

@@ -35,7 +35,9 @@ describe("call logs", () => {
     expect(typeof calls[0]!.duration_ms).toBe("number");
 
     // Without an x-request-id (or with an unsafe one) the server makes one.
-    for (const headers of [{}, { "x-request-id": "spaces and {braces} are not kept" }] as Array<Record<string, string>>) {
+    for (const headers of [{}, { "x-request-id": "spaces and {braces} are not kept" }] as Array<
+      Record<string, string>
+    >) {
       const made = await post("/users/Users/Search", {}, headers);
       expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     }
@@ -60,7 +62,14 @@ describe("call logs", () => {
     await post("/users/Users/Logout", { session_id: sessionId });
     await post("/users/Users/Read", { id: "x" }, { authorization: "Bearer usk_not-a-real-key-but-secret-looking" });
     const all = t.logs.join("\n");
-    for (const secret of [password, newPassword, "wrong-password-1", sessionId, t.adminKey, "usk_not-a-real-key-but-secret-looking"]) {
+    for (const secret of [
+      password,
+      newPassword,
+      "wrong-password-1",
+      sessionId,
+      t.adminKey,
+      "usk_not-a-real-key-but-secret-looking",
+    ]) {
       expect(all).not.toContain(secret);
     }
     expect(t.logs.length).toBeGreaterThan(6);

@@ -1,7 +1,8 @@
 // /metrics counts a known sequence of calls, by RPC, protocol and code.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import { createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -33,7 +34,11 @@ describe("metrics", () => {
       });
       expect(res.status).toBe(200);
     }
-    const missing = await fetch(`${t.url}/users/Users/Read`, { method: "POST", headers: auth, body: '{"id":"absent"}' });
+    const missing = await fetch(`${t.url}/users/Users/Read`, {
+      method: "POST",
+      headers: auth,
+      body: '{"id":"absent"}',
+    });
     expect(missing.status).toBe(404);
     const client = createClient(Users, createGrpcWebTransport({ baseUrl: t.url, httpVersion: "1.1" }));
     await client.login({ username: "m1", password: "correct horse" }, { headers: auth });
@@ -52,7 +57,9 @@ describe("metrics", () => {
     expect(sample(text, "users_rpc_duration_seconds_count", { rpc: "users.v1.Users/Create" })).toBe(3);
     expect(sample(text, "users_password_hash_duration_seconds_count", { op: "hash" })).toBe(3);
     expect(sample(text, "users_password_hash_duration_seconds_count", { op: "verify" })).toBeGreaterThanOrEqual(2);
-    expect(sample(text, "users_db_operation_duration_seconds_count", { operation: "insertUser", engine: "sqlite" })).toBe(3);
+    expect(
+      sample(text, "users_db_operation_duration_seconds_count", { operation: "insertUser", engine: "sqlite" }),
+    ).toBe(3);
     expect(sample(text, "users_password_hash_queue_waiting", {})).toBe(0);
     expect(sample(text, "users_password_hash_running", {})).toBe(0);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);

@@ -9,14 +9,14 @@
 // Error` and some library mappings degrade).
 import net from "node:net";
 import zlib from "node:zlib";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { type JsonObject } from "@bufbuild/protobuf";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { isAlive } from "./support/probes.js";
-import { FRAME, RawH2, grpcRequestHeaders } from "./support/raw-h2.js";
-import { encodeRequest, rpc, rpcName, type Method } from "./support/rpc.js";
-import { startServerProcess, type ServerProcess } from "./support/server-process.js";
-import { PROTOCOLS, Wire, grpcFrame, type Protocol } from "./support/wire.js";
+import { FRAME, grpcRequestHeaders, RawH2 } from "./support/raw-h2.js";
+import { encodeRequest, type Method, rpc, rpcName } from "./support/rpc.js";
+import { type ServerProcess, startServerProcess } from "./support/server-process.js";
+import { grpcFrame, PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
 
 const MAX_BODY = 65536;
 const ADMIN_KEY = `bounded-inputs-admin-${"k".repeat(24)}`;
@@ -67,49 +67,86 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
       return protocol === "connect-binary" ? field : grpcFrame(field);
     }
 
-    test.each(PROTOCOLS)("%s: a body just under MAX_BODY_BYTES is served; one byte over is ResourceExhausted", async (protocol) => {
-      const under = await wire.send(protocol, { method: "Search", body: bodyOf(protocol, MAX_BODY - 16), headers: admin });
-      expect(under.code).toBe("ok");
-      const over = await wire.send(protocol, { method: "Search", body: bodyOf(protocol, MAX_BODY + 6), headers: admin });
-      expect(over.code).toBe("resource_exhausted");
-      if (protocol === "m3o") {
-        expect([over.httpStatus, over.message]).toEqual([413, `request body: must be at most ${MAX_BODY} bytes`]);
-      } else {
-        expect(over.message).toMatch(new RegExp(`^message size \\d+ is larger than configured readMaxBytes ${MAX_BODY}$`));
-        if (HTTP_STATUS_PROTOCOLS.includes(protocol)) expect(over.httpStatus).toBe(429);
-      }
-      await stillServing();
-    });
+    test.each(PROTOCOLS)(
+      "%s: a body just under MAX_BODY_BYTES is served; one byte over is ResourceExhausted",
+      async (protocol) => {
+        const under = await wire.send(protocol, {
+          method: "Search",
+          body: bodyOf(protocol, MAX_BODY - 16),
+          headers: admin,
+        });
+        expect(under.code).toBe("ok");
+        const over = await wire.send(protocol, {
+          method: "Search",
+          body: bodyOf(protocol, MAX_BODY + 6),
+          headers: admin,
+        });
+        expect(over.code).toBe("resource_exhausted");
+        if (protocol === "m3o") {
+          expect([over.httpStatus, over.message]).toEqual([413, `request body: must be at most ${MAX_BODY} bytes`]);
+        } else {
+          expect(over.message).toMatch(
+            new RegExp(`^message size \\d+ is larger than configured readMaxBytes ${MAX_BODY}$`),
+          );
+          if (HTTP_STATUS_PROTOCOLS.includes(protocol)) expect(over.httpStatus).toBe(429);
+        }
+        await stillServing();
+      },
+    );
 
-    test.each(["connect-json", "m3o"] as const)("%s: a chunked body with no declared length is cut off at the limit too", async (protocol) => {
-      const path = protocol === "m3o" ? "/users/Users/Search" : "/users.v1.Users/Search";
-      const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`;
-      const chunk = Buffer.alloc(MAX_BODY, 0x20);
-      const chunks = Array.from({ length: 4 }, () => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]));
-      const statusLine = await rawHttp1(server.port, [Buffer.from(head), ...chunks, Buffer.from("0\r\n\r\n")]);
-      expect(statusLine).toBe(protocol === "m3o" ? "HTTP/1.1 413 Payload Too Large" : "HTTP/1.1 429 Too Many Requests");
-      await stillServing();
-    });
+    test.each(["connect-json", "m3o"] as const)(
+      "%s: a chunked body with no declared length is cut off at the limit too",
+      async (protocol) => {
+        const path = protocol === "m3o" ? "/users/Users/Search" : "/users.v1.Users/Search";
+        const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`;
+        const chunk = Buffer.alloc(MAX_BODY, 0x20);
+        const chunks = Array.from({ length: 4 }, () =>
+          Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]),
+        );
+        const statusLine = await rawHttp1(server.port, [Buffer.from(head), ...chunks, Buffer.from("0\r\n\r\n")]);
+        expect(statusLine).toBe(
+          protocol === "m3o" ? "HTTP/1.1 413 Payload Too Large" : "HTTP/1.1 429 Too Many Requests",
+        );
+        await stillServing();
+      },
+    );
 
     test.each([
       ["Connect, a chunked body over the limit", "/users.v1.Users/Search", "application/json", 4 * MAX_BODY],
-      ["gRPC-Web, a first message over the limit with more after it", "/users.v1.Users/Search", "application/grpc-web+proto", 2 * MAX_BODY],
-    ])("after an early refusal (%s), the same HTTP/1.1 connection serves the next request", async (_what, path, contentType, size) => {
-      const body =
-        contentType === "application/json"
-          ? Buffer.alloc(size, 0x20)
-          : Buffer.concat([grpcFrame(Buffer.alloc(MAX_BODY + 1)), Buffer.alloc(size - MAX_BODY - 6)]);
-      const chunked = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
-      const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: ${contentType}\r\ntransfer-encoding: chunked\r\n\r\n`;
-      const next = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 2\r\n\r\n{}`;
-      const statuses = await twoRequests(server.port, Buffer.concat([Buffer.from(head), chunked]), Buffer.from(next));
-      expect(statuses).toEqual([contentType === "application/json" ? 429 : 200, 200]);
-    });
+      [
+        "gRPC-Web, a first message over the limit with more after it",
+        "/users.v1.Users/Search",
+        "application/grpc-web+proto",
+        2 * MAX_BODY,
+      ],
+    ])(
+      "after an early refusal (%s), the same HTTP/1.1 connection serves the next request",
+      async (_what, path, contentType, size) => {
+        const body =
+          contentType === "application/json"
+            ? Buffer.alloc(size, 0x20)
+            : Buffer.concat([grpcFrame(Buffer.alloc(MAX_BODY + 1)), Buffer.alloc(size - MAX_BODY - 6)]);
+        const chunked = Buffer.concat([
+          Buffer.from(`${body.length.toString(16)}\r\n`),
+          body,
+          Buffer.from("\r\n0\r\n\r\n"),
+        ]);
+        const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: ${contentType}\r\ntransfer-encoding: chunked\r\n\r\n`;
+        const next = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 2\r\n\r\n{}`;
+        const statuses = await twoRequests(server.port, Buffer.concat([Buffer.from(head), chunked]), Buffer.from(next));
+        expect(statuses).toEqual([contentType === "application/json" ? 429 : 200, 200]);
+      },
+    );
 
     test("a client that keeps sending far past the limit after its refusal loses the connection, and nothing else", async () => {
       const head = `POST /users.v1.Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`;
       const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
-      const chunked = Buffer.concat([Buffer.from(head), Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
+      const chunked = Buffer.concat([
+        Buffer.from(head),
+        Buffer.from(`${body.length.toString(16)}\r\n`),
+        body,
+        Buffer.from("\r\n0\r\n\r\n"),
+      ]);
       const next = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 2\r\n\r\n{}`;
       expect(await twoRequests(server.port, chunked, Buffer.from(next))).toEqual([429, "closed"]);
       await stillServing();
@@ -127,13 +164,22 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
         // 20 MiB of spaces squeeze into about 20 KiB: a small upload, a large inflation.
         const inflated = Buffer.alloc(20 * 1024 * 1024, 0x20);
         const squeezed = encoding === "gzip" ? zlib.gzipSync(inflated) : zlib.brotliCompressSync(inflated);
-        const framed = (bytes: Buffer) => (protocol === "grpc" || protocol === "grpc-web" ? grpcFrame(bytes, 1) : bytes);
-        const bomb = await wire.send(protocol, { method: "Search", body: framed(squeezed), headers: { ...admin, [header]: encoding } });
+        const framed = (bytes: Buffer) =>
+          protocol === "grpc" || protocol === "grpc-web" ? grpcFrame(bytes, 1) : bytes;
+        const bomb = await wire.send(protocol, {
+          method: "Search",
+          body: framed(squeezed),
+          headers: { ...admin, [header]: encoding },
+        });
         expect([bomb.code, bomb.message]).toEqual([
           "resource_exhausted",
           `message is larger than configured readMaxBytes ${MAX_BODY} after decompression`,
         ]);
-        const corrupt = await wire.send(protocol, { method: "Search", body: framed(Buffer.from("not compressed")), headers: { ...admin, [header]: encoding } });
+        const corrupt = await wire.send(protocol, {
+          method: "Search",
+          body: framed(Buffer.from("not compressed")),
+          headers: { ...admin, [header]: encoding },
+        });
         expect([corrupt.code, corrupt.message]).toEqual(["invalid_argument", "decompression failed"]);
         await stillServing();
       },
@@ -145,44 +191,120 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
     const HUGE = long(60_000);
     // [RPC, request, field named in the message, the message's rule]
     const CASES: Array<[Method, JsonObject, string, string]> = [
-      ["create", { username: long(40), email: "a@example.com", password: "password1" }, "username", 'must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them'],
-      ["create", { username: HUGE, email: "a@example.com", password: "password1" }, "username", 'must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them'],
-      ["create", { username: "ann", email: `${long(64)}@${long(63)}.${long(63)}.${long(63)}.com`, password: "password1" }, "email", "must be at most 254 characters"],
+      [
+        "create",
+        { username: long(40), email: "a@example.com", password: "password1" },
+        "username",
+        'must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them',
+      ],
+      [
+        "create",
+        { username: HUGE, email: "a@example.com", password: "password1" },
+        "username",
+        'must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them',
+      ],
+      [
+        "create",
+        { username: "ann", email: `${long(64)}@${long(63)}.${long(63)}.${long(63)}.com`, password: "password1" },
+        "email",
+        "must be at most 254 characters",
+      ],
       ["create", { username: "ann", email: HUGE, password: "password1" }, "email", "must be at most 254 characters"],
-      ["create", { username: "ann", email: "a@example.com", password: long(73) }, "password", "must be at most 72 bytes of UTF-8"],
-      ["create", { username: "ann", email: "a@example.com", password: long(25, "€") }, "password", "must be at most 72 bytes of UTF-8"],
-      ["create", { username: "ann", email: "a@example.com", password: HUGE }, "password", "must be at most 72 bytes of UTF-8"],
-      ["create", { id: long(65), username: "ann", email: "a@example.com", password: "password1" }, "id", "must be 1 to 64 of A-Z a-z 0-9 . _ -"],
+      [
+        "create",
+        { username: "ann", email: "a@example.com", password: long(73) },
+        "password",
+        "must be at most 72 bytes of UTF-8",
+      ],
+      [
+        "create",
+        { username: "ann", email: "a@example.com", password: long(25, "€") },
+        "password",
+        "must be at most 72 bytes of UTF-8",
+      ],
+      [
+        "create",
+        { username: "ann", email: "a@example.com", password: HUGE },
+        "password",
+        "must be at most 72 bytes of UTF-8",
+      ],
+      [
+        "create",
+        { id: long(65), username: "ann", email: "a@example.com", password: "password1" },
+        "id",
+        "must be 1 to 64 of A-Z a-z 0-9 . _ -",
+      ],
       ["read", { id: HUGE }, "id", "must be 1 to 64 of A-Z a-z 0-9 . _ -"],
       ["update", { id: "x", email: HUGE }, "email", "must be at most 254 characters"],
       ["delete", { id: long(65) }, "id", "must be 1 to 64 of A-Z a-z 0-9 . _ -"],
       ["search", { username: long(40) }, "username", "a username prefix is at most 39 of A-Z a-z 0-9 _ -"],
       ["search", { email: long(255) }, "email", "must be at most 254 characters"],
-      ["login", { username: HUGE, password: "password1" }, "username", 'must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them'],
+      [
+        "login",
+        { username: HUGE, password: "password1" },
+        "username",
+        'must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them',
+      ],
       ["login", { username: "ann", password: HUGE }, "password", "must be at most 72 bytes of UTF-8"],
-      ["updatePassword", { userId: HUGE, oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" }, "user_id", "must be 1 to 64 of A-Z a-z 0-9 . _ -"],
-      ["updatePassword", { userId: "x", oldPassword: long(73), newPassword: "password2", confirmPassword: "password2" }, "old_password", "must be at most 72 bytes of UTF-8"],
-      ["updatePassword", { userId: "x", oldPassword: "password1", newPassword: HUGE, confirmPassword: "x" }, "new_password", "must be at most 72 bytes of UTF-8"],
+      [
+        "updatePassword",
+        { userId: HUGE, oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" },
+        "user_id",
+        "must be 1 to 64 of A-Z a-z 0-9 . _ -",
+      ],
+      [
+        "updatePassword",
+        { userId: "x", oldPassword: long(73), newPassword: "password2", confirmPassword: "password2" },
+        "old_password",
+        "must be at most 72 bytes of UTF-8",
+      ],
+      [
+        "updatePassword",
+        { userId: "x", oldPassword: "password1", newPassword: HUGE, confirmPassword: "x" },
+        "new_password",
+        "must be at most 72 bytes of UTF-8",
+      ],
       ["readSession", { sessionId: long(257) }, "session_id", "must be at most 256 characters"],
       ["logout", { sessionId: HUGE }, "session_id", "must be at most 256 characters"],
       ["listSessions", { userId: long(65) }, "user_id", "must be 1 to 64 of A-Z a-z 0-9 . _ -"],
-      ["revokeSessions", { userId: "x", handles: Array.from({ length: 1001 }, () => "0") }, "handles", "at most 1000 handles"],
-      ["revokeSessions", { userId: "x", handles: [HUGE] }, "handles", "each handle is 64 lowercase hex characters, as ListSessions returns"],
+      [
+        "revokeSessions",
+        { userId: "x", handles: Array.from({ length: 1001 }, () => "0") },
+        "handles",
+        "at most 1000 handles",
+      ],
+      [
+        "revokeSessions",
+        { userId: "x", handles: [HUGE] },
+        "handles",
+        "each handle is 64 lowercase hex characters, as ListSessions returns",
+      ],
     ];
 
-    test.each(PROTOCOLS)("%s: an overlong or huge value of any field is InvalidArgument naming the field and its rule", async (protocol) => {
-      for (const [method, request, field, rule] of CASES) {
-        const answer = await rpc(wire, protocol, method, request, admin);
-        expect({ method, field, code: answer.code, message: answer.message }).toEqual({ method, field, code: "invalid_argument", message: `${field}: ${rule}` });
-        if (HTTP_STATUS_PROTOCOLS.includes(protocol)) expect(answer.httpStatus).toBe(400);
-      }
-    });
+    test.each(PROTOCOLS)(
+      "%s: an overlong or huge value of any field is InvalidArgument naming the field and its rule",
+      async (protocol) => {
+        for (const [method, request, field, rule] of CASES) {
+          const answer = await rpc(wire, protocol, method, request, admin);
+          expect({ method, field, code: answer.code, message: answer.message }).toEqual({
+            method,
+            field,
+            code: "invalid_argument",
+            message: `${field}: ${rule}`,
+          });
+          if (HTTP_STATUS_PROTOCOLS.includes(protocol)) expect(answer.httpStatus).toBe(400);
+        }
+      },
+    );
 
     test("the namespace header and the API key are bounded too", async () => {
       const ns = await rpc(wire, "connect-json", "search", {}, { ...admin, "micro-namespace": long(64, "n") });
       expect([ns.code, ns.message]).toEqual(["invalid_argument", "micro-namespace: must be 1 to 63 of a-z 0-9 _ -"]);
       const key = await rpc(wire, "connect-json", "search", {}, { authorization: `Bearer ${long(8000, "k")}` });
-      expect([key.code, key.message]).toEqual(["unauthenticated", "a valid API key is required: authorization: Bearer <key>"]);
+      expect([key.code, key.message]).toEqual([
+        "unauthenticated",
+        "a valid API key is required: authorization: Bearer <key>",
+      ]);
     });
   });
 
@@ -202,7 +324,11 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
     test.each(PROTOCOLS)("%s: out of range is InvalidArgument; the edges are served", async (protocol) => {
       for (const [request, message] of CASES) {
         const answer = await rpc(wire, protocol, "search", request, admin);
-        expect({ request, code: answer.code, message: answer.message }).toEqual({ request, code: "invalid_argument", message });
+        expect({ request, code: answer.code, message: answer.message }).toEqual({
+          request,
+          code: "invalid_argument",
+          message,
+        });
       }
       for (const request of [{ limit: "1000" }, { limit: "0" }, { offset: "10000" }] as JsonObject[]) {
         expect((await rpc(wire, protocol, "search", request, admin)).code).toBe("ok");
@@ -211,7 +337,11 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
 
     test("M3O: numbers that are not whole or too large for int64 are refused as InvalidArgument naming limit", async () => {
       for (const limit of ["1.5", "1e300", '"ten"', "true", "[]", "{}"]) {
-        const answer = await wire.send("m3o", { method: "Search", body: Buffer.from(`{"limit": ${limit}}`), headers: admin });
+        const answer = await wire.send("m3o", {
+          method: "Search",
+          body: Buffer.from(`{"limit": ${limit}}`),
+          headers: admin,
+        });
         expect({ limit, status: answer.httpStatus }).toEqual({ limit, status: 400 });
         expect(answer.message).toMatch(/^limit: /);
       }
@@ -221,30 +351,37 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
   describe("headers", () => {
     test("HTTP/1.1: headers over 16 KiB get 431 and the connection is closed", async () => {
       const head = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\nx-padding: ${"a".repeat(20_000)}\r\ncontent-length: 2\r\n\r\n{}`;
-      expect(await rawHttp1(server.port, [Buffer.from(head)], { untilClosed: true })).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+      expect(await rawHttp1(server.port, [Buffer.from(head)], { untilClosed: true })).toBe(
+        "HTTP/1.1 431 Request Header Fields Too Large",
+      );
       await stillServing();
     });
 
     test.each([
       ["a header list over 16 KiB", [["x-padding", "a".repeat(20_000)]]],
       ["more than 128 header fields", Array.from({ length: 200 }, (_, i) => [`x-h${i}`, "v"])],
-    ] as Array<[string, Array<[string, string]>]>)("HTTP/2: %s resets that stream only; the connection serves the next one", async (_what, extra) => {
-      const h2 = await RawH2.connect(server.port);
-      try {
-        h2.headers(1, grpcRequestHeaders("Search", [["authorization", `Bearer ${ADMIN_KEY}`], ...extra]), true);
-        await h2.until((frames) => frames.some((f) => f.type === FRAME.RST_STREAM && f.stream === 1));
-        expect(h2.resets().get(1)).toBe(0xb); // ENHANCE_YOUR_CALM
-        // The same connection still answers a normal call: its trailers end stream 3.
-        h2.headers(3, grpcRequestHeaders("Search", [["authorization", `Bearer ${ADMIN_KEY}`]]), false);
-        h2.data(3, grpcFrame(Buffer.alloc(0)), true);
-        await h2.until((frames) => frames.some((f) => f.type === FRAME.HEADERS && f.stream === 3 && (f.flags & 0x1) === 1));
-        expect(h2.closed).toBe(false);
-        expect(h2.resets().has(3)).toBe(false);
-      } finally {
-        h2.close();
-      }
-      await stillServing();
-    });
+    ] as Array<[string, Array<[string, string]>]>)(
+      "HTTP/2: %s resets that stream only; the connection serves the next one",
+      async (_what, extra) => {
+        const h2 = await RawH2.connect(server.port);
+        try {
+          h2.headers(1, grpcRequestHeaders("Search", [["authorization", `Bearer ${ADMIN_KEY}`], ...extra]), true);
+          await h2.until((frames) => frames.some((f) => f.type === FRAME.RST_STREAM && f.stream === 1));
+          expect(h2.resets().get(1)).toBe(0xb); // ENHANCE_YOUR_CALM
+          // The same connection still answers a normal call: its trailers end stream 3.
+          h2.headers(3, grpcRequestHeaders("Search", [["authorization", `Bearer ${ADMIN_KEY}`]]), false);
+          h2.data(3, grpcFrame(Buffer.alloc(0)), true);
+          await h2.until((frames) =>
+            frames.some((f) => f.type === FRAME.HEADERS && f.stream === 3 && (f.flags & 0x1) === 1),
+          );
+          expect(h2.closed).toBe(false);
+          expect(h2.resets().has(3)).toBe(false);
+        } finally {
+          h2.close();
+        }
+        await stillServing();
+      },
+    );
   });
 
   describe("HTTP/2 streams per connection", () => {
@@ -253,7 +390,8 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
       const abusive = await RawH2.connect(server.port);
       try {
         // 100 streams are allowed: open them all and leave them waiting for their bodies.
-        for (let i = 0; i < 100; i++) abusive.headers(1 + 2 * i, grpcRequestHeaders("Search", [["authorization", `Bearer ${ADMIN_KEY}`]]), false);
+        for (let i = 0; i < 100; i++)
+          abusive.headers(1 + 2 * i, grpcRequestHeaders("Search", [["authorization", `Bearer ${ADMIN_KEY}`]]), false);
         // A call on another connection meanwhile is served.
         expect((await rpc(other, "grpc", "search", {}, admin)).code).toBe("ok");
         expect(abusive.goaway()).toBeUndefined();
@@ -284,7 +422,9 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
     for (const protocol of PROTOCOLS) {
       for (const method of ["create", "login", "search"] as Method[]) {
         const good = encodeRequest(protocol, method, {});
-        expect((await wire.send(protocol, { method: rpcName(method), body: good, headers: admin })).code).toBe(method === "search" ? "ok" : "invalid_argument");
+        expect((await wire.send(protocol, { method: rpcName(method), body: good, headers: admin })).code).toBe(
+          method === "search" ? "ok" : "invalid_argument",
+        );
       }
     }
     await stillServing();
@@ -331,7 +471,9 @@ async function twoRequests(port: number, first: Buffer, second: Buffer): Promise
   let text = "";
   let closed = false;
   const waiters: Array<() => void> = [];
-  const wake = () => waiters.splice(0).forEach((w) => w());
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   socket.on("data", (chunk: Buffer) => {
     text += chunk.toString("latin1");
     wake();

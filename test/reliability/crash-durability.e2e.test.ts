@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { inspectDatabase } from "./support/database-check.js";
 import { rpc } from "./support/rpc.js";
-import { startServerProcess, type ServerProcess } from "./support/server-process.js";
-import { Wire, type Protocol } from "./support/wire.js";
+import { type ServerProcess, startServerProcess } from "./support/server-process.js";
+import { type Protocol, Wire } from "./support/wire.js";
 
 const ADMIN_KEY = `crash-admin-${"k".repeat(30)}`;
 const WORKERS = 8;
@@ -43,7 +43,8 @@ describe.each(ENGINES)("crash durability: SIGKILL under load, then restart (%s)"
     await server?.stop("SIGKILL");
   });
 
-  const start = () => startServerProcess({ DATABASE_URL: databaseUrl, USERS_BOOTSTRAP_KEY: ADMIN_KEY, BCRYPT_COST: "4" });
+  const start = () =>
+    startServerProcess({ DATABASE_URL: databaseUrl, USERS_BOOTSTRAP_KEY: ADMIN_KEY, BCRYPT_COST: "4" });
 
   /**
    * Runs WORKERS loops of Create-then-Login until CREATES_PER_ROUND creates
@@ -68,7 +69,12 @@ describe.each(ENGINES)("crash durability: SIGKILL under load, then restart (%s)"
     const worker = async (w: number) => {
       for (let n = 0; inFlightAtKill < 0; n++) {
         const protocol: Protocol = n % 2 === 0 ? "connect-json" : "grpc";
-        const user = { id: `r${round}-w${w}-${n}`, username: `r${round}w${w}n${n}`, email: `r${round}w${w}n${n}@example.com`, password: `password-${round}-${w}-${n}` };
+        const user = {
+          id: `r${round}-w${w}-${n}`,
+          username: `r${round}w${w}n${n}`,
+          email: `r${round}w${w}n${n}@example.com`,
+          password: `password-${round}-${w}-${n}`,
+        };
         const created = await call(() => rpc(wire, protocol, "create", user, HEADERS));
         if (!created || inFlightAtKill >= 0) return;
         expect(created.code).toBe("ok");
@@ -79,7 +85,9 @@ describe.each(ENGINES)("crash durability: SIGKILL under load, then restart (%s)"
           target.child.kill("SIGKILL");
           return;
         }
-        const login = await call(() => rpc(wire, protocol, "login", { username: user.username, password: user.password }, HEADERS));
+        const login = await call(() =>
+          rpc(wire, protocol, "login", { username: user.username, password: user.password }, HEADERS),
+        );
         if (!login || inFlightAtKill >= 0) return;
         expect(login.code).toBe("ok");
         sessions.push({ id: (login.json!.session as { id: string }).id, userId: user.id });
@@ -113,7 +121,10 @@ describe.each(ENGINES)("crash durability: SIGKILL under load, then restart (%s)"
         await Promise.all(
           sessions.slice(i, i + 16).map(async (s) => {
             const read = await rpc(wire, "connect-json", "readSession", { sessionId: s.id }, HEADERS);
-            expect({ code: read.code, userId: (read.json?.session as { userId?: string } | undefined)?.userId }).toEqual({ code: "ok", userId: s.userId });
+            expect({
+              code: read.code,
+              userId: (read.json?.session as { userId?: string } | undefined)?.userId,
+            }).toEqual({ code: "ok", userId: s.userId });
           }),
         );
       }
@@ -130,7 +141,9 @@ describe.each(ENGINES)("crash durability: SIGKILL under load, then restart (%s)"
       expect(inFlight).toBeGreaterThan(0);
       server = await start();
       await verifyAcknowledged(server);
-      figures.push(`round ${round}: killed with ${inFlight} calls in flight; ${users.length} creates and ${sessions.length} logins acknowledged so far, all verified after restart`);
+      figures.push(
+        `round ${round}: killed with ${inFlight} calls in flight; ${users.length} creates and ${sessions.length} logins acknowledged so far, all verified after restart`,
+      );
       expect(await server.stop()).toEqual({ code: 0, signal: null });
       server = undefined;
     }

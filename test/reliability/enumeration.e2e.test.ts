@@ -4,11 +4,12 @@
 // shared machine: both kinds measured interleaved in one run, many samples,
 // medians compared as a ratio (never an absolute time). bcrypt cost 8 makes
 // the hash dominate each call; throttling is set out of the way.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import type { JsonObject } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { rpc, type RpcAnswer } from "./support/rpc.js";
+import { type RpcAnswer, rpc } from "./support/rpc.js";
 import { PROTOCOLS, Wire } from "./support/wire.js";
 
 const PAIRS = 200;
@@ -25,7 +26,13 @@ describe.each(ENGINES)("no account enumeration through Login (%s)", (engine) => 
     t = await startTestServer({ engine, env: { BCRYPT_COST: "8", LOGIN_MAX_FAILURES: "1000" } });
     wire = new Wire(t.url);
     admin = { authorization: `Bearer ${t.adminKey}` };
-    const created = await rpc(wire, "connect-json", "create", { username: "alice", email: "alice@example.com", password: "correct-horse-1" }, admin);
+    const created = await rpc(
+      wire,
+      "connect-json",
+      "create",
+      { username: "alice", email: "alice@example.com", password: "correct-horse-1" },
+      admin,
+    );
     expect(created.code).toBe("ok");
   });
   afterAll(async () => {
@@ -36,13 +43,27 @@ describe.each(ENGINES)("no account enumeration through Login (%s)", (engine) => 
   /** What a caller can observe of an answer, minus what differs on every call. */
   function observable(answer: RpcAnswer) {
     const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !PER_CALL_HEADERS.has(name)));
-    return { httpStatus: answer.httpStatus, code: answer.code, message: answer.message, body: answer.body.toString("base64"), headers };
+    return {
+      httpStatus: answer.httpStatus,
+      code: answer.code,
+      message: answer.message,
+      body: answer.body.toString("base64"),
+      headers,
+    };
   }
 
   test.each(PROTOCOLS)("%s: unknown user and wrong password give identical answers", async (protocol) => {
     const cases: Array<[string, JsonObject, JsonObject]> = [
-      ["by username", { username: "nobody", password: "wrong-guess-1" }, { username: "alice", password: "wrong-guess-1" }],
-      ["by email", { email: "nobody@example.com", password: "wrong-guess-1" }, { email: "alice@example.com", password: "wrong-guess-1" }],
+      [
+        "by username",
+        { username: "nobody", password: "wrong-guess-1" },
+        { username: "alice", password: "wrong-guess-1" },
+      ],
+      [
+        "by email",
+        { email: "nobody@example.com", password: "wrong-guess-1" },
+        { email: "alice@example.com", password: "wrong-guess-1" },
+      ],
     ];
     for (const [how, unknown, wrong] of cases) {
       const a = observable(await rpc(wire, protocol, "login", unknown, admin));

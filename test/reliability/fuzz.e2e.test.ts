@@ -8,17 +8,18 @@
 // database is sound (SQLite integrity and foreign-key checks; on both engines
 // no row without its user) and holds exactly the users the successful calls
 // made, each of which still logs in with its password.
+
+import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
-import type { JsonObject } from "@bufbuild/protobuf";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { inspectDatabase } from "./support/database-check.js";
-import { brokenProtobuf, grpcBody, jsonBody, malformedJson, typedRequest, type Pools } from "./support/fuzz-inputs.js";
+import { brokenProtobuf, grpcBody, jsonBody, malformedJson, type Pools, typedRequest } from "./support/fuzz-inputs.js";
 import { FuzzModel } from "./support/fuzz-model.js";
 import { isAlive } from "./support/probes.js";
-import { decodeResponse, encodeRequest, rpc, rpcName, type Method } from "./support/rpc.js";
-import { startServerProcess, type ServerProcess } from "./support/server-process.js";
-import { PROTOCOLS, Wire, type Protocol, type WireAnswer } from "./support/wire.js";
+import { decodeResponse, encodeRequest, type Method, rpc, rpcName } from "./support/rpc.js";
+import { type ServerProcess, startServerProcess } from "./support/server-process.js";
+import { PROTOCOLS, type Protocol, Wire, type WireAnswer } from "./support/wire.js";
 
 const ADMIN_KEY = `fuzz-admin-${"k".repeat(30)}`;
 /** Runs per property; with the protocols and kinds below, about 3,200 inputs per engine. */
@@ -54,10 +55,15 @@ interface Headers {
   requestId: string | null;
 }
 
-const printable = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength });
+const printable = (maxLength: number) =>
+  fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength });
 const HEADERS: fc.Arbitrary<Headers> = fc.record({
   namespace: fc.oneof({ weight: 8, arbitrary: fc.constantFrom("", "fuzz-b") }, { weight: 1, arbitrary: printable(70) }),
-  auth: fc.oneof({ weight: 14, arbitrary: fc.constant("admin") }, { weight: 1, arbitrary: fc.constant("none") }, { weight: 1, arbitrary: printable(300) }),
+  auth: fc.oneof(
+    { weight: 14, arbitrary: fc.constant("admin") },
+    { weight: 1, arbitrary: fc.constant("none") },
+    { weight: 1, arbitrary: printable(300) },
+  ),
   requestId: fc.option(printable(200), { freq: 4 }),
 });
 
@@ -84,12 +90,25 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
     // Real users and sessions in two namespaces, whose values seed the fuzzer's pools.
     for (const namespace of ["default", "fuzz-b"]) {
       for (let i = 0; i < 4; i++) {
-        const user = { id: `seed-${i}`, username: `seed${i}`, email: `seed${i}@example.com`, password: `seed-password-${i}` };
+        const user = {
+          id: `seed-${i}`,
+          username: `seed${i}`,
+          email: `seed${i}@example.com`,
+          password: `seed-password-${i}`,
+        };
         const headers = { authorization: `Bearer ${ADMIN_KEY}`, "micro-namespace": namespace };
         const created = await rpc(wire, "connect-json", "create", user, headers);
         expect(created.code).toBe("ok");
-        model.namespace(namespace).set(user.id, { username: user.username, email: user.email, password: user.password });
-        const login = await rpc(wire, "connect-json", "login", { username: user.username, password: user.password }, headers);
+        model
+          .namespace(namespace)
+          .set(user.id, { username: user.username, email: user.email, password: user.password });
+        const login = await rpc(
+          wire,
+          "connect-json",
+          "login",
+          { username: user.username, password: user.password },
+          headers,
+        );
         pools.sessionIds.push((login.json!.session as { id: string }).id);
         pools.ids.push(user.id);
         pools.usernames.push(user.username);
@@ -120,7 +139,13 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
     } catch (err) {
       throw new Error(`${protocol} ${method}: no answer (${(err as Error).message}); server alive: ${server.alive()}`);
     }
-    const seen = { protocol, method, httpStatus: answer.httpStatus, code: answer.code, message: answer.message.slice(0, 300) };
+    const seen = {
+      protocol,
+      method,
+      httpStatus: answer.httpStatus,
+      code: answer.code,
+      message: answer.message.slice(0, 300),
+    };
     if (answer.code === "internal" && LIBRARY_INTERNAL.test(answer.message)) {
       libraryInternals.push(`${protocol} ${method}: ${answer.message}`);
       return;
@@ -137,63 +162,88 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
 
   const run = <T>(property: fc.IAsyncProperty<T>, numRuns: number) => fc.assert(property, { numRuns });
 
-  test.each(PROTOCOLS)("%s: requests of the right shape with hostile values", async (protocol) => {
-    await run(
-      fc.asyncProperty(typedRequest(pools), HEADERS, async ({ method, request }, h) => {
-        await attempt("typed", protocol, method, encodeRequest(protocol, method, request as JsonObject), h);
-      }),
-      RUNS.typed,
-    );
-    expect(server.alive()).toBe(true);
-  }, 120_000);
+  test.each(PROTOCOLS)(
+    "%s: requests of the right shape with hostile values",
+    async (protocol) => {
+      await run(
+        fc.asyncProperty(typedRequest(pools), HEADERS, async ({ method, request }, h) => {
+          await attempt("typed", protocol, method, encodeRequest(protocol, method, request as JsonObject), h);
+        }),
+        RUNS.typed,
+      );
+      expect(server.alive()).toBe(true);
+    },
+    120_000,
+  );
 
-  test.each(JSON_PROTOCOLS)("%s: JSON of the wrong shape: wrong types, nulls, duplicated keys, both name forms, unknown keys", async (protocol) => {
-    await run(
-      fc.asyncProperty(jsonBody(pools), HEADERS, async ({ method, body }, h) => {
-        await attempt("json", protocol, method, body, h);
-      }),
-      RUNS.json,
-    );
-    expect(server.alive()).toBe(true);
-  }, 120_000);
+  test.each(JSON_PROTOCOLS)(
+    "%s: JSON of the wrong shape: wrong types, nulls, duplicated keys, both name forms, unknown keys",
+    async (protocol) => {
+      await run(
+        fc.asyncProperty(jsonBody(pools), HEADERS, async ({ method, body }, h) => {
+          await attempt("json", protocol, method, body, h);
+        }),
+        RUNS.json,
+      );
+      expect(server.alive()).toBe(true);
+    },
+    120_000,
+  );
 
-  test.each(JSON_PROTOCOLS)("%s: malformed JSON and bodies that are not JSON objects", async (protocol) => {
-    await run(
-      fc.asyncProperty(malformedJson(pools), HEADERS, async ({ method, body }, h) => {
-        await attempt("malformed-json", protocol, method, body, h);
-      }),
-      RUNS.malformedJson,
-    );
-    expect(server.alive()).toBe(true);
-  }, 120_000);
+  test.each(JSON_PROTOCOLS)(
+    "%s: malformed JSON and bodies that are not JSON objects",
+    async (protocol) => {
+      await run(
+        fc.asyncProperty(malformedJson(pools), HEADERS, async ({ method, body }, h) => {
+          await attempt("malformed-json", protocol, method, body, h);
+        }),
+        RUNS.malformedJson,
+      );
+      expect(server.alive()).toBe(true);
+    },
+    120_000,
+  );
 
-  test.each(BINARY_PROTOCOLS)("%s: broken protobuf bytes (and broken gRPC framing)", async (protocol) => {
-    const inputs = brokenProtobuf(pools).chain(({ method, bytes }) =>
-      (protocol === "connect-binary" ? fc.constant(bytes) : grpcBody(bytes)).map((body) => ({ method, body })),
-    );
-    await run(
-      fc.asyncProperty(inputs, HEADERS, async ({ method, body }, h) => {
-        await attempt("broken-protobuf", protocol, method, body, h);
-      }),
-      RUNS.brokenProtobuf,
-    );
-    expect(server.alive()).toBe(true);
-  }, 120_000);
+  test.each(BINARY_PROTOCOLS)(
+    "%s: broken protobuf bytes (and broken gRPC framing)",
+    async (protocol) => {
+      const inputs = brokenProtobuf(pools).chain(({ method, bytes }) =>
+        (protocol === "connect-binary" ? fc.constant(bytes) : grpcBody(bytes)).map((body) => ({ method, body })),
+      );
+      await run(
+        fc.asyncProperty(inputs, HEADERS, async ({ method, body }, h) => {
+          await attempt("broken-protobuf", protocol, method, body, h);
+        }),
+        RUNS.brokenProtobuf,
+      );
+      expect(server.alive()).toBe(true);
+    },
+    120_000,
+  );
 
   test("afterwards: the process is alive and logged no unexpected failure; the database is sound, holds exactly the users made, and each logs in", async () => {
     expect(server.alive()).toBe(true);
     expect(await isAlive(server.url)).toBe(true);
-    const unexpected = server.output().split("\n").filter((line) => /"level":"(error|fatal)"/.test(line));
+    const unexpected = server
+      .output()
+      .split("\n")
+      .filter((line) => /"level":"(error|fatal)"/.test(line));
     expect(unexpected).toEqual([]);
 
     // Every user the model knows logs in with its password (and nobody else exists).
     let loggedIn = 0;
     for (const [namespace, users] of model.users) {
       for (const [id, user] of users) {
-        const answer = await rpc(wire, "connect-json", "login", { username: user.username, password: user.password }, {
-          authorization: `Bearer ${ADMIN_KEY}`,
-          "micro-namespace": namespace,
-        });
+        const answer = await rpc(
+          wire,
+          "connect-json",
+          "login",
+          { username: user.username, password: user.password },
+          {
+            authorization: `Bearer ${ADMIN_KEY}`,
+            "micro-namespace": namespace,
+          },
+        );
         expect({ namespace, id, code: answer.code }).toEqual({ namespace, id, code: "ok" });
         loggedIn++;
       }
@@ -212,10 +262,14 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
 
     const total = Object.values(tried).reduce((a, b) => a + b, 0);
     console.log(
-      `fuzz (${engine}): ${total} inputs tried (${Object.entries(tried).map(([k, n]) => `${k} ${n}`).join(", ")}); ` +
+      `fuzz (${engine}): ${total} inputs tried (${Object.entries(tried)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")}); ` +
         `no Internal answer from the service, no 5xx, process alive; database sound with ${report.users.length} users, ` +
         `${loggedIn} logins verified; ${libraryInternals.length} Internal answers from the Connect library for undecodable binary requests; ` +
-        `successful calls: ${Object.entries(succeeded).map(([k, n]) => `${k} ${n}`).join(", ")}`,
+        `successful calls: ${Object.entries(succeeded)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ")}`,
     );
   }, 120_000);
 

@@ -11,9 +11,9 @@ import { describe, expect, test } from "@jest/globals";
 import { parseDatabaseUrl } from "../../src/storage/database-url.js";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { metricSample } from "./support/probes.js";
-import { rpc, type RpcAnswer } from "./support/rpc.js";
-import { startServerProcess, type ServerProcess } from "./support/server-process.js";
-import { Wire, grpcFrame, type Protocol } from "./support/wire.js";
+import { type RpcAnswer, rpc } from "./support/rpc.js";
+import { type ServerProcess, startServerProcess } from "./support/server-process.js";
+import { grpcFrame, type Protocol, Wire } from "./support/wire.js";
 
 const ADMIN_KEY = `shutdown-admin-${"k".repeat(30)}`;
 const H = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -22,7 +22,8 @@ const H = { authorization: `Bearer ${ADMIN_KEY}` };
 async function untilHashing(server: ServerProcess, count: number): Promise<void> {
   for (let tries = 0; ; tries++) {
     const busy =
-      (await metricSample(server.url, "users_password_hash_running")) + (await metricSample(server.url, "users_password_hash_queue_waiting"));
+      (await metricSample(server.url, "users_password_hash_running")) +
+      (await metricSample(server.url, "users_password_hash_queue_waiting"));
     if (busy >= count) return;
     if (!server.alive()) throw new Error("the server died");
     if (tries > 2000) throw new Error(`expected ${count} calls hashing or waiting to, found ${busy}`);
@@ -49,13 +50,29 @@ async function untilRefused(port: number): Promise<void> {
 describe.each(ENGINES)("graceful shutdown on SIGTERM (%s)", (engine) => {
   test("stops accepting, finishes every in-flight call (durably), closes the database and exits 0", async () => {
     const databaseUrl = await freshDatabaseUrl(engine);
-    const env = { DATABASE_URL: databaseUrl, USERS_BOOTSTRAP_KEY: ADMIN_KEY, BCRYPT_COST: "12", HASH_CONCURRENCY: "1", SHUTDOWN_TIMEOUT_SECONDS: "120",
+    const env = {
+      DATABASE_URL: databaseUrl,
+      USERS_BOOTSTRAP_KEY: ADMIN_KEY,
+      BCRYPT_COST: "12",
+      HASH_CONCURRENCY: "1",
+      SHUTDOWN_TIMEOUT_SECONDS: "120",
       // Attempts are charged to the account before their password is checked: allow six at once.
-      LOGIN_MAX_FAILURES: "100" };
+      LOGIN_MAX_FAILURES: "100",
+    };
     let server = await startServerProcess(env);
     const wire = new Wire(server.url);
     try {
-      expect((await rpc(wire, "connect-json", "create", { username: "alice", email: "alice@example.com", password: "password-1" }, H)).code).toBe("ok");
+      expect(
+        (
+          await rpc(
+            wire,
+            "connect-json",
+            "create",
+            { username: "alice", email: "alice@example.com", password: "password-1" },
+            H,
+          )
+        ).code,
+      ).toBe("ok");
 
       // Slow logins over every protocol, one hashing at a time: in flight for a while.
       const protocols: Protocol[] = ["connect-json", "grpc", "grpc-web", "m3o", "connect-binary", "grpc"];
@@ -117,7 +134,13 @@ describe.each(ENGINES)("graceful shutdown on SIGTERM (%s)", (engine) => {
     const wire = new Wire(server.url);
     try {
       const logins = Array.from({ length: 8 }, (_, i) =>
-        rpc(wire, i % 2 === 0 ? "grpc" : "connect-json", "login", { username: `nobody${i}`, password: "password-1" }, H).then(
+        rpc(
+          wire,
+          i % 2 === 0 ? "grpc" : "connect-json",
+          "login",
+          { username: `nobody${i}`, password: "password-1" },
+          H,
+        ).then(
           (answer) => answer.code,
           () => "cut",
         ),
@@ -148,9 +171,13 @@ describe.each(ENGINES)("graceful shutdown on SIGTERM (%s)", (engine) => {
     const wire = new Wire(server.url);
     try {
       const oversized = grpcFrame(Buffer.alloc(2 * 1024 * 1024));
-      expect((await wire.send("grpc", { method: "Search", body: oversized, headers: H })).code).toBe("resource_exhausted");
+      expect((await wire.send("grpc", { method: "Search", body: oversized, headers: H })).code).toBe(
+        "resource_exhausted",
+      );
       const twoMessages = Buffer.concat([grpcFrame(Buffer.alloc(70_000)), Buffer.alloc(200_000)]);
-      expect((await wire.send("grpc-web", { method: "Search", body: twoMessages, headers: H })).code).toBe("resource_exhausted");
+      expect((await wire.send("grpc-web", { method: "Search", body: twoMessages, headers: H })).code).toBe(
+        "resource_exhausted",
+      );
       // The client keeps its connections open.
       server.child.kill("SIGTERM");
       expect(await server.exited).toEqual({ code: 0, signal: null });

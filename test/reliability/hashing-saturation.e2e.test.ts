@@ -5,12 +5,13 @@
 // answering while a flood of logins keeps both cores hashing: every one of
 // them succeeds before the flood is over. No wall-clock thresholds: only the
 // order in which things finish.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import type { JsonObject } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { rpc, type Method, type RpcAnswer } from "./support/rpc.js";
-import { PROTOCOLS, Wire, type Protocol } from "./support/wire.js";
+import { type Method, type RpcAnswer, rpc } from "./support/rpc.js";
+import { PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
 
 const BUSY = "the service is busy hashing passwords; retry shortly";
 
@@ -25,7 +26,13 @@ describe.each(ENGINES)("a full hashing queue refuses at once (%s)", (engine) => 
     t = await startTestServer({ engine, env: { HASH_CONCURRENCY: "1", HASH_QUEUE_MAX: "2" } });
     wire = new Wire(t.url);
     admin = { authorization: `Bearer ${t.adminKey}` };
-    const created = await rpc(wire, "connect-json", "create", { username: "alice", email: "alice@example.com", password: "password-1" }, admin);
+    const created = await rpc(
+      wire,
+      "connect-json",
+      "create",
+      { username: "alice", email: "alice@example.com", password: "password-1" },
+      admin,
+    );
     userId = (created.json!.user as { id: string }).id;
   });
   afterAll(async () => {
@@ -40,7 +47,8 @@ describe.each(ENGINES)("a full hashing queue refuses at once (%s)", (engine) => 
   }
   async function untilWaiting(count: number): Promise<void> {
     for (let tries = 0; t.server.hasher.queue.stats().waiting < count; tries++) {
-      if (tries > 2500) throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
+      if (tries > 2500)
+        throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
@@ -48,32 +56,45 @@ describe.each(ENGINES)("a full hashing queue refuses at once (%s)", (engine) => 
   const HASHING_CALLS: Array<[Method, (n: string) => JsonObject]> = [
     ["login", () => ({ username: "alice", password: "password-1" })],
     ["create", (n) => ({ username: `new-${n}`, email: `new-${n}@example.com`, password: "password-1" })],
-    ["updatePassword", () => ({ userId, oldPassword: "password-1", newPassword: "password-2", confirmPassword: "password-2" })],
+    [
+      "updatePassword",
+      () => ({ userId, oldPassword: "password-1", newPassword: "password-2", confirmPassword: "password-2" }),
+    ],
   ];
 
-  test.each(PROTOCOLS)("%s: Login, Create and UpdatePassword are refused with ResourceExhausted while the queue is full", async (protocol) => {
-    const release = holdHashing();
-    const queued = [1, 2].map(() => rpc(wire, "grpc", "login", { username: "alice", password: "password-1" }, admin));
-    try {
-      await untilWaiting(2);
-      for (const [method, request] of HASHING_CALLS) {
-        const refused: RpcAnswer = await rpc(wire, protocol, method, request(protocol.replace(/\W/g, "")), admin);
-        expect({ protocol, method, code: refused.code, message: refused.message, retryAfter: refused.headers["retry-after"] }).toEqual({
-          protocol,
-          method,
-          code: "resource_exhausted",
-          message: BUSY,
-          retryAfter: "1",
-        });
-        if (protocol === "connect-json" || protocol === "connect-binary" || protocol === "m3o") expect(refused.httpStatus).toBe(429);
+  test.each(PROTOCOLS)(
+    "%s: Login, Create and UpdatePassword are refused with ResourceExhausted while the queue is full",
+    async (protocol) => {
+      const release = holdHashing();
+      const queued = [1, 2].map(() => rpc(wire, "grpc", "login", { username: "alice", password: "password-1" }, admin));
+      try {
+        await untilWaiting(2);
+        for (const [method, request] of HASHING_CALLS) {
+          const refused: RpcAnswer = await rpc(wire, protocol, method, request(protocol.replace(/\W/g, "")), admin);
+          expect({
+            protocol,
+            method,
+            code: refused.code,
+            message: refused.message,
+            retryAfter: refused.headers["retry-after"],
+          }).toEqual({
+            protocol,
+            method,
+            code: "resource_exhausted",
+            message: BUSY,
+            retryAfter: "1",
+          });
+          if (protocol === "connect-json" || protocol === "connect-binary" || protocol === "m3o")
+            expect(refused.httpStatus).toBe(429);
+        }
+        // Calls that need no hashing are served meanwhile.
+        expect((await rpc(wire, protocol, "read", { id: userId }, admin)).code).toBe("ok");
+      } finally {
+        release();
       }
-      // Calls that need no hashing are served meanwhile.
-      expect((await rpc(wire, protocol, "read", { id: userId }, admin)).code).toBe("ok");
-    } finally {
-      release();
-    }
-    for (const answer of await Promise.all(queued)) expect(answer.code).toBe("ok");
-  });
+      for (const answer of await Promise.all(queued)) expect(answer.code).toBe("ok");
+    },
+  );
 });
 
 describe.each(ENGINES)("cheap calls keep answering while logins saturate the CPU (%s)", (engine) => {
@@ -97,7 +118,13 @@ describe.each(ENGINES)("cheap calls keep answering while logins saturate the CPU
   });
 
   test("every Read, ReadSession and Search succeeds before a flood of logins is over; the excess logins are refused", async () => {
-    const created = await rpc(wire, "connect-json", "create", { username: "alice", email: "alice@example.com", password: "password-1" }, admin);
+    const created = await rpc(
+      wire,
+      "connect-json",
+      "create",
+      { username: "alice", email: "alice@example.com", password: "password-1" },
+      admin,
+    );
     const userId = (created.json!.user as { id: string }).id;
     const session = await rpc(wire, "connect-json", "login", { username: "alice", password: "password-1" }, admin);
     const sessionId = (session.json!.session as { id: string }).id;
@@ -108,10 +135,12 @@ describe.each(ENGINES)("cheap calls keep answering while logins saturate the CPU
     let floodFinished = 0;
     const flood = Array.from({ length: floodSize }, (_, i) =>
       // Each for another (unknown) account, so per-account throttling stays out of the way.
-      rpc(floodWires[i % 2]!, "grpc", "login", { username: `flood${i}`, password: "password-1" }, admin).then((answer) => {
-        floodFinished++;
-        return { answer, finishedWhileFlooding: floodFinished < floodSize };
-      }),
+      rpc(floodWires[i % 2]!, "grpc", "login", { username: `flood${i}`, password: "password-1" }, admin).then(
+        (answer) => {
+          floodFinished++;
+          return { answer, finishedWhileFlooding: floodFinished < floodSize };
+        },
+      ),
     );
     for (let tries = 0; queue.stats().waiting < queue.maxWaiting; tries++) {
       if (tries > 5000) throw new Error(`the flood never filled the queue (${JSON.stringify(queue.stats())})`);
@@ -121,7 +150,11 @@ describe.each(ENGINES)("cheap calls keep answering while logins saturate the CPU
     const reads: Array<[Protocol, Method, JsonObject]> = [];
     for (let i = 0; i < 30; i++) {
       const protocol = PROTOCOLS[i % PROTOCOLS.length]!;
-      reads.push([protocol, "readSession", { sessionId }], [protocol, "read", { id: userId }], [protocol, "search", { username: "al" }]);
+      reads.push(
+        [protocol, "readSession", { sessionId }],
+        [protocol, "read", { id: userId }],
+        [protocol, "search", { username: "al" }],
+      );
     }
     const answers: RpcAnswer[] = [];
     // Ten at a time, as a handful of busy clients would call.

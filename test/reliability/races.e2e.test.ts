@@ -4,12 +4,13 @@
 // password change racing with logins never lets the old password in after the
 // change returned, and leaves no session made with the old password; a
 // Delete racing with logins leaves no session of the deleted user.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import type { JsonObject } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { rpc, type Method, type RpcAnswer } from "./support/rpc.js";
-import { Wire, type Protocol } from "./support/wire.js";
+import { type Method, type RpcAnswer, rpc } from "./support/rpc.js";
+import { type Protocol, Wire } from "./support/wire.js";
 
 const CONTENDERS = 24;
 const ROUNDS = 4;
@@ -44,20 +45,28 @@ describe.each(ENGINES)("races between replicas (%s)", (engine) => {
   test.each([
     ["email", (i: number) => ({ username: `racer${i}`, email: "same@example.com", password: "password-1" })],
     ["username", (i: number) => ({ username: "same-name", email: `racer${i}@example.com`, password: "password-1" })],
-    ["id", (i: number) => ({ id: "same-id", username: `racer${i}`, email: `racer${i}@example.com`, password: "password-1" })],
-  ] as Array<[string, (i: number) => JsonObject]>)(`${CONTENDERS} concurrent Creates of the same %s: exactly one succeeds`, async (field, request) => {
-    for (let round = 0; round < ROUNDS; round++) {
-      const namespace = `race-create-${++ns}`;
-      const answers = await Promise.all(Array.from({ length: CONTENDERS }, (_, i) => call(i, "create", request(i), namespace)));
-      const ok = answers.filter((x) => x.code === "ok");
-      expect({ round, successes: ok.length }).toEqual({ round, successes: 1 });
-      for (const lost of answers.filter((x) => x.code !== "ok")) {
-        expect([lost.code, lost.message]).toEqual(["already_exists", `${field}: already taken in this namespace`]);
+    [
+      "id",
+      (i: number) => ({ id: "same-id", username: `racer${i}`, email: `racer${i}@example.com`, password: "password-1" }),
+    ],
+  ] as Array<[string, (i: number) => JsonObject]>)(
+    `${CONTENDERS} concurrent Creates of the same %s: exactly one succeeds`,
+    async (field, request) => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const namespace = `race-create-${++ns}`;
+        const answers = await Promise.all(
+          Array.from({ length: CONTENDERS }, (_, i) => call(i, "create", request(i), namespace)),
+        );
+        const ok = answers.filter((x) => x.code === "ok");
+        expect({ round, successes: ok.length }).toEqual({ round, successes: 1 });
+        for (const lost of answers.filter((x) => x.code !== "ok")) {
+          expect([lost.code, lost.message]).toEqual(["already_exists", `${field}: already taken in this namespace`]);
+        }
+        const all = await call(0, "search", { limit: "1000" }, namespace);
+        expect((all.json!.users as unknown[] | undefined)?.length).toBe(1);
       }
-      const all = await call(0, "search", { limit: "1000" }, namespace);
-      expect((all.json!.users as unknown[] | undefined)?.length).toBe(1);
-    }
-  });
+    },
+  );
 
   test(`${CONTENDERS} concurrent Creates with the same id, username and email: one succeeds, the rest name a clash`, async () => {
     const namespace = `race-create-${++ns}`;
@@ -74,7 +83,12 @@ describe.each(ENGINES)("races between replicas (%s)", (engine) => {
     const figures: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const namespace = `race-password-${++ns}`;
-      const created = await call(0, "create", { username: "alice", email: "alice@example.com", password: "old-password-1" }, namespace);
+      const created = await call(
+        0,
+        "create",
+        { username: "alice", email: "alice@example.com", password: "old-password-1" },
+        namespace,
+      );
       const userId = (created.json!.user as { id: string }).id;
 
       let changed = false;
@@ -94,13 +108,19 @@ describe.each(ENGINES)("races between replicas (%s)", (engine) => {
       const workers = Array.from({ length: 6 }, (_, w) => worker(w));
       // The change starts once the first old-password logins are through.
       while (oldSessions.length < 3) await new Promise((resolve) => setImmediate(resolve));
-      const change = await call(round, "updatePassword", { userId, oldPassword: "old-password-1", newPassword: "new-password-1", confirmPassword: "new-password-1" }, namespace);
+      const change = await call(
+        round,
+        "updatePassword",
+        { userId, oldPassword: "old-password-1", newPassword: "new-password-1", confirmPassword: "new-password-1" },
+        namespace,
+      );
       expect(change.code).toBe("ok");
       changed = true;
       await Promise.all(workers);
 
       expect(lateOldLogins.length).toBeGreaterThan(0);
-      for (const late of lateOldLogins) expect([late.code, late.message]).toEqual(["unauthenticated", "invalid credentials"]);
+      for (const late of lateOldLogins)
+        expect([late.code, late.message]).toEqual(["unauthenticated", "invalid credentials"]);
       for (const [i, id] of oldSessions.entries()) {
         expect((await call(i, "readSession", { sessionId: id }, namespace)).code).toBe("not_found");
       }
@@ -108,9 +128,13 @@ describe.each(ENGINES)("races between replicas (%s)", (engine) => {
       for (const i of [0, 1]) {
         const fresh = await call(i, "login", { username: "alice", password: "new-password-1" }, namespace);
         expect(fresh.code).toBe("ok");
-        expect((await call(i + 1, "readSession", { sessionId: (fresh.json!.session as { id: string }).id }, namespace)).code).toBe("ok");
+        expect(
+          (await call(i + 1, "readSession", { sessionId: (fresh.json!.session as { id: string }).id }, namespace)).code,
+        ).toBe("ok");
       }
-      figures.push(`${oldSessions.length} old-password sessions (all revoked), ${lateOldLogins.length} old-password logins after the change (all refused), ${loginsBefore} before`);
+      figures.push(
+        `${oldSessions.length} old-password sessions (all revoked), ${lateOldLogins.length} old-password logins after the change (all refused), ${loginsBefore} before`,
+      );
     }
     console.log(`password change vs logins (${engine}):\n  ${figures.join("\n  ")}`);
   });
@@ -118,7 +142,12 @@ describe.each(ENGINES)("races between replicas (%s)", (engine) => {
   test("Delete racing with logins: no session of the deleted user survives", async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const namespace = `race-delete-${++ns}`;
-      const created = await call(0, "create", { username: "bob", email: "bob@example.com", password: "password-1" }, namespace);
+      const created = await call(
+        0,
+        "create",
+        { username: "bob", email: "bob@example.com", password: "password-1" },
+        namespace,
+      );
       const userId = (created.json!.user as { id: string }).id;
       const sessions: string[] = [];
       const logins = Array.from({ length: CONTENDERS }, (_, i) =>

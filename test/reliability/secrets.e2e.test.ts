@@ -7,16 +7,17 @@
 // trace log level. Every password, session id and API key the run used is
 // then looked for in the logs, as written and as JSON or URL encoding would
 // write it, and none may be found.
-import { beforeAll, describe, expect, test } from "@jest/globals";
+
 import { randomBytes } from "node:crypto";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { beforeAll, describe, expect, test } from "@jest/globals";
 import { runCli } from "../support/cli.js";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { hideTable } from "../support/faults.js";
 import { startTestServer } from "../support/server.js";
-import { rpc, rpcName, type Method } from "./support/rpc.js";
+import { type Method, rpc, rpcName } from "./support/rpc.js";
 import { startServerProcess } from "./support/server-process.js";
-import { PROTOCOLS, Wire, grpcFrame, type Protocol } from "./support/wire.js";
+import { grpcFrame, PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
 
 /** Every secret the run used, to be looked for in the logs afterwards. */
 class Secrets {
@@ -31,7 +32,9 @@ class Secrets {
   }
   /** The secrets found in the text, in any of the forms a log line could hold them. */
   foundIn(text: string): string[] {
-    return [...this.all].filter((s) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)].some((form) => text.includes(form)));
+    return [...this.all].filter((s) =>
+      [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)].some((form) => text.includes(form)),
+    );
   }
 }
 
@@ -46,7 +49,10 @@ interface Keys {
 async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, databaseUrl: string): Promise<number> {
   const wire = new Wire(url);
   let calls = 0;
-  const as = (key: string, namespace?: string): Record<string, string> => ({ authorization: `Bearer ${key}`, ...(namespace ? { "micro-namespace": namespace } : {}) });
+  const as = (key: string, namespace?: string): Record<string, string> => ({
+    authorization: `Bearer ${key}`,
+    ...(namespace ? { "micro-namespace": namespace } : {}),
+  });
   const admin = as(keys.admin, "secrets");
   const call = (protocol: Protocol, method: Method, request: JsonObject, headers = admin) => {
     calls++;
@@ -65,13 +71,29 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       // Failures of Create: taken, invalid, too long, NUL, mistyped.
       await call(protocol, "create", { ...user, password: secrets.make("pw-dup") });
       await call(protocol, "create", { username: "x y", email: "bad", password: secrets.make("pw-invalid") });
-      await call(protocol, "create", { username: `long-${tag}`, email: `long-${tag}@example.com`, password: secrets.add(`pw-long-${"x".repeat(80)}`) });
-      await call(protocol, "create", { username: `nul-${tag}`, email: `nul-${tag}@example.com`, password: secrets.add(`pw-nul-${tag}\u0000tail`) });
+      await call(protocol, "create", {
+        username: `long-${tag}`,
+        email: `long-${tag}@example.com`,
+        password: secrets.add(`pw-long-${"x".repeat(80)}`),
+      });
+      await call(protocol, "create", {
+        username: `nul-${tag}`,
+        email: `nul-${tag}@example.com`,
+        password: secrets.add(`pw-nul-${tag}\u0000tail`),
+      });
       if (protocol === "connect-json" || protocol === "m3o") {
         const mistyped = secrets.add(`98765${Date.now()}`);
         await raw(protocol, "Login", Buffer.from(`{"username":"${user.username}","password":${mistyped}}`));
-        await raw(protocol, "Login", Buffer.from(`{"username":"${user.username}","password":"${secrets.make("pw-malformed")}"`));
-        await raw(protocol, "Login", Buffer.from(`{"username":"x","password":"${secrets.make("pw-big")}","pad":"${"p".repeat(2 * 1024 * 1024)}"}`));
+        await raw(
+          protocol,
+          "Login",
+          Buffer.from(`{"username":"${user.username}","password":"${secrets.make("pw-malformed")}"`),
+        );
+        await raw(
+          protocol,
+          "Login",
+          Buffer.from(`{"username":"x","password":"${secrets.make("pw-big")}","pad":"${"p".repeat(2 * 1024 * 1024)}"}`),
+        );
       }
       await call(protocol, "read", { id: user.id });
       await call(protocol, "read", { id: "nobody" });
@@ -89,17 +111,39 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       await call(protocol, "login", { username: "nobody-at-all", password: secrets.make("pw-unknown") });
 
       const newPassword = secrets.make(`pw-new-${tag}`);
-      await call(protocol, "updatePassword", { userId: user.id, oldPassword: secrets.make("pw-wrong-old"), newPassword, confirmPassword: newPassword });
-      await call(protocol, "updatePassword", { userId: user.id, oldPassword: password, newPassword, confirmPassword: secrets.make("pw-mismatch") });
-      expect((await call(protocol, "updatePassword", { userId: user.id, oldPassword: password, newPassword, confirmPassword: newPassword })).code).toBe("ok");
+      await call(protocol, "updatePassword", {
+        userId: user.id,
+        oldPassword: secrets.make("pw-wrong-old"),
+        newPassword,
+        confirmPassword: newPassword,
+      });
+      await call(protocol, "updatePassword", {
+        userId: user.id,
+        oldPassword: password,
+        newPassword,
+        confirmPassword: secrets.make("pw-mismatch"),
+      });
+      expect(
+        (
+          await call(protocol, "updatePassword", {
+            userId: user.id,
+            oldPassword: password,
+            newPassword,
+            confirmPassword: newPassword,
+          })
+        ).code,
+      ).toBe("ok");
       const again = await call(protocol, "login", { username: user.username, password: newPassword });
       const secondSession = secrets.add((again.json!.session as { id: string }).id);
       await call(protocol, "logout", { sessionId: secondSession });
       await call(protocol, "logout", { sessionId });
       await call(protocol, "revokeSessions", { userId: user.id });
       // Throttled: wrong guesses until the account is locked, then the right one refused.
-      for (let i = 0; i < 4; i++) await call(protocol, "login", { username: user.username, password: secrets.make("pw-guess") });
-      expect((await call(protocol, "login", { username: user.username, password: newPassword })).code).toBe("resource_exhausted");
+      for (let i = 0; i < 4; i++)
+        await call(protocol, "login", { username: user.username, password: secrets.make("pw-guess") });
+      expect((await call(protocol, "login", { username: user.username, password: newPassword })).code).toBe(
+        "resource_exhausted",
+      );
 
       // Keys: scoped (at home and elsewhere), revoked, unknown, none.
       expect((await call(protocol, "search", {}, as(keys.scoped))).code).toBe("ok");
@@ -108,16 +152,34 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       await call(protocol, "search", {}, as(secrets.make("usk_unknown")));
       await call(protocol, "search", {}, { authorization: secrets.make("Basic") });
       await call(protocol, "search", {}, {});
-      await raw(protocol, rpcName("login"), protocol === "grpc" || protocol === "grpc-web" ? grpcFrame(Buffer.from(secrets.make("pw-garbage"))) : Buffer.from(secrets.make("pw-garbage")));
+      await raw(
+        protocol,
+        rpcName("login"),
+        protocol === "grpc" || protocol === "grpc-web"
+          ? grpcFrame(Buffer.from(secrets.make("pw-garbage")))
+          : Buffer.from(secrets.make("pw-garbage")),
+      );
       await call(protocol, "delete", { id: user.id });
     }
 
     // Internal errors: the database loses a table under a login and a create; their causes are logged in full.
     const internalPassword = secrets.make("pw-internal");
-    expect((await call("connect-json", "create", { username: "internal", email: "internal@example.com", password: internalPassword })).code).toBe("ok");
+    expect(
+      (
+        await call("connect-json", "create", {
+          username: "internal",
+          email: "internal@example.com",
+          password: internalPassword,
+        })
+      ).code,
+    ).toBe("ok");
     for (const [table, method, request] of [
       ["sessions", "login", { username: "internal", password: internalPassword }],
-      ["passwords", "create", { username: "internal2", email: "internal2@example.com", password: secrets.make("pw-internal-create") }],
+      [
+        "passwords",
+        "create",
+        { username: "internal2", email: "internal2@example.com", password: secrets.make("pw-internal-create") },
+      ],
     ] as Array<[string, Method, JsonObject]>) {
       const fault = await hideTable(databaseUrl, table);
       try {
@@ -152,13 +214,20 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
     const server = await startServerProcess({ ...SETTINGS, DATABASE_URL: databaseUrl, USERS_BOOTSTRAP_KEY: admin });
     try {
       const cli = { DATABASE_URL: databaseUrl };
-      const scoped = /usk_[A-Za-z0-9_-]{43}/.exec((await runCli(["keys", "create", "--namespace", "acme"], cli)).stdout)![0];
+      const scoped = /usk_[A-Za-z0-9_-]{43}/.exec(
+        (await runCli(["keys", "create", "--namespace", "acme"], cli)).stdout,
+      )![0];
       const revokedOut = (await runCli(["keys", "create", "--namespace", "acme"], cli)).stdout;
       const revoked = /usk_[A-Za-z0-9_-]{43}/.exec(revokedOut)![0];
       expect((await runCli(["keys", "revoke", /id (key_[0-9a-f]+)/.exec(revokedOut)![1]!], cli)).code).toBe(0);
       secrets.add(scoped);
       secrets.add(revoked);
-      const calls = await exerciseEverything(server.url, { admin, scoped, scopedNamespace: "acme", revoked }, secrets, databaseUrl);
+      const calls = await exerciseEverything(
+        server.url,
+        { admin, scoped, scopedNamespace: "acme", revoked },
+        secrets,
+        databaseUrl,
+      );
       expect(await server.stop()).toEqual({ code: 0, signal: null });
       const logs = server.output();
       const lines = logs.split("\n").filter((l) => l.trim() !== "");
@@ -168,7 +237,9 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
       // The scan reads the real thing: what is not secret (the namespace) is there.
       expect(secrets.foundIn(logs)).toEqual([]);
       expect(logs).toContain('"namespace":"secrets"');
-      console.log(`secrets in logs (${engine}, server process): ${calls} calls, ${lines.length} log lines, ${secrets.all.size} secrets looked for, none found`);
+      console.log(
+        `secrets in logs (${engine}, server process): ${calls} calls, ${lines.length} log lines, ${secrets.all.size} secrets looked for, none found`,
+      );
     } finally {
       await server.stop("SIGKILL");
     }
@@ -182,12 +253,19 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
       const revokedKey = await t.server.keys.create("acme");
       await t.server.keys.revoke(revokedKey.id);
       secrets.add(revokedKey.key);
-      const calls = await exerciseEverything(t.url, { admin: t.adminKey, scoped, scopedNamespace: "acme", revoked: revokedKey.key }, secrets, t.config.databaseUrl);
+      const calls = await exerciseEverything(
+        t.url,
+        { admin: t.adminKey, scoped, scopedNamespace: "acme", revoked: revokedKey.key },
+        secrets,
+        t.config.databaseUrl,
+      );
       const logs = t.logs.join("\n");
       expect(t.logs.length).toBeGreaterThan(calls * 0.9);
       expect(secrets.foundIn(logs)).toEqual([]);
       expect(logs).toContain('"namespace":"secrets"');
-      console.log(`secrets in logs (${engine}, in process at trace level): ${calls} calls, ${t.logs.length} log lines, ${secrets.all.size} secrets looked for, none found`);
+      console.log(
+        `secrets in logs (${engine}, in process at trace level): ${calls} calls, ${t.logs.length} log lines, ${secrets.all.size} secrets looked for, none found`,
+      );
     } finally {
       await t.close();
     }

@@ -6,13 +6,14 @@
 // one tenant never sees, changes, signs into, collides with, or ends anything
 // of the other's; a key used for the other namespace is PermissionDenied.
 // After each sequence both namespaces hold exactly what their own calls made.
+
+import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
-import type { JsonObject } from "@bufbuild/protobuf";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { rpc, type Method, type RpcAnswer } from "./support/rpc.js";
-import { PROTOCOLS, Wire, type Protocol } from "./support/wire.js";
+import { type Method, type RpcAnswer, rpc } from "./support/rpc.js";
+import { PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
 
 const RUNS = 60;
 const IDS = ["u1", "u2", "u3"];
@@ -38,14 +39,62 @@ const OP: fc.Arbitrary<Op> = fc
     pick<Tenant>([0, 1]),
     pick(PROTOCOLS),
     fc.oneof(
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant("create" as const), id: fc.option(pick(IDS), { freq: 3 }), username: pick(NAMES), email: pick(EMAILS), password: pick(PASSWORDS) }) },
-      { weight: 2, arbitrary: fc.record({ kind: pick(["read", "delete", "listSessions", "revokeSessions"] as const), id: pick(IDS) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("update" as const), id: pick(IDS), username: pick(["", ...NAMES]), email: pick(["", ...EMAILS]) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("search" as const), prefix: pick(["", "a", "b", "c", "an", "z"]) }) },
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant("login" as const), byEmail: fc.boolean(), who: fc.nat(2), password: pick(PASSWORDS) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant("create" as const),
+          id: fc.option(pick(IDS), { freq: 3 }),
+          username: pick(NAMES),
+          email: pick(EMAILS),
+          password: pick(PASSWORDS),
+        }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          kind: pick(["read", "delete", "listSessions", "revokeSessions"] as const),
+          id: pick(IDS),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("update" as const),
+          id: pick(IDS),
+          username: pick(["", ...NAMES]),
+          email: pick(["", ...EMAILS]),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant("search" as const), prefix: pick(["", "a", "b", "c", "an", "z"]) }),
+      },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant("login" as const),
+          byEmail: fc.boolean(),
+          who: fc.nat(2),
+          password: pick(PASSWORDS),
+        }),
+      },
       { weight: 3, arbitrary: fc.record({ kind: pick(["readSession", "logout"] as const), session: fc.nat(50) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("updatePassword" as const), id: pick(IDS), oldPassword: pick(PASSWORDS), newPassword: pick(PASSWORDS) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("otherNamespace" as const), method: pick<Method>(["read", "search", "create", "login", "readSession", "delete"]) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("updatePassword" as const),
+          id: pick(IDS),
+          oldPassword: pick(PASSWORDS),
+          newPassword: pick(PASSWORDS),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("otherNamespace" as const),
+          method: pick<Method>(["read", "search", "create", "login", "readSession", "delete"]),
+        }),
+      },
     ),
   )
   .map(([tenant, protocol, op]) => ({ tenant, protocol, ...op }) as Op);
@@ -89,8 +138,12 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
         const keys = [(await t.server.keys.create(namespaces[0])).key, (await t.server.keys.create(namespaces[1])).key];
         const users: [Map<string, User>, Map<string, User>] = [new Map(), new Map()];
         const sessions: Session[] = [];
-        const as = (tenant: Tenant, namespace = namespaces[tenant]) => ({ authorization: `Bearer ${keys[tenant]}`, "micro-namespace": namespace });
-        const call = (op: Op, method: Method, request: JsonObject): Promise<RpcAnswer> => rpc(wire, op.protocol, method, request, as(op.tenant));
+        const as = (tenant: Tenant, namespace = namespaces[tenant]) => ({
+          authorization: `Bearer ${keys[tenant]}`,
+          "micro-namespace": namespace,
+        });
+        const call = (op: Op, method: Method, request: JsonObject): Promise<RpcAnswer> =>
+          rpc(wire, op.protocol, method, request, as(op.tenant));
         const expectCode = (op: Op, answer: RpcAnswer, code: string) =>
           expect({ op, code: answer.code, message: answer.message }).toMatchObject({ op, code });
 
@@ -99,11 +152,22 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
           const mine = users[op.tenant];
           const byName = (name: string) => [...mine.values()].find((u) => u.username === name);
           const byEmail = (email: string) => [...mine.values()].find((u) => u.email === email);
-          const end = (userId: string) => sessions.filter((s) => s.tenant === op.tenant && s.userId === userId).forEach((s) => (s.alive = false));
+          const end = (userId: string) => {
+            for (const s of sessions) if (s.tenant === op.tenant && s.userId === userId) s.alive = false;
+          };
           switch (op.kind) {
             case "create": {
-              const answer = await call(op, "create", { ...(op.id ? { id: op.id } : {}), username: op.username, email: op.email, password: op.password });
-              const clashes = [op.id && mine.has(op.id) ? "id" : "", byName(op.username) ? "username" : "", byEmail(op.email) ? "email" : ""].filter(Boolean);
+              const answer = await call(op, "create", {
+                ...(op.id ? { id: op.id } : {}),
+                username: op.username,
+                email: op.email,
+                password: op.password,
+              });
+              const clashes = [
+                op.id && mine.has(op.id) ? "id" : "",
+                byName(op.username) ? "username" : "",
+                byEmail(op.email) ? "email" : "",
+              ].filter(Boolean);
               if (clashes.length > 0) {
                 expectCode(op, answer, "already_exists");
                 expect(clashes).toContain(answer.message.split(":")[0]);
@@ -111,7 +175,8 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
                 expectCode(op, answer, "ok");
                 const id = (answer.json!.user as { id: string }).id;
                 mine.set(id, { id, username: op.username, email: op.email, password: op.password });
-                if ([...users[(1 - op.tenant) as Tenant].values()].some((u) => u.username === op.username)) seen.sameUsernameInBoth++;
+                if ([...users[(1 - op.tenant) as Tenant].values()].some((u) => u.username === op.username))
+                  seen.sameUsernameInBoth++;
               }
               break;
             }
@@ -119,13 +184,15 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
               const answer = await call(op, "read", { id: op.id });
               const user = mine.get(op.id);
               expectCode(op, answer, user ? "ok" : "not_found");
-              if (user) expect(answer.json!.user).toMatchObject({ id: user.id, username: user.username, email: user.email });
+              if (user)
+                expect(answer.json!.user).toMatchObject({ id: user.id, username: user.username, email: user.email });
               break;
             }
             case "update": {
               const answer = await call(op, "update", { id: op.id, username: op.username, email: op.email });
               const user = mine.get(op.id);
-              const clash = (op.username && byName(op.username)?.id !== undefined && byName(op.username)!.id !== op.id) ||
+              const clash =
+                (op.username && byName(op.username)?.id !== undefined && byName(op.username)!.id !== op.id) ||
                 (op.email && byEmail(op.email)?.id !== undefined && byEmail(op.email)!.id !== op.id);
               if (!user) expectCode(op, answer, "not_found");
               else if (clash) expectCode(op, answer, "already_exists");
@@ -146,12 +213,21 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
               const answer = await call(op, "search", { username: op.prefix, limit: "1000" });
               expectCode(op, answer, "ok");
               const found = ((answer.json!.users as Array<{ id: string }> | undefined) ?? []).map((u) => u.id).sort();
-              expect(found).toEqual([...mine.values()].filter((u) => u.username.startsWith(op.prefix)).map((u) => u.id).sort());
+              expect(found).toEqual(
+                [...mine.values()]
+                  .filter((u) => u.username.startsWith(op.prefix))
+                  .map((u) => u.id)
+                  .sort(),
+              );
               break;
             }
             case "login": {
               const name = op.byEmail ? EMAILS[op.who]! : NAMES[op.who]!;
-              const answer = await call(op, "login", op.byEmail ? { email: name, password: op.password } : { username: name, password: op.password });
+              const answer = await call(
+                op,
+                "login",
+                op.byEmail ? { email: name, password: op.password } : { username: name, password: op.password },
+              );
               const user = op.byEmail ? byEmail(name) : byName(name);
               if (user && user.password === op.password) {
                 expectCode(op, answer, "ok");
@@ -179,7 +255,12 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
               break;
             }
             case "updatePassword": {
-              const answer = await call(op, "updatePassword", { userId: op.id, oldPassword: op.oldPassword, newPassword: op.newPassword, confirmPassword: op.newPassword });
+              const answer = await call(op, "updatePassword", {
+                userId: op.id,
+                oldPassword: op.oldPassword,
+                newPassword: op.newPassword,
+                confirmPassword: op.newPassword,
+              });
               const user = mine.get(op.id);
               if (!user) expectCode(op, answer, "not_found");
               else if (user.password !== op.oldPassword) expectCode(op, answer, "unauthenticated");
@@ -199,7 +280,8 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
               }
               expectCode(op, answer, "ok");
               const live = sessions.filter((s) => s.tenant === op.tenant && s.userId === op.id && s.alive).length;
-              if (op.kind === "listSessions") expect(((answer.json!.sessions as unknown[] | undefined) ?? []).length).toBe(live);
+              if (op.kind === "listSessions")
+                expect(((answer.json!.sessions as unknown[] | undefined) ?? []).length).toBe(live);
               else {
                 expect(Number(answer.json!.revoked ?? 0)).toBe(live);
                 end(op.id);
@@ -209,8 +291,23 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
             case "otherNamespace": {
               // This tenant's key, the other tenant's namespace: refused whatever the call.
               const other = namespaces[1 - op.tenant]!;
-              const answer = await rpc(wire, op.protocol, op.method, { id: "u1", username: "ann", email: "ann@example.com", password: "password-1", sessionId: "x" } as JsonObject, as(op.tenant, other));
-              expect([answer.code, answer.message]).toEqual(["permission_denied", `this API key may only be used for namespace "${namespaces[op.tenant]}"`]);
+              const answer = await rpc(
+                wire,
+                op.protocol,
+                op.method,
+                {
+                  id: "u1",
+                  username: "ann",
+                  email: "ann@example.com",
+                  password: "password-1",
+                  sessionId: "x",
+                } as JsonObject,
+                as(op.tenant, other),
+              );
+              expect([answer.code, answer.message]).toEqual([
+                "permission_denied",
+                `this API key may only be used for namespace "${namespaces[op.tenant]}"`,
+              ]);
               seen.otherNamespaceRefused++;
               break;
             }
@@ -220,14 +317,26 @@ describe.each(ENGINES)("tenant isolation, property-based (%s)", (engine) => {
         // Each namespace holds exactly its own users, and each live session reads back only at home.
         for (const tenant of [0, 1] as Tenant[]) {
           const all = await rpc(wire, "connect-json", "search", { limit: "1000" }, as(tenant));
-          const found = ((all.json!.users as Array<{ id: string; username: string; email: string }> | undefined) ?? []).map((u) => ({ id: u.id, username: u.username, email: u.email }));
+          const found = (
+            (all.json!.users as Array<{ id: string; username: string; email: string }> | undefined) ?? []
+          ).map((u) => ({ id: u.id, username: u.username, email: u.email }));
           const expected = [...users[tenant].values()].map((u) => ({ id: u.id, username: u.username, email: u.email }));
           expect(found.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual(expected.sort((x, y) => (x.id < y.id ? -1 : 1)));
         }
         for (const s of sessions) {
           const home = await rpc(wire, "connect-json", "readSession", { sessionId: s.id }, as(s.tenant));
-          const away = await rpc(wire, "connect-json", "readSession", { sessionId: s.id }, as((1 - s.tenant) as Tenant));
-          expect({ session: s, home: home.code, away: away.code }).toEqual({ session: s, home: s.alive ? "ok" : "not_found", away: "not_found" });
+          const away = await rpc(
+            wire,
+            "connect-json",
+            "readSession",
+            { sessionId: s.id },
+            as((1 - s.tenant) as Tenant),
+          );
+          expect({ session: s, home: home.code, away: away.code }).toEqual({
+            session: s,
+            home: s.alive ? "ok" : "not_found",
+            away: "not_found",
+          });
         }
       }),
       { numRuns: RUNS },

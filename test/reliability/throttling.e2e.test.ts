@@ -5,16 +5,17 @@
 // accounts behave exactly like known ones; two replicas on one database share
 // the counts; UpdatePassword's old-password check is throttled per user id.
 // Time is moved with the server's clock option, never waited for.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import type { JsonObject } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { THROTTLE_MEMORY_MS } from "../../src/service/login-throttle.js";
 import { TestClock } from "../support/clock.js";
 import { ENGINES } from "../support/databases.js";
 import { grpcUsersClient } from "../support/grpc-js.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { bcryptRuns } from "./support/probes.js";
-import { rpc, type Method, type RpcAnswer } from "./support/rpc.js";
-import { PROTOCOLS, Wire, type Protocol } from "./support/wire.js";
+import { type Method, type RpcAnswer, rpc } from "./support/rpc.js";
+import { PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
 
 const PASSWORD = "correct-horse-1";
 const WRONG = "wrong-guess-1";
@@ -45,25 +46,38 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
   }
   const call = (protocol: Protocol, method: Method, request: JsonObject, headers: Record<string, string>, via = wire) =>
     rpc(via, protocol, method, request, headers);
-  const login = (headers: Record<string, string>, password: string, protocol: Protocol = "connect-json", username = "alice") =>
-    call(protocol, "login", { username, password }, headers);
+  const login = (
+    headers: Record<string, string>,
+    password: string,
+    protocol: Protocol = "connect-json",
+    username = "alice",
+  ) => call(protocol, "login", { username, password }, headers);
   async function createAlice(headers: Record<string, string>): Promise<string> {
-    const created = await call("connect-json", "create", { username: "alice", email: "alice@example.com", password: PASSWORD }, headers);
+    const created = await call(
+      "connect-json",
+      "create",
+      { username: "alice", email: "alice@example.com", password: PASSWORD },
+      headers,
+    );
     expect(created.code).toBe("ok");
     return (created.json!.user as { id: string }).id;
   }
 
   function expectThrottled(protocol: Protocol, answer: RpcAnswer, seconds: number): void {
-    expect({ protocol, code: answer.code, message: answer.message, retryAfter: answer.headers["retry-after"] }).toEqual({
-      protocol,
-      code: "resource_exhausted",
-      message: `too many failed attempts for this account; retry in ${seconds} s`,
-      retryAfter: String(seconds),
-    });
-    if (protocol === "connect-json" || protocol === "connect-binary" || protocol === "m3o") expect(answer.httpStatus).toBe(429);
+    expect({ protocol, code: answer.code, message: answer.message, retryAfter: answer.headers["retry-after"] }).toEqual(
+      {
+        protocol,
+        code: "resource_exhausted",
+        message: `too many failed attempts for this account; retry in ${seconds} s`,
+        retryAfter: String(seconds),
+      },
+    );
+    if (protocol === "connect-json" || protocol === "connect-binary" || protocol === "m3o")
+      expect(answer.httpStatus).toBe(429);
   }
   async function fail(headers: Record<string, string>, times: number, username = "alice"): Promise<void> {
-    for (let i = 0; i < times; i++) expect((await login(headers, WRONG, "connect-json", username)).code).toBe("unauthenticated");
+    for (let i = 0; i < times; i++)
+      expect((await login(headers, WRONG, "connect-json", username)).code).toBe("unauthenticated");
   }
 
   test("after 5 failures every attempt is refused, on every protocol, with retry-after, and no bcrypt runs", async () => {
@@ -187,7 +201,9 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
     for (const typed of ["ALICE", "Alice", "alice", "aLiCe", "ALICe"]) await fail(h, 1, typed);
     expectThrottled("connect-json", await login(h, PASSWORD, "connect-json", "alice"), 1);
     // By email it is another account, not locked.
-    expect((await call("connect-json", "login", { email: "ALICE@example.com", password: PASSWORD }, h)).code).toBe("ok");
+    expect((await call("connect-json", "login", { email: "ALICE@example.com", password: PASSWORD }, h)).code).toBe(
+      "ok",
+    );
   });
 
   test("replicas on one database share the counts", async () => {
@@ -199,14 +215,23 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
       const other = { ...h, authorization: `Bearer ${replica.adminKey}` };
       // Failures alternate between the two replicas; both see all of them.
       for (let i = 0; i < MAX_FAILURES; i++) {
-        const answer = i % 2 === 0 ? await login(h, WRONG) : await call("grpc", "login", { username: "alice", password: WRONG }, other, replicaWire);
+        const answer =
+          i % 2 === 0
+            ? await login(h, WRONG)
+            : await call("grpc", "login", { username: "alice", password: WRONG }, other, replicaWire);
         expect(answer.code).toBe("unauthenticated");
       }
       expectThrottled("connect-json", await login(h, PASSWORD), 1);
-      expectThrottled("grpc", await call("grpc", "login", { username: "alice", password: PASSWORD }, other, replicaWire), 1);
+      expectThrottled(
+        "grpc",
+        await call("grpc", "login", { username: "alice", password: PASSWORD }, other, replicaWire),
+        1,
+      );
       // A success on one replica clears the count for both.
       clock.advance(1);
-      expect((await call("m3o", "login", { username: "alice", password: PASSWORD }, other, replicaWire)).code).toBe("ok");
+      expect((await call("m3o", "login", { username: "alice", password: PASSWORD }, other, replicaWire)).code).toBe(
+        "ok",
+      );
       await fail(h, MAX_FAILURES - 1);
       expect((await login(h, PASSWORD)).code).toBe("ok");
     } finally {
@@ -222,7 +247,10 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
       call(protocol, "updatePassword", { userId: id, oldPassword: old, newPassword: to, confirmPassword: to }, h);
     for (let i = 0; i < MAX_FAILURES; i++) {
       const wrong = await change(WRONG, "new-password-1");
-      expect([wrong.code, wrong.message]).toEqual(["unauthenticated", "old_password: does not match the current password"]);
+      expect([wrong.code, wrong.message]).toEqual([
+        "unauthenticated",
+        "old_password: does not match the current password",
+      ]);
     }
     const before = await bcryptRuns(t.url);
     for (const protocol of PROTOCOLS) expectThrottled(protocol, await change(PASSWORD, "new-password-1", protocol), 1);
@@ -248,7 +276,9 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
       void queue.run(() => new Promise<void>((resolve) => releases.push(resolve)));
     }
     let answered = 0;
-    const burst = Array.from({ length: 40 }, () => call("grpc", "login", { username: "alice", password: WRONG }, h).finally(() => answered++));
+    const burst = Array.from({ length: 40 }, () =>
+      call("grpc", "login", { username: "alice", password: WRONG }, h).finally(() => answered++),
+    );
     try {
       for (let tries = 0; queue.stats().waiting + answered < burst.length; tries++) {
         if (tries > 2500) throw new Error("the burst never reached the server");

@@ -1,9 +1,10 @@
 // Two server processes on one PostgreSQL database, as replicas behind a load
 // balancer: everything shared lives in the database, nothing in a process.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import type { ChildProcess } from "node:child_process";
-import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { runCli, startCliServer } from "../support/cli.js";
+import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 
 const postgresOnly = ENGINES.includes("postgres") ? describe : describe.skip;
 
@@ -43,11 +44,16 @@ postgresOnly("two replicas on one PostgreSQL", () => {
       headers: { authorization: `Bearer ${key}`, "micro-namespace": "shared" },
       body: JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return {
+      status: res.status,
+      body: (await res.json()) as { session: { id: string; username: string }; detail?: string },
+    };
   };
 
   test("a session made through one replica is read and revoked through the other", async () => {
-    expect((await call(0, "Create", { username: "roamer", email: "roamer@example.com", password: "correct horse" })).status).toBe(200);
+    expect(
+      (await call(0, "Create", { username: "roamer", email: "roamer@example.com", password: "correct horse" })).status,
+    ).toBe(200);
     const login = await call(1, "Login", { username: "roamer", password: "correct horse" });
     expect(login.status).toBe(200);
     const sessionId = login.body.session.id as string;

@@ -2,15 +2,15 @@
 // (checked against the README's Errors table), and each code the database or
 // the hashing queue can cause, in process over real faults.
 import fs from "node:fs";
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ServiceError, type ErrorCode } from "../../src/service/errors.js";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { type ErrorCode, ServiceError } from "../../src/service/errors.js";
 import { StorageUnavailable, UniqueViolation } from "../../src/storage/repository.js";
 import { HTTP_STATUS, toConnectError } from "../../src/transport/error-mapping.js";
 import { ENGINES } from "../support/databases.js";
 import { failure } from "../support/errors.js";
 import { hideTable, holdWriteLock } from "../support/faults.js";
-import { startInProcess, type InProcess } from "../support/services.js";
+import { type InProcess, startInProcess } from "../support/services.js";
 
 describe("the error mapping", () => {
   test("the README's Errors table states the gRPC code and HTTP status of each code", () => {
@@ -88,12 +88,16 @@ describe.each(ENGINES)("errors the database causes, in process (%s)", (engine) =
   test("a write that cannot get the lock in time is DeadlineExceeded; it works again afterwards", async () => {
     const fault = await holdWriteLock(s.databaseUrl);
     try {
-      const err = await failure(s.client().create({ username: "locked", email: "locked@example.com", password: "password1" }));
+      const err = await failure(
+        s.client().create({ username: "locked", email: "locked@example.com", password: "password1" }),
+      );
       expect([err.code, err.rawMessage]).toEqual([Code.DeadlineExceeded, "the database did not answer in time; retry"]);
     } finally {
       await fault.release();
     }
-    expect((await s.client().create({ username: "locked", email: "locked@example.com", password: "password1" })).user).toBeDefined();
+    expect(
+      (await s.client().create({ username: "locked", email: "locked@example.com", password: "password1" })).user,
+    ).toBeDefined();
   });
 
   test("an unexpected database error is Internal with no detail; the detail is reported with the request id", async () => {
@@ -141,13 +145,18 @@ describe("errors the hashing queue causes, in process", () => {
         () => client.login({ username: "first", password: "password1" }),
       ]) {
         const err = await failure(call());
-        expect([err.code, err.rawMessage]).toEqual([Code.ResourceExhausted, "the service is busy hashing passwords; retry shortly"]);
+        expect([err.code, err.rawMessage]).toEqual([
+          Code.ResourceExhausted,
+          "the service is busy hashing passwords; retry shortly",
+        ]);
         expect(err.metadata.get("retry-after")).toBe("1");
       }
     } finally {
       release();
       await held;
     }
-    expect((await client.create({ username: "first", email: "first@example.com", password: "password1" })).user).toBeDefined();
+    expect(
+      (await client.create({ username: "first", email: "first@example.com", password: "password1" })).user,
+    ).toBeDefined();
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import bcrypt from "bcrypt";
 import { ENGINES } from "../support/databases.js";
-import { startInProcess, type InProcess } from "../support/services.js";
+import { type InProcess, startInProcess } from "../support/services.js";
 
 describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
   let app: InProcess;
@@ -31,7 +31,11 @@ describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
     const ns = "upgrade";
     const imported = (await bcrypt.hash("legacy-password", 5)).replace("$2b$", "$2a$");
     await app.repo.importUsers([
-      { namespace: ns, user: { id: "old-1", username: "oldtimer", email: "old@example.com", createdMs: 1, updatedMs: 1 }, passwordHash: imported },
+      {
+        namespace: ns,
+        user: { id: "old-1", username: "oldtimer", email: "old@example.com", createdMs: 1, updatedMs: 1 },
+        passwordHash: imported,
+      },
     ]);
     const client = app.client({ namespace: ns });
     const { session } = await client.login({ username: "oldtimer", password: "legacy-password" });
@@ -49,10 +53,16 @@ describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
     const ns = "upgrade-race";
     const imported = await bcrypt.hash("legacy-password", 8);
     await app.repo.importUsers([
-      { namespace: ns, user: { id: "old-2", username: "busy", email: "busy@example.com", createdMs: 1, updatedMs: 1 }, passwordHash: imported },
+      {
+        namespace: ns,
+        user: { id: "old-2", username: "busy", email: "busy@example.com", createdMs: 1, updatedMs: 1 },
+        passwordHash: imported,
+      },
     ]);
     const client = app.client({ namespace: ns });
-    const logins = await Promise.allSettled(Array.from({ length: 16 }, () => client.login({ username: "busy", password: "legacy-password" })));
+    const logins = await Promise.allSettled(
+      Array.from({ length: 16 }, () => client.login({ username: "busy", password: "legacy-password" })),
+    );
     expect(logins.map((l) => l.status)).toEqual(Array(16).fill("fulfilled"));
     const upgraded = await eventually(ns, "old-2", (hash) => hash !== imported);
     expect(upgraded).toMatch(/^\$2b\$04\$/);
@@ -62,7 +72,11 @@ describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
 
   test("a hash at the configured cost is left as it is", async () => {
     const client = app.client({ namespace: "steady" });
-    const { user } = await client.create({ username: "steady", email: "steady@example.com", password: "steady-password" });
+    const { user } = await client.create({
+      username: "steady",
+      email: "steady@example.com",
+      password: "steady-password",
+    });
     const before = await hashOf("steady", user!.id);
     await client.login({ username: "steady", password: "steady-password" });
     await client.login({ username: "steady", password: "steady-password" });
@@ -73,9 +87,15 @@ describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
     const ns = "failing";
     const imported = await bcrypt.hash("right-password", 5);
     await app.repo.importUsers([
-      { namespace: ns, user: { id: "f-1", username: "faily", email: "f@example.com", createdMs: 1, updatedMs: 1 }, passwordHash: imported },
+      {
+        namespace: ns,
+        user: { id: "f-1", username: "faily", email: "f@example.com", createdMs: 1, updatedMs: 1 },
+        passwordHash: imported,
+      },
     ]);
-    await expect(app.client({ namespace: ns }).login({ username: "faily", password: "wrong-password" })).rejects.toThrow();
+    await expect(
+      app.client({ namespace: ns }).login({ username: "faily", password: "wrong-password" }),
+    ).rejects.toThrow();
     expect(await hashOf(ns, "f-1")).toBe(imported);
   });
 });

@@ -2,11 +2,11 @@
 // resolveCaller (the auth interceptor's rule for keys and namespaces).
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { KeysService } from "../../src/service/keys.js";
 import { ServiceError } from "../../src/service/errors.js";
+import { KeysService } from "../../src/service/keys.js";
 import { resolveCaller } from "../../src/transport/auth-interceptor.js";
 import { ENGINES } from "../support/databases.js";
-import { startInProcess, type InProcess } from "../support/services.js";
+import { type InProcess, startInProcess } from "../support/services.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest();
 
@@ -33,7 +33,11 @@ describe.each(ENGINES)("API keys (%s)", (engine) => {
     const created = await keys.create("acme", "ci");
     expect(created.key).toMatch(/^usk_[A-Za-z0-9_-]{43}$/);
     expect(created).toMatchObject({ id: expect.stringMatching(/^key_[0-9a-f]{16}$/), namespace: "acme" });
-    expect(await s.repo.findApiKey(sha256(created.key))).toMatchObject({ id: created.id, namespace: "acme", label: "ci" });
+    expect(await s.repo.findApiKey(sha256(created.key))).toMatchObject({
+      id: created.id,
+      namespace: "acme",
+      label: "ci",
+    });
     const exported = JSON.stringify(await s.repo.exportApiKeys());
     expect(exported).not.toContain(created.key);
     expect(exported).not.toContain(created.key.slice(4));
@@ -102,7 +106,7 @@ describe.each(ENGINES)("resolveCaller: keys and namespaces (%s)", (engine) => {
   });
   afterAll(() => s.close());
 
-  test("an admin key without a namespace header works in \"default\"", async () => {
+  test('an admin key without a namespace header works in "default"', async () => {
     expect(await caller(bearer(s.adminKey))).toMatchObject({ namespace: "default", admin: true });
   });
 
@@ -117,7 +121,10 @@ describe.each(ENGINES)("resolveCaller: keys and namespaces (%s)", (engine) => {
 
   test("a scoped key for another namespace is PermissionDenied", async () => {
     const err = await refusal(caller({ ...bearer(scoped), "micro-namespace": "globex" }));
-    expect([err.code, err.message]).toEqual(["permission_denied", 'this API key may only be used for namespace "acme"']);
+    expect([err.code, err.message]).toEqual([
+      "permission_denied",
+      'this API key may only be used for namespace "acme"',
+    ]);
   });
 
   test("the scheme is case-insensitive and surrounding spaces are ignored", async () => {
@@ -132,7 +139,10 @@ describe.each(ENGINES)("resolveCaller: keys and namespaces (%s)", (engine) => {
     ["an empty bearer", { authorization: "Bearer " }],
   ])("%s is Unauthenticated", async (_why, headers) => {
     const err = await refusal(caller(headers));
-    expect([err.code, err.message]).toEqual(["unauthenticated", "a valid API key is required: authorization: Bearer <key>"]);
+    expect([err.code, err.message]).toEqual([
+      "unauthenticated",
+      "a valid API key is required: authorization: Bearer <key>",
+    ]);
   });
 
   test("the key is checked before the namespace: no key with a bad namespace is Unauthenticated", async () => {

@@ -1,11 +1,12 @@
 // UpdatePassword in process: the confirmation, the old password, the policy,
 // the revocation of every session, throttling and concurrent changes.
+
+import { type Client, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { Code, type Client } from "@connectrpc/connect";
 import type { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { failure } from "../support/errors.js";
-import { startInProcess, type InProcess } from "../support/services.js";
+import { type InProcess, startInProcess } from "../support/services.js";
 
 describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
   let s: InProcess;
@@ -63,7 +64,10 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
     const u = await newUser();
     const { session } = await login(u.username, u.password);
     const err = await failure(change(u.id, "not the password", "new password"));
-    expect([err.code, err.rawMessage]).toEqual([Code.Unauthenticated, "old_password: does not match the current password"]);
+    expect([err.code, err.rawMessage]).toEqual([
+      Code.Unauthenticated,
+      "old_password: does not match the current password",
+    ]);
     expect((await client.readSession({ sessionId: session!.id })).session).toBeDefined();
     expect((await login(u.username, u.password)).session).toBeDefined();
   });
@@ -87,7 +91,8 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
 
   test("guessing the old password is throttled like Login", async () => {
     const u = await newUser();
-    for (let i = 0; i < 3; i++) expect((await failure(change(u.id, "guess-guess", "new password"))).code).toBe(Code.Unauthenticated);
+    for (let i = 0; i < 3; i++)
+      expect((await failure(change(u.id, "guess-guess", "new password"))).code).toBe(Code.Unauthenticated);
     const locked = await failure(change(u.id, u.password, "new password"));
     expect(locked.code).toBe(Code.ResourceExhausted);
     expect(locked.metadata.get("retry-after")).toBe("1");
@@ -102,7 +107,10 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
     // password, so both check it before either stores its new one.
     let release!: () => void;
     const held = s.hasher.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
-    const racing = Promise.allSettled([change(u.id, u.password, "first new one"), change(u.id, u.password, "second new one")]);
+    const racing = Promise.allSettled([
+      change(u.id, u.password, "first new one"),
+      change(u.id, u.password, "second new one"),
+    ]);
     for (let tries = 0; s.hasher.queue.stats().waiting < 2; tries++) {
       if (tries > 2500) throw new Error("expected both calls to wait for the hashing slot");
       await new Promise((resolve) => setTimeout(resolve, 2));
@@ -115,7 +123,10 @@ describe.each(ENGINES)("UpdatePassword in process (%s)", (engine) => {
     expect(won).toBeGreaterThanOrEqual(0);
     expect(lost).toBeDefined();
     const err = await failure(Promise.reject(lost!.reason));
-    expect([err.code, err.rawMessage]).toEqual([Code.Aborted, "the password was changed by another request meanwhile; retry"]);
+    expect([err.code, err.rawMessage]).toEqual([
+      Code.Aborted,
+      "the password was changed by another request meanwhile; retry",
+    ]);
     const winner = won === 0 ? "first new one" : "second new one";
     const loser = won === 0 ? "second new one" : "first new one";
     expect((await login(u.username, winner)).session).toBeDefined();

@@ -1,12 +1,12 @@
 // Sign-in and sessions in process: Login, ReadSession, Logout, ListSessions,
 // RevokeSessions, expiry (by a test clock) and login throttling.
 import { createHash } from "node:crypto";
+import { type Client, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { Code, type Client } from "@connectrpc/connect";
 import type { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { failure } from "../support/errors.js";
-import { startInProcess, type InProcess } from "../support/services.js";
+import { type InProcess, startInProcess } from "../support/services.js";
 
 const TTL = 3600;
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest();
@@ -52,7 +52,11 @@ describe.each(ENGINES)("sessions in process (%s)", (engine) => {
 
     test("the username is used when both are given", async () => {
       const u = await newUser();
-      const { session } = await client.login({ username: u.username, email: "someone-else@example.com", password: u.password });
+      const { session } = await client.login({
+        username: u.username,
+        email: "someone-else@example.com",
+        password: u.password,
+      });
       expect(session!.userId).toBe(u.id);
     });
 
@@ -148,7 +152,9 @@ describe.each(ENGINES)("sessions in process (%s)", (engine) => {
       const listed = (await client.listSessions({ userId: u.id })).sessions;
       expect(listed.map((x) => x.handle)).toEqual([fresh, mid, old].map((x) => sha256(x.id).toString("hex")));
       expect(listed[0]).toMatchObject({ created: fresh.created, expires: fresh.expires });
-      expect(JSON.stringify(listed, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(fresh.id);
+      expect(JSON.stringify(listed, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(
+        fresh.id,
+      );
 
       s.clock.advance(5); // the oldest has expired
       expect((await client.listSessions({ userId: u.id })).sessions.map((x) => x.handle)).toEqual(
@@ -166,7 +172,8 @@ describe.each(ENGINES)("sessions in process (%s)", (engine) => {
     test("revokes the sessions named, or all of them", async () => {
       const u = await newUser();
       const ids = [];
-      for (let i = 0; i < 3; i++) ids.push((await client.login({ username: u.username, password: u.password })).session!.id);
+      for (let i = 0; i < 3; i++)
+        ids.push((await client.login({ username: u.username, password: u.password })).session!.id);
       const handle = sha256(ids[0]!).toString("hex");
       expect((await client.revokeSessions({ userId: u.id, handles: [handle] })).revoked).toBe(1n);
       expect((await client.revokeSessions({ userId: u.id, handles: [handle] })).revoked).toBe(0n);
@@ -276,10 +283,18 @@ describe.each(ENGINES)("a busy hashing queue in process (%s)", (engine) => {
     for (let i = 0; i < 8; i++) {
       for (const call of [
         client.login({ username: "victim", password: "password1" }),
-        client.updatePassword({ userId: "nobody", oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" }),
+        client.updatePassword({
+          userId: "nobody",
+          oldPassword: "password1",
+          newPassword: "password2",
+          confirmPassword: "password2",
+        }),
       ]) {
         const err = await failure(call);
-        expect([err.code, err.rawMessage]).toEqual([Code.ResourceExhausted, "the service is busy hashing passwords; retry shortly"]);
+        expect([err.code, err.rawMessage]).toEqual([
+          Code.ResourceExhausted,
+          "the service is busy hashing passwords; retry shortly",
+        ]);
       }
     }
     open();

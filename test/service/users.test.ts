@@ -1,11 +1,12 @@
 // Accounts in process: Create, Read, Update, Delete and Search through the
 // real routes and interceptors, over a real database.
+
+import { type Client, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { Code, type Client } from "@connectrpc/connect";
 import type { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { failure } from "../support/errors.js";
-import { startInProcess, type InProcess } from "../support/services.js";
+import { type InProcess, startInProcess } from "../support/services.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -68,14 +69,16 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
       ["email", { email: "nobody@localhost" }, 'email: must be an email address: one "@"'],
       ["password", { password: "" }, "password: required"],
       ["password", { password: "short" }, "password: must be at least 8 characters"],
-      ["password", { password: "é".repeat(36) + "a" }, "password: must be at most 72 bytes of UTF-8"],
+      ["password", { password: `${"é".repeat(36)}a` }, "password: must be at most 72 bytes of UTF-8"],
       ["password", { password: "password\u0000" }, "password: must not contain the NUL character"],
     ])("a bad %s is InvalidArgument naming it, and nothing is stored", async (_field, over, message) => {
       const input = account(over);
       const err = await failure(client.create(input));
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.rawMessage).toContain(message);
-      const found = await client.search({ username: input.username.slice(0, 39).replace(/[^A-Za-z0-9_-]/g, "") || "zz" });
+      const found = await client.search({
+        username: input.username.slice(0, 39).replace(/[^A-Za-z0-9_-]/g, "") || "zz",
+      });
       expect(found.users.filter((u) => u.username === input.username.toLowerCase())).toEqual([]);
     });
 
@@ -119,7 +122,7 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
       expect(renamed.updated).toBe(user!.updated + 60n);
 
       s.clock.advance(60);
-      const moved = (await client.update({ id: user!.id, email: " NEW-" + user!.email.toUpperCase() })).user!;
+      const moved = (await client.update({ id: user!.id, email: ` NEW-${user!.email.toUpperCase()}` })).user!;
       expect(moved).toMatchObject({ username: renamed.username, email: `new-${user!.email}` });
       expect(moved.updated).toBe(user!.updated + 120n);
       expect((await client.read({ id: user!.id })).user).toEqual(moved);
@@ -135,13 +138,16 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
 
     test("both fields at once", async () => {
       const { user } = await client.create(account());
-      const both = (await client.update({ id: user!.id, username: "both-changed", email: "both@changed.example" })).user!;
+      const both = (await client.update({ id: user!.id, username: "both-changed", email: "both@changed.example" }))
+        .user!;
       expect(both).toMatchObject({ username: "both-changed", email: "both@changed.example" });
     });
 
     test("its own username and email (in another case) are not a clash", async () => {
       const { user } = await client.create(account());
-      const same = (await client.update({ id: user!.id, username: user!.username.toUpperCase(), email: user!.email.toUpperCase() })).user!;
+      const same = (
+        await client.update({ id: user!.id, username: user!.username.toUpperCase(), email: user!.email.toUpperCase() })
+      ).user!;
       expect(same).toMatchObject({ username: user!.username, email: user!.email });
     });
 
@@ -149,9 +155,15 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
       const { user: a } = await client.create(account());
       const { user: b } = await client.create(account());
       const byName = await failure(client.update({ id: b!.id, username: a!.username }));
-      expect([byName.code, byName.rawMessage]).toEqual([Code.AlreadyExists, "username: already taken in this namespace"]);
+      expect([byName.code, byName.rawMessage]).toEqual([
+        Code.AlreadyExists,
+        "username: already taken in this namespace",
+      ]);
       const byEmail = await failure(client.update({ id: b!.id, email: a!.email }));
-      expect([byEmail.code, byEmail.rawMessage]).toEqual([Code.AlreadyExists, "email: already taken in this namespace"]);
+      expect([byEmail.code, byEmail.rawMessage]).toEqual([
+        Code.AlreadyExists,
+        "email: already taken in this namespace",
+      ]);
       expect((await client.read({ id: b!.id })).user).toEqual(b);
     });
 
@@ -171,7 +183,9 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
       await client.update({ id: user!.id, username: `${input.username}-new` });
       const { session } = await client.login({ username: `${input.username}-new`, password: input.password });
       expect(session!.userId).toBe(user!.id);
-      expect((await failure(client.login({ username: input.username, password: input.password }))).code).toBe(Code.Unauthenticated);
+      expect((await failure(client.login({ username: input.username, password: input.password }))).code).toBe(
+        Code.Unauthenticated,
+      );
     });
   });
 

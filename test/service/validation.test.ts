@@ -57,7 +57,9 @@ describe("username", () => {
     ["a newline", "asim\n"],
   ])("%s is refused, naming the field and the rule", (_why, raw) => {
     const err = refusal(() => rules.username(raw));
-    expect(err.message).toBe('username: must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them');
+    expect(err.message).toBe(
+      'username: must be 1 to 39 ASCII letters and digits, with single "-" or "_" allowed between them',
+    );
     expect(err.details.field).toBe("username");
   });
 
@@ -143,7 +145,9 @@ describe("email", () => {
     ["a 64-character label", `asim@${"a".repeat(64)}.com`],
   ])("%s is refused", (_why, raw) => {
     const err = refusal(() => rules.email(raw));
-    expect(err.message).toBe('email: must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)');
+    expect(err.message).toBe(
+      'email: must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)',
+    );
     expect(err.details.field).toBe("email");
   });
 
@@ -223,7 +227,9 @@ describe("new password", () => {
   });
 
   test("37 decomposed é (74 bytes composed) are refused", () => {
-    expect(refusal(() => rules.newPassword("e\u0301".repeat(37))).message).toBe("password: must be at most 72 bytes of UTF-8");
+    expect(refusal(() => rules.newPassword("e\u0301".repeat(37))).message).toBe(
+      "password: must be at most 72 bytes of UTF-8",
+    );
   });
 
   test("the length counts characters after normalisation: 8 decomposed é are 8 characters", () => {
@@ -239,7 +245,9 @@ describe("new password", () => {
   });
 
   test("the field name can be given", () => {
-    expect(refusal(() => rules.newPassword("short", "new_password")).message).toBe("new_password: must be at least 8 characters");
+    expect(refusal(() => rules.newPassword("short", "new_password")).message).toBe(
+      "new_password: must be at least 8 characters",
+    );
   });
 
   test("property: anything accepted has 8+ characters, at most 72 bytes, no NUL, and is NFC", () => {
@@ -274,14 +282,19 @@ describe("given password (Login, old_password)", () => {
     expect(refusal(() => rules.givenPassword("a\u0000b", "old_password")).message).toBe(
       "old_password: must not contain the NUL character",
     );
-    expect(refusal(() => rules.givenPassword("p".repeat(73))).message).toBe("password: must be at most 72 bytes of UTF-8");
+    expect(refusal(() => rules.givenPassword("p".repeat(73))).message).toBe(
+      "password: must be at most 72 bytes of UTF-8",
+    );
   });
 });
 
 describe("user id", () => {
-  test.each(["a", "ff3c06de-9e43-41c7-9bab-578f6b4ad32b", "user.name_01-X", "x".repeat(64), "..."])("%j is accepted as is", (raw) => {
-    expect(rules.userId(raw)).toBe(raw);
-  });
+  test.each(["a", "ff3c06de-9e43-41c7-9bab-578f6b4ad32b", "user.name_01-X", "x".repeat(64), "..."])(
+    "%j is accepted as is",
+    (raw) => {
+      expect(rules.userId(raw)).toBe(raw);
+    },
+  );
 
   test("empty is required", () => {
     expect(refusal(() => rules.userId("")).message).toBe("id: required");
@@ -349,7 +362,9 @@ describe("session handles", () => {
     ["not hex", "g".repeat(64)],
     ["a session id instead of a handle", "x".repeat(43)],
   ])("%s is refused", (_why, raw) => {
-    expect(refusal(() => rules.sessionHandles([raw])).message).toMatch(/^handles: each handle is 64 lowercase hex characters/);
+    expect(refusal(() => rules.sessionHandles([raw])).message).toMatch(
+      /^handles: each handle is 64 lowercase hex characters/,
+    );
   });
 
   test("at most 1000 handles", () => {
@@ -367,7 +382,10 @@ describe("search query", () => {
   });
 
   test("prefixes are lowercased; the email prefix is trimmed", () => {
-    expect(query({ username: "As", email: "  ASIM@Ex " })).toMatchObject({ usernamePrefix: "as", emailPrefix: "asim@ex" });
+    expect(query({ username: "As", email: "  ASIM@Ex " })).toMatchObject({
+      usernamePrefix: "as",
+      emailPrefix: "asim@ex",
+    });
   });
 
   test("limit 1 to 1000 and offsets are taken as given (numbers or bigints)", () => {

@@ -31,7 +31,13 @@ export function sid(namespace: string, name: string): Buffer {
   return digest(`${namespace}/${name}`);
 }
 
-export function session(namespace: string, name: string, userId: string, createdMs: number, expiresMs: number): NewSession {
+export function session(
+  namespace: string,
+  name: string,
+  userId: string,
+  createdMs: number,
+  expiresMs: number,
+): NewSession {
   return { idDigest: sid(namespace, name), userId, createdMs, expiresMs };
 }
 

@@ -18,17 +18,28 @@ describe.each(ENGINES)("a write waiting for a lock (%s)", (engine) => {
 
   beforeAll(async () => {
     t = await startTestServer({ engine, env: { SQLITE_BUSY_TIMEOUT_MS: "30000", PG_STATEMENT_TIMEOUT_MS: "30000" } });
-    expect((await post("Create", { id: "reader", username: "reader", email: "reader@example.com", password: "correct horse" })).status).toBe(200);
+    expect(
+      (
+        await post("Create", {
+          id: "reader",
+          username: "reader",
+          email: "reader@example.com",
+          password: "correct horse",
+        })
+      ).status,
+    ).toBe(200);
   });
   afterAll(() => t.close());
 
   test("reads are answered while a Create waits, and the Create succeeds after the lock is released", async () => {
     const lock = await holdWriteLock(t.config.databaseUrl);
     let createDone = false;
-    const create = post("Create", { username: "waiter", email: "waiter@example.com", password: "correct horse" }).then((res) => {
-      createDone = true;
-      return res;
-    });
+    const create = post("Create", { username: "waiter", email: "waiter@example.com", password: "correct horse" }).then(
+      (res) => {
+        createDone = true;
+        return res;
+      },
+    );
     try {
       for (let i = 0; i < 20; i++) {
         const read = await post("Read", { id: "reader" });

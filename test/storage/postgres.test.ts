@@ -2,11 +2,12 @@
 // exhaustion, and recovery when connections die. Everything here is real
 // server behaviour (locks held from an admin connection, pg_terminate_backend,
 // a TCP proxy that stops answering), with no hooks into the engine.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import pg from "pg";
-import { PostgresRepository } from "../../src/storage/postgres/postgres-repository.js";
 import { POSTGRES_MIGRATIONS } from "../../src/storage/postgres/migrations.js";
+import { PostgresRepository } from "../../src/storage/postgres/postgres-repository.js";
 import { StorageUnavailable, type UserRow } from "../../src/storage/repository.js";
 import { freshDatabaseUrl } from "../support/databases.js";
 import { outcome, session, user } from "./fixtures.js";
@@ -106,7 +107,7 @@ describePostgres("PostgreSQL engine", () => {
   });
 
   describe("collation", () => {
-    test("every text column is COLLATE \"C\"", async () => {
+    test('every text column is COLLATE "C"', async () => {
       const url = await freshDatabaseUrl("postgres");
       const repo = await PostgresRepository.open(url, options);
       const admin = await connect(url);
@@ -202,7 +203,9 @@ describePostgres("PostgreSQL engine", () => {
     }
 
     test("a statement that outlasts statement_timeout is StorageUnavailable, timed out", async () => {
-      const err = await whileLocked("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", () => failure(repo.getUser("ns", "u1")));
+      const err = await whileLocked("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", () =>
+        failure(repo.getUser("ns", "u1")),
+      );
       expectUnavailable(err, true);
       expect(((err as Error).cause as pg.DatabaseError).code).toBe("57014");
       // The connection was fine all along, and so is the next call.

@@ -8,8 +8,8 @@ import {
   type Repository,
   StorageUnavailable,
   type ThrottlePolicy,
-  type UserExport,
   UniqueViolation,
+  type UserExport,
 } from "../../src/storage/repository.js";
 import { ENGINES } from "../support/databases.js";
 import { apiKey, digest, freshNamespace, freshRepository, outcome, session, sid, user } from "./fixtures.js";
@@ -119,9 +119,9 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       await repo.insertUser(ns, user("u2", "bob", "bob@example.com"), "h");
       expect(await uniqueField(repo.updateUser(ns, "u2", { username: "alice" }, 2_000))).toBe("username");
       expect(await uniqueField(repo.updateUser(ns, "u2", { email: "alice@example.com" }, 2_000))).toBe("email");
-      expect(await uniqueField(repo.updateUser(ns, "u2", { username: "carol", email: "alice@example.com" }, 2_000))).toBe(
-        "email",
-      );
+      expect(
+        await uniqueField(repo.updateUser(ns, "u2", { username: "carol", email: "alice@example.com" }, 2_000)),
+      ).toBe("email");
       expect(await repo.getUser(ns, "u2")).toEqual(user("u2", "bob", "bob@example.com"));
       expect(await repo.updateUser(ns, "u2", { username: "bob", email: "bob@example.com" }, 3_000)).toMatchObject({
         username: "bob",
@@ -218,7 +218,8 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
 
     test("limit and offset page through the same order", async () => {
       const ns = freshNamespace();
-      for (let i = 0; i < 7; i++) await repo.insertUser(ns, user(`id${i}`, `user${i}`, `u${i}@x.co`, 1_000 + (i % 3)), "h");
+      for (let i = 0; i < 7; i++)
+        await repo.insertUser(ns, user(`id${i}`, `user${i}`, `u${i}@x.co`, 1_000 + (i % 3)), "h");
       const everyone = await ids(ns, {});
       expect(everyone).toHaveLength(7);
       const pages: string[] = [];
@@ -268,7 +269,14 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
 
     test("prefixes ending in U+10FFFF carry into the previous character, or have no upper bound", async () => {
       const ns = freshNamespace();
-      const emails = ["a\u{10FFFF}@x.co", "a\u{10FFFF}\u{10FFFF}b@x.co", "a\u{10FFFF}", "b@x.co", "\u{10FFFF}z@x.co", "a@x.co"];
+      const emails = [
+        "a\u{10FFFF}@x.co",
+        "a\u{10FFFF}\u{10FFFF}b@x.co",
+        "a\u{10FFFF}",
+        "b@x.co",
+        "\u{10FFFF}z@x.co",
+        "a@x.co",
+      ];
       for (const [i, email] of emails.entries()) await repo.insertUser(ns, user(`m${i}`, `user${i}`, email, i), "h");
       expect(prefixUpperBound("a\u{10FFFF}")).toBe("b");
       expect(prefixUpperBound("\u{10FFFF}")).toBeUndefined();
@@ -322,14 +330,20 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
         await repo.chargeLoginAttempt(ns, account, 1_000, policy);
       }
       // The password changed after the check: no session, and the attempt stays counted.
-      expect(await repo.insertSession(ns, session(ns, "s0", "u1", 1_000, 5_000), "stale", "username:alice")).toBe(false);
+      expect(await repo.insertSession(ns, session(ns, "s0", "u1", 1_000, 5_000), "stale", "username:alice")).toBe(
+        false,
+      );
       expect(await repo.getLoginThrottle(ns, "username:alice")).toEqual({ failures: 2, lockedUntilMs: 0 });
-      expect(await repo.insertSession(ns, session(ns, "s1", "u1", 1_000, 5_000), "current", "username:alice")).toBe(true);
+      expect(await repo.insertSession(ns, session(ns, "s1", "u1", 1_000, 5_000), "current", "username:alice")).toBe(
+        true,
+      );
       expect(await repo.getSession(ns, sid(ns, "s1"), 2_000)).toMatchObject({ userId: "u1" });
       expect(await repo.getLoginThrottle(ns, "username:alice")).toBeUndefined();
       // Only the named account, and nothing to clear is fine.
       expect(await repo.getLoginThrottle(ns, "username:other")).toEqual({ failures: 2, lockedUntilMs: 0 });
-      expect(await repo.insertSession(ns, session(ns, "s2", "u1", 1_000, 5_000), "current", "username:alice")).toBe(true);
+      expect(await repo.insertSession(ns, session(ns, "s2", "u1", 1_000, 5_000), "current", "username:alice")).toBe(
+        true,
+      );
     });
 
     test("a session is there until, not at, its expiry, and shows the user's current names", async () => {
@@ -370,14 +384,17 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
     test("delete one (idempotent), some by digest (only the user's own), or all; counts what went", async () => {
       const ns = await withUser();
       await repo.insertUser(ns, user("u2", "bob", "bob@example.com"), "h");
-      for (const name of ["a", "b", "c", "d"]) await repo.insertSession(ns, session(ns, name, "u1", 1_000, 50_000), "h");
+      for (const name of ["a", "b", "c", "d"])
+        await repo.insertSession(ns, session(ns, name, "u1", 1_000, 50_000), "h");
       await repo.insertSession(ns, session(ns, "bobs", "u2", 1_000, 50_000), "h");
 
       await repo.deleteSession(ns, sid(ns, "a"));
       await repo.deleteSession(ns, sid(ns, "a"));
       expect(await repo.getSession(ns, sid(ns, "a"), 2_000)).toBeUndefined();
 
-      expect(await repo.deleteSessions(ns, "u1", [sid(ns, "b"), sid(ns, "bobs"), sid(ns, "a"), digest("unknown")])).toBe(1);
+      expect(
+        await repo.deleteSessions(ns, "u1", [sid(ns, "b"), sid(ns, "bobs"), sid(ns, "a"), digest("unknown")]),
+      ).toBe(1);
       expect(await repo.getSession(ns, sid(ns, "bobs"), 2_000)).toBeDefined();
       expect(await repo.deleteSessions(ns, "u1", [])).toBe(0);
       expect(await repo.deleteSessions(ns, "u1", null)).toBe(2);
@@ -444,7 +461,10 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       for (let i = 0; i < 3; i++) await repo.chargeLoginAttempt(ns, "username:bob", 1_000, policy);
       expect(await repo.chargeLoginAttempt(ns, "username:bob", 1_999, policy)).toBeUndefined();
       expect(await repo.getLoginThrottle(ns, "username:bob")).toEqual({ failures: 3, lockedUntilMs: 2_000 });
-      expect(await repo.chargeLoginAttempt(ns, "username:bob", 2_000, policy)).toEqual({ failures: 4, lockedUntilMs: 4_000 });
+      expect(await repo.chargeLoginAttempt(ns, "username:bob", 2_000, policy)).toEqual({
+        failures: 4,
+        lockedUntilMs: 4_000,
+      });
     });
 
     test("a limit of one locks at the first attempt; long runs stay capped", async () => {
@@ -483,7 +503,10 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       await repo.clearLoginFailures(ns, "email:a@b.co");
       await repo.clearLoginFailures(ns, "email:a@b.co");
       expect(await repo.getLoginThrottle(ns, "email:a@b.co")).toBeUndefined();
-      expect(await repo.chargeLoginAttempt(ns, "email:a@b.co", 2_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
+      expect(await repo.chargeLoginAttempt(ns, "email:a@b.co", 2_000, policy)).toEqual({
+        failures: 1,
+        lockedUntilMs: 0,
+      });
     });
 
     test("a burst of concurrent attempts admits exactly the limit, then the lock holds", async () => {
@@ -501,7 +524,9 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
     test("of N concurrent inserts with the same email, exactly one succeeds; the others name the email", async () => {
       const ns = freshNamespace();
       const results = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => outcome(repo.insertUser(ns, user(`id${i}`, `name${i}`, "same@example.com"), "h"))),
+        Array.from({ length: 12 }, (_, i) =>
+          outcome(repo.insertUser(ns, user(`id${i}`, `name${i}`, "same@example.com"), "h")),
+        ),
       );
       expect(results.filter((r) => r.ok)).toHaveLength(1);
       for (const r of results) {
@@ -510,7 +535,9 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
           expect((r.error as UniqueViolation).field).toBe("email");
         }
       }
-      expect(await repo.searchUsers(ns, { usernamePrefix: "", emailPrefix: "", limit: 100, offset: 0 })).toHaveLength(1);
+      expect(await repo.searchUsers(ns, { usernamePrefix: "", emailPrefix: "", limit: 100, offset: 0 })).toHaveLength(
+        1,
+      );
     });
 
     test("of N concurrent inserts with the same id or username, exactly one succeeds", async () => {
@@ -521,7 +548,9 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       expect(byId.filter((r) => r.ok)).toHaveLength(1);
       expect(byId.filter((r) => !r.ok && (r.error as UniqueViolation).field === "id")).toHaveLength(7);
       const byName = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => outcome(repo.insertUser(ns, user(`other${i}`, "taken", `t${i}@x.co`), "h"))),
+        Array.from({ length: 8 }, (_, i) =>
+          outcome(repo.insertUser(ns, user(`other${i}`, "taken", `t${i}@x.co`), "h")),
+        ),
       );
       expect(byName.filter((r) => r.ok)).toHaveLength(1);
       expect(byName.filter((r) => !r.ok && (r.error as UniqueViolation).field === "username")).toHaveLength(7);
@@ -608,7 +637,10 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
     test("export carries digests and revocations; import inserts what is missing, idempotently", async () => {
       const exported = await repo.exportApiKeys();
       expect(exported.map((k) => k.id)).toEqual((await repo.listApiKeys()).map((k) => k.id));
-      expect(exported.find((k) => k.id === "key_b")).toMatchObject({ revokedMs: 3_000, keyDigest: digest("key:key_b") });
+      expect(exported.find((k) => k.id === "key_b")).toMatchObject({
+        revokedMs: 3_000,
+        keyDigest: digest("key:key_b"),
+      });
 
       const target = await freshRepository(engine);
       try {
@@ -731,8 +763,14 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
         { namespace: ns, user: user("new4", "fresh5", "fresh5@x.co"), passwordHash: "p5" },
       ];
       expect(await target.importUsers(batch)).toEqual({ inserted: 1, skipped: 4 });
-      expect(await target.getCredential(ns, "taken")).toMatchObject({ passwordHash: "existing", user: { username: "taken" } });
-      expect(await target.getCredential(ns, "new4")).toMatchObject({ passwordHash: "p4", user: { username: "fresh4" } });
+      expect(await target.getCredential(ns, "taken")).toMatchObject({
+        passwordHash: "existing",
+        user: { username: "taken" },
+      });
+      expect(await target.getCredential(ns, "new4")).toMatchObject({
+        passwordHash: "p4",
+        user: { username: "fresh4" },
+      });
       expect(await target.findCredentialByUsername(ns, "fresh1")).toBeUndefined();
     });
 

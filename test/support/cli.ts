@@ -1,6 +1,6 @@
 // Runs the built `users-service` command (bin/users-service.js) as a separate
 // process, the way an operator runs it.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 
 export const BIN = path.resolve(process.cwd(), "bin/users-service.js");
@@ -28,10 +28,19 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
 }
 
 /** Starts `users-service serve` (logging at info) and resolves once it logs that it is listening. */
-export function startCliServer(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+export function startCliServer(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, "serve"], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: "0", ...env, LOG_LEVEL: "info" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        HOST: "127.0.0.1",
+        PORT: "0",
+        ...env,
+        LOG_LEVEL: "info",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

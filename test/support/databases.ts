@@ -1,9 +1,10 @@
 // Databases for tests: a fresh SQLite file, or a fresh PostgreSQL database in
 // the cluster that `npm test` started (USERS_TEST_POSTGRES_URL).
+
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 
 export type Engine = "sqlite" | "postgres";
 

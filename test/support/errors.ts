@@ -8,5 +8,7 @@ export async function failure(call: Promise<unknown>): Promise<ConnectError> {
   } catch (err) {
     return ConnectError.from(err);
   }
-  throw new Error(`expected the call to fail, it returned ${JSON.stringify(result, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`);
+  throw new Error(
+    `expected the call to fail, it returned ${JSON.stringify(result, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`,
+  );
 }

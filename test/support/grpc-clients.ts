@@ -6,8 +6,10 @@ import * as protoLoader from "@grpc/proto-loader";
 
 const PROTO_ROOT = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "../../proto");
 
-type ServiceClientCtor = new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client &
-  Record<string, (...args: unknown[]) => unknown>;
+type ServiceClientCtor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+) => grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 /** Loads `file` (relative to proto/) and returns the client constructor of `service` ("pkg.Service"). */
 export function grpcClientCtor(file: string, service: string): ServiceClientCtor {

@@ -35,7 +35,13 @@ type Unary<T> = (
 let definition: protoLoader.PackageDefinition | undefined;
 
 export function grpcUsersClient(address: string): GrpcUsersClient {
-  definition ??= protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  definition ??= protoLoader.loadSync(PROTO, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     users: { v1: { Users: grpc.ServiceClientConstructor } };
   };
@@ -47,7 +53,9 @@ export function grpcUsersClient(address: string): GrpcUsersClient {
       for (const [name, value] of Object.entries(headers)) metadata.set(name, value);
       const fn = (client as unknown as Record<string, Unary<T> | undefined>)[method];
       if (typeof fn !== "function") return reject(new Error(`no method ${method}`));
-      fn.call(client, request, metadata, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+      fn.call(client, request, metadata, { deadline: Date.now() + 20_000 }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
     });
 
   return {

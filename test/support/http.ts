@@ -21,7 +21,11 @@ export interface HttpRequest {
 }
 
 /** What `curl URL -H ... -d BODY` sends: POST with a form content type. */
-export const CURL_HEADERS = { "content-type": "application/x-www-form-urlencoded", accept: "*/*", "user-agent": "curl/8.5.0" };
+export const CURL_HEADERS = {
+  "content-type": "application/x-www-form-urlencoded",
+  accept: "*/*",
+  "user-agent": "curl/8.5.0",
+};
 
 export function httpRequest(url: string, request: HttpRequest = {}): Promise<HttpAnswer> {
   const body = typeof request.body === "string" ? Buffer.from(request.body, "utf8") : request.body;

@@ -1,11 +1,12 @@
 // Starts the real server on a free loopback port for a test, with a fresh
 // database, a known admin key, bcrypt cost 4 (fast) and logs captured in memory.
-import { Writable } from "node:stream";
+
 import { randomBytes } from "node:crypto";
-import { loadConfig, type Config } from "../../src/config/config.js";
+import { Writable } from "node:stream";
+import { type Config, loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createServer, type Server } from "../../src/server.js";
-import { freshDatabaseUrl, type Engine } from "./databases.js";
+import { type Engine, freshDatabaseUrl } from "./databases.js";
 
 export interface TestServer {
   url: string;
@@ -41,7 +42,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
-      logs.push(...String(chunk).split("\n").filter((line) => line !== ""));
+      logs.push(
+        ...String(chunk)
+          .split("\n")
+          .filter((line) => line !== ""),
+      );
       done();
     },
   });

@@ -1,7 +1,13 @@
 // The Users service in process: the real services over a real database, the
 // real routes (registerUsers) with the real interceptors (observe, auth),
 // called through createRouterTransport with the generated client. No socket.
-import { createClient, createRouterTransport, type Client, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import {
+  type Client,
+  type ConnectRouter,
+  createClient,
+  createRouterTransport,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { KeysService } from "../../src/service/keys.js";
 import { LoginThrottle } from "../../src/service/login-throttle.js";
@@ -13,10 +19,10 @@ import { WorkQueue } from "../../src/service/work-queue.js";
 import { openRepository } from "../../src/storage/open.js";
 import type { Repository } from "../../src/storage/repository.js";
 import { authInterceptor } from "../../src/transport/auth-interceptor.js";
-import { observeInterceptor, type CallReport } from "../../src/transport/observe-interceptor.js";
+import { type CallReport, observeInterceptor } from "../../src/transport/observe-interceptor.js";
 import { registerUsers } from "../../src/transport/users-routes.js";
 import { TestClock } from "./clock.js";
-import { freshDatabaseUrl, type Engine } from "./databases.js";
+import { type Engine, freshDatabaseUrl } from "./databases.js";
 
 export interface InProcessOptions {
   engine?: Engine;
@@ -59,7 +65,10 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     pgPoolSize: 4,
     pgStatementTimeoutMs: timeoutMs,
   });
-  const hasher = new BcryptHasher(options.bcryptCost ?? 4, new WorkQueue(options.hashConcurrency ?? 2, options.hashQueueMax ?? 64));
+  const hasher = new BcryptHasher(
+    options.bcryptCost ?? 4,
+    new WorkQueue(options.hashConcurrency ?? 2, options.hashQueueMax ?? 64),
+  );
   const throttle = new LoginThrottle(
     repo,
     {
@@ -81,7 +90,10 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   const passwords = new PasswordsService({ repo, hasher, throttle, now: clock.now });
   const reports: CallReport[] = [];
   const routes = (router: ConnectRouter) =>
-    registerUsers(router, { users, sessions, passwords }, [observeInterceptor([(r) => reports.push(r)]), authInterceptor(keys)]);
+    registerUsers(router, { users, sessions, passwords }, [
+      observeInterceptor([(r) => reports.push(r)]),
+      authInterceptor(keys),
+    ]);
   const { key: adminKey } = await keys.create(null, "in-process admin");
 
   return {

@@ -2,9 +2,10 @@
 // Connect client: one body of tests that the end-to-end suites run over each
 // transport they test (gRPC-Web, Connect JSON/binary over HTTP/1.1 and HTTP/2).
 // Each error is checked by its Connect code and message.
+
+import { type Client, Code, createClient, type Transport } from "@connectrpc/connect";
 import { beforeAll, describe, expect, test } from "@jest/globals";
-import { Code, type Client, type Transport, createClient } from "@connectrpc/connect";
-import { Users, type User } from "../../gen/users/v1/users_pb.js";
+import { type User, Users } from "../../gen/users/v1/users_pb.js";
 import { TestClock } from "./clock.js";
 import type { Engine } from "./databases.js";
 import { failure } from "./errors.js";
@@ -57,7 +58,12 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
   describe("Create", () => {
     test("returns the user, normalised, stamped with the server's clock", async () => {
       const { user } = await client.create(
-        { id: "ff3c06de-9e43-41c7-9bab-578f6b4ad32b", username: "Asim", email: " Asim@Example.COM ", password: "password1" },
+        {
+          id: "ff3c06de-9e43-41c7-9bab-578f6b4ad32b",
+          username: "Asim",
+          email: " Asim@Example.COM ",
+          password: "password1",
+        },
         admin,
       );
       expect(user).toMatchObject({
@@ -79,11 +85,13 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
       ["username", { username: "\u212Aelvin" }],
       ["email", { email: "two@@example.com" }],
       ["password", { password: "seven77" }],
-      ["password", { password: "😀".repeat(18) + "!" }],
+      ["password", { password: `${"😀".repeat(18)}!` }],
       ["password", { password: "nul\u0000password" }],
     ])("a bad %s is InvalidArgument naming it", async (field, over) => {
       n++;
-      const err = await failure(client.create({ username: `bad${n}`, email: `bad${n}@example.com`, password: "password1", ...over }, admin));
+      const err = await failure(
+        client.create({ username: `bad${n}`, email: `bad${n}@example.com`, password: "password1", ...over }, admin),
+      );
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.rawMessage).toMatch(new RegExp(`^${field}: `));
     });
@@ -93,7 +101,10 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
       n++;
       const value = field === "id" ? taken.id : taken[field].toUpperCase();
       const err = await failure(
-        client.create({ username: `free${n}`, email: `free${n}@example.com`, password: "password1", [field]: value }, admin),
+        client.create(
+          { username: `free${n}`, email: `free${n}@example.com`, password: "password1", [field]: value },
+          admin,
+        ),
       );
       expect([err.code, err.rawMessage]).toEqual([Code.AlreadyExists, `${field}: already taken in this namespace`]);
     });
@@ -111,7 +122,12 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
       const user = await create();
       s.clock.advance(42);
       const after = (await client.update({ id: user.id, username: `${user.username}-x` }, admin)).user!;
-      expect(after).toMatchObject({ username: `${user.username}-x`, email: user.email, created: user.created, updated: user.updated + 42n });
+      expect(after).toMatchObject({
+        username: `${user.username}-x`,
+        email: user.email,
+        created: user.created,
+        updated: user.updated + 42n,
+      });
     });
 
     test("Update errors: NotFound, AlreadyExists (not for itself), InvalidArgument", async () => {
@@ -196,7 +212,8 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
 
     test("throttled after repeated failures: ResourceExhausted with retry-after", async () => {
       const user = await create();
-      for (let i = 0; i < 3; i++) await failure(client.login({ username: user.username, password: "not-the-one" }, admin));
+      for (let i = 0; i < 3; i++)
+        await failure(client.login({ username: user.username, password: "not-the-one" }, admin));
       const err = await failure(client.login({ username: user.username, password: "password1" }, admin));
       expect(err.code).toBe(Code.ResourceExhausted);
       expect(err.metadata.get("retry-after")).toBe("1");
@@ -223,12 +240,16 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
       const newer = await login(user.username);
       const { sessions } = await client.listSessions({ userId: user.id }, admin);
       expect(sessions.map((x) => x.created)).toEqual([newer.created, older.created]);
-      expect((await client.revokeSessions({ userId: user.id, handles: [sessions[1]!.handle] }, admin)).revoked).toBe(1n);
+      expect((await client.revokeSessions({ userId: user.id, handles: [sessions[1]!.handle] }, admin)).revoked).toBe(
+        1n,
+      );
       expect((await failure(client.readSession({ sessionId: older.id }, admin))).code).toBe(Code.NotFound);
       expect((await client.revokeSessions({ userId: user.id }, admin)).revoked).toBe(1n);
       expect((await failure(client.readSession({ sessionId: newer.id }, admin))).code).toBe(Code.NotFound);
       expect((await failure(client.listSessions({ userId: "nobody" }, admin))).code).toBe(Code.NotFound);
-      expect((await failure(client.revokeSessions({ userId: user.id, handles: ["x"] }, admin))).code).toBe(Code.InvalidArgument);
+      expect((await failure(client.revokeSessions({ userId: user.id, handles: ["x"] }, admin))).code).toBe(
+        Code.InvalidArgument,
+      );
     });
   });
 
@@ -240,8 +261,11 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
         { userId: user.id, oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" },
         admin,
       );
-      for (const x of sessions) expect((await failure(client.readSession({ sessionId: x.id }, admin))).code).toBe(Code.NotFound);
-      expect((await failure(client.login({ username: user.username, password: "password1" }, admin))).code).toBe(Code.Unauthenticated);
+      for (const x of sessions)
+        expect((await failure(client.readSession({ sessionId: x.id }, admin))).code).toBe(Code.NotFound);
+      expect((await failure(client.login({ username: user.username, password: "password1" }, admin))).code).toBe(
+        Code.Unauthenticated,
+      );
       expect((await login(user.username, "password2")).userId).toBe(user.id);
     });
 
@@ -249,11 +273,22 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
       const user = await create();
       const ok = { userId: user.id, oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" };
       const mismatch = await failure(client.updatePassword({ ...ok, confirmPassword: "password3" }, admin));
-      expect([mismatch.code, mismatch.rawMessage]).toEqual([Code.InvalidArgument, "confirm_password: must equal new_password"]);
-      const policy = await failure(client.updatePassword({ ...ok, newPassword: "short", confirmPassword: "short" }, admin));
-      expect([policy.code, policy.rawMessage]).toEqual([Code.InvalidArgument, "new_password: must be at least 8 characters"]);
+      expect([mismatch.code, mismatch.rawMessage]).toEqual([
+        Code.InvalidArgument,
+        "confirm_password: must equal new_password",
+      ]);
+      const policy = await failure(
+        client.updatePassword({ ...ok, newPassword: "short", confirmPassword: "short" }, admin),
+      );
+      expect([policy.code, policy.rawMessage]).toEqual([
+        Code.InvalidArgument,
+        "new_password: must be at least 8 characters",
+      ]);
       const old = await failure(client.updatePassword({ ...ok, oldPassword: "not-the-one" }, admin));
-      expect([old.code, old.rawMessage]).toEqual([Code.Unauthenticated, "old_password: does not match the current password"]);
+      expect([old.code, old.rawMessage]).toEqual([
+        Code.Unauthenticated,
+        "old_password: does not match the current password",
+      ]);
       expect((await failure(client.updatePassword({ ...ok, userId: "nobody" }, admin))).code).toBe(Code.NotFound);
     });
   });
@@ -261,16 +296,29 @@ export function usersApiSuite(context: () => SuiteServer & { transport: Transpor
   describe("keys, namespaces, limits", () => {
     test("no key or an unknown key is Unauthenticated", async () => {
       const none = await failure(client.read({ id: "x" }));
-      expect([none.code, none.rawMessage]).toEqual([Code.Unauthenticated, "a valid API key is required: authorization: Bearer <key>"]);
-      expect((await failure(client.read({ id: "x" }, as({ authorization: "Bearer usk_nope" })))).code).toBe(Code.Unauthenticated);
+      expect([none.code, none.rawMessage]).toEqual([
+        Code.Unauthenticated,
+        "a valid API key is required: authorization: Bearer <key>",
+      ]);
+      expect((await failure(client.read({ id: "x" }, as({ authorization: "Bearer usk_nope" })))).code).toBe(
+        Code.Unauthenticated,
+      );
     });
 
     test("a scoped key for another namespace is PermissionDenied; a malformed namespace is InvalidArgument", async () => {
       const { key } = await s.t.server.keys.create("acme");
-      const denied = await failure(client.read({ id: "x" }, as({ authorization: `Bearer ${key}`, "micro-namespace": "globex" })));
-      expect([denied.code, denied.rawMessage]).toEqual([Code.PermissionDenied, 'this API key may only be used for namespace "acme"']);
+      const denied = await failure(
+        client.read({ id: "x" }, as({ authorization: `Bearer ${key}`, "micro-namespace": "globex" })),
+      );
+      expect([denied.code, denied.rawMessage]).toEqual([
+        Code.PermissionDenied,
+        'this API key may only be used for namespace "acme"',
+      ]);
       const bad = await failure(client.read({ id: "x" }, as({ ...admin.headers, "micro-namespace": "UPPER" })));
-      expect([bad.code, bad.rawMessage]).toEqual([Code.InvalidArgument, "micro-namespace: must be 1 to 63 of a-z 0-9 _ -"]);
+      expect([bad.code, bad.rawMessage]).toEqual([
+        Code.InvalidArgument,
+        "micro-namespace: must be 1 to 63 of a-z 0-9 _ -",
+      ]);
     });
 
     test("a request over MAX_BODY_BYTES is ResourceExhausted", async () => {

@@ -2,12 +2,12 @@
 // HTTP/2, all on the one port that also answers plain curl-style requests;
 // each error code with its Connect HTTP status and error body.
 import http2 from "node:http2";
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ENGINES } from "../support/databases.js";
 import { httpRequest } from "../support/http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { startSuiteServer, usersApiSuite, type SuiteServer } from "../support/users-api-suite.js";
+import { type SuiteServer, startSuiteServer, usersApiSuite } from "../support/users-api-suite.js";
 
 const VARIANTS = [
   { httpVersion: "1.1", useBinaryFormat: false, name: "JSON over HTTP/1.1" },
@@ -108,7 +108,10 @@ describe.each(ENGINES)("Connect on the wire (%s)", (engine) => {
   test("permission_denied is HTTP 403", async () => {
     const { key } = await t.server.keys.create("acme");
     const res = await post("Read", { id: "x" }, { authorization: `Bearer ${key}`, "micro-namespace": "globex" });
-    expect([res.status, res.json]).toEqual([403, { code: "permission_denied", message: 'this API key may only be used for namespace "acme"' }]);
+    expect([res.status, res.json]).toEqual([
+      403,
+      { code: "permission_denied", message: 'this API key may only be used for namespace "acme"' },
+    ]);
   });
 
   test("a throttled login is HTTP 429 with retry-after", async () => {

@@ -39,7 +39,15 @@ function h1Unfinished(
     });
     socket.on("error", reject);
     socket.write(
-      [`POST ${path} HTTP/1.1`, "host: x", `content-type: ${contentType}`, "content-length: 900000", ...headers, "", ""].join("\r\n"),
+      [
+        `POST ${path} HTTP/1.1`,
+        "host: x",
+        `content-type: ${contentType}`,
+        "content-length: 900000",
+        ...headers,
+        "",
+        "",
+      ].join("\r\n"),
     );
     socket.write(Buffer.alloc(1000, 0x7b)); // "{{{{..." and 899,000 bytes that never come
   });
@@ -50,7 +58,12 @@ function h2Unfinished(path: string, contentType: string): Promise<http2.Incoming
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${s.port}`);
     session.on("error", reject);
-    const stream = session.request({ ":method": "POST", ":path": path, "content-type": contentType, authorization: BAD_KEY.split(": ")[1]! });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": contentType,
+      authorization: BAD_KEY.split(": ")[1]!,
+    });
     stream.on("trailers", (trailers) => {
       session.destroy();
       resolve(trailers);
@@ -72,7 +85,9 @@ describe("calls without a live key are refused before their body is read", () =>
 
   test("gRPC-Web over HTTP/1.1: grpc-status 16", async () => {
     // gRPC-Web carries the status in a trailer frame at the end of the body.
-    const answer = await h1Unfinished("/users.v1.Users/Search", "application/grpc-web+proto", [BAD_KEY], (text) => /grpc-status: ?\d+\r\n/.test(text));
+    const answer = await h1Unfinished("/users.v1.Users/Search", "application/grpc-web+proto", [BAD_KEY], (text) =>
+      /grpc-status: ?\d+\r\n/.test(text),
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toMatch(/grpc-status: ?16\r\n/i);
   });
@@ -93,9 +108,16 @@ describe("calls without a live key are refused before their body is read", () =>
   test("the refusals are logged and counted as calls, and the port keeps serving", async () => {
     const before = s.logs.length;
     await h1Unfinished("/users.v1.Users/Read", "application/json");
-    const line = s.logs.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "call");
+    const line = s.logs
+      .slice(before)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === "call");
     expect(line).toMatchObject({ rpc: "users.v1.Users/Read", code: "unauthenticated", protocol: "connect" });
-    const res = await fetch(`${s.url}/users/Users/Search`, { method: "POST", headers: { authorization: `Bearer ${s.adminKey}` }, body: "{}" });
+    const res = await fetch(`${s.url}/users/Users/Search`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      body: "{}",
+    });
     expect(res.status).toBe(200);
   });
 });

@@ -3,14 +3,15 @@
 // DeadlineExceeded, Internal, Unavailable), each checked over all four
 // protocols on the real port: gRPC (grpc-js), gRPC-Web and Connect (the
 // generated client) and the M3O paths (plain HTTP).
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+
 import { fromJson, type JsonObject } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { hideTable, holdWriteLock } from "../support/faults.js";
-import { grpcUsersClient, type GrpcUsersClient } from "../support/grpc-js.js";
+import { type GrpcUsersClient, grpcUsersClient } from "../support/grpc-js.js";
 import { CURL_HEADERS, httpRequest } from "../support/http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -25,20 +26,26 @@ interface Outcome {
 
 type Protocol = "gRPC" | "gRPC-Web" | "Connect" | "M3O";
 const PROTOCOLS: Protocol[] = ["gRPC", "gRPC-Web", "Connect", "M3O"];
-type Call = (method: keyof typeof Users.method, request: JsonObject, headers: Record<string, string>) => Promise<Outcome>;
+type Call = (
+  method: keyof typeof Users.method,
+  request: JsonObject,
+  headers: Record<string, string>,
+) => Promise<Outcome>;
 
 /** The four real clients, each calling one RPC with a proto-JSON request. */
 function clients(t: TestServer, grpc: GrpcUsersClient): Record<Protocol, Call> {
-  const generated = (client: Client<typeof Users>): Call => async (method, request, headers) => {
-    const input = fromJson(Users.method[method].input, request);
-    try {
-      await (client[method] as (req: unknown, opts: object) => Promise<unknown>)(input, { headers });
-      return { code: "ok", message: "" };
-    } catch (err) {
-      const e = ConnectError.from(err);
-      return { code: e.code, message: e.rawMessage };
-    }
-  };
+  const generated =
+    (client: Client<typeof Users>): Call =>
+    async (method, request, headers) => {
+      const input = fromJson(Users.method[method].input, request);
+      try {
+        await (client[method] as (req: unknown, opts: object) => Promise<unknown>)(input, { headers });
+        return { code: "ok", message: "" };
+      } catch (err) {
+        const e = ConnectError.from(err);
+        return { code: e.code, message: e.rawMessage };
+      }
+    };
   const upperFirst = (name: string) => name[0]!.toUpperCase() + name.slice(1);
   return {
     async gRPC(method, request, headers) {
@@ -58,7 +65,8 @@ function clients(t: TestServer, grpc: GrpcUsersClient): Record<Protocol, Call> {
       });
       if (res.status === 200) return { code: "ok", message: "", httpStatus: 200 };
       const body = res.json as { code: string; message: string };
-      const code = Code[body.code.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) as keyof typeof Code];
+      const code =
+        Code[body.code.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) as keyof typeof Code];
       return { code, message: body.message, httpStatus: res.status };
     },
     async M3O(method, request, headers) {
@@ -93,7 +101,8 @@ const CODE_OF_M3O_STATUS: Record<number, Code> = {
 /** Expects the outcome to be `code` with `message`, as the protocol shows it. */
 function expectError(protocol: Protocol, outcome: Outcome, code: Code, message: string): void {
   expect({ protocol, code: outcome.code, message: outcome.message }).toEqual({ protocol, code, message });
-  if (protocol === "Connect" || protocol === "M3O") expect({ protocol, status: outcome.httpStatus }).toEqual({ protocol, status: HTTP[code] });
+  if (protocol === "Connect" || protocol === "M3O")
+    expect({ protocol, status: outcome.httpStatus }).toEqual({ protocol, status: HTTP[code] });
 }
 
 describe.each(ENGINES)("errors from the server's state, over every protocol (%s)", (engine) => {
@@ -133,7 +142,8 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
   }
   async function untilWaiting(count: number): Promise<void> {
     for (let tries = 0; t.server.hasher.queue.stats().waiting < count; tries++) {
-      if (tries > 2500) throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
+      if (tries > 2500)
+        throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
@@ -142,7 +152,15 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
     const release = holdHashing();
     try {
       const queued = [1, 2].map((i) =>
-        call[protocol]("create", { username: `queued${i}-${protocol.replace(/\W/g, "")}`, email: `q${i}${protocol.length}@example.com`, password: "password1" }, admin),
+        call[protocol](
+          "create",
+          {
+            username: `queued${i}-${protocol.replace(/\W/g, "")}`,
+            email: `q${i}${protocol.length}@example.com`,
+            password: "password1",
+          },
+          admin,
+        ),
       );
       await untilWaiting(2);
       const refused = await call[protocol]("login", { username: "anyone", password: "password1" }, admin);
@@ -156,7 +174,11 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
 
   test.each(PROTOCOLS)("%s: the loser of two concurrent password changes is Aborted", async (protocol) => {
     const username = `racer-${protocol.replace(/\W/g, "").toLowerCase()}`;
-    const created = await grpc.call<{ user: { id: string } }>("Create", { username, email: `${username}@example.com`, password: "password1" }, admin);
+    const created = await grpc.call<{ user: { id: string } }>(
+      "Create",
+      { username, email: `${username}@example.com`, password: "password1" },
+      admin,
+    );
     const change = (to: string) =>
       call[protocol](
         "updatePassword",
@@ -175,31 +197,43 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
     expectError(protocol, lost!, Code.Aborted, "the password was changed by another request meanwhile; retry");
   });
 
-  test.each(PROTOCOLS)("%s: a write that cannot get the database lock in time is DeadlineExceeded", async (protocol) => {
-    const fault = await holdWriteLock(t.config.databaseUrl);
-    let outcome: Outcome;
-    try {
-      outcome = await call[protocol]("delete", { id: "someone" }, admin);
-    } finally {
-      await fault.release();
-    }
-    expectError(protocol, outcome, Code.DeadlineExceeded, "the database did not answer in time; retry");
-  });
+  test.each(PROTOCOLS)(
+    "%s: a write that cannot get the database lock in time is DeadlineExceeded",
+    async (protocol) => {
+      const fault = await holdWriteLock(t.config.databaseUrl);
+      let outcome: Outcome;
+      try {
+        outcome = await call[protocol]("delete", { id: "someone" }, admin);
+      } finally {
+        await fault.release();
+      }
+      expectError(protocol, outcome, Code.DeadlineExceeded, "the database did not answer in time; retry");
+    },
+  );
 
-  test.each(PROTOCOLS)("%s: an unexpected failure is Internal with no detail; the log has it with the request id", async (protocol) => {
-    const requestId = `internal-${protocol.replace(/\W/g, "")}`;
-    const fault = await hideTable(t.config.databaseUrl, "sessions");
-    let outcome: Outcome;
-    try {
-      outcome = await call[protocol]("readSession", { session_id: "whatever" }, { ...admin, "x-request-id": requestId });
-    } finally {
-      await fault.release();
-    }
-    expectError(protocol, outcome, Code.Internal, "internal error");
-    const logged = t.logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.request_id === requestId);
-    expect(logged).toMatchObject({ level: "error", code: "internal", rpc: "users.v1.Users/ReadSession" });
-    expect(JSON.stringify(logged)).toMatch(/sessions/);
-  });
+  test.each(PROTOCOLS)(
+    "%s: an unexpected failure is Internal with no detail; the log has it with the request id",
+    async (protocol) => {
+      const requestId = `internal-${protocol.replace(/\W/g, "")}`;
+      const fault = await hideTable(t.config.databaseUrl, "sessions");
+      let outcome: Outcome;
+      try {
+        outcome = await call[protocol](
+          "readSession",
+          { session_id: "whatever" },
+          { ...admin, "x-request-id": requestId },
+        );
+      } finally {
+        await fault.release();
+      }
+      expectError(protocol, outcome, Code.Internal, "internal error");
+      const logged = t.logs
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((l) => l.request_id === requestId);
+      expect(logged).toMatchObject({ level: "error", code: "internal", rpc: "users.v1.Users/ReadSession" });
+      expect(JSON.stringify(logged)).toMatch(/sessions/);
+    },
+  );
 });
 
 describe.each(ENGINES)("a database that is gone, over every protocol (%s)", (engine) => {

@@ -1,12 +1,13 @@
 // The generated Connect client over the gRPC-Web transport, against the real port.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createGrpcWebTransport as createFetchGrpcWebTransport } from "@connectrpc/connect-web";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { startSuiteServer, usersApiSuite, type SuiteServer } from "../support/users-api-suite.js";
+import { type SuiteServer, startSuiteServer, usersApiSuite } from "../support/users-api-suite.js";
 
 describe.each(ENGINES)("gRPC-Web with the generated client (%s)", (engine) => {
   let t: TestServer;
@@ -27,7 +28,10 @@ describe.each(ENGINES)("gRPC-Web with the generated client (%s)", (engine) => {
     expect(user).toMatchObject({ username: "web_user", email: "web@example.com" });
     expect(user!.id).toMatch(/^[0-9a-f-]{36}$/);
 
-    const { session } = await client.login({ email: "WEB@example.com", password: "correct horse" }, { headers: headers() });
+    const { session } = await client.login(
+      { email: "WEB@example.com", password: "correct horse" },
+      { headers: headers() },
+    );
     expect(session!.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(session!.userId).toBe(user!.id);
     expect(session!.expires - session!.created).toBe(604800n);
@@ -42,12 +46,19 @@ describe.each(ENGINES)("gRPC-Web with the generated client (%s)", (engine) => {
   });
 
   test("a wrong password and an unknown user give the same error", async () => {
-    await client.create({ username: "known", email: "known@example.com", password: "correct horse" }, { headers: headers() });
+    await client.create(
+      { username: "known", email: "known@example.com", password: "correct horse" },
+      { headers: headers() },
+    );
     const wrong = ConnectError.from(
-      await client.login({ username: "known", password: "wrong horse" }, { headers: headers() }).catch((e: unknown) => e),
+      await client
+        .login({ username: "known", password: "wrong horse" }, { headers: headers() })
+        .catch((e: unknown) => e),
     );
     const unknown = ConnectError.from(
-      await client.login({ username: "nobody", password: "wrong horse" }, { headers: headers() }).catch((e: unknown) => e),
+      await client
+        .login({ username: "nobody", password: "wrong horse" }, { headers: headers() })
+        .catch((e: unknown) => e),
     );
     expect(wrong.code).toBe(Code.Unauthenticated);
     expect(unknown.code).toBe(Code.Unauthenticated);

@@ -2,11 +2,11 @@
 // another service would, against the real listening port: every RPC, and each
 // error as its gRPC status code.
 import http2 from "node:http2";
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { TestClock } from "../support/clock.js";
 import { ENGINES } from "../support/databases.js";
-import { grpcUsersClient, type GrpcUsersClient } from "../support/grpc-js.js";
+import { type GrpcUsersClient, grpcUsersClient } from "../support/grpc-js.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const TTL = 3600;
@@ -37,7 +37,8 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
   let admin: Record<string, string>;
   let n = 0;
 
-  const call = <T = Record<string, unknown>>(method: string, request: object, metadata = admin) => grpc.call<T>(method, request, metadata);
+  const call = <T = Record<string, unknown>>(method: string, request: object, metadata = admin) =>
+    grpc.call<T>(method, request, metadata);
   const fail = (method: string, request: object, metadata = admin) => grpc.fail(method, request, metadata);
   const create = async (over: Partial<User & { password: string }> = {}) => {
     n++;
@@ -90,11 +91,16 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
       ["username", { username: "\u212Aelvin" }],
       ["email", { email: "a@b" }],
       ["password", { password: "short" }],
-      ["password", { password: "é".repeat(36) + "x" }],
+      ["password", { password: `${"é".repeat(36)}x` }],
       ["password", { password: "pass\u0000word" }],
     ])("a bad %s is INVALID_ARGUMENT (3) naming it", async (field, over) => {
       n++;
-      const err = await fail("Create", { username: `bad${n}`, email: `bad${n}@example.com`, password: "password1", ...over });
+      const err = await fail("Create", {
+        username: `bad${n}`,
+        email: `bad${n}@example.com`,
+        password: "password1",
+        ...over,
+      });
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(err.message).toMatch(new RegExp(`^${field}: `));
     });
@@ -103,7 +109,7 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
       const taken = await create({ id: `taken-${field}` });
       n++;
       const clash = { id: "", username: `free${n}`, email: `free${n}@example.com`, password: "password1" };
-      const value = field === "id" ? taken.id : (taken[field as "username" | "email"]).toUpperCase();
+      const value = field === "id" ? taken.id : taken[field as "username" | "email"].toUpperCase();
       const err = await fail("Create", { ...clash, [field]: value });
       expect(err.code).toBe(status.ALREADY_EXISTS);
       expect(err.message).toBe(`${field}: already taken in this namespace`);
@@ -113,7 +119,10 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
   describe("Read, Update, Delete", () => {
     test("Read returns the user; an unknown id is NOT_FOUND (5)", async () => {
       const user = await create();
-      expect((await call<{ user: User }>("Read", { id: user.id })).user).toMatchObject({ id: user.id, username: user.username });
+      expect((await call<{ user: User }>("Read", { id: user.id })).user).toMatchObject({
+        id: user.id,
+        username: user.username,
+      });
       const err = await fail("Read", { id: "nobody" });
       expect([err.code, err.message]).toEqual([status.NOT_FOUND, "user not found"]);
     });
@@ -122,7 +131,13 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
       const user = await create();
       clock.advance(30);
       const { user: after } = await call<{ user: User }>("Update", { id: user.id, email: `NEW.${user.email}` });
-      expect(after).toEqual({ id: user.id, username: user.username, email: `new.${user.email}`, created: user.created, updated: String(Number(user.updated) + 30) });
+      expect(after).toEqual({
+        id: user.id,
+        username: user.username,
+        email: `new.${user.email}`,
+        created: user.created,
+        updated: String(Number(user.updated) + 30),
+      });
       expect(after.created).toBe(user.created);
     });
 
@@ -158,7 +173,8 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         clock.advance(1);
       }
     });
-    const search = (query: object) => call<{ users: User[] }>("Search", query, { ...admin, "micro-namespace": "search" });
+    const search = (query: object) =>
+      call<{ users: User[] }>("Search", query, { ...admin, "micro-namespace": "search" });
 
     test("by username prefix, email prefix, both, neither; oldest first; limit and offset", async () => {
       expect(names(await search({ username: "SRCH-AN" }))).toEqual(["srch-anna", "srch-andy"]);
@@ -254,14 +270,25 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
 
     test("errors: confirmation INVALID_ARGUMENT, old password UNAUTHENTICATED, unknown user NOT_FOUND", async () => {
       const user = await create();
-      const request = { user_id: user.id, old_password: "password1", new_password: "password2", confirm_password: "password2" };
+      const request = {
+        user_id: user.id,
+        old_password: "password1",
+        new_password: "password2",
+        confirm_password: "password2",
+      };
       const mismatch = await fail("UpdatePassword", { ...request, confirm_password: "password3" });
-      expect([mismatch.code, mismatch.message]).toEqual([status.INVALID_ARGUMENT, "confirm_password: must equal new_password"]);
-      const wrongOld = await fail("UpdatePassword", { ...request, old_password: "not-it-at-all" });
-      expect([wrongOld.code, wrongOld.message]).toEqual([status.UNAUTHENTICATED, "old_password: does not match the current password"]);
-      expect((await fail("UpdatePassword", { ...request, new_password: "short", confirm_password: "short" })).code).toBe(
+      expect([mismatch.code, mismatch.message]).toEqual([
         status.INVALID_ARGUMENT,
-      );
+        "confirm_password: must equal new_password",
+      ]);
+      const wrongOld = await fail("UpdatePassword", { ...request, old_password: "not-it-at-all" });
+      expect([wrongOld.code, wrongOld.message]).toEqual([
+        status.UNAUTHENTICATED,
+        "old_password: does not match the current password",
+      ]);
+      expect(
+        (await fail("UpdatePassword", { ...request, new_password: "short", confirm_password: "short" })).code,
+      ).toBe(status.INVALID_ARGUMENT);
       expect((await fail("UpdatePassword", { ...request, user_id: "nobody" })).code).toBe(status.NOT_FOUND);
     });
   });
@@ -272,34 +299,52 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
       const first = await login(user.username);
       clock.advance(1);
       const second = await login(user.username);
-      const { sessions } = await call<{ sessions: Array<{ handle: string; created: string; expires: string }> }>("ListSessions", {
-        user_id: user.id,
-      });
+      const { sessions } = await call<{ sessions: Array<{ handle: string; created: string; expires: string }> }>(
+        "ListSessions",
+        {
+          user_id: user.id,
+        },
+      );
       expect(sessions).toHaveLength(2);
       expect(sessions[0]).toMatchObject({ created: second.created, expires: second.expires });
       expect(sessions.map((s) => s.handle)).not.toContain(first.id);
-      expect(await call("RevokeSessions", { user_id: user.id, handles: [sessions[1]!.handle] })).toEqual({ revoked: "1" });
+      expect(await call("RevokeSessions", { user_id: user.id, handles: [sessions[1]!.handle] })).toEqual({
+        revoked: "1",
+      });
       expect((await fail("ReadSession", { session_id: first.id })).code).toBe(status.NOT_FOUND);
       expect(await call("RevokeSessions", { user_id: user.id })).toEqual({ revoked: "1" });
       expect((await fail("ReadSession", { session_id: second.id })).code).toBe(status.NOT_FOUND);
       expect((await fail("ListSessions", { user_id: "nobody" })).code).toBe(status.NOT_FOUND);
-      expect((await fail("RevokeSessions", { user_id: user.id, handles: ["nope"] })).code).toBe(status.INVALID_ARGUMENT);
+      expect((await fail("RevokeSessions", { user_id: user.id, handles: ["nope"] })).code).toBe(
+        status.INVALID_ARGUMENT,
+      );
     });
   });
 
   describe("keys, namespaces and limits", () => {
     test("no key, an unknown key: UNAUTHENTICATED (16)", async () => {
       const none = await fail("Read", { id: "x" }, {});
-      expect([none.code, none.message]).toEqual([status.UNAUTHENTICATED, "a valid API key is required: authorization: Bearer <key>"]);
-      expect((await fail("Read", { id: "x" }, { authorization: "Bearer usk_wrong" })).code).toBe(status.UNAUTHENTICATED);
+      expect([none.code, none.message]).toEqual([
+        status.UNAUTHENTICATED,
+        "a valid API key is required: authorization: Bearer <key>",
+      ]);
+      expect((await fail("Read", { id: "x" }, { authorization: "Bearer usk_wrong" })).code).toBe(
+        status.UNAUTHENTICATED,
+      );
     });
 
     test("a scoped key for another namespace: PERMISSION_DENIED (7); a malformed namespace: INVALID_ARGUMENT (3)", async () => {
       const { key } = await t.server.keys.create("acme");
       const denied = await fail("Read", { id: "x" }, { authorization: `Bearer ${key}`, "micro-namespace": "globex" });
-      expect([denied.code, denied.message]).toEqual([status.PERMISSION_DENIED, 'this API key may only be used for namespace "acme"']);
+      expect([denied.code, denied.message]).toEqual([
+        status.PERMISSION_DENIED,
+        'this API key may only be used for namespace "acme"',
+      ]);
       const bad = await fail("Read", { id: "x" }, { ...admin, "micro-namespace": "Not_Valid!" });
-      expect([bad.code, bad.message]).toEqual([status.INVALID_ARGUMENT, "micro-namespace: must be 1 to 63 of a-z 0-9 _ -"]);
+      expect([bad.code, bad.message]).toEqual([
+        status.INVALID_ARGUMENT,
+        "micro-namespace: must be 1 to 63 of a-z 0-9 _ -",
+      ]);
     });
 
     test("a message over MAX_BODY_BYTES is RESOURCE_EXHAUSTED (8)", async () => {
@@ -343,8 +388,14 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
     });
 
     test("grpc-js reads error messages exactly as written, with their ':' '/' '@' and non-ASCII text", async () => {
-      const err = await fail("Create", { username: "ok-name", email: "not an email", password: "correct horse" }, admin);
-      expect(err.details).toBe('email: must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)');
+      const err = await fail(
+        "Create",
+        { username: "ok-name", email: "not an email", password: "correct horse" },
+        admin,
+      );
+      expect(err.details).toBe(
+        'email: must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)',
+      );
       const unicode = await fail("Create", { username: "ok-name", email: "ünï@exämple.com", password: "short" }, admin);
       expect(unicode.details).toBe("password: must be at least 8 characters");
     });

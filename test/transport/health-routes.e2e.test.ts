@@ -1,6 +1,7 @@
 // gRPC health checking and the HTTP probes, against the real port.
-import { afterEach, describe, expect, test } from "@jest/globals";
+
 import * as grpc from "@grpc/grpc-js";
+import { afterEach, describe, expect, test } from "@jest/globals";
 import pg from "pg";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { grpcAddress, grpcClientCtor, unary } from "../support/grpc-clients.js";
@@ -22,7 +23,9 @@ describe.each(ENGINES)("health (%s)", (engine) => {
     client = new Health(grpcAddress(t.url), grpc.credentials.createInsecure());
     expect(await unary(client, "Check", { service: "" })).toEqual({ status: "SERVING" });
     expect(await unary(client, "Check", { service: "users.v1.Users" })).toEqual({ status: "SERVING" });
-    await expect(unary(client, "Check", { service: "nope.Service" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    await expect(unary(client, "Check", { service: "nope.Service" })).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
   });
 
   test("Watch reports SERVING, then NOT_SERVING when the server drains, then ends", async () => {

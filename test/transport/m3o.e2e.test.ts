@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { TestClock } from "../support/clock.js";
 import { ENGINES } from "../support/databases.js";
-import { CURL_HEADERS, httpRequest, type HttpAnswer, type HttpRequest } from "../support/http.js";
+import { CURL_HEADERS, type HttpAnswer, type HttpRequest, httpRequest } from "../support/http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 const PATHS = ["/users/Users", "/v1/users"];
@@ -18,7 +18,10 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     const clock = new TestClock();
     const now = () => clock.seconds();
     const curl = (method: string, body: string) =>
-      httpRequest(`${t.url}${base}/${method}`, { headers: { ...CURL_HEADERS, authorization: `Bearer ${t.adminKey}` }, body });
+      httpRequest(`${t.url}${base}/${method}`, {
+        headers: { ...CURL_HEADERS, authorization: `Bearer ${t.adminKey}` },
+        body,
+      });
 
     beforeAll(async () => {
       t = await startTestServer({ engine, now: clock.now });
@@ -43,12 +46,18 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
 
     test("Read {id}", async () => {
       const res = await curl("Read", '{"id": "ff3c06de-9e43-41c7-9bab-578f6b4ad32b"}');
-      expect([res.status, res.json]).toEqual([200, { user: { created: now(), email: "joe@example.com", id, updated: now(), username: "joe" } }]);
+      expect([res.status, res.json]).toEqual([
+        200,
+        { user: { created: now(), email: "joe@example.com", id, updated: now(), username: "joe" } },
+      ]);
     });
 
     test("Update {email, id, username}", async () => {
       clock.advance(60);
-      const res = await curl("Update", '{"email": "joe+update@example.com", "id": "ff3c06de-9e43-41c7-9bab-578f6b4ad32b", "username": "joe"}');
+      const res = await curl(
+        "Update",
+        '{"email": "joe+update@example.com", "id": "ff3c06de-9e43-41c7-9bab-578f6b4ad32b", "username": "joe"}',
+      );
       expect(res.status).toBe(200);
       expect(res.json).toEqual({
         user: { id, username: "joe", email: "joe+update@example.com", created: now() - 60, updated: now() },
@@ -61,16 +70,29 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       expect(res.status).toBe(200);
       const users = (res.json as { users: Array<Record<string, unknown>> }).users;
       expect(users.map((u) => u.username)).toEqual(["joe", "joanna"]);
-      expect(users[0]).toEqual({ id, username: "joe", email: "joe+update@example.com", created: now() - 60, updated: now() });
-      expect((await curl("Search", '{"email": "joanna", "limit": 10, "offset": 0, "username": "jo"}')).json).toMatchObject({
+      expect(users[0]).toEqual({
+        id,
+        username: "joe",
+        email: "joe+update@example.com",
+        created: now() - 60,
+        updated: now(),
+      });
+      expect(
+        (await curl("Search", '{"email": "joanna", "limit": 10, "offset": 0, "username": "jo"}')).json,
+      ).toMatchObject({
         users: [{ username: "joanna" }],
       });
-      expect((await curl("Search", '{"limit": 1, "offset": 1}')).json).toMatchObject({ users: [{ username: "joanna" }] });
+      expect((await curl("Search", '{"limit": 1, "offset": 1}')).json).toMatchObject({
+        users: [{ username: "joanna" }],
+      });
       expect((await curl("Search", '{"username": "nobody"}')).json).toEqual({ users: [] });
     });
 
     test("Login {email, password, username}", async () => {
-      const res = await curl("Login", '{"email": "joe+update@example.com", "password": "Password1", "username": "joe"}');
+      const res = await curl(
+        "Login",
+        '{"email": "joe+update@example.com", "password": "Password1", "username": "joe"}',
+      );
       expect(res.status).toBe(200);
       const { session } = res.json as { session: Record<string, unknown> };
       expect(session).toEqual({
@@ -91,7 +113,14 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       const res = await curl("ReadSession", JSON.stringify({ session_id: sessionId }));
       expect(res.status).toBe(200);
       expect(res.json).toEqual({
-        session: { id: sessionId, username: "joe", email: "joe+update@example.com", created: now(), expires: now() + TTL, user_id: id },
+        session: {
+          id: sessionId,
+          username: "joe",
+          email: "joe+update@example.com",
+          created: now(),
+          expires: now() + TTL,
+          user_id: id,
+        },
       });
     });
 
@@ -122,10 +151,10 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     test("Logout {session_id}, and again with {sessionId}", async () => {
       const login = await curl("Login", '{"username": "joe", "password": "Password3"}');
       const fresh = (login.json as { session: { id: string } }).session.id;
-      expect([(await curl("Logout", JSON.stringify({ session_id: fresh }))).status, (await curl("Logout", JSON.stringify({ session_id: fresh }))).json]).toEqual([
-        200,
-        {},
-      ]);
+      expect([
+        (await curl("Logout", JSON.stringify({ session_id: fresh }))).status,
+        (await curl("Logout", JSON.stringify({ session_id: fresh }))).json,
+      ]).toEqual([200, {}]);
       expect((await curl("Logout", JSON.stringify({ sessionId: fresh }))).json).toEqual({});
       expect((await curl("ReadSession", JSON.stringify({ session_id: fresh }))).status).toBe(404);
     });
@@ -140,7 +169,9 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       const login = await curl("Login", '{"username": "joanna", "password": "Password1"}');
       const userId = (login.json as { session: { user_id: string } }).session.user_id;
       const list = await curl("ListSessions", JSON.stringify({ user_id: userId }));
-      expect(list.json).toEqual({ sessions: [{ handle: expect.stringMatching(/^[0-9a-f]{64}$/), created: now(), expires: now() + TTL }] });
+      expect(list.json).toEqual({
+        sessions: [{ handle: expect.stringMatching(/^[0-9a-f]{64}$/), created: now(), expires: now() + TTL }],
+      });
       expect((await curl("RevokeSessions", JSON.stringify({ userId }))).json).toEqual({ revoked: 1 });
     });
   });
@@ -170,13 +201,34 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     });
 
     test.each([
-      ["Create", '{"username": "-", "email": "x@example.com", "password": "Password1"}', {}, 400, "Bad Request", /^username: must be 1 to 39/],
+      [
+        "Create",
+        '{"username": "-", "email": "x@example.com", "password": "Password1"}',
+        {},
+        400,
+        "Bad Request",
+        /^username: must be 1 to 39/,
+      ],
       ["Search", '{"limit": 1001}', {}, 400, "Bad Request", /^limit: must be from 0 to 1000/],
       ["Read", '{"id": "x"}', { authorization: "" }, 401, "Unauthorized", /^a valid API key is required/],
-      ["Read", '{"id": "x"}', { authorization: "Bearer usk_unknown" }, 401, "Unauthorized", /^a valid API key is required/],
+      [
+        "Read",
+        '{"id": "x"}',
+        { authorization: "Bearer usk_unknown" },
+        401,
+        "Unauthorized",
+        /^a valid API key is required/,
+      ],
       ["Read", '{"id": "nobody"}', {}, 404, "Not Found", /^user not found$/],
       ["ReadSession", '{"session_id": "nope"}', {}, 404, "Not Found", /^session not found$/],
-      ["Create", '{"username": "TAKEN", "email": "new@example.com", "password": "Password1"}', {}, 409, "Conflict", /^username: already taken/],
+      [
+        "Create",
+        '{"username": "TAKEN", "email": "new@example.com", "password": "Password1"}',
+        {},
+        409,
+        "Conflict",
+        /^username: already taken/,
+      ],
       ["Read", '{"id": "x"}', { "micro-namespace": "No Way" }, 400, "Bad Request", /^micro-namespace: must be 1 to 63/],
     ])("%s %s → %i %s", async (method, body, headers, code, status, detail) => {
       const res = await curl(method, body, headers);
@@ -189,7 +241,12 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       const res = await curl("Read", '{"id": "x"}', { authorization: `Bearer ${key}`, "micro-namespace": "globex" });
       expect([res.status, m3oError(res)]).toEqual([
         403,
-        { id: "users.Read", code: 403, detail: 'this API key may only be used for namespace "acme"', status: "Forbidden" },
+        {
+          id: "users.Read",
+          code: 403,
+          detail: 'this API key may only be used for namespace "acme"',
+          status: "Forbidden",
+        },
       ]);
     });
 
@@ -241,7 +298,10 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       ["a number", "42", /^request body: must be a JSON object$/],
     ])("%s → 400 naming the problem", async (_why, body, detail) => {
       const res = await curl("Read", body);
-      expect([res.status, m3oError(res)]).toEqual([400, { id: "users.Read", code: 400, detail: expect.stringMatching(detail), status: "Bad Request" }]);
+      expect([res.status, m3oError(res)]).toEqual([
+        400,
+        { id: "users.Read", code: 400, detail: expect.stringMatching(detail), status: "Bad Request" },
+      ]);
       // What was sent (a password, say) is never quoted back.
       expect(res.text).not.toContain("asim");
       expect(res.text).not.toContain('\\"x\\"');
@@ -254,7 +314,11 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       ["Read", '{"id": 42}', "id: must be a string"],
       ["Create", '{"username": ["a"], "email": "a@b.co", "password": "Password1"}', "username: must be a string"],
       ["RevokeSessions", '{"user_id": "x", "handles": "abc"}', "handles: must be an array of strings"],
-      ["Logout", '{"session_id": "a", "sessionId": "b"}', "session_id: given more than once (as both session_id and sessionId?)"],
+      [
+        "Logout",
+        '{"session_id": "a", "sessionId": "b"}',
+        "session_id: given more than once (as both session_id and sessionId?)",
+      ],
     ])("a wrong type in %s %s → 400 naming the field and the rule", async (method, body, detail) => {
       const res = await curl(method, body);
       expect(res.status).toBe(400);
@@ -303,7 +367,10 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
 
     test.each(["/users/Users/Nope", "/v1/users/Nope"])("an unknown method %s → 404", async (path) => {
       const res = await httpRequest(`${t.url}${path}`, { headers: CURL_HEADERS, body: "{}" });
-      expect([res.status, m3oError(res)]).toEqual([404, { id: "users.Nope", code: 404, detail: 'unknown method "Nope"', status: "Not Found" }]);
+      expect([res.status, m3oError(res)]).toEqual([
+        404,
+        { id: "users.Nope", code: 404, detail: 'unknown method "Nope"', status: "Not Found" },
+      ]);
     });
 
     test("an answer carries the request id the caller gave", async () => {

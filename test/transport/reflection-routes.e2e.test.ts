@@ -1,18 +1,22 @@
 // Server reflection over gRPC (HTTP/2), as grpcurl and buf curl --reflect use
 // it: the listing and the descriptors must match proto/users/v1/users.proto.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { grpcAddress, grpcClientCtor } from "../support/grpc-clients.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 type Answer = Record<string, unknown> & { message_response: string };
 
 describe.each(["v1", "v1alpha"])("server reflection %s", (version) => {
-  const Reflection = grpcClientCtor(`grpc/reflection/${version}/reflection.proto`, `grpc.reflection.${version}.ServerReflection`);
+  const Reflection = grpcClientCtor(
+    `grpc/reflection/${version}/reflection.proto`,
+    `grpc.reflection.${version}.ServerReflection`,
+  );
   let t: TestServer;
   let client: InstanceType<typeof Reflection>;
 
@@ -67,8 +71,14 @@ describe.each(["v1", "v1alpha"])("server reflection %s", (version) => {
 
     // The same file read from disk by another toolchain (protobufjs via proto-loader).
     const root = path.resolve(process.cwd(), "proto");
-    const fromDisk = protoLoader.loadSync(path.join(root, "users/v1/users.proto"), { keepCase: true, includeDirs: [root] });
-    const service = fromDisk["users.v1.Users"] as Record<string, { requestType: { type: { name: string } }; responseType: { type: { name: string } } }>;
+    const fromDisk = protoLoader.loadSync(path.join(root, "users/v1/users.proto"), {
+      keepCase: true,
+      includeDirs: [root],
+    });
+    const service = fromDisk["users.v1.Users"] as Record<
+      string,
+      { requestType: { type: { name: string } }; responseType: { type: { name: string } } }
+    >;
     const reflected = file.service.find((s) => s.name === "Users")!;
     expect(reflected.method.map((m) => m.name).sort()).toEqual(Object.keys(service).sort());
     for (const m of reflected.method) {
@@ -76,7 +86,9 @@ describe.each(["v1", "v1alpha"])("server reflection %s", (version) => {
       expect(m.outputType).toBe(`.users.v1.${service[m.name]!.responseType.type.name}`);
     }
     for (const message of file.messageType) {
-      const onDisk = (fromDisk[`users.v1.${message.name}`] as { type: { field: Array<{ name: string; number: number }> } }).type;
+      const onDisk = (
+        fromDisk[`users.v1.${message.name}`] as { type: { field: Array<{ name: string; number: number }> } }
+      ).type;
       expect(message.field.map((f) => [f.name, f.number])).toEqual(onDisk.field.map((f) => [f.name, f.number]));
     }
   });

@@ -43,7 +43,9 @@ describe.each(ENGINES)("undecodable requests (%s)", (engine) => {
     expect(res.status).toBe(200);
     const text = Buffer.from(await res.arrayBuffer()).toString("latin1");
     expect(text).toMatch(/grpc-status: 3\r\n/);
-    expect(decodeURIComponent(/grpc-message: (.*)\r\n/.exec(text)![1]!)).toMatch(/^request message: not valid protobuf/);
+    expect(decodeURIComponent(/grpc-message: (.*)\r\n/.exec(text)![1]!)).toMatch(
+      /^request message: not valid protobuf/,
+    );
   });
 
   async function grpcCall(body: Buffer): Promise<http2.IncomingHttpHeaders> {

@@ -3,14 +3,14 @@
 // with each other's data. Checked with the generated Connect client, and the
 // key rules also over gRPC (grpc-js) and the M3O paths.
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { status as grpcStatus } from "@grpc/grpc-js";
-import { Code, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { status as grpcStatus } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { failure } from "../support/errors.js";
-import { grpcUsersClient, type GrpcUsersClient } from "../support/grpc-js.js";
+import { type GrpcUsersClient, grpcUsersClient } from "../support/grpc-js.js";
 import { CURL_HEADERS, httpRequest } from "../support/http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -21,7 +21,11 @@ const EVERY_RPC: Array<[string, keyof Client<typeof Users>, object]> = [
   ["Update", "update", { id: "someone", username: "someone-else" }],
   ["Delete", "delete", { id: "someone" }],
   ["Search", "search", {}],
-  ["UpdatePassword", "updatePassword", { userId: "someone", oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" }],
+  [
+    "UpdatePassword",
+    "updatePassword",
+    { userId: "someone", oldPassword: "password1", newPassword: "password2", confirmPassword: "password2" },
+  ],
   ["Login", "login", { username: "someone", password: "password1" }],
   ["Logout", "logout", { sessionId: "some-session" }],
   ["ReadSession", "readSession", { sessionId: "some-session" }],
@@ -54,20 +58,29 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
 
   describe("which namespace a call runs in", () => {
     test('an admin key without the header works in "default"', async () => {
-      await client.create({ id: "in-default", username: "dee", email: "dee@example.com", password: "password1" }, as(t.adminKey));
+      await client.create(
+        { id: "in-default", username: "dee", email: "dee@example.com", password: "password1" },
+        as(t.adminKey),
+      );
       expect((await client.read({ id: "in-default" }, as(t.adminKey, "default"))).user!.username).toBe("dee");
       expect((await failure(client.read({ id: "in-default" }, as(t.adminKey, "acme")))).code).toBe(Code.NotFound);
     });
 
     test("a scoped key without the header works in its own namespace", async () => {
-      await client.create({ id: "in-acme", username: "ace", email: "ace@example.com", password: "password1" }, as(acmeKey));
+      await client.create(
+        { id: "in-acme", username: "ace", email: "ace@example.com", password: "password1" },
+        as(acmeKey),
+      );
       expect((await client.read({ id: "in-acme" }, as(acmeKey, "acme"))).user!.username).toBe("ace");
       expect((await client.read({ id: "in-acme" }, as(t.adminKey, "acme"))).user!.username).toBe("ace");
       expect((await failure(client.read({ id: "in-acme" }, as(t.adminKey)))).code).toBe(Code.NotFound);
     });
 
     test("an admin key may work in any namespace", async () => {
-      await client.create({ username: "anywhere", email: "anywhere@example.com", password: "password1" }, as(t.adminKey, "initech"));
+      await client.create(
+        { username: "anywhere", email: "anywhere@example.com", password: "password1" },
+        as(t.adminKey, "initech"),
+      );
       expect((await client.search({ username: "anywhere" }, as(t.adminKey, "initech"))).users).toHaveLength(1);
     });
   });
@@ -75,16 +88,27 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
   describe("keys", () => {
     test.each(EVERY_RPC)("%s without a key is Unauthenticated", async (_name, method, request) => {
       const err = await failure(call(method, request, as(null)));
-      expect([err.code, err.rawMessage]).toEqual([Code.Unauthenticated, "a valid API key is required: authorization: Bearer <key>"]);
+      expect([err.code, err.rawMessage]).toEqual([
+        Code.Unauthenticated,
+        "a valid API key is required: authorization: Bearer <key>",
+      ]);
     });
 
-    test.each(EVERY_RPC)("%s with a scoped key for another namespace is PermissionDenied", async (_name, method, request) => {
-      const err = await failure(call(method, request, as(acmeKey, "globex")));
-      expect([err.code, err.rawMessage]).toEqual([Code.PermissionDenied, 'this API key may only be used for namespace "acme"']);
-    });
+    test.each(EVERY_RPC)(
+      "%s with a scoped key for another namespace is PermissionDenied",
+      async (_name, method, request) => {
+        const err = await failure(call(method, request, as(acmeKey, "globex")));
+        expect([err.code, err.rawMessage]).toEqual([
+          Code.PermissionDenied,
+          'this API key may only be used for namespace "acme"',
+        ]);
+      },
+    );
 
     test("a scoped key cannot reach the default namespace either", async () => {
-      expect((await failure(client.read({ id: "in-default" }, as(acmeKey, "default")))).code).toBe(Code.PermissionDenied);
+      expect((await failure(client.read({ id: "in-default" }, as(acmeKey, "default")))).code).toBe(
+        Code.PermissionDenied,
+      );
     });
 
     test.each([
@@ -103,10 +127,16 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
       expect((await failure(client.search({}, as(key)))).code).toBe(Code.Unauthenticated);
     });
 
-    test.each(["Acme", "acme.eu", "a b", "x".repeat(64), "ns/1"])("micro-namespace %j is InvalidArgument", async (namespace) => {
-      const err = await failure(client.search({}, as(t.adminKey, namespace)));
-      expect([err.code, err.rawMessage]).toEqual([Code.InvalidArgument, "micro-namespace: must be 1 to 63 of a-z 0-9 _ -"]);
-    });
+    test.each(["Acme", "acme.eu", "a b", "x".repeat(64), "ns/1"])(
+      "micro-namespace %j is InvalidArgument",
+      async (namespace) => {
+        const err = await failure(client.search({}, as(t.adminKey, namespace)));
+        expect([err.code, err.rawMessage]).toEqual([
+          Code.InvalidArgument,
+          "micro-namespace: must be 1 to 63 of a-z 0-9 _ -",
+        ]);
+      },
+    );
 
     test("the longest namespace (63 characters) is fine", async () => {
       expect((await client.search({}, as(t.adminKey, "n".repeat(63)))).users).toEqual([]);
@@ -127,11 +157,14 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
       expect((await client.read({ id: "same-id" }, acme())).user).toMatchObject(person);
       expect((await client.read({ id: "same-id" }, globex())).user).toMatchObject(person);
       expect((await client.login({ username: "same", password: "acme-password" }, acme())).session).toBeDefined();
-      expect((await failure(client.login({ username: "same", password: "acme-password" }, globex()))).code).toBe(Code.Unauthenticated);
+      expect((await failure(client.login({ username: "same", password: "acme-password" }, globex()))).code).toBe(
+        Code.Unauthenticated,
+      );
     });
 
     test("Search lists only the namespace's own users", async () => {
-      const names = async (opts: ReturnType<typeof as>) => (await client.search({}, opts)).users.map((u) => u.username).sort();
+      const names = async (opts: ReturnType<typeof as>) =>
+        (await client.search({}, opts)).users.map((u) => u.username).sort();
       expect(await names(acme())).toEqual(["ace", "same"]);
       expect(await names(globex())).toEqual(["same"]);
     });
@@ -142,8 +175,12 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
       await client.logout({ sessionId: session!.id }, acme());
       expect((await client.readSession({ sessionId: session!.id }, globex())).session!.id).toBe(session!.id);
       const handle = createHash("sha256").update(session!.id).digest("hex");
-      expect((await client.listSessions({ userId: "same-id" }, globex())).sessions.map((x) => x.handle)).toContain(handle);
-      expect((await client.listSessions({ userId: "same-id" }, acme())).sessions.map((x) => x.handle)).not.toContain(handle);
+      expect((await client.listSessions({ userId: "same-id" }, globex())).sessions.map((x) => x.handle)).toContain(
+        handle,
+      );
+      expect((await client.listSessions({ userId: "same-id" }, acme())).sessions.map((x) => x.handle)).not.toContain(
+        handle,
+      );
       expect((await client.revokeSessions({ userId: "same-id", handles: [handle] }, acme())).revoked).toBe(0n);
       await client.revokeSessions({ userId: "same-id" }, acme());
       expect((await client.readSession({ sessionId: session!.id }, globex())).session!.id).toBe(session!.id);
@@ -153,7 +190,12 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
       const { session } = await client.login({ username: "same", password: "globex-password" }, globex());
       await client.update({ id: "same-id", email: "changed@example.com" }, acme());
       await client.updatePassword(
-        { userId: "same-id", oldPassword: "acme-password", newPassword: "acme-password-2", confirmPassword: "acme-password-2" },
+        {
+          userId: "same-id",
+          oldPassword: "acme-password",
+          newPassword: "acme-password-2",
+          confirmPassword: "acme-password-2",
+        },
         acme(),
       );
       await client.delete({ id: "same-id" }, acme());
@@ -165,7 +207,9 @@ describe.each(ENGINES)("tenancy (%s)", (engine) => {
     });
 
     test("the email freed in one namespace is still taken in the other", async () => {
-      const err = await failure(client.create({ username: "other", email: "same@example.com", password: "password1" }, globex()));
+      const err = await failure(
+        client.create({ username: "other", email: "same@example.com", password: "password1" }, globex()),
+      );
       expect([err.code, err.rawMessage]).toEqual([Code.AlreadyExists, "email: already taken in this namespace"]);
     });
   });

@@ -14,7 +14,7 @@ export function connectView(app: App): HTMLElement {
   const namespace = field(
     "Namespace",
     { type: "text", name: "namespace", autocomplete: "off", spellcheck: "false", value: app.namespace() },
-    "Leave empty for the key's own namespace (\"default\" for an admin key).",
+    'Leave empty for the key\'s own namespace ("default" for an admin key).',
   );
   const form = h(
     "form",

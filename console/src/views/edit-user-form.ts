@@ -6,8 +6,20 @@ import { describeError } from "../errors.js";
 
 export function editUserForm(app: App, user: User, onSaved: (user: User) => void): HTMLElement {
   const headingId = uid("edit");
-  const username = field("Username", { type: "text", name: "username", autocomplete: "off", spellcheck: "false", value: user.username });
-  const email = field("Email", { type: "email", name: "email", autocomplete: "off", spellcheck: "false", value: user.email });
+  const username = field("Username", {
+    type: "text",
+    name: "username",
+    autocomplete: "off",
+    spellcheck: "false",
+    value: user.username,
+  });
+  const email = field("Email", {
+    type: "email",
+    name: "email",
+    autocomplete: "off",
+    spellcheck: "false",
+    value: user.email,
+  });
   const form = h(
     "form",
     { class: "card", "aria-labelledby": headingId, novalidate: true },
@@ -21,7 +33,11 @@ export function editUserForm(app: App, user: User, onSaved: (user: User) => void
     app.clearMessages();
     void busy(form, async () => {
       try {
-        const { user: saved } = await app.client.update({ id: user.id, username: username.input.value.trim(), email: email.input.value.trim() });
+        const { user: saved } = await app.client.update({
+          id: user.id,
+          username: username.input.value.trim(),
+          email: email.input.value.trim(),
+        });
         if (!saved) throw new Error("the service returned no user");
         username.input.value = saved.username;
         email.input.value = saved.email;

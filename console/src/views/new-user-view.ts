@@ -5,9 +5,17 @@ import { describeError } from "../errors.js";
 
 export function newUserView(app: App): HTMLElement {
   const text = { type: "text", autocomplete: "off", spellcheck: "false" } as const;
-  const username = field("Username", { ...text, name: "username", required: true }, "1–39 letters and digits; single - or _ between them.");
+  const username = field(
+    "Username",
+    { ...text, name: "username", required: true },
+    "1–39 letters and digits; single - or _ between them.",
+  );
   const email = field("Email", { ...text, type: "email", name: "email", required: true });
-  const password = field("Password", { type: "password", name: "password", autocomplete: "off", required: true }, "At least 8 characters, at most 72 bytes.");
+  const password = field(
+    "Password",
+    { type: "password", name: "password", autocomplete: "off", required: true },
+    "At least 8 characters, at most 72 bytes.",
+  );
   const id = field("Id (optional)", { ...text, name: "id" }, "Leave empty to have one generated.");
   const form = h(
     "form",

@@ -61,16 +61,34 @@ export function sessionsPanel(app: App, user: () => User): SessionsPanel {
           h(
             "li",
             {},
-            h("span", {}, "Started ", time(s.created), ", expires ", time(s.expires), " ", h("code", { title: s.handle }, s.handle.slice(0, 12))),
+            h(
+              "span",
+              {},
+              "Started ",
+              time(s.created),
+              ", expires ",
+              time(s.expires),
+              " ",
+              h("code", { title: s.handle }, s.handle.slice(0, 12)),
+            ),
             h(
               "button",
-              { type: "button", class: "secondary", "aria-label": `Revoke the session started ${new Date(Number(s.created) * 1000).toLocaleString()} (${s.handle.slice(0, 12)})`, onclick: () => void revoke([s.handle]) },
+              {
+                type: "button",
+                class: "secondary",
+                "aria-label": `Revoke the session started ${new Date(Number(s.created) * 1000).toLocaleString()} (${s.handle.slice(0, 12)})`,
+                onclick: () => void revoke([s.handle]),
+              },
               "Revoke",
             ),
           ),
         ),
       ),
-      h("div", { class: "actions" }, h("button", { type: "button", class: "danger", onclick: () => void revoke([]) }, "Revoke all sessions")),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "danger", onclick: () => void revoke([]) }, "Revoke all sessions"),
+      ),
     ];
   };
 

@@ -8,7 +8,12 @@ import { describeError } from "../errors.js";
 export const PAGE_SIZE = 20;
 
 export function usersView(app: App, query: ListQuery): HTMLElement {
-  const username = field("Username starts with", { type: "search", name: "username", autocomplete: "off", value: query.username });
+  const username = field("Username starts with", {
+    type: "search",
+    name: "username",
+    autocomplete: "off",
+    value: query.username,
+  });
   const email = field("Email starts with", { type: "search", name: "email", autocomplete: "off", value: query.email });
   const search = h(
     "form",
@@ -75,7 +80,17 @@ function renderPage(app: App, query: ListQuery, found: User[], load: (q: ListQue
     "table",
     { class: "users", tabindex: "-1" },
     h("caption", {}, summary),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Username"), h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Created"))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, "Username"),
+        h("th", { scope: "col" }, "Email"),
+        h("th", { scope: "col" }, "Created"),
+      ),
+    ),
     h(
       "tbody",
       {},
@@ -97,9 +112,27 @@ function renderPage(app: App, query: ListQuery, found: User[], load: (q: ListQue
   const pager = h(
     "nav",
     { class: "pager", "aria-label": "Pages" },
-    h("button", { type: "button", class: "secondary", disabled: query.page === 0, onclick: () => void load({ ...query, page: query.page - 1 }) }, "Previous page"),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        disabled: query.page === 0,
+        onclick: () => void load({ ...query, page: query.page - 1 }),
+      },
+      "Previous page",
+    ),
     h("span", {}, `Page ${query.page + 1}`),
-    h("button", { type: "button", class: "secondary", disabled: !hasNext, onclick: () => void load({ ...query, page: query.page + 1 }) }, "Next page"),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        disabled: !hasNext,
+        onclick: () => void load({ ...query, page: query.page + 1 }),
+      },
+      "Next page",
+    ),
   );
   return [table, pager];
 }

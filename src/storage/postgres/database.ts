@@ -16,7 +16,10 @@ export class Database implements Queryable {
   constructor(private readonly pool: pg.Pool) {}
 
   /** One statement on its own (autocommit). */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: Params = []): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params: Params = [],
+  ): Promise<pg.QueryResult<R>> {
     return this.withConnection((client) => client.query<R>(text, params as unknown[]));
   }
 

@@ -6,7 +6,7 @@
 // dies while migrating cannot leave it held. DDL is transactional in
 // PostgreSQL: a failed migration leaves no half-made schema behind.
 import type { Database } from "./database.js";
-import { POSTGRES_MIGRATIONS, type Migration } from "./migrations.js";
+import { type Migration, POSTGRES_MIGRATIONS } from "./migrations.js";
 
 /** Arbitrary, fixed: the advisory lock key of this service's schema ("users" in ASCII). */
 const MIGRATION_LOCK_KEY = 0x7573657273;
@@ -33,7 +33,9 @@ export async function applyMigrations(db: Database, migrations: Migration[] = PO
         name       text    NOT NULL,
         applied_ms bigint  NOT NULL)`);
       const applied = new Set(
-        ((await query("SELECT version FROM schema_migrations")).rows as Array<{ version: number }>).map((r) => r.version),
+        ((await query("SELECT version FROM schema_migrations")).rows as Array<{ version: number }>).map(
+          (r) => r.version,
+        ),
       );
       for (const m of migrations) {
         if (applied.has(m.version)) continue;

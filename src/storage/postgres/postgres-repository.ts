@@ -5,6 +5,8 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
+import { lockShiftLimit } from "../lock-shift.js";
+import { prefixUpperBound } from "../prefix-range.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -15,31 +17,27 @@ import {
   type Repository,
   type SessionRow,
   type SessionSummary,
+  StorageUnavailable,
   type ThrottlePolicy,
   type UserExport,
   type UserRow,
   type UserSearch,
-  StorageUnavailable,
 } from "../repository.js";
-import { lockShiftLimit } from "../lock-shift.js";
-import { prefixUpperBound } from "../prefix-range.js";
 import {
-  USER_COLUMNS,
+  type CredentialRecord,
+  type ExportRecord,
+  type KeyRecord,
   toCredential,
   toKey,
   toUser,
   toUserExport,
-  type CredentialRecord,
-  type ExportRecord,
-  type KeyRecord,
+  USER_COLUMNS,
   type UserRecord,
 } from "../rows.js";
 import { Database } from "./database.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { createPool, type PoolOptions } from "./pool.js";
-
-
 
 const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
 const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
@@ -198,12 +196,18 @@ export class PostgresRepository implements Repository {
         [newHash, nowMs, namespace, userId, expectedHash],
       );
       if (updated.rowCount !== 1) return false;
-      if (revokeSessions) await tx.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId]);
+      if (revokeSessions)
+        await tx.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId]);
       return true;
     });
   }
 
-  async insertSession(namespace: string, session: NewSession, expectedHash: string, endsThrottleOf?: string): Promise<boolean> {
+  async insertSession(
+    namespace: string,
+    session: NewSession,
+    expectedHash: string,
+    endsThrottleOf?: string,
+  ): Promise<boolean> {
     // FOR SHARE locks the passwords row for the rest of this statement. A
     // concurrent replacePasswordHash either already holds the row (then we
     // wait, re-read the committed row, find the new hash and insert nothing)
@@ -417,9 +421,7 @@ export class PostgresRepository implements Repository {
             `${select} WHERE (u.namespace, u.created_ms, u.id) > ($1, $2, $3) ${order} LIMIT $4`,
             [...after, pageSize],
           )
-        : await this.db.query<ExportRecord>(`${select} ${order} LIMIT $1`, [
-            pageSize,
-          ]);
+        : await this.db.query<ExportRecord>(`${select} ${order} LIMIT $1`, [pageSize]);
       if (rows.length === 0) return;
       yield rows.map(toUserExport);
       const last = rows[rows.length - 1]!;
@@ -459,5 +461,3 @@ export class PostgresRepository implements Repository {
 function keyParams(key: ApiKeyRecord): unknown[] {
   return [key.id, key.keyDigest, key.namespace, key.label, key.createdMs, key.revokedMs];
 }
-
-

@@ -1,7 +1,7 @@
 // better-sqlite3's errors as the repository reports them: uniqueness clashes
 // as UniqueViolation naming the field, lock and I/O trouble as
 // StorageUnavailable, anything else as it is.
-import { StorageFailure, StorageUnavailable, UniqueViolation, type UniqueField } from "../repository.js";
+import { StorageFailure, StorageUnavailable, type UniqueField, UniqueViolation } from "../repository.js";
 
 /**
  * better-sqlite3's errors, recognised by name and code rather than instanceof:
@@ -43,11 +43,15 @@ export function translateError(err: unknown): unknown {
   }
   // Checked by name, not instanceof: the native addon creates this TypeError in
   // the main realm, so instanceof fails where this module runs in another (jest's vm).
-  if ((err as Error | null)?.name === "TypeError" && /database connection is not open/.test(String((err as Error).message))) {
+  if (
+    (err as Error | null)?.name === "TypeError" &&
+    /database connection is not open/.test(String((err as Error).message))
+  ) {
     return new StorageUnavailable("database is closed", false, { cause: err });
   }
   // Any other SQLite error becomes an Error of this realm: better-sqlite3's
   // SqliteError is not an Error instance outside the realm that loaded it.
-  if (sqlite) return new StorageFailure(`sqlite refused the operation: ${sqlite.message} (${sqlite.code})`, { cause: err });
+  if (sqlite)
+    return new StorageFailure(`sqlite refused the operation: ${sqlite.message} (${sqlite.code})`, { cause: err });
   return err;
 }

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
+import { lockShiftLimit } from "../lock-shift.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -16,24 +17,23 @@ import {
   type Repository,
   type SessionRow,
   type SessionSummary,
+  StorageUnavailable,
   type ThrottlePolicy,
   type UserExport,
   type UserRow,
   type UserSearch,
-  StorageUnavailable,
 } from "../repository.js";
-import { lockShiftLimit } from "../lock-shift.js";
 import {
+  type CredentialRecord,
+  type ExportRecord,
+  type KeyRecord,
   toCredential,
   toKey,
   toUser,
   toUserExport,
-  type CredentialRecord,
-  type ExportRecord,
-  type KeyRecord,
   type UserRecord,
 } from "../rows.js";
-import { SYNC_BUSY_WAIT_MS, isBusy, translateError } from "./errors.js";
+import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
@@ -126,9 +126,7 @@ export class SqliteRepository implements Repository {
   }
 
   async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
-    await this.write(() =>
-      this.stmts.insertUserTx(namespace, user, passwordHash),
-    );
+    await this.write(() => this.stmts.insertUserTx(namespace, user, passwordHash));
   }
 
   async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
@@ -197,7 +195,12 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  async insertSession(namespace: string, session: NewSession, expectedHash: string, endsThrottleOf?: string): Promise<boolean> {
+  async insertSession(
+    namespace: string,
+    session: NewSession,
+    expectedHash: string,
+    endsThrottleOf?: string,
+  ): Promise<boolean> {
     return this.write(() =>
       this.stmts.insertSessionTx(
         {
@@ -264,8 +267,7 @@ export class SqliteRepository implements Repository {
 
   async getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined> {
     const row = await this.guard(
-      () =>
-        this.stmts.getThrottle.get(namespace, account) as { failures: number; locked_until_ms: number } | undefined,
+      () => this.stmts.getThrottle.get(namespace, account) as { failures: number; locked_until_ms: number } | undefined,
     );
     return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }

@@ -36,9 +36,7 @@ export function prepareStatements(db: Db) {
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
      VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms)`,
   );
-  const insertPassword = db.prepare(
-    "INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)",
-  );
+  const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
   const updatePassword = db.prepare(
     "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
   );
@@ -129,9 +127,7 @@ export function prepareStatements(db: Db) {
       `DELETE FROM login_throttle WHERE (namespace, account) IN (
          SELECT namespace, account FROM login_throttle WHERE updated_ms < ? AND locked_until_ms <= ? LIMIT ?)`,
     ),
-    getThrottle: db.prepare(
-      "SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?",
-    ),
+    getThrottle: db.prepare("SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?"),
     // One statement, so concurrent failures of one account are each counted.
     // The lock doubles per failure past the limit: base << (failures - max), capped.
     // One statement: the lock check and the count cannot be split by another

@@ -72,7 +72,9 @@ export class SqliteUserSearch {
   private page(index: string, filters: string[], params: Record<string, unknown>): UserRecord[] {
     const where = ["namespace = @namespace", ...filters].join(" AND ");
     const stmt = this.statement(
-      `SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")}
+      `SELECT ${USER_COLUMNS.split(", ")
+        .map((c) => `u.${c}`)
+        .join(", ")}
        FROM (SELECT id, created_ms FROM users INDEXED BY ${index} WHERE ${where}
              ORDER BY created_ms, id LIMIT @limit OFFSET @offset) AS page
        JOIN users u ON u.namespace = @namespace AND u.id = page.id

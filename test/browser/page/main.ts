@@ -28,7 +28,9 @@ async function loginAndReadSession(plan: Plan): Promise<Outcome> {
   try {
     // A response header a script can read only when the server exposes it (CORS).
     let requestId = "";
-    const onHeader = (header: Headers) => void (requestId = header.get("x-request-id") ?? "");
+    const onHeader = (header: Headers) => {
+      requestId = header.get("x-request-id") ?? "";
+    };
     const { session } = await client.login({ username: plan.username, password: plan.password }, { headers, onHeader });
     const read = await client.readSession({ sessionId: session?.id ?? "" }, { headers });
     const s = read.session;
@@ -40,7 +42,9 @@ async function loginAndReadSession(plan: Plan): Promise<Outcome> {
 }
 
 /** The M3O path, the way M3O's JS client calls it: POST /v1/users/Login with JSON. */
-async function m3oLogin(plan: Omit<Plan, "protocol">): Promise<{ status: number; body: unknown; requestId: string | null } | { error: string }> {
+async function m3oLogin(
+  plan: Omit<Plan, "protocol">,
+): Promise<{ status: number; body: unknown; requestId: string | null } | { error: string }> {
   try {
     const res = await fetch(`${plan.baseUrl}/v1/users/Login`, {
       method: "POST",

@@ -1,5 +1,5 @@
 // The generated client from Node, to set up and check what the browser did.
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Users } from "../../../gen/users/v1/users_pb.js";
 

@@ -23,9 +23,15 @@ let bundle: Promise<string> | undefined;
 
 /** The page script, bundled once per test file. */
 function pageScript(): Promise<string> {
-  bundle ??= build({ entryPoints: [ENTRY], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "warning" }).then(
-    (result) => result.outputFiles[0]!.text,
-  );
+  bundle ??= build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "warning",
+  }).then((result) => result.outputFiles[0]!.text);
   return bundle;
 }
 

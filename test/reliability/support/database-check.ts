@@ -52,7 +52,9 @@ export async function inspectDatabase(databaseUrl: string): Promise<DatabaseRepo
       const rows = await rowsOf.query(sql);
       if (rows.length > 0) problems.push(`${what}: ${JSON.stringify(rows.slice(0, 5))} (${rows.length} in all)`);
     }
-    const users = (await rowsOf.query("SELECT namespace, id, username, email FROM users ORDER BY namespace, id")) as unknown as StoredUser[];
+    const users = (await rowsOf.query(
+      "SELECT namespace, id, username, email FROM users ORDER BY namespace, id",
+    )) as unknown as StoredUser[];
     return { problems, users };
   } finally {
     await rowsOf.close();

@@ -4,8 +4,9 @@
 // protobuf bytes and broken gRPC framing. Values are drawn partly from pools
 // of real ids, names, passwords and sessions, so that many requests reach
 // the real code paths (and change real data) instead of failing validation.
+
+import { type DescField, fromJson, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { toBinary, fromJson, type DescField, type JsonObject } from "@bufbuild/protobuf";
 import { Users } from "../../../gen/users/v1/users_pb.js";
 import type { Method } from "./rpc.js";
 import { grpcFrame } from "./wire.js";
@@ -44,9 +45,10 @@ const NASTY = [
   "%_%",
   "\\",
   "'",
-  "\"",
+  '"',
   "' OR '1'='1",
   "'); DROP TABLE users; --",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell probe, meant literally
   "${jndi:ldap://x/a}",
   "<script>alert(1)</script>",
   "../../etc/passwd",
@@ -92,7 +94,10 @@ function fresh(kind: Kind): fc.Arbitrary<string> {
     case "email":
       return n.map((i) => `fz${i}@example.com`);
     case "password":
-      return fc.oneof(n.map((i) => `fuzz-password-${i}`), fc.string({ unit: "grapheme", minLength: 8, maxLength: 20 }));
+      return fc.oneof(
+        n.map((i) => `fuzz-password-${i}`),
+        fc.string({ unit: "grapheme", minLength: 8, maxLength: 20 }),
+      );
     case "id":
       return n.map((i) => `fz-${i}`);
     default:
@@ -107,7 +112,14 @@ function fresh(kind: Kind): fc.Arbitrary<string> {
  */
 export function stringValue(pools: Pools, kind: Kind = "other"): fc.Arbitrary<string> {
   const all = poolOf([...pools.ids, ...pools.usernames, ...pools.emails, ...pools.passwords, ...pools.sessionIds]);
-  const own = { id: pools.ids, username: pools.usernames, email: pools.emails, password: pools.passwords, session: pools.sessionIds, other: [] }[kind];
+  const own = {
+    id: pools.ids,
+    username: pools.usernames,
+    email: pools.emails,
+    password: pools.passwords,
+    session: pools.sessionIds,
+    other: [],
+  }[kind];
   return fc.oneof(
     { weight: own.length > 0 ? 4 : 0, arbitrary: poolOf(own) },
     { weight: 4, arbitrary: fresh(kind) },
@@ -126,7 +138,15 @@ export function stringValue(pools: Pools, kind: Kind = "other"): fc.Arbitrary<st
       arbitrary: fc
         .tuple(all, fc.constantFrom("upper", "pad", "suffix", "nfd", "cut"))
         .map(([v, how]) =>
-          how === "upper" ? v.toUpperCase() : how === "pad" ? ` ${v} ` : how === "suffix" ? `${v}x` : how === "nfd" ? v.normalize("NFD") : v.slice(0, -1),
+          how === "upper"
+            ? v.toUpperCase()
+            : how === "pad"
+              ? ` ${v} `
+              : how === "suffix"
+                ? `${v}x`
+                : how === "nfd"
+                  ? v.normalize("NFD")
+                  : v.slice(0, -1),
         ),
     },
   );
@@ -148,7 +168,12 @@ function fieldValue(field: DescField, pools: Pools): fc.Arbitrary<unknown> {
     return fc.oneof(
       { weight: 4, arbitrary: fc.array(stringValue(pools), { maxLength: 4 }) },
       { weight: 1, arbitrary: fc.array(fc.stringMatching(/^[0-9a-f]{64}$/), { maxLength: 3 }) },
-      { weight: 1, arbitrary: fc.integer({ min: 900, max: 1100 }).map((n) => Array.from({ length: n }, (_, i) => i.toString(16).padStart(64, "0"))) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .integer({ min: 900, max: 1100 })
+          .map((n) => Array.from({ length: n }, (_, i) => i.toString(16).padStart(64, "0"))),
+      },
     );
   }
   if (field.fieldKind === "scalar" && typeof field.scalar === "number" && field.scalar !== 9 /* STRING */) {
@@ -187,33 +212,80 @@ function hostileRequest(pools: Pools): fc.Arbitrary<{ method: Method; request: J
 function coherentRequest(pools: Pools): fc.Arbitrary<{ method: Method; request: JsonObject }> {
   const seed = fc.integer({ min: 0, max: Math.max(0, pools.ids.length - 1) });
   const n = fc.integer({ min: 0, max: 60 });
-  const newPassword = fc.oneof(n.map((i) => `fuzz-password-${i}`), fc.string({ unit: "grapheme", minLength: 8, maxLength: 16 }));
+  const newPassword = fc.oneof(
+    n.map((i) => `fuzz-password-${i}`),
+    fc.string({ unit: "grapheme", minLength: 8, maxLength: 16 }),
+  );
   const at = <T>(list: T[], i: number): T => list[i % Math.max(1, list.length)]!;
-  const freshLogin = fc.tuple(n, fc.boolean()).map(([i, byEmail]) => ({ [byEmail ? "email" : "username"]: byEmail ? `fz${i}@example.com` : `fz${i}`, password: `fuzz-password-${i}` }));
+  const freshLogin = fc.tuple(n, fc.boolean()).map(([i, byEmail]) => ({
+    [byEmail ? "email" : "username"]: byEmail ? `fz${i}@example.com` : `fz${i}`,
+    password: `fuzz-password-${i}`,
+  }));
   return fc.oneof(
     fc.tuple(seed, fc.boolean()).map(([i, byEmail]) => ({
       method: "login" as Method,
-      request: { [byEmail ? "email" : "username"]: at(byEmail ? pools.emails : pools.usernames, i), password: at(pools.passwords, i) },
+      request: {
+        [byEmail ? "email" : "username"]: at(byEmail ? pools.emails : pools.usernames, i),
+        password: at(pools.passwords, i),
+      },
     })),
     freshLogin.map((request) => ({ method: "login" as Method, request })),
     fc.tuple(seed, newPassword).map(([i, to]) => ({
       method: "updatePassword" as Method,
       request: { userId: at(pools.ids, i), oldPassword: at(pools.passwords, i), newPassword: to, confirmPassword: to },
     })),
-    fc.tuple(n, fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: newPassword }), fc.boolean()).map(([i, password, withId]) => ({
-      method: "create" as Method,
-      // Mostly the password a fresh login above will try.
-      request: { ...(withId ? { id: `fz-${i}` } : {}), username: `fz${i}`, email: `fz${i}@example.com`, password: password ?? `fuzz-password-${i}` },
+    fc
+      .tuple(
+        n,
+        fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: newPassword }),
+        fc.boolean(),
+      )
+      .map(([i, password, withId]) => ({
+        method: "create" as Method,
+        // Mostly the password a fresh login above will try.
+        request: {
+          ...(withId ? { id: `fz-${i}` } : {}),
+          username: `fz${i}`,
+          email: `fz${i}@example.com`,
+          password: password ?? `fuzz-password-${i}`,
+        },
+      })),
+    fc.tuple(n, n).map(([i, j]) => ({
+      method: "update" as Method,
+      request: { id: `fz-${i}`, username: `fz${j}`, email: `fz${j}@example.com` },
     })),
-    fc.tuple(n, n).map(([i, j]) => ({ method: "update" as Method, request: { id: `fz-${i}`, username: `fz${j}`, email: `fz${j}@example.com` } })),
-    fc.tuple(fc.constantFrom<Method>("readSession", "logout"), seed).map(([method, i]) => ({ method, request: { sessionId: at(pools.sessionIds, i) } })),
+    fc
+      .tuple(fc.constantFrom<Method>("readSession", "logout"), seed)
+      .map(([method, i]) => ({ method, request: { sessionId: at(pools.sessionIds, i) } })),
   );
 }
 
 /** Raw JSON text for a value that has the wrong type, or a number JSON cannot hold exactly. */
 const WRONG_JSON = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? "null"),
-  fc.constantFrom("null", "true", "false", "0", "-0", "1.5", "1e400", "-1e400", "1e-400", "12345678901234567890123", "[]", "{}", '""', '"1e3"', '"0x10"', '" 7 "', '"-"', '"+1"', '"1_000"', "[null]", '{"a":1}'),
+  fc.constantFrom(
+    "null",
+    "true",
+    "false",
+    "0",
+    "-0",
+    "1.5",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "12345678901234567890123",
+    "[]",
+    "{}",
+    '""',
+    '"1e3"',
+    '"0x10"',
+    '" 7 "',
+    '"-"',
+    '"+1"',
+    '"1_000"',
+    "[null]",
+    '{"a":1}',
+  ),
 );
 
 /**
@@ -228,20 +300,30 @@ export function jsonBody(pools: Pools): fc.Arbitrary<{ method: Method; body: Buf
       fc.tuple(
         fc.constantFrom(field.name, field.jsonName),
         fc.oneof(
-          { weight: 3, arbitrary: fc.constant(request[field.jsonName] === undefined ? "null" : JSON.stringify(request[field.jsonName])) },
+          {
+            weight: 3,
+            arbitrary: fc.constant(
+              request[field.jsonName] === undefined ? "null" : JSON.stringify(request[field.jsonName]),
+            ),
+          },
           // int64 as a JSON number, as M3O clients send it.
-          { weight: 1, arbitrary: fc.constant(typeof request[field.jsonName] === "string" && /^-?\d+$/.test(request[field.jsonName] as string) ? (request[field.jsonName] as string) : '"x"') },
+          {
+            weight: 1,
+            arbitrary: fc.constant(
+              typeof request[field.jsonName] === "string" && /^-?\d+$/.test(request[field.jsonName] as string)
+                ? (request[field.jsonName] as string)
+                : '"x"',
+            ),
+          },
           { weight: 1, arbitrary: WRONG_JSON },
         ),
       );
     const entries = fc.array(fc.oneof(...fields.map(entry)), { maxLength: fields.length + 2 });
     const unknown = fc.array(fc.tuple(fc.string({ maxLength: 12 }), WRONG_JSON), { maxLength: 2 });
-    return fc
-      .tuple(entries, unknown, fc.constantFrom("", " ", "\n\t"))
-      .map(([known, extra, space]) => {
-        const parts = [...known, ...extra].map(([key, value]) => `${JSON.stringify(key)}:${space}${value}`);
-        return { method, body: Buffer.from(`{${space}${parts.join(`,${space}`)}${space}}`) };
-      });
+    return fc.tuple(entries, unknown, fc.constantFrom("", " ", "\n\t")).map(([known, extra, space]) => {
+      const parts = [...known, ...extra].map(([key, value]) => `${JSON.stringify(key)}:${space}${value}`);
+      return { method, body: Buffer.from(`{${space}${parts.join(`,${space}`)}${space}}`) };
+    });
   });
 }
 
@@ -252,13 +334,18 @@ export function malformedJson(pools: Pools): fc.Arbitrary<{ method: Method; body
     fc
       .oneof(
         fc.string({ unit: "binary", maxLength: 200 }).map((s) => Buffer.from(s)),
-        valid.chain(({ body }) => fc.integer({ min: 0, max: Math.max(0, body.length - 1) }).map((n) => body.subarray(0, n))),
         valid.chain(({ body }) =>
-          fc.tuple(fc.integer({ min: 0, max: body.length }), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([at, junk]) =>
-            Buffer.concat([body.subarray(0, at), junk, body.subarray(at)]),
-          ),
+          fc.integer({ min: 0, max: Math.max(0, body.length - 1) }).map((n) => body.subarray(0, n)),
         ),
-        fc.jsonValue({ maxDepth: 2 }).filter((v) => v === null || typeof v !== "object" || Array.isArray(v)).map((v) => Buffer.from(JSON.stringify(v) ?? "")),
+        valid.chain(({ body }) =>
+          fc
+            .tuple(fc.integer({ min: 0, max: body.length }), fc.uint8Array({ minLength: 1, maxLength: 4 }))
+            .map(([at, junk]) => Buffer.concat([body.subarray(0, at), junk, body.subarray(at)])),
+        ),
+        fc
+          .jsonValue({ maxDepth: 2 })
+          .filter((v) => v === null || typeof v !== "object" || Array.isArray(v))
+          .map((v) => Buffer.from(JSON.stringify(v) ?? "")),
         fc.integer({ min: 100, max: 50_000 }).map((n) => Buffer.from(`{"id":${"[".repeat(n)}${"]".repeat(n)}}`)),
         fc.integer({ min: 100, max: 50_000 }).map((n) => Buffer.from(`${'{"a":'.repeat(n)}1${"}".repeat(n)}`)),
         fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
@@ -273,28 +360,37 @@ export function malformedJson(pools: Pools): fc.Arbitrary<{ method: Method; body
 export function brokenProtobuf(pools: Pools): fc.Arbitrary<{ method: Method; bytes: Buffer }> {
   const valid = typedRequest(pools).map(({ method, request }) => {
     try {
-      return { method, bytes: Buffer.from(toBinary(Users.method[method].input, fromJson(Users.method[method].input, request))) };
+      return {
+        method,
+        bytes: Buffer.from(toBinary(Users.method[method].input, fromJson(Users.method[method].input, request))),
+      };
     } catch {
       return { method, bytes: Buffer.alloc(0) };
     }
   });
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-    fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }) }),
+    fc.record({
+      kind: fc.constant("insert" as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }),
+    }),
     fc.record({ kind: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 6 }) }),
     fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   );
-  const mutated = fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([{ method, bytes }, mutations]) => {
-    let b = Buffer.from(bytes);
-    for (const m of mutations) {
-      const at = b.length === 0 ? 0 : m.at % b.length;
-      if (m.kind === "flip" && b.length > 0) b[at] = b[at]! ^ (1 << m.bit);
-      else if (m.kind === "insert") b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-      else if (m.kind === "delete") b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.length)]);
-      else if (m.kind === "truncate") b = b.subarray(0, at);
-    }
-    return { method, bytes: b };
-  });
+  const mutated = fc
+    .tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 4 }))
+    .map(([{ method, bytes }, mutations]) => {
+      let b = Buffer.from(bytes);
+      for (const m of mutations) {
+        const at = b.length === 0 ? 0 : m.at % b.length;
+        if (m.kind === "flip" && b.length > 0) b[at] = b[at]! ^ (1 << m.bit);
+        else if (m.kind === "insert") b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
+        else if (m.kind === "delete") b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.length)]);
+        else if (m.kind === "truncate") b = b.subarray(0, at);
+      }
+      return { method, bytes: b };
+    });
   const crafted = fc.constantFrom(...METHODS).chain((method) =>
     fc
       .constantFrom(
@@ -316,7 +412,12 @@ export function brokenProtobuf(pools: Pools): fc.Arbitrary<{ method: Method; byt
       .map((bytes) => ({ method, bytes })),
   );
   return fc.oneof(
-    { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.uint8Array({ maxLength: 120 })).map(([method, b]) => ({ method, bytes: Buffer.from(b) })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...METHODS), fc.uint8Array({ maxLength: 120 }))
+        .map(([method, b]) => ({ method, bytes: Buffer.from(b) })),
+    },
     { weight: 4, arbitrary: mutated },
     { weight: 2, arbitrary: crafted },
   );
@@ -328,7 +429,10 @@ export function grpcBody(message: Buffer): fc.Arbitrary<Buffer> {
   return fc.oneof(
     { weight: 6, arbitrary: fc.constant(frame) },
     // The length says more (or less) than follows.
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 1000 }).map((extra) => withLength(frame, message.length + extra)) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1, max: 1000 }).map((extra) => withLength(frame, message.length + extra)),
+    },
     { weight: 1, arbitrary: fc.constant(withLength(Buffer.concat([frame, Buffer.from("trailing")]), message.length)) },
     // Two messages for a unary call; no message; half a frame header.
     { weight: 1, arbitrary: fc.constant(Buffer.concat([frame, frame])) },

@@ -20,7 +20,10 @@ export class FuzzModel {
 
   namespace(name: string): Map<string, KnownUser> {
     let users = this.users.get(name);
-    if (!users) this.users.set(name, (users = new Map()));
+    if (!users) {
+      users = new Map();
+      this.users.set(name, users);
+    }
     return users;
   }
 
@@ -30,7 +33,8 @@ export class FuzzModel {
     const request = decodeSent(protocol, method, sent) as unknown as Record<string, string>;
     const users = this.namespace(namespace);
     const user = response.user as { id: string; username: string; email: string } | undefined;
-    if (method === "create") users.set(user!.id, { username: user!.username, email: user!.email, password: request.password! });
+    if (method === "create")
+      users.set(user!.id, { username: user!.username, email: user!.email, password: request.password! });
     if (method === "update") {
       const known = users.get(user!.id);
       if (!known) throw new Error(`Update succeeded for a user the model does not know: ${namespace}/${user!.id}`);
@@ -39,7 +43,8 @@ export class FuzzModel {
     if (method === "delete") users.delete(request.id!);
     if (method === "updatePassword") {
       const known = users.get(request.userId!);
-      if (!known) throw new Error(`UpdatePassword succeeded for a user the model does not know: ${namespace}/${request.userId}`);
+      if (!known)
+        throw new Error(`UpdatePassword succeeded for a user the model does not know: ${namespace}/${request.userId}`);
       known.password = request.newPassword!;
     }
   }

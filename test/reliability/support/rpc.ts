@@ -4,15 +4,15 @@
 // decoded back into proto JSON, so a test reads every protocol's answer alike.
 import {
   create,
+  type DescMessage,
   fromBinary,
   fromJson,
-  ScalarType,
-  toBinary,
-  toJson,
-  type DescMessage,
   type JsonObject,
   type MessageInitShape,
   type MessageShape,
+  ScalarType,
+  toBinary,
+  toJson,
 } from "@bufbuild/protobuf";
 import { Users } from "../../../gen/users/v1/users_pb.js";
 import { grpcFrame, type Protocol, type Wire, type WireAnswer } from "./wire.js";
@@ -40,7 +40,9 @@ export function encodeRequest(protocol: Protocol, method: Method, request: JsonO
       return Buffer.from(JSON.stringify(request));
     case "m3o":
       // M3O clients use the documented snake_case names.
-      return Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(request).map(([k, v]) => [protoName(schema, k), v]))));
+      return Buffer.from(
+        JSON.stringify(Object.fromEntries(Object.entries(request).map(([k, v]) => [protoName(schema, k), v]))),
+      );
     case "connect-binary":
       return Buffer.from(toBinary(schema, messageOf(schema, request)));
     case "grpc":
@@ -82,6 +84,10 @@ export async function rpc(
   request: JsonObject,
   headers: Record<string, string>,
 ): Promise<RpcAnswer> {
-  const answer = await wire.send(protocol, { method: rpcName(method), body: encodeRequest(protocol, method, request), headers });
+  const answer = await wire.send(protocol, {
+    method: rpcName(method),
+    body: encodeRequest(protocol, method, request),
+    headers,
+  });
   return answer.code === "ok" ? { ...answer, json: decodeResponse(protocol, method, answer) } : answer;
 }

@@ -21,7 +21,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const started = await startCliServer(env);
   const { child } = started;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once("exit", (code, signal) => resolve({ code, signal }));
   });
   const alive = () => child.exitCode === null && child.signalCode === null;
