@@ -9,6 +9,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ENGINES } from "../support/databases.js";
+import { holdHashing, untilHashWaiting } from "../support/hashing.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { type Method, type RpcAnswer, rpc } from "./support/rpc.js";
 import { PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
@@ -40,19 +41,6 @@ describe.each(ENGINES)("a full hashing queue refuses at once (%s)", (engine) => 
     await t.close();
   });
 
-  function holdHashing(): () => void {
-    let release!: () => void;
-    void t.server.hasher.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
-    return () => release();
-  }
-  async function untilWaiting(count: number): Promise<void> {
-    for (let tries = 0; t.server.hasher.queue.stats().waiting < count; tries++) {
-      if (tries > 2500)
-        throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  }
-
   const HASHING_CALLS: Array<[Method, (n: string) => JsonObject]> = [
     ["login", () => ({ username: "alice", password: "password-1" })],
     ["create", (n) => ({ username: `new-${n}`, email: `new-${n}@example.com`, password: "password-1" })],
@@ -65,10 +53,10 @@ describe.each(ENGINES)("a full hashing queue refuses at once (%s)", (engine) => 
   test.each(PROTOCOLS)(
     "%s: Login, Create and UpdatePassword are refused with ResourceExhausted while the queue is full",
     async (protocol) => {
-      const release = holdHashing();
+      const release = holdHashing(t.server.hasher.queue);
       const queued = [1, 2].map(() => rpc(wire, "grpc", "login", { username: "alice", password: "password-1" }, admin));
       try {
-        await untilWaiting(2);
+        await untilHashWaiting(t.server.hasher.queue, 2);
         for (const [method, request] of HASHING_CALLS) {
           const refused: RpcAnswer = await rpc(wire, protocol, method, request(protocol.replace(/\W/g, "")), admin);
           expect({

@@ -12,6 +12,7 @@ import { Users } from "../../gen/users/v1/users_pb.js";
 import { ENGINES } from "../support/databases.js";
 import { hideTable, holdWriteLock } from "../support/faults.js";
 import { type GrpcUsersClient, grpcUsersClient } from "../support/grpc-js.js";
+import { holdHashing, untilHashWaiting } from "../support/hashing.js";
 import { CURL_HEADERS, httpRequest } from "../support/http.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -134,22 +135,8 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
     await t.close();
   });
 
-  /** Holds the only hashing slot until the returned function is called. */
-  function holdHashing(): () => void {
-    let release!: () => void;
-    void t.server.hasher.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
-    return () => release();
-  }
-  async function untilWaiting(count: number): Promise<void> {
-    for (let tries = 0; t.server.hasher.queue.stats().waiting < count; tries++) {
-      if (tries > 2500)
-        throw new Error(`expected ${count} calls waiting to hash, found ${t.server.hasher.queue.stats().waiting}`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  }
-
   test.each(PROTOCOLS)("%s: a hash that cannot even wait is ResourceExhausted", async (protocol) => {
-    const release = holdHashing();
+    const release = holdHashing(t.server.hasher.queue);
     try {
       const queued = [1, 2].map((i) =>
         call[protocol](
@@ -162,7 +149,7 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
           admin,
         ),
       );
-      await untilWaiting(2);
+      await untilHashWaiting(t.server.hasher.queue, 2);
       const refused = await call[protocol]("login", { username: "anyone", password: "password1" }, admin);
       expectError(protocol, refused, Code.ResourceExhausted, "the service is busy hashing passwords; retry shortly");
       release();
@@ -185,10 +172,10 @@ describe.each(ENGINES)("errors from the server's state, over every protocol (%s)
         { user_id: created.user.id, old_password: "password1", new_password: to, confirm_password: to },
         admin,
       );
-    const release = holdHashing();
+    const release = holdHashing(t.server.hasher.queue);
     // Both calls check the old password before either stores its new one.
     const both = [change("first-new-password"), change("second-new-password")];
-    await untilWaiting(2);
+    await untilHashWaiting(t.server.hasher.queue, 2);
     release();
     // Which one arrives first is up to the network: one wins, the other is Aborted.
     const outcomes = await Promise.all(both);
