@@ -4,7 +4,6 @@
 
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
@@ -13,14 +12,13 @@ import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
 import { timedRepository } from "./observability/timed-repository.js";
-import { KeysService } from "./service/keys.js";
-import { LoginThrottle } from "./service/login-throttle.js";
-import { BcryptHasher } from "./service/password-hasher.js";
-import { PasswordsService } from "./service/passwords.js";
-import { SessionsService } from "./service/sessions.js";
+import { buildServices } from "./service/build-services.js";
+import type { KeysService } from "./service/keys.js";
+import type { BcryptHasher } from "./service/password-hasher.js";
+import type { PasswordsService } from "./service/passwords.js";
+import type { SessionsService } from "./service/sessions.js";
 import { startSweeper } from "./service/sweeper.js";
-import { UsersService } from "./service/users.js";
-import { WorkQueue } from "./service/work-queue.js";
+import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
 import { authInterceptor } from "./transport/auth-interceptor.js";
@@ -63,27 +61,19 @@ const SWEEP_INTERVAL_MS = 60_000;
 export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const queue = new WorkQueue(config.hashConcurrency || os.availableParallelism(), config.hashQueueMax);
-  const metrics = new Metrics({ hashQueue: queue });
+  const metrics = new Metrics();
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
 
-  const hasher = new BcryptHasher(config.bcryptCost, queue, metrics);
-  void hasher.prepare();
-  const throttle = new LoginThrottle(
+  const { hasher, keys, users, sessions, passwords } = buildServices({
+    settings: config,
     repo,
-    {
-      maxFailures: config.loginMaxFailures,
-      baseLockSeconds: config.loginLockoutBaseSeconds,
-      maxLockSeconds: config.loginLockoutMaxSeconds,
-    },
     now,
-  );
-  const keys = new KeysService({ repo, now, cacheSeconds: config.apiKeyCacheSeconds });
-  const users = new UsersService({ repo, hasher, now });
-  const sessions = new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: config.sessionTtlSeconds, now });
-  const passwords = new PasswordsService({ repo, hasher, throttle, now });
+    hashTiming: metrics,
+  });
+  metrics.watchHashQueue(hasher.queue);
+  void hasher.prepare();
 
   const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {

@@ -53,7 +53,7 @@ async function importUsers(
   const input = file === "-" ? process.stdin : fs.createReadStream(file);
   const total = file === "-" ? undefined : fs.statSync(file).size;
   const progress = new Progress("users import", process.stderr, total);
-  const hasher = new BcryptHasher(config.bcryptCost, new WorkQueue(2, Number.MAX_SAFE_INTEGER));
+  const hasher = new BcryptHasher({ cost: config.bcryptCost, queue: new WorkQueue(2, Number.MAX_SAFE_INTEGER) });
   let lineNo = 0;
   let invalid = 0;
   let inserted = 0;

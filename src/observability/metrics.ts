@@ -15,7 +15,7 @@ export class Metrics implements HashTiming {
   private readonly hashSeconds: Histogram<"op">;
   private readonly dbSeconds: Histogram<"operation" | "engine">;
 
-  constructor(options: { hashQueue?: WorkQueue; processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
     this.calls = new Counter({
       name: "users_rpc_calls_total",
@@ -44,26 +44,28 @@ export class Metrics implements HashTiming {
       buckets: DB_BUCKETS,
       registers,
     });
-    const queue = options.hashQueue;
-    if (queue) {
-      new Gauge({
-        name: "users_password_hash_queue_waiting",
-        help: "Password hashes waiting for a free hashing slot.",
-        registers,
-        collect() {
-          this.set(queue.stats().waiting);
-        },
-      });
-      new Gauge({
-        name: "users_password_hash_running",
-        help: "Password hashes being computed now.",
-        registers,
-        collect() {
-          this.set(queue.stats().running);
-        },
-      });
-    }
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Reports the hashing queue's depth and the hashes in progress. */
+  watchHashQueue(queue: Pick<WorkQueue, "stats">): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "users_password_hash_queue_waiting",
+      help: "Password hashes waiting for a free hashing slot.",
+      registers,
+      collect() {
+        this.set(queue.stats().waiting);
+      },
+    });
+    new Gauge({
+      name: "users_password_hash_running",
+      help: "Password hashes being computed now.",
+      registers,
+      collect() {
+        this.set(queue.stats().running);
+      },
+    });
   }
 
   /** Counts and times every finished RPC. */

@@ -27,14 +27,20 @@ export function throttleAccount(kind: "username" | "email" | "id", identifier: s
 /** A failure count with no new failure for this long is forgotten. */
 export const THROTTLE_MEMORY_MS = 24 * 3600 * 1000;
 
+export interface LoginThrottleDeps {
+  repo: Repository;
+  settings: ThrottleSettings;
+  now: () => number;
+}
+
 export class LoginThrottle {
   private readonly policy: ThrottlePolicy;
+  private readonly repo: Repository;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly repo: Repository,
-    settings: ThrottleSettings,
-    private readonly now: () => number,
-  ) {
+  constructor({ repo, settings, now }: LoginThrottleDeps) {
+    this.repo = repo;
+    this.now = now;
     this.policy = {
       maxFailures: settings.maxFailures,
       baseLockMs: settings.baseLockSeconds * 1000,

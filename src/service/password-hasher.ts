@@ -2,7 +2,7 @@
 // run on libuv's thread pool) and through a bounded WorkQueue.
 import bcrypt from "bcrypt";
 import { newToken } from "./tokens.js";
-import type { WorkQueue, WorkRunner } from "./work-queue.js";
+import type { HashingSlots, WorkQueue, WorkRunner } from "./work-queue.js";
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -15,21 +15,37 @@ export interface PasswordHasher {
   verifyNothing(password: string, place?: WorkRunner): Promise<false>;
   /** Whether a stored hash should be re-made at the configured cost (imported, or made at an older cost). */
   needsRehash(hash: string): boolean;
-  readonly queue: WorkQueue;
+  /** Places in the hashing queue, taken before the steps that lead to a verify. */
+  readonly slots: HashingSlots;
 }
 
 export interface HashTiming {
   observeHash(op: "hash" | "verify", seconds: number): void;
 }
 
+export interface BcryptHasherDeps {
+  /** bcrypt cost of new hashes (BCRYPT_COST). */
+  cost: number;
+  /** Bounds how many hashes run and wait at once. */
+  queue: WorkQueue;
+  timing?: HashTiming;
+}
+
 export class BcryptHasher implements PasswordHasher {
+  readonly cost: number;
+  readonly queue: WorkQueue;
+  private readonly timing: HashTiming | undefined;
   private dummyHash: Promise<string> | undefined;
 
-  constructor(
-    readonly cost: number,
-    readonly queue: WorkQueue,
-    private readonly timing?: HashTiming,
-  ) {}
+  constructor(deps: BcryptHasherDeps) {
+    this.cost = deps.cost;
+    this.queue = deps.queue;
+    this.timing = deps.timing;
+  }
+
+  get slots(): HashingSlots {
+    return this.queue;
+  }
 
   hash(password: string): Promise<string> {
     return this.queue.run(() => this.timed("hash", () => bcrypt.hash(password, this.cost)));

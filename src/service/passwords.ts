@@ -34,7 +34,7 @@ export class PasswordsService {
     // Guessing the old password here is as throttled as guessing it at Login.
     const account = throttleAccount("id", userId);
     // As at Login: the hash's place is taken before the attempt is counted.
-    const { credential, matches } = await hasher.queue.withPlace(async (place) => {
+    const { credential, matches } = await hasher.slots.withPlace(async (place) => {
       await throttle.admit(namespace, account);
       const credential = await repo.getCredential(namespace, userId);
       if (!credential) throw notFound("user");

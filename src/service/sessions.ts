@@ -47,7 +47,7 @@ export class SessionsService {
 
     // The hash's place is taken before the attempt is counted: a login the
     // service is too busy to check is refused uncounted, never a failed guess.
-    const { credential, ok } = await hasher.queue.withPlace(async (place) => {
+    const { credential, ok } = await hasher.slots.withPlace(async (place) => {
       await throttle.admit(namespace, account);
       const credential = byUsername
         ? await repo.findCredentialByUsername(namespace, login)

@@ -14,12 +14,17 @@ export interface WorkRunner {
   run<T>(work: () => Promise<T>): Promise<T>;
 }
 
+/** What services need of the queue: a place held across the steps before a hash (withPlace). */
+export interface HashingSlots {
+  withPlace<T>(work: (place: WorkRunner) => Promise<T>): Promise<T>;
+}
+
 /** A place in the queue taken before the work starts; run it once, or release it. */
 export interface Reservation extends WorkRunner {
   release(): void;
 }
 
-export class WorkQueue implements WorkRunner {
+export class WorkQueue implements WorkRunner, HashingSlots {
   private running = 0;
   private reserved = 0;
   private readonly waiting: Array<() => void> = [];

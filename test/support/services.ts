@@ -9,13 +9,12 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { Users } from "../../gen/users/v1/users_pb.js";
-import { KeysService } from "../../src/service/keys.js";
-import { LoginThrottle } from "../../src/service/login-throttle.js";
-import { BcryptHasher } from "../../src/service/password-hasher.js";
-import { PasswordsService } from "../../src/service/passwords.js";
-import { SessionsService } from "../../src/service/sessions.js";
-import { UsersService } from "../../src/service/users.js";
-import { WorkQueue } from "../../src/service/work-queue.js";
+import { buildServices } from "../../src/service/build-services.js";
+import type { KeysService } from "../../src/service/keys.js";
+import type { BcryptHasher } from "../../src/service/password-hasher.js";
+import type { PasswordsService } from "../../src/service/passwords.js";
+import type { SessionsService } from "../../src/service/sessions.js";
+import type { UsersService } from "../../src/service/users.js";
 import { openRepository } from "../../src/storage/open.js";
 import type { Repository } from "../../src/storage/repository.js";
 import { authInterceptor } from "../../src/transport/auth-interceptor.js";
@@ -65,29 +64,20 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     pgPoolSize: 4,
     pgStatementTimeoutMs: timeoutMs,
   });
-  const hasher = new BcryptHasher(
-    options.bcryptCost ?? 4,
-    new WorkQueue(options.hashConcurrency ?? 2, options.hashQueueMax ?? 64),
-  );
-  const throttle = new LoginThrottle(
-    repo,
-    {
-      maxFailures: options.loginMaxFailures ?? 5,
-      baseLockSeconds: options.loginLockoutBaseSeconds ?? 1,
-      maxLockSeconds: options.loginLockoutMaxSeconds ?? 900,
+  const { hasher, keys, users, sessions, passwords } = buildServices({
+    settings: {
+      bcryptCost: options.bcryptCost ?? 4,
+      hashConcurrency: options.hashConcurrency ?? 2,
+      hashQueueMax: options.hashQueueMax ?? 64,
+      sessionTtlSeconds: options.sessionTtlSeconds ?? 604800,
+      apiKeyCacheSeconds: 5,
+      loginMaxFailures: options.loginMaxFailures ?? 5,
+      loginLockoutBaseSeconds: options.loginLockoutBaseSeconds ?? 1,
+      loginLockoutMaxSeconds: options.loginLockoutMaxSeconds ?? 900,
     },
-    clock.now,
-  );
-  const keys = new KeysService({ repo, now: clock.now, cacheSeconds: 5 });
-  const users = new UsersService({ repo, hasher, now: clock.now });
-  const sessions = new SessionsService({
     repo,
-    hasher,
-    throttle,
-    sessionTtlSeconds: options.sessionTtlSeconds ?? 604800,
     now: clock.now,
   });
-  const passwords = new PasswordsService({ repo, hasher, throttle, now: clock.now });
   const reports: CallReport[] = [];
   const routes = (router: ConnectRouter) =>
     registerUsers(router, { users, sessions, passwords }, [

@@ -1,0 +1,67 @@
+// The one place the services are put together: from the settings, a
+// repository and a clock. The server and the tests both call it, so what runs
+// in a test is wired exactly as what runs in production.
+import os from "node:os";
+import type { Config } from "../config/config.js";
+import type { Repository } from "../storage/repository.js";
+import { KeysService } from "./keys.js";
+import { LoginThrottle } from "./login-throttle.js";
+import { BcryptHasher, type HashTiming } from "./password-hasher.js";
+import { PasswordsService } from "./passwords.js";
+import { SessionsService } from "./sessions.js";
+import { UsersService } from "./users.js";
+import { WorkQueue } from "./work-queue.js";
+
+/** The settings the services read. */
+export type ServiceSettings = Pick<
+  Config,
+  | "bcryptCost"
+  | "hashConcurrency"
+  | "hashQueueMax"
+  | "sessionTtlSeconds"
+  | "apiKeyCacheSeconds"
+  | "loginMaxFailures"
+  | "loginLockoutBaseSeconds"
+  | "loginLockoutMaxSeconds"
+>;
+
+export interface ServiceDeps {
+  settings: ServiceSettings;
+  repo: Repository;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+  /** Observes each hash's duration (metrics). */
+  hashTiming?: HashTiming;
+}
+
+export interface Services {
+  hasher: BcryptHasher;
+  throttle: LoginThrottle;
+  keys: KeysService;
+  users: UsersService;
+  sessions: SessionsService;
+  passwords: PasswordsService;
+}
+
+export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps): Services {
+  // HASH_CONCURRENCY=0 means one hash per core.
+  const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
+  const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
+  const throttle = new LoginThrottle({
+    repo,
+    settings: {
+      maxFailures: settings.loginMaxFailures,
+      baseLockSeconds: settings.loginLockoutBaseSeconds,
+      maxLockSeconds: settings.loginLockoutMaxSeconds,
+    },
+    now,
+  });
+  return {
+    hasher,
+    throttle,
+    keys: new KeysService({ repo, now, cacheSeconds: settings.apiKeyCacheSeconds }),
+    users: new UsersService({ repo, hasher, now }),
+    sessions: new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: settings.sessionTtlSeconds, now }),
+    passwords: new PasswordsService({ repo, hasher, throttle, now }),
+  };
+}
