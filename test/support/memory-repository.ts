@@ -1,0 +1,363 @@
+// An in-memory Repository for unit tests of the service layer: the same
+// observable behaviour as the engines for what the services use (the storage
+// contract suite is what holds the real engines to it), plus gates that stop a
+// chosen call before it touches the data, so a test decides exactly how two
+// requests interleave (a login against a password change, say).
+import type {
+  ApiKeyRecord,
+  ApiKeyRow,
+  CredentialRow,
+  ImportResult,
+  LoginThrottleRow,
+  NewSession,
+  Repository,
+  SessionRow,
+  SessionSummary,
+  ThrottlePolicy,
+  UserExport,
+  UserRow,
+  UserSearch,
+} from "../../src/storage/repository.js";
+import { UniqueViolation } from "../../src/storage/repository.js";
+
+interface StoredUser {
+  namespace: string;
+  user: UserRow;
+  passwordHash: string;
+}
+
+interface StoredSession extends NewSession {
+  namespace: string;
+}
+
+type Method = keyof Repository;
+
+/** A call held before it runs, until the test lets it go. */
+export interface HeldCall {
+  /** Resolves when a call of the method arrived and is held. */
+  readonly arrived: Promise<void>;
+  /** Lets the call run, or makes it throw `error` (a storage fault) without touching the data. */
+  release(error?: Error): void;
+}
+
+export class MemoryRepository implements Repository {
+  readonly engine = "sqlite" as const;
+  private readonly users = new Map<string, StoredUser>();
+  private readonly sessions = new Map<string, StoredSession>();
+  private readonly throttles = new Map<string, LoginThrottleRow & { lastFailureMs: number }>();
+  private readonly keys = new Map<string, ApiKeyRecord>();
+  private readonly gates = new Map<Method, Array<{ arrive(): void; wait: Promise<Error | undefined> }>>();
+  /** How many times each method was called. */
+  readonly calls = new Map<Method, number>();
+
+  /** Holds the next call of `method` before it reads or writes anything. */
+  hold(method: Method): HeldCall {
+    let arrive!: () => void;
+    let release!: (error?: Error) => void;
+    const arrived = new Promise<void>((resolve) => {
+      arrive = resolve;
+    });
+    const wait = new Promise<Error | undefined>((resolve) => {
+      release = resolve;
+    });
+    const queue = this.gates.get(method) ?? [];
+    queue.push({ arrive, wait });
+    this.gates.set(method, queue);
+    return { arrived, release };
+  }
+
+  private async enter(method: Method): Promise<void> {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    const gate = this.gates.get(method)?.shift();
+    if (gate) {
+      gate.arrive();
+      const error = await gate.wait;
+      if (error) throw error;
+    }
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  private userKey = (namespace: string, id: string) => `${namespace}\n${id}`;
+
+  private findBy(namespace: string, match: (u: UserRow) => boolean): StoredUser | undefined {
+    for (const stored of this.users.values()) if (stored.namespace === namespace && match(stored.user)) return stored;
+    return undefined;
+  }
+
+  private clash(namespace: string, user: UserRow, exceptId?: string): void {
+    for (const field of ["id", "username", "email"] as const) {
+      const other = this.findBy(namespace, (u) => u[field] === user[field] && u.id !== exceptId);
+      if (other) throw new UniqueViolation(field);
+    }
+  }
+
+  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+    await this.enter("insertUser");
+    this.clash(namespace, user);
+    this.users.set(this.userKey(namespace, user.id), { namespace, user: { ...user }, passwordHash });
+  }
+
+  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+    await this.enter("getUser");
+    const stored = this.users.get(this.userKey(namespace, id));
+    return stored && { ...stored.user };
+  }
+
+  private credential(stored: StoredUser | undefined): CredentialRow | undefined {
+    return stored && { user: { ...stored.user }, passwordHash: stored.passwordHash };
+  }
+
+  async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
+    await this.enter("findCredentialByUsername");
+    return this.credential(this.findBy(namespace, (u) => u.username === username));
+  }
+
+  async findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined> {
+    await this.enter("findCredentialByEmail");
+    return this.credential(this.findBy(namespace, (u) => u.email === email));
+  }
+
+  async getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined> {
+    await this.enter("getCredential");
+    return this.credential(this.users.get(this.userKey(namespace, userId)));
+  }
+
+  async updateUser(
+    namespace: string,
+    id: string,
+    changes: { username?: string; email?: string },
+    updatedMs: number,
+  ): Promise<UserRow | undefined> {
+    await this.enter("updateUser");
+    const stored = this.users.get(this.userKey(namespace, id));
+    if (!stored) return undefined;
+    const next = { ...stored.user, ...changes, updatedMs };
+    this.clash(namespace, next, id);
+    stored.user = next;
+    return { ...next };
+  }
+
+  async deleteUser(namespace: string, id: string): Promise<boolean> {
+    await this.enter("deleteUser");
+    if (!this.users.delete(this.userKey(namespace, id))) return false;
+    this.dropSessions(namespace, id, null);
+    return true;
+  }
+
+  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+    await this.enter("searchUsers");
+    return [...this.users.values()]
+      .filter(
+        (s) =>
+          s.namespace === namespace &&
+          s.user.username.startsWith(query.usernamePrefix) &&
+          s.user.email.startsWith(query.emailPrefix),
+      )
+      .map((s) => ({ ...s.user }))
+      .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(query.offset, query.offset + query.limit);
+  }
+
+  async replacePasswordHash(
+    namespace: string,
+    userId: string,
+    expectedHash: string,
+    newHash: string,
+    nowMs: number,
+    revokeSessions = true,
+  ): Promise<boolean> {
+    await this.enter("replacePasswordHash");
+    const stored = this.users.get(this.userKey(namespace, userId));
+    if (!stored || stored.passwordHash !== expectedHash) return false;
+    stored.passwordHash = newHash;
+    stored.user = { ...stored.user, updatedMs: nowMs };
+    if (revokeSessions) this.dropSessions(namespace, userId, null);
+    return true;
+  }
+
+  private sessionKey = (namespace: string, digest: Buffer) => `${namespace}\n${digest.toString("hex")}`;
+
+  async insertSession(
+    namespace: string,
+    session: NewSession,
+    expectedHash: string,
+    endsThrottleOf?: string,
+  ): Promise<boolean> {
+    await this.enter("insertSession");
+    const stored = this.users.get(this.userKey(namespace, session.userId));
+    if (!stored || stored.passwordHash !== expectedHash) return false;
+    this.sessions.set(this.sessionKey(namespace, session.idDigest), { ...session, namespace });
+    if (endsThrottleOf !== undefined) this.throttles.delete(this.userKey(namespace, endsThrottleOf));
+    return true;
+  }
+
+  async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
+    await this.enter("getSession");
+    const session = this.sessions.get(this.sessionKey(namespace, idDigest));
+    if (!session || session.expiresMs <= nowMs) return undefined;
+    const user = this.users.get(this.userKey(namespace, session.userId))!.user;
+    return {
+      userId: user.id,
+      username: user.username,
+      email: user.email,
+      createdMs: session.createdMs,
+      expiresMs: session.expiresMs,
+    };
+  }
+
+  async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
+    await this.enter("deleteSession");
+    this.sessions.delete(this.sessionKey(namespace, idDigest));
+  }
+
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+    await this.enter("listSessions");
+    return [...this.sessions.values()]
+      .filter((s) => s.namespace === namespace && s.userId === userId && s.expiresMs > nowMs)
+      .sort((a, b) => b.createdMs - a.createdMs || Buffer.compare(b.idDigest, a.idDigest))
+      .slice(0, limit)
+      .map((s) => ({ idDigest: s.idDigest, createdMs: s.createdMs, expiresMs: s.expiresMs }));
+  }
+
+  async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
+    await this.enter("deleteSessions");
+    return this.dropSessions(namespace, userId, digests);
+  }
+
+  private dropSessions(namespace: string, userId: string, digests: Buffer[] | null): number {
+    const wanted = digests && new Set(digests.map((d) => d.toString("hex")));
+    let count = 0;
+    for (const [key, s] of this.sessions) {
+      if (s.namespace !== namespace || s.userId !== userId) continue;
+      if (wanted && !wanted.has(s.idDigest.toString("hex"))) continue;
+      this.sessions.delete(key);
+      count++;
+    }
+    return count;
+  }
+
+  async sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number> {
+    await this.enter("sweep");
+    let removed = 0;
+    for (const [key, s] of this.sessions) {
+      if (removed >= limit) break;
+      if (s.expiresMs <= nowMs) {
+        this.sessions.delete(key);
+        removed++;
+      }
+    }
+    for (const [key, t] of this.throttles) {
+      if (t.lastFailureMs < staleBeforeMs && t.lockedUntilMs <= nowMs) {
+        this.throttles.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined> {
+    await this.enter("getLoginThrottle");
+    const row = this.throttles.get(this.userKey(namespace, account));
+    return row && { failures: row.failures, lockedUntilMs: row.lockedUntilMs };
+  }
+
+  async chargeLoginAttempt(
+    namespace: string,
+    account: string,
+    nowMs: number,
+    policy: ThrottlePolicy,
+  ): Promise<LoginThrottleRow | undefined> {
+    await this.enter("chargeLoginAttempt");
+    const key = this.userKey(namespace, account);
+    const row = this.throttles.get(key) ?? { failures: 0, lockedUntilMs: 0, lastFailureMs: nowMs };
+    if (row.lockedUntilMs > nowMs) return undefined;
+    row.failures++;
+    row.lastFailureMs = nowMs;
+    if (row.failures >= policy.maxFailures) {
+      const shift = Math.min(row.failures - policy.maxFailures, 40);
+      row.lockedUntilMs = nowMs + Math.min(policy.baseLockMs * 2 ** shift, policy.maxLockMs);
+    }
+    this.throttles.set(key, row);
+    return { failures: row.failures, lockedUntilMs: row.lockedUntilMs };
+  }
+
+  async clearLoginFailures(namespace: string, account: string): Promise<void> {
+    await this.enter("clearLoginFailures");
+    this.throttles.delete(this.userKey(namespace, account));
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.enter("insertApiKey");
+    this.keys.set(key.id, { ...key });
+  }
+
+  async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
+    await this.enter("findApiKey");
+    for (const { keyDigest: d, ...row } of this.keys.values()) {
+      if (d.equals(keyDigest) && row.revokedMs === null) return row;
+    }
+    return undefined;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRow[]> {
+    await this.enter("listApiKeys");
+    return [...this.keys.values()].map(({ keyDigest: _, ...row }) => row);
+  }
+
+  async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
+    await this.enter("revokeApiKey");
+    const key = this.keys.get(id);
+    if (!key || key.revokedMs !== null) return false;
+    key.revokedMs = nowMs;
+    return true;
+  }
+
+  async exportApiKeys(): Promise<ApiKeyRecord[]> {
+    await this.enter("exportApiKeys");
+    return [...this.keys.values()].map((k) => ({ ...k }));
+  }
+
+  async importApiKeys(keys: ApiKeyRecord[]): Promise<number> {
+    await this.enter("importApiKeys");
+    let inserted = 0;
+    for (const key of keys) {
+      if (this.keys.has(key.id)) continue;
+      this.keys.set(key.id, { ...key });
+      inserted++;
+    }
+    return inserted;
+  }
+
+  async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
+    await this.enter("exportUsers");
+    const all = [...this.users.values()].map((s) => ({
+      namespace: s.namespace,
+      user: { ...s.user },
+      passwordHash: s.passwordHash,
+    }));
+    for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize);
+  }
+
+  async countUsers(): Promise<number> {
+    await this.enter("countUsers");
+    return this.users.size;
+  }
+
+  async importUsers(batch: UserExport[]): Promise<ImportResult> {
+    await this.enter("importUsers");
+    let inserted = 0;
+    let skipped = 0;
+    for (const { namespace, user, passwordHash } of batch) {
+      try {
+        this.clash(namespace, user);
+        this.users.set(this.userKey(namespace, user.id), { namespace, user: { ...user }, passwordHash });
+        inserted++;
+      } catch {
+        skipped++;
+      }
+    }
+    return { inserted, skipped };
+  }
+}
