@@ -3,6 +3,8 @@
 // contract suite is what holds the real engines to it), plus gates that stop a
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
+
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore } from "../../src/mail/outbox.js";
 import type {
   ApiKeyRecord,
   ApiKeyRow,
@@ -30,7 +32,15 @@ interface StoredSession extends NewSession {
   namespace: string;
 }
 
-type Method = keyof Repository;
+type Method = keyof Repository | keyof OutboxStore;
+
+interface StoredMail extends OutboxMessage {
+  status: "queued" | "sent" | "failed";
+  nextAttemptMs: number;
+  leaseOwner: string;
+  leaseUntilMs: number;
+  reason: string;
+}
 
 /** A call held before it runs, until the test lets it go. */
 export interface HeldCall {
@@ -40,12 +50,14 @@ export interface HeldCall {
   release(error?: Error): void;
 }
 
-export class MemoryRepository implements Repository {
+export class MemoryRepository implements Repository, OutboxStore {
   readonly engine = "sqlite" as const;
   private readonly users = new Map<string, StoredUser>();
   private readonly sessions = new Map<string, StoredSession>();
   private readonly throttles = new Map<string, LoginThrottleRow & { lastFailureMs: number }>();
   private readonly keys = new Map<string, ApiKeyRecord>();
+  /** The outbox, in queue order. */
+  readonly outbox: StoredMail[] = [];
   private readonly gates = new Map<Method, Array<{ arrive(): void; wait: Promise<Error | undefined> }>>();
   /** How many times each method was called. */
   readonly calls = new Map<Method, number>();
@@ -359,5 +371,62 @@ export class MemoryRepository implements Repository {
       }
     }
     return { inserted, skipped };
+  }
+
+  queueMail(message: NewOutboxMessage): void {
+    this.outbox.push({
+      ...message,
+      attempts: 0,
+      status: "queued",
+      nextAttemptMs: message.createdMs,
+      leaseOwner: "",
+      leaseUntilMs: 0,
+      reason: "",
+    });
+  }
+
+  async claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    await this.enter("claimMail");
+    const due = this.outbox
+      .filter((m) => m.status === "queued" && m.nextAttemptMs <= nowMs && m.leaseUntilMs <= nowMs)
+      .slice(0, limit);
+    for (const m of due) {
+      m.leaseOwner = owner;
+      m.leaseUntilMs = nowMs + leaseMs;
+    }
+    return due.map(({ status: _s, nextAttemptMs: _n, leaseOwner: _o, leaseUntilMs: _l, reason: _r, ...m }) => ({
+      ...m,
+    }));
+  }
+
+  private leased(id: string, owner: string): StoredMail | undefined {
+    return this.outbox.find((m) => m.id === id && m.leaseOwner === owner && m.status === "queued");
+  }
+
+  async markMailSent(id: string, owner: string, _nowMs: number): Promise<void> {
+    await this.enter("markMailSent");
+    const m = this.leased(id, owner);
+    if (!m) return;
+    Object.assign(m, { status: "sent", text: "", leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+  }
+
+  async markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
+    await this.enter("markMailRetry");
+    const m = this.leased(id, owner);
+    if (!m) return;
+    Object.assign(m, { nextAttemptMs, reason, leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+  }
+
+  async markMailFailed(id: string, owner: string, _nowMs: number, reason: string): Promise<void> {
+    await this.enter("markMailFailed");
+    const m = this.leased(id, owner);
+    if (!m) return;
+    Object.assign(m, { status: "failed", text: "", reason, leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+  }
+
+  async outboxStats(nowMs: number): Promise<OutboxStats> {
+    const queued = this.outbox.filter((m) => m.status === "queued");
+    const oldest = Math.min(...queued.map((m) => m.createdMs));
+    return { queued: queued.length, oldestQueuedMs: queued.length === 0 ? 0 : nowMs - oldest };
   }
 }
