@@ -18,3 +18,35 @@ export function importedBcryptHash(hash: string, maxCost: number, field = "passw
   }
   return match[1] === "y" ? `$2b$${hash.slice(4)}` : hash;
 }
+
+/**
+ * M3O's Users service stored base64(bcrypt(cost 10, "cruft123" + salt +
+ * password)) with a 16-character random salt kept beside it. Such a hash is
+ * kept in our form "$m3o$<salt>$<bcrypt hash>" until the user's first
+ * successful login re-hashes the password in the service's own form.
+ */
+export const M3O_PREFIX = "$m3o$";
+const M3O_PEPPER = "cruft123";
+const M3O_SALT = /^[A-Za-z0-9]{16}$/;
+
+/** The stored form of an M3O record's hash (base64 as M3O kept it, or already in stored form) and salt. */
+export function importedM3oHash(hash: string, salt: string, maxCost: number): string {
+  if (hash.startsWith(M3O_PREFIX)) {
+    const parsed = parseM3oHash(hash);
+    if (!parsed) throw invalidArgument("password_hash", `must be ${M3O_PREFIX}<salt>$<bcrypt hash>`);
+    return `${M3O_PREFIX}${parsed.salt}$${importedBcryptHash(parsed.bcrypt, maxCost)}`;
+  }
+  if (!M3O_SALT.test(salt)) throw invalidArgument("salt", "must be M3O's 16 letters and digits");
+  const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(hash) ? Buffer.from(hash, "base64").toString("latin1") : "";
+  const bcryptHash = importedBcryptHash(decoded, maxCost, "password_hash");
+  return `${M3O_PREFIX}${salt}$${bcryptHash}`;
+}
+
+/** Splits a stored M3O hash; undefined when `stored` is not one. */
+export function parseM3oHash(stored: string): { salt: string; bcrypt: string; secretPrefix: string } | undefined {
+  if (!stored.startsWith(M3O_PREFIX)) return undefined;
+  const salt = stored.slice(M3O_PREFIX.length, M3O_PREFIX.length + 16);
+  const rest = stored.slice(M3O_PREFIX.length + 16);
+  if (!M3O_SALT.test(salt) || !rest.startsWith("$")) return undefined;
+  return { salt, bcrypt: rest.slice(1), secretPrefix: `${M3O_PEPPER}${salt}` };
+}

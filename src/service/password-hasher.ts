@@ -1,6 +1,7 @@
 // Password hashing with bcrypt, off the event loop (bcrypt's async functions
 // run on libuv's thread pool) and through a bounded WorkQueue.
 import bcrypt from "bcrypt";
+import { parseM3oHash } from "./imported-hash.js";
 import { newToken } from "./tokens.js";
 import type { HashingSlots, WorkQueue, WorkRunner } from "./work-queue.js";
 
@@ -52,7 +53,11 @@ export class BcryptHasher implements PasswordHasher {
   }
 
   verify(password: string, hash: string, place: WorkRunner = this.queue): Promise<boolean> {
-    return place.run(() => this.timed("verify", () => bcrypt.compare(password, hash)));
+    // An imported M3O hash covers its fixed prefix, its salt and the password
+    // (of which bcrypt reads what fits in 72 bytes, as M3O's did).
+    const m3o = parseM3oHash(hash);
+    const [secret, bcryptHash] = m3o ? [m3o.secretPrefix + password, m3o.bcrypt] : [password, hash];
+    return place.run(() => this.timed("verify", () => bcrypt.compare(secret, bcryptHash)));
   }
 
   needsRehash(hash: string): boolean {

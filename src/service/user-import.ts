@@ -4,7 +4,7 @@
 // password to hash.
 import type { UserExport } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
-import { importedBcryptHash } from "./imported-hash.js";
+import { importedBcryptHash, importedM3oHash } from "./imported-hash.js";
 import { newUserId } from "./tokens.js";
 import * as rules from "./validation.js";
 
@@ -65,8 +65,15 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
     },
   };
   const hash = text("password_hash", "passwordHash", "hash");
-  if (hash !== "")
-    return { kind: "hash", record: { ...record, passwordHash: importedBcryptHash(hash, defaults.maxCost) } };
+  const scheme = text("scheme") || (hash.startsWith("$m3o$") ? "m3o" : "bcrypt");
+  if (scheme !== "bcrypt" && scheme !== "m3o") throw invalidArgument("scheme", 'must be "bcrypt" or "m3o"');
+  if (hash !== "") {
+    const passwordHash =
+      scheme === "m3o"
+        ? importedM3oHash(hash, text("salt"), defaults.maxCost)
+        : importedBcryptHash(hash, defaults.maxCost);
+    return { kind: "hash", record: { ...record, passwordHash } };
+  }
   const password = text("password");
   if (password === "") throw invalidArgument("password_hash", "required (or a plain password in password)");
   return { kind: "password", record, password: rules.newPassword(password) };
