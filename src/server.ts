@@ -82,7 +82,14 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   );
   const keys = new KeysService({ repo, now, cacheSeconds: config.apiKeyCacheSeconds });
   const users = new UsersService({ repo, hasher, now });
-  const sessions = new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: config.sessionTtlSeconds, now });
+  const sessions = new SessionsService({
+    repo,
+    hasher,
+    throttle,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    now,
+  });
   const passwords = new PasswordsService({ repo, hasher, throttle, now });
 
   const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
