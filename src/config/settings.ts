@@ -137,6 +137,12 @@ const SETTING_MAP = {
     describe: "Longest throttling delay.",
     parse: parseDurationSeconds(1, 86400),
   }),
+  maxSessionsPerUser: define({
+    env: "MAX_SESSIONS_PER_USER",
+    default: "100",
+    describe: "Sessions one user may have; a login beyond it ends that user's oldest session.",
+    parse: parseInteger(1, 100000),
+  }),
   hashConcurrency: define({
     env: "HASH_CONCURRENCY",
     default: "0",

@@ -19,6 +19,7 @@ export type ServiceSettings = Pick<
   | "hashConcurrency"
   | "hashQueueMax"
   | "sessionTtlSeconds"
+  | "maxSessionsPerUser"
   | "apiKeyCacheSeconds"
   | "loginMaxFailures"
   | "loginLockoutBaseSeconds"
@@ -61,7 +62,14 @@ export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps):
     throttle,
     keys: new KeysService({ repo, now, cacheSeconds: settings.apiKeyCacheSeconds }),
     users: new UsersService({ repo, hasher, now }),
-    sessions: new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: settings.sessionTtlSeconds, now }),
+    sessions: new SessionsService({
+      repo,
+      hasher,
+      throttle,
+      sessionTtlSeconds: settings.sessionTtlSeconds,
+      maxSessionsPerUser: settings.maxSessionsPerUser,
+      now,
+    }),
     passwords: new PasswordsService({ repo, hasher, throttle, now }),
   };
 }

@@ -31,21 +31,28 @@ export class PasswordsService {
     if (input.confirmPassword !== input.newPassword) {
       throw invalidArgument("confirm_password", "must equal new_password");
     }
-    // Guessing the old password here is as throttled as guessing it at Login.
-    const account = throttleAccount("id", userId);
-    // As at Login: the hash's place is taken before the attempt is counted.
-    const { credential, matches } = await hasher.slots.withPlace(async (place) => {
-      await throttle.admit(namespace, account);
+    // As at Login: the hash's place is taken before the attempt reserves its
+    // slot. Guessing the old password here spends the same per-user budget
+    // as guessing it at Login.
+    const { credential, matches, attempt } = await hasher.slots.withPlace(async (place) => {
       const credential = await repo.getCredential(namespace, userId);
       if (!credential) throw notFound("user");
-      return { credential, matches: await hasher.verify(oldPassword, credential.passwordHash, place) };
+      const attempt = await throttle.admit(namespace, [throttleAccount("user", userId)]);
+      try {
+        const matches = await hasher.verify(oldPassword, credential.passwordHash, attempt.guard(place));
+        return { credential, matches, attempt };
+      } catch (err) {
+        await throttle.released(namespace, attempt).catch(() => undefined);
+        throw err;
+      }
     });
     if (!matches) {
+      await throttle.failed(namespace, attempt);
       throw new ServiceError("unauthenticated", "old_password: does not match the current password", {
         field: "old_password",
       });
     }
-    await throttle.succeeded(namespace, account);
+    await throttle.succeeded(namespace, attempt);
     const newHash = await hasher.hash(newPassword);
     const replaced = await repo.replacePasswordHash(
       namespace,

@@ -1,5 +1,5 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
-import type { CredentialRow, Repository } from "../storage/repository.js";
+import type { CredentialRow, LoginAttemptRef, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { Session } from "./model.js";
@@ -20,6 +20,8 @@ export interface SessionsDeps {
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   sessionTtlSeconds: number;
+  /** MAX_SESSIONS_PER_USER: a login beyond it ends the user's oldest session. None: no cap. */
+  maxSessionsPerUser?: number;
   now: () => number;
 }
 
@@ -45,28 +47,40 @@ export class SessionsService {
     const password = rules.givenPassword(input.password);
     const account = throttleAccount(byUsername ? "username" : "email", login);
 
-    // The hash's place is taken before the attempt is counted: a login the
-    // service is too busy to check is refused uncounted, never a failed guess.
-    const { credential, ok } = await hasher.slots.withPlace(async (place) => {
-      await throttle.admit(namespace, account);
+    // The hash's place is taken before the attempt reserves its slots: a
+    // login the service is too busy to check is refused before it touches
+    // the throttle, and attempts waiting for a slot are bounded by the queue.
+    const { credential, ok, attempt } = await hasher.slots.withPlace(async (place) => {
       const credential = byUsername
         ? await repo.findCredentialByUsername(namespace, login)
         : await repo.findCredentialByEmail(namespace, login);
-      // An unknown account costs a full bcrypt comparison too, so the two
-      // failures take the same time and give the same error.
-      const ok = credential
-        ? await hasher.verify(password, credential.passwordHash, place)
-        : await hasher.verifyNothing(password, place);
-      return { credential, ok };
+      // Guesses count against what was typed and, when it names a user,
+      // against that user as well: whichever identifier is typed, one user
+      // gets LOGIN_MAX_FAILURES guesses.
+      const accounts = credential ? [account, throttleAccount("user", credential.user.id)] : [account];
+      const attempt = await throttle.admit(namespace, accounts);
+      try {
+        // An unknown account costs a full bcrypt comparison too, so the two
+        // failures take the same time and give the same error.
+        const ok = credential
+          ? await hasher.verify(password, credential.passwordHash, attempt.guard(place))
+          : await hasher.verifyNothing(password, attempt.guard(place));
+        return { credential, ok, attempt };
+      } catch (err) {
+        await throttle.released(namespace, attempt).catch(() => undefined);
+        throw err;
+      }
     });
-    // A failure was counted when the attempt was admitted; only success writes.
-    if (!credential || !ok) throw invalidCredentials();
+    if (!credential || !ok) {
+      await throttle.failed(namespace, attempt);
+      throw invalidCredentials();
+    }
     // From here the password was right: whatever fails now (storage, a busy
     // queue, a password change that won the race) must not count as a guess.
     try {
-      return await this.startSession(namespace, credential, password, account);
+      return await this.startSession(namespace, credential, password, attempt);
     } catch (err) {
-      await throttle.succeeded(namespace, account).catch(() => undefined);
+      await throttle.succeeded(namespace, attempt).catch(() => undefined);
       throw err;
     }
   }
@@ -76,9 +90,9 @@ export class SessionsService {
     namespace: string,
     credential: CredentialRow,
     password: string,
-    account: string,
+    attempt: LoginAttemptRef,
   ): Promise<Session> {
-    const { repo, hasher } = this.deps;
+    const { repo, hasher, throttle } = this.deps;
     const id = newToken();
     const createdMs = this.deps.now();
     const session: Session = {
@@ -91,10 +105,14 @@ export class SessionsService {
     };
     // Inserted only if the password is still the one just verified: a
     // password change that finished meanwhile has revoked this login too.
-    // The same commit ends the account's failure count (the attempt was
-    // charged as a failure when it was admitted).
+    // The same commit ends the user's oldest sessions beyond the cap, and
+    // the attempt (its slots, and its accounts' failures).
     const row = { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs };
-    let inserted = await repo.insertSession(namespace, row, credential.passwordHash, account);
+    const options = {
+      endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
+      ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
+    };
+    let inserted = await repo.insertSession(namespace, row, credential.passwordHash, options);
     if (!inserted) {
       // The hash changed after the check. When another login upgraded it
       // (the same password, re-made at BCRYPT_COST) the password is still
@@ -105,10 +123,11 @@ export class SessionsService {
         current.passwordHash !== credential.passwordHash &&
         (await hasher.verify(password, current.passwordHash))
       ) {
-        inserted = await repo.insertSession(namespace, row, current.passwordHash, account);
+        inserted = await repo.insertSession(namespace, row, current.passwordHash, options);
       }
     }
     if (!inserted) throw invalidCredentials();
+    throttle.ended(namespace, attempt);
     this.upgradeHash(namespace, session.userId, credential.passwordHash, password);
     return session;
   }

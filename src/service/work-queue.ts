@@ -40,6 +40,11 @@ export class WorkQueue implements WorkRunner, HashingSlots {
     return { running: this.running, waiting: this.waiting.length };
   }
 
+  /** Places taken ahead of their work (reserve), not yet run or released. */
+  reservedPlaces(): number {
+    return this.reserved;
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
     this.admit();
     return this.runAdmitted(work);

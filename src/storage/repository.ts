@@ -72,6 +72,30 @@ export interface LoginThrottleRow {
   lockedUntilMs: number;
 }
 
+/**
+ * One login attempt holding a slot in each of its accounts (the identifier as
+ * typed and, once it resolves, the user's own) while its password is checked.
+ */
+export interface LoginAttemptRef {
+  /** Throttle accounts, each once. */
+  accounts: string[];
+  /** Random, names this attempt's slots. */
+  attempt: string;
+}
+
+/** What reserveLoginAttempt found: a slot in every account, or the latest lock among them (0: none, only full). */
+export type LoginReservation = { admitted: true } | { admitted: false; lockedUntilMs: number };
+
+export interface SessionInsertOptions {
+  /**
+   * Ends the user's oldest sessions (at most 1000 per insert) so that, with
+   * the new one, at most this many remain.
+   */
+  maxSessions?: number;
+  /** The login's attempt: on insert, its slots go and its accounts' failures are cleared, in the same commit. */
+  endsAttempt?: LoginAttemptRef;
+}
+
 export interface ThrottlePolicy {
   /** Failures allowed before the account is locked. */
   maxFailures: number;
@@ -148,7 +172,10 @@ export interface Repository {
     changes: { username?: string; email?: string },
     updatedMs: number,
   ): Promise<UserRow | undefined>;
-  /** Deletes the user, its password hash and its sessions; false if absent. */
+  /**
+   * Deletes the user, its password hash and its sessions; false if absent.
+   * Bounded work per event-loop turn however many sessions the user has.
+   */
   deleteUser(namespace: string, id: string): Promise<boolean>;
   /** Matching users ordered by (createdMs, id). */
   searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]>;
@@ -175,16 +202,16 @@ export interface Repository {
    * Inserts the session only if the user's password hash still equals
    * expectedHash: a login checked against a password that was changed
    * meanwhile must not produce a session. Returns whether it was inserted.
-   * With `endsThrottleOf` (a login's account, as the throttle names it), the
-   * account's failure count is cleared in the same commit when the session is
-   * inserted, and kept when it is not: one write to disk per successful login
-   * instead of two.
+   * The options apply in the same commit, only when the session is inserted:
+   * the per-user cap (maxSessions, atomic with concurrent logins of the user)
+   * and the end of the login's attempt (endsAttempt: one write to disk per
+   * successful login).
    */
   insertSession(
     namespace: string,
     session: NewSession,
     expectedHash: string,
-    endsThrottleOf?: string,
+    options?: SessionInsertOptions,
   ): Promise<boolean>;
   /** The session if it exists and expiresMs > nowMs. */
   getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
@@ -196,31 +223,38 @@ export interface Repository {
 
   // Housekeeping
   /**
-   * Removes up to `limit` expired sessions, and login-throttle rows whose last
-   * failure is older than staleBeforeMs and whose lock has ended. Returns how
-   * many rows went.
+   * Removes up to `limit` expired sessions, up to `limit` expired login
+   * attempt slots, and login-throttle rows whose last failure is older than
+   * staleBeforeMs and whose lock has ended. Returns how many rows went.
    */
   sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number>;
 
   // Login throttling (shared by replicas through the database)
   getLoginThrottle(namespace: string, account: string): Promise<LoginThrottleRow | undefined>;
   /**
-   * Admits one login attempt, counting it as a failure in advance, in one
-   * atomic statement: unless the account is locked at nowMs, failures goes up
-   * by one and, from the maxFailures-th on, lockedUntilMs = nowMs +
-   * min(baseLockMs * 2^(failures - maxFailures), maxLockMs); the new row is
-   * returned. While locked, nothing changes and undefined is returned.
-   * Counting before the password is checked is what stops a burst of
-   * concurrent guesses from all passing a check that none has failed yet.
+   * Reserves a slot for `ref.attempt` in every account of `ref`, atomically
+   * (all or none, whatever other attempts run on any replica), leased until
+   * nowMs + leaseMs. An account has room while it is not locked at nowMs and
+   * its unexpired slots are fewer than max(maxFailures - failures, 1): its
+   * failures plus the checks in flight never exceed the limit (and past it,
+   * once a lock has ended, one check at a time).
    */
-  chargeLoginAttempt(
+  reserveLoginAttempt(
     namespace: string,
-    account: string,
+    ref: LoginAttemptRef,
     nowMs: number,
+    leaseMs: number,
     policy: ThrottlePolicy,
-  ): Promise<LoginThrottleRow | undefined>;
-  clearLoginFailures(namespace: string, account: string): Promise<void>;
-
+  ): Promise<LoginReservation>;
+  /**
+   * The attempt's password was wrong: in one commit its slots go and each
+   * account's failures go up by one; from the maxFailures-th on the account
+   * is locked until nowMs + min(baseLockMs * 2^(failures - maxFailures),
+   * maxLockMs) (never shortening a lock already there).
+   */
+  failLoginAttempt(namespace: string, ref: LoginAttemptRef, nowMs: number, policy: ThrottlePolicy): Promise<void>;
+  /** The attempt's slots go; with clearFailures (a success) its accounts' failures are forgotten too. */
+  endLoginAttempt(namespace: string, ref: LoginAttemptRef, clearFailures: boolean): Promise<void>;
   // API keys (global: a key may be for any namespace, or admin)
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   /** The key with this digest, if it exists and is not revoked. */

@@ -9,7 +9,6 @@ import { type InProcess, startInProcess } from "../support/services.js";
 describe.each(ENGINES)("hash upgrade at login (%s)", (engine) => {
   let app: InProcess;
   beforeAll(async () => {
-    // Concurrent logins of one account count against its throttle (README): room for a burst here.
     app = await startInProcess({ engine, bcryptCost: 4, loginMaxFailures: 50 });
   });
   afterAll(() => app.close());

@@ -1,10 +1,12 @@
 // Per-account throttling of password guesses, on the real port over every
 // protocol: after LOGIN_MAX_FAILURES failures an account is refused with
 // ResourceExhausted and a retry delay (retry-after) that doubles from 1 s up
-// to 15 min, without any bcrypt work; a success resets the count; unknown
-// accounts behave exactly like known ones; two replicas on one database share
-// the counts; UpdatePassword's old-password check is throttled per user id.
-// Time is moved with the server's clock option, never waited for.
+// to 15 min, without any bcrypt work; a success resets the count; only
+// failures count, so simultaneous correct logins all succeed while a burst of
+// guesses still gets no more than the limit's checks; unknown accounts behave
+// exactly like known ones; guesses at one user through username, email and
+// UpdatePassword share one budget; two replicas on one database share the
+// counts. Time is moved with the server's clock option, never waited for.
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
@@ -197,13 +199,40 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
 
   test("the account is the identifier as typed, normalised: any letter case counts for the same username", async () => {
     const h = tenant();
-    await createAlice(h);
+    await call("connect-json", "create", { username: "bob", email: "bob@example.com", password: PASSWORD }, h);
+    // An unknown name: only what was typed is counted.
     for (const typed of ["ALICE", "Alice", "alice", "aLiCe", "ALICe"]) await fail(h, 1, typed);
     expectThrottled("connect-json", await login(h, PASSWORD, "connect-json", "alice"), 1);
-    // By email it is another account, not locked.
-    expect((await call("connect-json", "login", { email: "ALICE@example.com", password: PASSWORD }, h)).code).toBe(
+    // Another account (an unknown email, a known user) is not locked by it.
+    expect((await call("connect-json", "login", { email: "ALICE@example.com", password: WRONG }, h)).code).toBe(
+      "unauthenticated",
+    );
+    expect((await login(h, PASSWORD, "connect-json", "bob")).code).toBe("ok");
+  });
+
+  test("guesses at one user through username, email and UpdatePassword share one budget of LOGIN_MAX_FAILURES", async () => {
+    const h = tenant();
+    const id = await createAlice(h);
+    const before = await bcryptRuns(t.url);
+    expect((await login(h, WRONG, "connect-json", "ALICE")).code).toBe("unauthenticated");
+    expect((await login(h, WRONG, "grpc", "alice")).code).toBe("unauthenticated");
+    for (const email of ["alice@example.com", "Alice@Example.com"]) {
+      expect((await call("m3o", "login", { email, password: WRONG }, h)).code).toBe("unauthenticated");
+    }
+    const change = { userId: id, oldPassword: WRONG, newPassword: "new-password-1", confirmPassword: "new-password-1" };
+    expect((await call("connect-json", "updatePassword", change, h)).code).toBe("unauthenticated");
+    expect((await bcryptRuns(t.url)).verify - before.verify).toBe(MAX_FAILURES);
+    // Five guesses in all: the user is locked whatever identifier is typed, right password or not.
+    expectThrottled("connect-json", await login(h, PASSWORD), 1);
+    expectThrottled("grpc", await call("grpc", "login", { email: "alice@example.com", password: PASSWORD }, h), 1);
+    expectThrottled("m3o", await call("m3o", "updatePassword", { ...change, oldPassword: PASSWORD }, h), 1);
+    expect((await bcryptRuns(t.url)).verify - before.verify).toBe(MAX_FAILURES);
+    // Once the lock ends, a success by email clears the user's count.
+    clock.advance(1);
+    expect((await call("connect-json", "login", { email: "alice@example.com", password: PASSWORD }, h)).code).toBe(
       "ok",
     );
+    expect((await call("connect-json", "updatePassword", { ...change, oldPassword: PASSWORD }, h)).code).toBe("ok");
   });
 
   test("replicas on one database share the counts", async () => {
@@ -240,7 +269,7 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
     }
   });
 
-  test("UpdatePassword's old-password check is throttled per user id, without bcrypt, apart from Login", async () => {
+  test("UpdatePassword's old-password check is throttled per user, without bcrypt, with Login's budget", async () => {
     const h = tenant();
     const id = await createAlice(h);
     const change = (old: string, to: string, protocol: Protocol = "connect-json") =>
@@ -255,41 +284,118 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
     const before = await bcryptRuns(t.url);
     for (const protocol of PROTOCOLS) expectThrottled(protocol, await change(PASSWORD, "new-password-1", protocol), 1);
     expect(await bcryptRuns(t.url)).toEqual(before);
-    // The account "id:<user id>" is not the login account "username:alice".
-    expect((await login(h, PASSWORD)).code).toBe("ok");
+    // The same user at Login: locked too.
+    expectThrottled("connect-json", await login(h, PASSWORD), 1);
     clock.advance(1);
     expect((await change(PASSWORD, "new-password-1")).code).toBe("ok");
     expect((await login(h, "new-password-1")).code).toBe("ok");
   });
 
-  // Each attempt is counted atomically before its password is checked
-  // (Repository.chargeLoginAttempt), so guesses sent at the same moment
-  // cannot all pass the lock check before any of them is counted.
-  test("a burst of concurrent guesses gets no more bcrypt comparisons than LOGIN_MAX_FAILURES", async () => {
-    const h = tenant();
-    await createAlice(h);
-    const before = await bcryptRuns(t.url);
-    // Hold every hashing slot so the whole burst is in the server before any guess is checked.
+  // Simultaneous attempts, from the client's side: all sent before any is
+  // answered. Only failures count, so correct logins all succeed; each check
+  // holds a slot of its account, so guesses never get more checks than the limit.
+  const BURST = 16;
+  const protocolOf = (i: number) => PROTOCOLS[i % PROTOCOLS.length]!;
+
+  /**
+   * Sends the calls at once and holds every hashing slot of the server until
+   * each call is inside it (waiting to hash, waiting for an account slot, or
+   * answered): no check can finish before the last attempt has arrived.
+   */
+  async function simultaneously(calls: Array<() => Promise<RpcAnswer>>): Promise<RpcAnswer[]> {
     const queue = t.server.hasher.queue;
     const releases: Array<() => void> = [];
     for (let i = 0; i < queue.concurrency; i++) {
       void queue.run(() => new Promise<void>((resolve) => releases.push(resolve)));
     }
     let answered = 0;
-    const burst = Array.from({ length: 40 }, () =>
-      call("grpc", "login", { username: "alice", password: WRONG }, h).finally(() => answered++),
-    );
+    const sent = calls.map((send) => send().finally(() => answered++));
     try {
-      for (let tries = 0; queue.stats().waiting + answered < burst.length; tries++) {
+      for (let tries = 0; queue.stats().waiting + queue.reservedPlaces() + answered < sent.length; tries++) {
         if (tries > 2500) throw new Error("the burst never reached the server");
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     } finally {
       for (const release of releases) release();
     }
-    const answers = await Promise.all(burst);
+    return Promise.all(sent);
+  }
+
+  test(`${BURST} simultaneous logins with the right password all succeed, on every protocol`, async () => {
+    const h = tenant();
+    await createAlice(h);
+    const answers = await simultaneously(
+      Array.from({ length: BURST }, (_, i) => () => login(h, PASSWORD, protocolOf(i), i % 2 === 0 ? "alice" : "ALICE")),
+    );
+    expect(answers.map((a, i) => [protocolOf(i), a.code, a.message])).toEqual(
+      answers.map((_, i) => [protocolOf(i), "ok", ""]),
+    );
+    // Nothing was counted: five failures are still needed to lock.
+    await fail(h, MAX_FAILURES - 1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+  });
+
+  test(`${BURST} simultaneous wrong guesses get at most LOGIN_MAX_FAILURES bcrypt checks, and the account locks`, async () => {
+    const h = tenant();
+    await createAlice(h);
+    const before = await bcryptRuns(t.url);
+    const answers = await simultaneously(
+      Array.from({ length: BURST }, (_, i) => () => login(h, WRONG, protocolOf(i), i % 2 === 0 ? "alice" : "Alice")),
+    );
     const after = await bcryptRuns(t.url);
-    expect(after.verify - before.verify).toBeLessThanOrEqual(MAX_FAILURES);
-    expect(answers.filter((a) => a.code === "unauthenticated").length).toBeLessThanOrEqual(MAX_FAILURES);
+    expect(after.verify - before.verify).toBe(MAX_FAILURES);
+    const codes = answers.map((a) => a.code);
+    expect(codes.filter((c) => c === "unauthenticated")).toHaveLength(MAX_FAILURES);
+    expect(codes.filter((c) => c === "resource_exhausted")).toHaveLength(BURST - MAX_FAILURES);
+    expectThrottled("connect-json", await login(h, PASSWORD), 1);
+    // Through email too (the same user), and without a check.
+    expectThrottled("grpc", await call("grpc", "login", { email: "alice@example.com", password: PASSWORD }, h), 1);
+    expect((await bcryptRuns(t.url)).verify).toBe(after.verify);
+  });
+
+  test("a mixed burst: every right password signs in while the wrong ones are refused and counted", async () => {
+    const h = tenant();
+    await createAlice(h);
+    const wrong = MAX_FAILURES - 1;
+    const before = await bcryptRuns(t.url);
+    const answers = await simultaneously(
+      Array.from({ length: BURST }, (_, i) => () => login(h, i < wrong ? WRONG : PASSWORD, protocolOf(i))),
+    );
+    expect(answers.map((a) => a.code)).toEqual([
+      ...Array<string>(wrong).fill("unauthenticated"),
+      ...Array<string>(BURST - wrong).fill("ok"),
+    ]);
+    expect((await bcryptRuns(t.url)).verify - before.verify).toBe(BURST);
+  });
+
+  test("a burst through two replicas on one database still gets at most LOGIN_MAX_FAILURES checks", async () => {
+    const replica = await startTestServer({ databaseUrl: t.config.databaseUrl, now: clock.now });
+    const replicaWire = new Wire(replica.url);
+    try {
+      const h = tenant();
+      await createAlice(h);
+      const other = { ...h, authorization: `Bearer ${replica.adminKey}` };
+      const runs = async () => (await bcryptRuns(t.url)).verify + (await bcryptRuns(replica.url)).verify;
+      const send = (password: string) =>
+        Array.from({ length: BURST }, (_, i) =>
+          i % 2 === 0
+            ? login(h, password, protocolOf(i))
+            : call(protocolOf(i), "login", { username: "alice", password }, other, replicaWire),
+        );
+      // Right passwords through both at once: all succeed.
+      expect((await Promise.all(send(PASSWORD))).map((a) => a.code)).toEqual(Array<string>(BURST).fill("ok"));
+      const before = await runs();
+      const answers = await Promise.all(send(WRONG));
+      expect((await runs()) - before).toBe(MAX_FAILURES);
+      expect(answers.filter((a) => a.code === "unauthenticated")).toHaveLength(MAX_FAILURES);
+      expectThrottled(
+        "grpc",
+        await call("grpc", "login", { username: "alice", password: PASSWORD }, other, replicaWire),
+        1,
+      );
+    } finally {
+      replicaWire.close();
+      await replica.close();
+    }
   });
 });

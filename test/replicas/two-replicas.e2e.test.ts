@@ -3,6 +3,7 @@
 
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { bcryptRuns } from "../reliability/support/probes.js";
 import { runCli, startCliServer } from "../support/cli.js";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 
@@ -84,6 +85,30 @@ postgresOnly("two replicas on one PostgreSQL", () => {
     const locked = await call(1, "Login", { username: "guarded", password: "correct horse" });
     expect(locked.status).toBe(429);
     expect(locked.body.detail).toMatch(/too many failed attempts/);
+  });
+
+  test("a burst through both replicas: correct logins all succeed; guesses share one bound of LOGIN_MAX_FAILURES checks", async () => {
+    await call(0, "Create", { username: "crowded", email: "crowded@example.com", password: "correct horse" });
+    const right = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => call(i % 2, "Login", { username: "crowded", password: "correct horse" })),
+    );
+    expect(right.map((r) => r.status)).toEqual(Array<number>(16).fill(200));
+    const verifies = async () =>
+      (await bcryptRuns(replicas[0]!.url)).verify + (await bcryptRuns(replicas[1]!.url)).verify;
+    const before = await verifies();
+    const wrong = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        call(
+          i % 2,
+          "Login",
+          i % 4 < 2 ? { username: "crowded", password: "guess" } : { email: "crowded@example.com", password: "guess" },
+        ),
+      ),
+    );
+    expect((await verifies()) - before).toBe(5);
+    expect(wrong.filter((r) => r.status === 401)).toHaveLength(5);
+    expect(wrong.filter((r) => r.status === 429)).toHaveLength(11);
+    expect((await call(1, "Login", { username: "crowded", password: "correct horse" })).status).toBe(429);
   });
 
   test("an API key created with the CLI works at once on both replicas, and stops on both when revoked", async () => {

@@ -15,6 +15,7 @@ const SETTINGS: ServiceSettings = {
   hashConcurrency: 2,
   hashQueueMax: 64,
   sessionTtlSeconds: 3600,
+  maxSessionsPerUser: 100,
   apiKeyCacheSeconds: 5,
   loginMaxFailures: 5,
   loginLockoutBaseSeconds: 1,
@@ -162,6 +163,28 @@ describe("a right password is never counted as a failed guess", () => {
     expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }))).toBe(
       "ok",
     );
+  });
+
+  test("twelve simultaneous logins with the right password all succeed", async () => {
+    const { services } = await setUp();
+    const codes = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" })),
+      ),
+    );
+    expect(codes).toEqual(Array(12).fill("ok"));
+  });
+
+  test("twelve simultaneous wrong guesses: at most LOGIN_MAX_FAILURES are checked, the rest are refused", async () => {
+    const { repo, services } = await setUp();
+    const codes = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" })),
+      ),
+    );
+    expect(codes.filter((c) => c === "unauthenticated")).toHaveLength(SETTINGS.loginMaxFailures);
+    expect(codes.filter((c) => c === "resource_exhausted")).toHaveLength(12 - SETTINGS.loginMaxFailures);
+    expect(repo.calls.get("failLoginAttempt")).toBe(SETTINGS.loginMaxFailures);
   });
 
   test("wrong passwords lock the account after LOGIN_MAX_FAILURES; the right one is refused while locked", async () => {

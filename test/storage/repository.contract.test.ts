@@ -14,6 +14,12 @@ import {
 import { ENGINES } from "../support/databases.js";
 import { apiKey, digest, freshNamespace, freshRepository, outcome, session, sid, user } from "./fixtures.js";
 
+/** Records one failed check of `account` (an attempt without a slot) and returns the account's row after it. */
+async function fail(repo: Repository, ns: string, account: string, nowMs: number, policy: ThrottlePolicy) {
+  await repo.failLoginAttempt(ns, { accounts: [account], attempt: "no-slot" }, nowMs, policy);
+  return repo.getLoginThrottle(ns, account);
+}
+
 async function uniqueField(promise: Promise<unknown>): Promise<string> {
   const result = await outcome(promise);
   if (result.ok) throw new Error("expected a UniqueViolation, but the write succeeded");
@@ -183,10 +189,10 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       const a = freshNamespace();
       const b = freshNamespace();
       const policy = { maxFailures: 5, baseLockMs: 1_000, maxLockMs: 60_000 };
-      await repo.chargeLoginAttempt(a, "username:x", 1_000, policy);
-      await repo.chargeLoginAttempt(a, "username:x", 1_000, policy);
-      expect(await repo.chargeLoginAttempt(b, "username:x", 1_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
-      await repo.clearLoginFailures(b, "username:x");
+      await fail(repo, a, "username:x", 1_000, policy);
+      await fail(repo, a, "username:x", 1_000, policy);
+      expect(await fail(repo, b, "username:x", 1_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
+      await repo.endLoginAttempt(b, { accounts: ["username:x"], attempt: "any" }, true);
       expect(await repo.getLoginThrottle(a, "username:x")).toEqual({ failures: 2, lockedUntilMs: 0 });
     });
   });
@@ -322,28 +328,76 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       });
     });
 
-    test("a login's session ends its account's failure count in the same write, only when it is inserted", async () => {
+    test("a login's session ends its attempt (slots and failures) in the same write, only when it is inserted", async () => {
       const ns = await withUser("current");
-      const policy = { maxFailures: 5, baseLockMs: 1_000, maxLockMs: 60_000 };
-      for (const account of ["username:alice", "username:other"]) {
-        await repo.chargeLoginAttempt(ns, account, 1_000, policy);
-        await repo.chargeLoginAttempt(ns, account, 1_000, policy);
+      const policy = { maxFailures: 3, baseLockMs: 1_000, maxLockMs: 60_000 };
+      for (const account of ["username:alice", "user:u1", "username:other"]) {
+        await fail(repo, ns, account, 1_000, policy);
+        await fail(repo, ns, account, 1_000, policy);
       }
-      // The password changed after the check: no session, and the attempt stays counted.
-      expect(await repo.insertSession(ns, session(ns, "s0", "u1", 1_000, 5_000), "stale", "username:alice")).toBe(
-        false,
-      );
+      const attempt = { accounts: ["username:alice", "user:u1"], attempt: "a1" };
+      expect(await repo.reserveLoginAttempt(ns, attempt, 1_000, 60_000, policy)).toEqual({ admitted: true });
+      const ends = { endsAttempt: attempt };
+      // The password changed after the check: no session, and the attempt keeps its slots and counts.
+      expect(await repo.insertSession(ns, session(ns, "s0", "u1", 1_000, 5_000), "stale", ends)).toBe(false);
       expect(await repo.getLoginThrottle(ns, "username:alice")).toEqual({ failures: 2, lockedUntilMs: 0 });
-      expect(await repo.insertSession(ns, session(ns, "s1", "u1", 1_000, 5_000), "current", "username:alice")).toBe(
-        true,
-      );
+      const other = { accounts: ["username:alice"], attempt: "a2" };
+      expect(await repo.reserveLoginAttempt(ns, other, 1_000, 60_000, policy)).toEqual({
+        admitted: false,
+        lockedUntilMs: 0,
+      });
+      expect(await repo.insertSession(ns, session(ns, "s1", "u1", 1_000, 5_000), "current", ends)).toBe(true);
       expect(await repo.getSession(ns, sid(ns, "s1"), 2_000)).toMatchObject({ userId: "u1" });
       expect(await repo.getLoginThrottle(ns, "username:alice")).toBeUndefined();
-      // Only the named account, and nothing to clear is fine.
+      expect(await repo.getLoginThrottle(ns, "user:u1")).toBeUndefined();
+      // Only the attempt's accounts, and nothing to clear is fine; its slots are free again.
       expect(await repo.getLoginThrottle(ns, "username:other")).toEqual({ failures: 2, lockedUntilMs: 0 });
-      expect(await repo.insertSession(ns, session(ns, "s2", "u1", 1_000, 5_000), "current", "username:alice")).toBe(
-        true,
+      expect(await repo.insertSession(ns, session(ns, "s2", "u1", 1_000, 5_000), "current", ends)).toBe(true);
+      expect(await repo.reserveLoginAttempt(ns, other, 1_000, 60_000, policy)).toEqual({ admitted: true });
+    });
+
+    test("a cap of N keeps the user's N newest sessions, the new one included, and only that user's", async () => {
+      const ns = await withUser("h");
+      await repo.insertUser(ns, user("u2", "bob", "bob@example.com"), "h");
+      await repo.insertSession(ns, session(ns, "bobs", "u2", 1, 50_000), "h");
+      for (let i = 0; i < 6; i++) {
+        expect(
+          await repo.insertSession(ns, session(ns, `s${i}`, "u1", 1_000 + i, 50_000), "h", { maxSessions: 3 }),
+        ).toBe(true);
+      }
+      const kept = (await repo.listSessions(ns, "u1", 0, 100)).map((r) => r.idDigest);
+      expect(kept).toEqual([sid(ns, "s5"), sid(ns, "s4"), sid(ns, "s3")]);
+      expect(await repo.listSessions(ns, "u2", 0, 100)).toHaveLength(1);
+      // Not inserted (stale hash): nothing is ended either.
+      expect(await repo.insertSession(ns, session(ns, "s9", "u1", 9_000, 50_000), "stale", { maxSessions: 1 })).toBe(
+        false,
       );
+      expect(await repo.listSessions(ns, "u1", 0, 100)).toHaveLength(3);
+    });
+
+    test("concurrent logins of one user never leave more than the cap", async () => {
+      const ns = await withUser("h");
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          repo.insertSession(ns, session(ns, `c${i}`, "u1", 1_000 + i, 50_000), "h", { maxSessions: 5 }),
+        ),
+      );
+      expect(await repo.listSessions(ns, "u1", 0, 100)).toHaveLength(5);
+    });
+
+    test("deleting a user with many sessions ends them all", async () => {
+      const ns = await withUser("h");
+      for (let i = 0; i < 2_500; i += 500) {
+        await Promise.all(
+          Array.from({ length: 500 }, (_, j) =>
+            repo.insertSession(ns, session(ns, `m${i + j}`, "u1", 1_000, 50_000), "h"),
+          ),
+        );
+      }
+      expect(await repo.deleteUser(ns, "u1")).toBe(true);
+      expect(await repo.listSessions(ns, "u1", 0, 10)).toEqual([]);
+      expect(await repo.getSession(ns, sid(ns, "m0"), 2_000)).toBeUndefined();
+      expect(await repo.deleteUser(ns, "u1")).toBe(false);
     });
 
     test("a session is there until, not at, its expiry, and shows the user's current names", async () => {
@@ -437,13 +491,13 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
   describe("login throttle", () => {
     const policy: ThrottlePolicy = { maxFailures: 3, baseLockMs: 1_000, maxLockMs: 5_000 };
 
-    test("counts attempts; from the limit on, the lock doubles up to the cap", async () => {
+    test("counts failures; from the limit on, the lock doubles up to the cap", async () => {
       const ns = freshNamespace();
       expect(await repo.getLoginThrottle(ns, "username:alice")).toBeUndefined();
-      // Each attempt after the first locks comes when the previous lock has just ended.
+      // Each failure after the first lock comes when the previous lock has just ended.
       const at = [10_000, 10_001, 10_002, 11_002, 13_002, 17_002, 22_002];
       const results = [];
-      for (const now of at) results.push(await repo.chargeLoginAttempt(ns, "username:alice", now, policy));
+      for (const now of at) results.push(await fail(repo, ns, "username:alice", now, policy));
       expect(results).toEqual([
         { failures: 1, lockedUntilMs: 0 },
         { failures: 2, lockedUntilMs: 0 },
@@ -453,27 +507,55 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
         { failures: 6, lockedUntilMs: 17_002 + 5_000 },
         { failures: 7, lockedUntilMs: 22_002 + 5_000 },
       ]);
-      expect(await repo.getLoginThrottle(ns, "username:alice")).toEqual({ failures: 7, lockedUntilMs: 27_002 });
     });
 
-    test("while locked, an attempt is refused and changes nothing", async () => {
+    test("slots: failures plus slots in use stay under the limit; locked and full are told apart", async () => {
       const ns = freshNamespace();
-      for (let i = 0; i < 3; i++) await repo.chargeLoginAttempt(ns, "username:bob", 1_000, policy);
-      expect(await repo.chargeLoginAttempt(ns, "username:bob", 1_999, policy)).toBeUndefined();
+      const slot = (attempt: string, now = 1_000) =>
+        repo.reserveLoginAttempt(ns, { accounts: ["username:bob"], attempt }, now, 60_000, policy);
+      await fail(repo, ns, "username:bob", 1_000, policy);
+      expect(await slot("a")).toEqual({ admitted: true });
+      expect(await slot("b")).toEqual({ admitted: true });
+      expect(await slot("c")).toEqual({ admitted: false, lockedUntilMs: 0 }); // full, not locked
+      // Released without a failure (not checked): its slot is free again.
+      await repo.endLoginAttempt(ns, { accounts: ["username:bob"], attempt: "a" }, false);
+      expect(await slot("c")).toEqual({ admitted: true });
+      // Failing turns slots into failures: at the limit the account locks and gives no slot.
+      await repo.failLoginAttempt(ns, { accounts: ["username:bob"], attempt: "b" }, 1_000, policy);
+      expect(await slot("d")).toEqual({ admitted: false, lockedUntilMs: 0 });
+      await repo.failLoginAttempt(ns, { accounts: ["username:bob"], attempt: "c" }, 1_000, policy);
       expect(await repo.getLoginThrottle(ns, "username:bob")).toEqual({ failures: 3, lockedUntilMs: 2_000 });
-      expect(await repo.chargeLoginAttempt(ns, "username:bob", 2_000, policy)).toEqual({
-        failures: 4,
-        lockedUntilMs: 4_000,
-      });
+      expect(await slot("d", 1_999)).toEqual({ admitted: false, lockedUntilMs: 2_000 });
+      // Once the lock ends: one check at a time.
+      expect(await slot("d", 2_000)).toEqual({ admitted: true });
+      expect(await slot("e", 2_000)).toEqual({ admitted: false, lockedUntilMs: 0 });
+      // A slot whose lease ran out (its replica died) frees itself.
+      expect(await slot("e", 62_000)).toEqual({ admitted: true });
     });
 
-    test("a limit of one locks at the first attempt; long runs stay capped", async () => {
+    test("a reservation over several accounts is all or none", async () => {
+      const ns = freshNamespace();
+      const both = (attempt: string) =>
+        repo.reserveLoginAttempt(ns, { accounts: ["email:b@x.co", "user:b"], attempt }, 1_000, 60_000, policy);
+      for (let i = 0; i < 3; i++) await fail(repo, ns, "user:b", 1_000, policy); // locked by another identifier
+      expect(await both("x")).toEqual({ admitted: false, lockedUntilMs: 2_000 });
+      expect(
+        await repo.reserveLoginAttempt(ns, { accounts: ["email:b@x.co"], attempt: "y" }, 1_000, 60_000, policy),
+      ).toEqual({ admitted: true });
+      expect(await repo.getLoginThrottle(ns, "email:b@x.co")).toEqual({ failures: 0, lockedUntilMs: 0 });
+      // A failure counts in every account of the attempt.
+      await repo.failLoginAttempt(ns, { accounts: ["email:b@x.co", "user:b"], attempt: "y" }, 3_000, policy);
+      expect(await repo.getLoginThrottle(ns, "email:b@x.co")).toEqual({ failures: 1, lockedUntilMs: 0 });
+      expect(await repo.getLoginThrottle(ns, "user:b")).toEqual({ failures: 4, lockedUntilMs: 5_000 });
+    });
+
+    test("a limit of one locks at the first failure; long runs stay capped", async () => {
       const ns = freshNamespace();
       const strict = { maxFailures: 1, baseLockMs: 1_000, maxLockMs: 900_000 };
-      expect(await repo.chargeLoginAttempt(ns, "a", 0, strict)).toEqual({ failures: 1, lockedUntilMs: 1_000 });
-      expect(await repo.chargeLoginAttempt(ns, "a", 1_000, strict)).toEqual({ failures: 2, lockedUntilMs: 3_000 });
+      expect(await fail(repo, ns, "a", 0, strict)).toEqual({ failures: 1, lockedUntilMs: 1_000 });
+      expect(await fail(repo, ns, "a", 1_000, strict)).toEqual({ failures: 2, lockedUntilMs: 3_000 });
       let last = { failures: 2, lockedUntilMs: 3_000 };
-      for (let i = 0; i < 70; i++) last = (await repo.chargeLoginAttempt(ns, "a", last.lockedUntilMs, strict))!;
+      for (let i = 0; i < 70; i++) last = (await fail(repo, ns, "a", last.lockedUntilMs, strict))!;
       const previousLock = last.lockedUntilMs - 900_000;
       expect(last).toEqual({ failures: 72, lockedUntilMs: previousLock + 900_000 });
     });
@@ -484,39 +566,44 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       const longest = { maxFailures: 1, baseLockMs: day, maxLockMs: day };
       let now = 0;
       for (let i = 0; i < 70; i++) {
-        const row = (await repo.chargeLoginAttempt(ns, "a", now, longest))!;
+        const row = (await fail(repo, ns, "a", now, longest))!;
         expect(row.lockedUntilMs).toBe(now + day);
         now = row.lockedUntilMs;
       }
       const growing = { maxFailures: 1, baseLockMs: 9_000_000, maxLockMs: day };
       now = 0;
       for (let i = 0; i < 70; i++) {
-        const row = (await repo.chargeLoginAttempt(ns, "b", now, growing))!;
+        const row = (await fail(repo, ns, "b", now, growing))!;
         expect(row.lockedUntilMs - now).toBe(Math.min(day, 9_000_000 * 2 ** i));
         now = row.lockedUntilMs;
       }
     });
 
-    test("clear forgets the account; counting starts again at one", async () => {
+    test("a success forgets the account; counting starts again at one", async () => {
       const ns = freshNamespace();
-      for (let i = 0; i < 2; i++) await repo.chargeLoginAttempt(ns, "email:a@b.co", 1_000, policy);
-      await repo.clearLoginFailures(ns, "email:a@b.co");
-      await repo.clearLoginFailures(ns, "email:a@b.co");
+      const ref = { accounts: ["email:a@b.co"], attempt: "ok" };
+      for (let i = 0; i < 2; i++) await fail(repo, ns, "email:a@b.co", 1_000, policy);
+      await repo.endLoginAttempt(ns, ref, true);
+      await repo.endLoginAttempt(ns, ref, true);
       expect(await repo.getLoginThrottle(ns, "email:a@b.co")).toBeUndefined();
-      expect(await repo.chargeLoginAttempt(ns, "email:a@b.co", 2_000, policy)).toEqual({
-        failures: 1,
-        lockedUntilMs: 0,
-      });
+      expect(await fail(repo, ns, "email:a@b.co", 2_000, policy)).toEqual({ failures: 1, lockedUntilMs: 0 });
     });
 
-    test("a burst of concurrent attempts admits exactly the limit, then the lock holds", async () => {
+    test("a burst of concurrent reservations gets exactly the limit's slots; failing them locks", async () => {
       const ns = freshNamespace();
-      const results = await Promise.all(
-        Array.from({ length: 20 }, () => repo.chargeLoginAttempt(ns, "username:target", 1_000, policy)),
-      );
-      const admitted = results.filter((r) => r !== undefined);
-      expect(admitted.map((r) => r!.failures).sort((x, y) => x - y)).toEqual([1, 2, 3]);
+      const refs = Array.from({ length: 20 }, (_, i) => ({
+        accounts: ["username:target", "user:t"],
+        attempt: `b${i}`,
+      }));
+      const results = await Promise.all(refs.map((ref) => repo.reserveLoginAttempt(ns, ref, 1_000, 60_000, policy)));
+      const admitted = refs.filter((_, i) => results[i]!.admitted);
+      expect(admitted).toHaveLength(3);
+      await Promise.all(admitted.map((ref) => repo.failLoginAttempt(ns, ref, 1_000, policy)));
       expect(await repo.getLoginThrottle(ns, "username:target")).toEqual({ failures: 3, lockedUntilMs: 2_000 });
+      expect(await repo.reserveLoginAttempt(ns, refs[19]!, 1_500, 60_000, policy)).toEqual({
+        admitted: false,
+        lockedUntilMs: 2_000,
+      });
     });
   });
 
@@ -666,11 +753,11 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
       await repo.insertSession(ns, session(ns, "stays", "u1", 0, 10_001), "h");
       const policy = { maxFailures: 1, baseLockMs: 100_000, maxLockMs: 100_000 };
       const soft = { maxFailures: 10, baseLockMs: 1, maxLockMs: 1 };
-      await repo.chargeLoginAttempt(ns, "stale-1", 1_000, soft);
-      await repo.chargeLoginAttempt(ns, "stale-2", 1_000, soft);
-      await repo.chargeLoginAttempt(ns, "stale-3", 1_000, soft);
-      await repo.chargeLoginAttempt(ns, "recent", 5_000, soft); // updated at the stale boundary: kept
-      await repo.chargeLoginAttempt(ns, "locked", 1_000, policy); // stale but locked until 101_000: kept
+      await fail(repo, ns, "stale-1", 1_000, soft);
+      await fail(repo, ns, "stale-2", 1_000, soft);
+      await fail(repo, ns, "stale-3", 1_000, soft);
+      await fail(repo, ns, "recent", 5_000, soft); // updated at the stale boundary: kept
+      await fail(repo, ns, "locked", 1_000, policy); // stale but locked until 101_000: kept
 
       // now = 10_000: sessions expiring at or before now go; throttle rows updated before 5_000 go.
       expect(await repo.sweep(10_000, 5_000, 2)).toBe(4); // 2 sessions + 2 throttle rows
@@ -683,6 +770,11 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
       expect(await repo.getLoginThrottle(ns, "locked")).toMatchObject({ lockedUntilMs: 101_000 });
       // Once its lock ends, the stale locked row goes too.
       expect(await repo.sweep(101_000, 5_000, 10)).toBe(2); // "locked", and the session that expired at 10_001
+      // Slots whose lease has run out go too.
+      const slot = { accounts: ["recent"], attempt: "leased" };
+      expect(await repo.reserveLoginAttempt(ns, slot, 200_000, 1, soft)).toEqual({ admitted: true });
+      expect(await repo.sweep(200_000, 5_000, 10)).toBe(0);
+      expect(await repo.sweep(200_001, 5_000, 10)).toBe(1);
     } finally {
       await repo.close();
     }

@@ -10,9 +10,12 @@ import type {
   ApiKeyRow,
   CredentialRow,
   ImportResult,
+  LoginAttemptRef,
+  LoginReservation,
   LoginThrottleRow,
   NewSession,
   Repository,
+  SessionInsertOptions,
   SessionRow,
   SessionSummary,
   ThrottlePolicy,
@@ -55,6 +58,8 @@ export class MemoryRepository implements Repository, OutboxStore {
   private readonly users = new Map<string, StoredUser>();
   private readonly sessions = new Map<string, StoredSession>();
   private readonly throttles = new Map<string, LoginThrottleRow & { lastFailureMs: number }>();
+  /** Login attempts in flight: (namespace, account) → attempt → lease end. */
+  private readonly slots = new Map<string, Map<string, number>>();
   private readonly keys = new Map<string, ApiKeyRecord>();
   /** The outbox, in queue order. */
   readonly outbox: StoredMail[] = [];
@@ -195,13 +200,19 @@ export class MemoryRepository implements Repository, OutboxStore {
     namespace: string,
     session: NewSession,
     expectedHash: string,
-    endsThrottleOf?: string,
+    options: SessionInsertOptions = {},
   ): Promise<boolean> {
     await this.enter("insertSession");
     const stored = this.users.get(this.userKey(namespace, session.userId));
     if (!stored || stored.passwordHash !== expectedHash) return false;
+    if (options.maxSessions !== undefined) {
+      const mine = [...this.sessions.entries()]
+        .filter(([, s]) => s.namespace === namespace && s.userId === session.userId)
+        .sort(([, a], [, b]) => b.createdMs - a.createdMs || Buffer.compare(b.idDigest, a.idDigest));
+      for (const [key] of mine.slice(Math.max(options.maxSessions - 1, 0))) this.sessions.delete(key);
+    }
     this.sessions.set(this.sessionKey(namespace, session.idDigest), { ...session, namespace });
-    if (endsThrottleOf !== undefined) this.throttles.delete(this.userKey(namespace, endsThrottleOf));
+    if (options.endsAttempt) this.endAttempt(namespace, options.endsAttempt, true);
     return true;
   }
 
@@ -275,29 +286,66 @@ export class MemoryRepository implements Repository, OutboxStore {
     return row && { failures: row.failures, lockedUntilMs: row.lockedUntilMs };
   }
 
-  async chargeLoginAttempt(
+  async reserveLoginAttempt(
     namespace: string,
-    account: string,
+    ref: LoginAttemptRef,
     nowMs: number,
+    leaseMs: number,
     policy: ThrottlePolicy,
-  ): Promise<LoginThrottleRow | undefined> {
-    await this.enter("chargeLoginAttempt");
-    const key = this.userKey(namespace, account);
-    const row = this.throttles.get(key) ?? { failures: 0, lockedUntilMs: 0, lastFailureMs: nowMs };
-    if (row.lockedUntilMs > nowMs) return undefined;
-    row.failures++;
-    row.lastFailureMs = nowMs;
-    if (row.failures >= policy.maxFailures) {
-      const shift = Math.min(row.failures - policy.maxFailures, 40);
-      row.lockedUntilMs = nowMs + Math.min(policy.baseLockMs * 2 ** shift, policy.maxLockMs);
+  ): Promise<LoginReservation> {
+    await this.enter("reserveLoginAttempt");
+    let lockedUntilMs = 0;
+    let full = false;
+    for (const account of ref.accounts) {
+      const key = this.userKey(namespace, account);
+      const row = this.throttles.get(key);
+      if (row && row.lockedUntilMs > nowMs) lockedUntilMs = Math.max(lockedUntilMs, row.lockedUntilMs);
+      const inFlight = [...(this.slots.get(key)?.values() ?? [])].filter((until) => until > nowMs).length;
+      if (inFlight >= Math.max(policy.maxFailures - (row?.failures ?? 0), 1)) full = true;
     }
-    this.throttles.set(key, row);
-    return { failures: row.failures, lockedUntilMs: row.lockedUntilMs };
+    if (lockedUntilMs > 0 || full) return { admitted: false, lockedUntilMs };
+    for (const account of ref.accounts) {
+      const key = this.userKey(namespace, account);
+      const slots = this.slots.get(key) ?? new Map<string, number>();
+      slots.set(ref.attempt, nowMs + leaseMs);
+      this.slots.set(key, slots);
+    }
+    return { admitted: true };
   }
 
-  async clearLoginFailures(namespace: string, account: string): Promise<void> {
-    await this.enter("clearLoginFailures");
-    this.throttles.delete(this.userKey(namespace, account));
+  async failLoginAttempt(
+    namespace: string,
+    ref: LoginAttemptRef,
+    nowMs: number,
+    policy: ThrottlePolicy,
+  ): Promise<void> {
+    await this.enter("failLoginAttempt");
+    for (const account of ref.accounts) {
+      const key = this.userKey(namespace, account);
+      this.slots.get(key)?.delete(ref.attempt);
+      const row = this.throttles.get(key) ?? { failures: 0, lockedUntilMs: 0, lastFailureMs: nowMs };
+      row.failures++;
+      row.lastFailureMs = nowMs;
+      if (row.failures >= policy.maxFailures) {
+        const shift = Math.min(row.failures - policy.maxFailures, 40);
+        const until = nowMs + Math.min(policy.baseLockMs * 2 ** shift, policy.maxLockMs);
+        row.lockedUntilMs = Math.max(row.lockedUntilMs, until);
+      }
+      this.throttles.set(key, row);
+    }
+  }
+
+  async endLoginAttempt(namespace: string, ref: LoginAttemptRef, clearFailures: boolean): Promise<void> {
+    await this.enter("endLoginAttempt");
+    this.endAttempt(namespace, ref, clearFailures);
+  }
+
+  private endAttempt(namespace: string, ref: LoginAttemptRef, clearFailures: boolean): void {
+    for (const account of ref.accounts) {
+      const key = this.userKey(namespace, account);
+      this.slots.get(key)?.delete(ref.attempt);
+      if (clearFailures) this.throttles.delete(key);
+    }
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {

@@ -28,6 +28,7 @@ export interface InProcessOptions {
   /** Database waits (SQLite busy timeout, PostgreSQL statement timeout) in ms; default 5000. */
   storageTimeoutMs?: number;
   sessionTtlSeconds?: number;
+  maxSessionsPerUser?: number;
   bcryptCost?: number;
   hashConcurrency?: number;
   hashQueueMax?: number;
@@ -70,6 +71,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       hashConcurrency: options.hashConcurrency ?? 2,
       hashQueueMax: options.hashQueueMax ?? 64,
       sessionTtlSeconds: options.sessionTtlSeconds ?? 604800,
+      maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
       apiKeyCacheSeconds: 5,
       loginMaxFailures: options.loginMaxFailures ?? 5,
       loginLockoutBaseSeconds: options.loginLockoutBaseSeconds ?? 1,

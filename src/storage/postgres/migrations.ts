@@ -83,4 +83,26 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX login_throttle_updated ON login_throttle (updated_ms);
     `,
   },
+  {
+    version: 10,
+    name: "login attempts in flight (a slot per attempt being checked, with a lease)",
+    sql: `
+      CREATE TABLE login_attempts (
+        namespace  text COLLATE "C" NOT NULL,
+        account    text COLLATE "C" NOT NULL,
+        attempt    text COLLATE "C" NOT NULL,
+        expires_ms bigint NOT NULL,
+        CONSTRAINT login_attempts_pkey PRIMARY KEY (namespace, account, attempt)
+      );
+      CREATE INDEX login_attempts_expires ON login_attempts (expires_ms);
+    `,
+  },
+  {
+    version: 11,
+    name: "a user's sessions in creation order (the per-user cap ends the oldest)",
+    sql: `
+      CREATE INDEX sessions_user_created ON sessions (namespace, user_id, created_ms, id_digest);
+      DROP INDEX sessions_user;
+    `,
+  },
 ];

@@ -12,9 +12,12 @@ import {
   type ApiKeyRow,
   type CredentialRow,
   type ImportResult,
+  type LoginAttemptRef,
+  type LoginReservation,
   type LoginThrottleRow,
   type NewSession,
   type Repository,
+  type SessionInsertOptions,
   type SessionRow,
   type SessionSummary,
   StorageUnavailable,
@@ -206,32 +209,61 @@ export class PostgresRepository implements Repository {
     namespace: string,
     session: NewSession,
     expectedHash: string,
-    endsThrottleOf?: string,
+    options: SessionInsertOptions = {},
   ): Promise<boolean> {
-    // FOR SHARE locks the passwords row for the rest of this statement. A
-    // concurrent replacePasswordHash either already holds the row (then we
-    // wait, re-read the committed row, find the new hash and insert nothing)
-    // or waits for us (then its DELETE runs after our commit and removes this
-    // session). A plain EXISTS would read a snapshot and could insert a session
-    // that the replace's DELETE never sees. (FOR KEY SHARE would not conflict
-    // with an UPDATE of the hash, so it is FOR SHARE.)
-    const insert = `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
-       SELECT $1, namespace, user_id, $4, $5 FROM passwords
-       WHERE namespace = $2 AND user_id = $3 AND hash = $6
-       FOR SHARE`;
     const params = [session.idDigest, namespace, session.userId, session.createdMs, session.expiresMs, expectedHash];
-    if (endsThrottleOf === undefined) return (await this.db.query(insert, params)).rowCount === 1;
-    // One statement, so one round trip and one commit: the DELETE runs only
-    // when the INSERT produced its row (a data-modifying CTE's RETURNING).
-    const { rows } = await this.db.query<{ inserted: number }>(
-      `WITH inserted AS (${insert} RETURNING 1),
-       cleared AS (
-         DELETE FROM login_throttle WHERE namespace = $2 AND account = $7 AND EXISTS (SELECT 1 FROM inserted)
-       )
-       SELECT count(*)::int AS inserted FROM inserted`,
-      [...params, endsThrottleOf],
-    );
-    return rows[0]?.inserted === 1;
+    if (options.maxSessions === undefined && options.endsAttempt === undefined) {
+      // FOR SHARE locks the passwords row for the rest of this statement. A
+      // concurrent replacePasswordHash either already holds the row (then we
+      // wait, re-read the committed row, find the new hash and insert nothing)
+      // or waits for us (then its DELETE runs after our commit and removes this
+      // session). A plain EXISTS would read a snapshot and could insert a session
+      // that the replace's DELETE never sees. (FOR KEY SHARE would not conflict
+      // with an UPDATE of the hash, so it is FOR SHARE.)
+      const insert = `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+         SELECT $1, namespace, user_id, $4, $5 FROM passwords
+         WHERE namespace = $2 AND user_id = $3 AND hash = $6
+         FOR SHARE`;
+      return (await this.db.query(insert, params)).rowCount === 1;
+    }
+    // With a cap, concurrent logins of one user must not each see room for
+    // one more: the passwords row is locked FOR NO KEY UPDATE first (which
+    // also orders us against replacePasswordHash, as FOR SHARE does above),
+    // and only the next statement, with a snapshot taken after that lock,
+    // counts the sessions, trims them, inserts, and ends the attempt.
+    return this.db.transaction(async (tx) => {
+      const locked = await tx.query(
+        "SELECT 1 FROM passwords WHERE namespace = $1 AND user_id = $2 AND hash = $3 FOR NO KEY UPDATE",
+        [namespace, session.userId, expectedHash],
+      );
+      if (locked.rowCount !== 1) return false;
+      const ends = options.endsAttempt;
+      await tx.query(
+        `WITH trimmed AS (
+           DELETE FROM sessions WHERE id_digest IN (
+             SELECT id_digest FROM sessions WHERE namespace = $2 AND user_id = $3
+             ORDER BY created_ms DESC, id_digest DESC LIMIT 1000 OFFSET greatest($6::integer, 0)) AND $6::integer >= 0
+         ),
+         attempts AS (
+           DELETE FROM login_attempts WHERE namespace = $2 AND account = ANY($7::text[]) AND attempt = $8
+         ),
+         cleared AS (
+           DELETE FROM login_throttle WHERE namespace = $2 AND account = ANY($7::text[])
+         )
+         INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)`,
+        [
+          session.idDigest,
+          namespace,
+          session.userId,
+          session.createdMs,
+          session.expiresMs,
+          options.maxSessions === undefined ? -1 : Math.max(0, options.maxSessions - 1),
+          ends?.accounts ?? [],
+          ends?.attempt ?? "",
+        ],
+      );
+      return true;
+    });
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
@@ -295,13 +327,19 @@ export class PostgresRepository implements Repository {
          SELECT id_digest FROM sessions WHERE expires_ms <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       [nowMs, limit],
     );
+    const attempts = await this.db.query(
+      `DELETE FROM login_attempts WHERE (namespace, account, attempt) IN (
+         SELECT namespace, account, attempt FROM login_attempts WHERE expires_ms <= $1
+         LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [nowMs, limit],
+    );
     const throttles = await this.db.query(
       `DELETE FROM login_throttle WHERE (namespace, account) IN (
          SELECT namespace, account FROM login_throttle WHERE updated_ms < $1 AND locked_until_ms <= $2
          LIMIT $3 FOR UPDATE SKIP LOCKED)`,
       [staleBeforeMs, nowMs, limit],
     );
-    return (sessions.rowCount ?? 0) + (throttles.rowCount ?? 0);
+    return (sessions.rowCount ?? 0) + (attempts.rowCount ?? 0) + (throttles.rowCount ?? 0);
   }
 
   // Login throttling
@@ -315,37 +353,90 @@ export class PostgresRepository implements Repository {
     return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }
 
-  async chargeLoginAttempt(
+  async reserveLoginAttempt(
     namespace: string,
-    account: string,
+    ref: LoginAttemptRef,
+    nowMs: number,
+    leaseMs: number,
+    policy: ThrottlePolicy,
+  ): Promise<LoginReservation> {
+    const accounts = [...ref.accounts].sort();
+    return this.db.transaction(async (tx) => {
+      // The accounts' rows, created if missing, locked in one order (no
+      // deadlock between attempts sharing accounts) until COMMIT: every
+      // reservation and failure of these accounts, on any replica, waits here.
+      const { rows } = await tx.query<{ failures: number; locked_until_ms: number }>(
+        `INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
+         SELECT $1, a, 0, 0, $3::bigint FROM unnest($2::text[]) AS a ORDER BY a
+         ON CONFLICT (namespace, account) DO UPDATE SET updated_ms = t.updated_ms
+         RETURNING failures, locked_until_ms`,
+        [namespace, accounts, nowMs],
+      );
+      const lockedUntilMs = Math.max(0, ...rows.map((r) => Number(r.locked_until_ms)).filter((ms) => ms > nowMs));
+      if (lockedUntilMs > 0) return { admitted: false, lockedUntilMs };
+      // A new statement, so a new snapshot taken under those locks: it sees
+      // every slot committed before them.
+      const inserted = await tx.query(
+        `INSERT INTO login_attempts (namespace, account, attempt, expires_ms)
+         SELECT $1, a, $4, $5::bigint FROM unnest($2::text[]) AS a
+         WHERE NOT EXISTS (
+           SELECT 1 FROM login_throttle t
+           WHERE t.namespace = $1 AND t.account = ANY($2::text[])
+             AND (SELECT count(*) FROM login_attempts l
+                  WHERE l.namespace = $1 AND l.account = t.account AND l.expires_ms > $3::bigint)
+                 >= greatest($6::integer - t.failures, 1))`,
+        [namespace, accounts, nowMs, ref.attempt, nowMs + leaseMs, policy.maxFailures],
+      );
+      return inserted.rowCount === accounts.length ? { admitted: true } : { admitted: false, lockedUntilMs: 0 };
+    });
+  }
+
+  async failLoginAttempt(
+    namespace: string,
+    ref: LoginAttemptRef,
     nowMs: number,
     policy: ThrottlePolicy,
-  ): Promise<LoginThrottleRow | undefined> {
-    // One statement, so concurrent attempts on one account (on any replica)
-    // are each counted, and none slips past a lock another one just set (the
-    // conflicting row is locked, then re-checked against the WHERE). Same math
-    // as SQLite: no lock below maxFailures, then base << (failures -
-    // maxFailures), capped (the shift is bounded first).
-    const { rows } = await this.db.query<{ failures: number; locked_until_ms: number }>(
-      `INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
-       VALUES ($1, $2, 1, CASE WHEN $4::integer <= 1 THEN $3::bigint + $5::bigint ELSE 0 END, $3::bigint)
+  ): Promise<void> {
+    // One statement, so the slot turns into a failure in one commit: no
+    // other attempt sees the slot gone without the failure. Same math as
+    // SQLite: base << (failures - maxFailures), capped (the shift bounded
+    // first), never shortening a lock already there.
+    await this.db.query(
+      `WITH gone AS (
+         DELETE FROM login_attempts WHERE namespace = $1 AND account = ANY($2::text[]) AND attempt = $8
+       )
+       INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
+       SELECT $1, a, 1, CASE WHEN $4::integer <= 1 THEN $3::bigint + $5::bigint ELSE 0 END, $3::bigint
+       FROM unnest($2::text[]) AS a ORDER BY a
        ON CONFLICT (namespace, account) DO UPDATE SET
          failures = t.failures + 1,
          updated_ms = $3::bigint,
          locked_until_ms = CASE
-           WHEN t.failures + 1 < $4::integer THEN 0
-           ELSE $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, $7::integer))
-         END
-       WHERE t.locked_until_ms <= $3::bigint
-       RETURNING failures, locked_until_ms`,
-      [namespace, account, nowMs, policy.maxFailures, policy.baseLockMs, policy.maxLockMs, lockShiftLimit(policy)],
+           WHEN t.failures + 1 < $4::integer THEN t.locked_until_ms
+           ELSE greatest(t.locked_until_ms,
+             $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, $7::integer)))
+         END`,
+      [
+        namespace,
+        [...ref.accounts].sort(),
+        nowMs,
+        policy.maxFailures,
+        policy.baseLockMs,
+        policy.maxLockMs,
+        lockShiftLimit(policy),
+        ref.attempt,
+      ],
     );
-    const row = rows[0];
-    return row && { failures: row.failures, lockedUntilMs: row.locked_until_ms };
   }
 
-  async clearLoginFailures(namespace: string, account: string): Promise<void> {
-    await this.db.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = $2", [namespace, account]);
+  async endLoginAttempt(namespace: string, ref: LoginAttemptRef, clearFailures: boolean): Promise<void> {
+    await this.db.query(
+      `WITH gone AS (
+         DELETE FROM login_attempts WHERE namespace = $1 AND account = ANY($2::text[]) AND attempt = $3
+       )
+       DELETE FROM login_throttle WHERE $4::boolean AND namespace = $1 AND account = ANY($2::text[])`,
+      [namespace, ref.accounts, ref.attempt, clearFailures],
+    );
   }
 
   // API keys

@@ -79,4 +79,30 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       DROP INDEX users_created;
     `,
   },
+  {
+    version: 10,
+    name: "login attempts in flight (a slot per attempt being checked, with a lease)",
+    // One row per (account, attempt) while its password is being checked:
+    // failures + rows still leased bound the checks an account can have
+    // (LoginThrottle). A replica that dies leaves rows that expire by lease.
+    sql: `
+      CREATE TABLE login_attempts (
+        namespace  TEXT    NOT NULL,
+        account    TEXT    NOT NULL,
+        attempt    TEXT    NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (namespace, account, attempt)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX login_attempts_expires ON login_attempts (expires_ms);
+    `,
+  },
+  {
+    version: 11,
+    name: "a user's sessions in creation order (the per-user cap ends the oldest)",
+    // Replaces sessions_user (namespace, user_id), which it extends.
+    sql: `
+      CREATE INDEX sessions_user_created ON sessions (namespace, user_id, created_ms, id_digest);
+      DROP INDEX sessions_user;
+    `,
+  },
 ];

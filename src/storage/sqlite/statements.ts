@@ -1,7 +1,15 @@
 // Every SQL statement of the SQLite engine, prepared once per connection.
 // Multi-statement operations are SQLite transactions (db.transaction).
 import type { Database as Db, Statement } from "better-sqlite3";
-import type { ApiKeyRecord, ImportResult, UserExport, UserRow } from "../repository.js";
+import type {
+  ApiKeyRecord,
+  ImportResult,
+  LoginAttemptRef,
+  LoginReservation,
+  SessionInsertOptions,
+  UserExport,
+  UserRow,
+} from "../repository.js";
 import { USER_COLUMNS } from "../rows.js";
 import { uniqueViolation } from "./errors.js";
 
@@ -46,6 +54,42 @@ export function prepareStatements(db: Db) {
      WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
   );
   const clearThrottle = db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?");
+  const getThrottle = db.prepare(
+    "SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?",
+  );
+  const ensureThrottle = db.prepare(
+    `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
+     VALUES (?, ?, 0, 0, ?) ON CONFLICT DO NOTHING`,
+  );
+  const countAttempts = db.prepare(
+    "SELECT count(*) AS n FROM login_attempts WHERE namespace = ? AND account = ? AND expires_ms > ?",
+  );
+  const insertAttempt = db.prepare(
+    "INSERT INTO login_attempts (namespace, account, attempt, expires_ms) VALUES (?, ?, ?, ?)",
+  );
+  const deleteAttempt = db.prepare("DELETE FROM login_attempts WHERE namespace = ? AND account = ? AND attempt = ?");
+  // The lock doubles per failure past the limit: base << (failures - max),
+  // capped (the shift bounded first), never shortening a lock already there.
+  const recordFailure = db.prepare(
+    `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
+     VALUES (@namespace, @account, 1, CASE WHEN @max_failures <= 1 THEN @now + @base ELSE 0 END, @now)
+     ON CONFLICT (namespace, account) DO UPDATE SET
+       failures = failures + 1,
+       updated_ms = @now,
+       locked_until_ms = CASE
+         WHEN failures + 1 < @max_failures THEN locked_until_ms
+         ELSE max(locked_until_ms, @now + min(@cap, @base << min(failures + 1 - @max_failures, @max_shift)))
+       END`,
+  );
+  // Keeps the user's newest `keep` sessions besides the new one; the rest go,
+  // at most 1000 per login (a user over the cap from before it existed comes
+  // down a batch per login instead of in one long write).
+  const trimSessions = db.prepare(
+    `DELETE FROM sessions WHERE id_digest IN (
+       SELECT id_digest FROM sessions
+       WHERE namespace = @namespace AND user_id = @user_id AND id_digest <> @id_digest
+       ORDER BY created_ms DESC, id_digest DESC LIMIT 1000 OFFSET @keep)`,
+  );
   const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
   const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
   const importUser = db.prepare(
@@ -100,11 +144,57 @@ export function prepareStatements(db: Db) {
       ),
     ),
     deleteUser: db.prepare("DELETE FROM users WHERE namespace = ? AND id = ?"),
-    insertSessionTx: db.transaction((params: SessionParams, endsThrottleOf: string | undefined): boolean => {
+    insertSessionTx: db.transaction((params: SessionParams, options: SessionInsertOptions): boolean => {
       if (insertSession.run(params).changes !== 1) return false;
-      if (endsThrottleOf !== undefined) clearThrottle.run(params.namespace, endsThrottleOf);
+      if (options.maxSessions !== undefined) {
+        trimSessions.run({
+          namespace: params.namespace,
+          user_id: params.user_id,
+          id_digest: params.id_digest,
+          keep: Math.max(0, options.maxSessions - 1),
+        });
+      }
+      const ends = options.endsAttempt;
+      for (const account of ends?.accounts ?? []) {
+        deleteAttempt.run(params.namespace, account, ends!.attempt);
+        clearThrottle.run(params.namespace, account);
+      }
       return true;
     }),
+    // A transaction: SQLite runs one writer at a time, so the checks and the
+    // inserts cannot be split by another attempt (of any process).
+    reserveAttemptTx: db.transaction(
+      (namespace: string, ref: LoginAttemptRef, now: number, leaseMs: number, maxFailures: number) => {
+        let lockedUntilMs = 0;
+        let full = false;
+        for (const account of ref.accounts) {
+          ensureThrottle.run(namespace, account, now);
+          const row = getThrottle.get(namespace, account) as { failures: number; locked_until_ms: number };
+          if (row.locked_until_ms > now) lockedUntilMs = Math.max(lockedUntilMs, row.locked_until_ms);
+          const inFlight = (countAttempts.get(namespace, account, now) as { n: number }).n;
+          if (inFlight >= Math.max(maxFailures - row.failures, 1)) full = true;
+        }
+        if (lockedUntilMs > 0 || full) return { admitted: false, lockedUntilMs } satisfies LoginReservation;
+        for (const account of ref.accounts) insertAttempt.run(namespace, account, ref.attempt, now + leaseMs);
+        return { admitted: true } satisfies LoginReservation;
+      },
+    ),
+    failAttemptTx: db.transaction((namespace: string, ref: LoginAttemptRef, params: Record<string, number>) => {
+      for (const account of ref.accounts) {
+        deleteAttempt.run(namespace, account, ref.attempt);
+        recordFailure.run({ ...params, namespace, account });
+      }
+    }),
+    endAttemptTx: db.transaction((namespace: string, ref: LoginAttemptRef, clearFailures: boolean) => {
+      for (const account of ref.accounts) {
+        deleteAttempt.run(namespace, account, ref.attempt);
+        if (clearFailures) clearThrottle.run(namespace, account);
+      }
+    }),
+    deleteSessionBatch: db.prepare(
+      `DELETE FROM sessions WHERE id_digest IN (
+         SELECT id_digest FROM sessions WHERE namespace = ? AND user_id = ? LIMIT ?)`,
+    ),
     getSession: db.prepare(
       `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
        FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
@@ -127,25 +217,11 @@ export function prepareStatements(db: Db) {
       `DELETE FROM login_throttle WHERE (namespace, account) IN (
          SELECT namespace, account FROM login_throttle WHERE updated_ms < ? AND locked_until_ms <= ? LIMIT ?)`,
     ),
-    getThrottle: db.prepare("SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?"),
-    // One statement, so concurrent failures of one account are each counted.
-    // The lock doubles per failure past the limit: base << (failures - max), capped.
-    // One statement: the lock check and the count cannot be split by another
-    // attempt. A locked row is left alone (the WHERE), and nothing is returned.
-    chargeAttempt: db.prepare(
-      `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
-       VALUES (@namespace, @account, 1, CASE WHEN @max_failures <= 1 THEN @now + @base ELSE 0 END, @now)
-       ON CONFLICT (namespace, account) DO UPDATE SET
-         failures = failures + 1,
-         updated_ms = @now,
-         locked_until_ms = CASE
-           WHEN failures + 1 < @max_failures THEN 0
-           ELSE @now + min(@cap, @base << min(failures + 1 - @max_failures, @max_shift))
-         END
-       WHERE locked_until_ms <= @now
-       RETURNING failures, locked_until_ms`,
+    getThrottle,
+    sweepAttempts: db.prepare(
+      `DELETE FROM login_attempts WHERE (namespace, account, attempt) IN (
+         SELECT namespace, account, attempt FROM login_attempts WHERE expires_ms <= ? LIMIT ?)`,
     ),
-    clearThrottle,
     insertKey: db.prepare(
       `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
        VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms)`,
