@@ -245,6 +245,10 @@ export class PostgresRepository implements Repository {
     // and only the next statement, with a snapshot taken after that lock,
     // counts the sessions, trims them, inserts, and ends the attempt.
     return this.db.transaction(async (tx) => {
+      // The users row first (what the session's foreign key check takes), as
+      // a concurrent deleteUser does: locking passwords first could deadlock
+      // with a delete that holds the users row and cascades to passwords.
+      await tx.query("SELECT 1 FROM users WHERE namespace = $1 AND id = $2 FOR KEY SHARE", [namespace, session.userId]);
       const locked = await tx.query(
         "SELECT 1 FROM passwords WHERE namespace = $1 AND user_id = $2 AND hash = $3 FOR NO KEY UPDATE",
         [namespace, session.userId, expectedHash],
