@@ -32,11 +32,37 @@ export interface BcryptHasherDeps {
   timing?: HashTiming;
 }
 
+/** The cost of a bcrypt hash ($2a$, $2b$ or $2y$), or undefined for anything else. */
+function costOf(hash: string): number | undefined {
+  const match = /^\$2[aby]\$(\d{2})\$/.exec(hash);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The last few durations of one kind of work, for their median. */
+class RecentTimes {
+  private readonly times: number[] = [];
+
+  constructor(private readonly size: number) {}
+
+  add(ms: number): void {
+    this.times.push(ms);
+    if (this.times.length > this.size) this.times.shift();
+  }
+
+  median(): number | undefined {
+    if (this.times.length === 0) return undefined;
+    const sorted = [...this.times].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1];
+  }
+}
+
 export class BcryptHasher implements PasswordHasher {
   readonly cost: number;
   readonly queue: WorkQueue;
   private readonly timing: HashTiming | undefined;
   private dummyHash: Promise<string> | undefined;
+  /** How long recent checks at BCRYPT_COST took (real and dummy), on this machine under its current load. */
+  private readonly fullVerifyMs = new RecentTimes(31);
 
   constructor(deps: BcryptHasherDeps) {
     this.cost = deps.cost;
@@ -57,12 +83,38 @@ export class BcryptHasher implements PasswordHasher {
     // (of which bcrypt reads what fits in 72 bytes, as M3O's did).
     const m3o = parseM3oHash(hash);
     const [secret, bcryptHash] = m3o ? [m3o.secretPrefix + password, m3o.bcrypt] : [password, hash];
-    return place.run(() => this.timed("verify", () => bcrypt.compare(secret, bcryptHash)));
+    return place.run(() =>
+      this.timed("verify", async () => {
+        const start = performance.now();
+        const ok = await bcrypt.compare(secret, bcryptHash);
+        const cost = costOf(bcryptHash);
+        if (cost === this.cost) this.fullVerifyMs.add(performance.now() - start);
+        else if (cost !== undefined && cost < this.cost) await this.padToFullCost(password, start);
+        return ok;
+      }),
+    );
   }
 
   needsRehash(hash: string): boolean {
     const match = /^\$2b\$(\d{2})\$/.exec(hash);
     return !match || Number(match[1]) !== this.cost;
+  }
+
+  /**
+   * A hash of a lower cost (imported, or from before a cost change) is checked
+   * faster than an unknown account's dummy hash: padded, holding its hashing
+   * slot, to the time recent checks at BCRYPT_COST took, so how long a login
+   * takes tells nothing about the account. (Until one has been timed, a
+   * comparison at BCRYPT_COST is made instead.)
+   */
+  private async padToFullCost(password: string, start: number): Promise<void> {
+    const target = this.fullVerifyMs.median();
+    if (target === undefined) {
+      await bcrypt.compare(password, await this.prepare());
+      return;
+    }
+    const rest = target - (performance.now() - start);
+    if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
   }
 
   async verifyNothing(password: string, place?: WorkRunner): Promise<false> {
@@ -76,7 +128,13 @@ export class BcryptHasher implements PasswordHasher {
    * Called at start so the first unknown-account login is not slower.
    */
   prepare(): Promise<string> {
-    this.dummyHash ??= bcrypt.hash(newToken(), this.cost);
+    this.dummyHash ??= bcrypt.hash(newToken(), this.cost).then(async (dummy) => {
+      // The first timing of a check at BCRYPT_COST, for padToFullCost.
+      const start = performance.now();
+      await bcrypt.compare(newToken(), dummy);
+      this.fullVerifyMs.add(performance.now() - start);
+      return dummy;
+    });
     return this.dummyHash;
   }
 

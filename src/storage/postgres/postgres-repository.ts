@@ -42,6 +42,8 @@ import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { createPool, type PoolOptions } from "./pool.js";
 
+/** Sessions deleted per statement when a user is deleted. */
+const DELETE_BATCH = 2000;
 const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
 const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
@@ -144,7 +146,18 @@ export class PostgresRepository implements Repository {
   }
 
   async deleteUser(namespace: string, id: string): Promise<boolean> {
-    // Passwords and sessions go with the user (ON DELETE CASCADE).
+    // The sessions go first, a batch per statement: one statement over 300k
+    // sessions would hold its locks (and a pooled connection) for seconds.
+    // Sessions made meanwhile go with the user.
+    for (;;) {
+      const batch = await this.db.query(
+        `DELETE FROM sessions WHERE id_digest IN (
+           SELECT id_digest FROM sessions WHERE namespace = $1 AND user_id = $2 LIMIT $3)`,
+        [namespace, id, DELETE_BATCH],
+      );
+      if ((batch.rowCount ?? 0) === 0) break;
+    }
+    // Passwords and the sessions left go with the user (ON DELETE CASCADE).
     const result = await this.db.query("DELETE FROM users WHERE namespace = $1 AND id = $2", [namespace, id]);
     return result.rowCount === 1;
   }
@@ -232,6 +245,10 @@ export class PostgresRepository implements Repository {
     // and only the next statement, with a snapshot taken after that lock,
     // counts the sessions, trims them, inserts, and ends the attempt.
     return this.db.transaction(async (tx) => {
+      // The users row first (what the session's foreign key check takes), as
+      // a concurrent deleteUser does: locking passwords first could deadlock
+      // with a delete that holds the users row and cascades to passwords.
+      await tx.query("SELECT 1 FROM users WHERE namespace = $1 AND id = $2 FOR KEY SHARE", [namespace, session.userId]);
       const locked = await tx.query(
         "SELECT 1 FROM passwords WHERE namespace = $1 AND user_id = $2 AND hash = $3 FOR NO KEY UPDATE",
         [namespace, session.userId, expectedHash],
