@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { RequestDeadlines } from "./request-deadlines.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -39,10 +40,12 @@ export class Listener {
   private inFlight = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
-  private readonly sniffTimeoutMs: number;
+  private readonly deadlines = new WeakMap<net.Socket, RequestDeadlines>();
 
-  constructor(handler: RequestHandler, limits: ListenerLimits) {
-    this.sniffTimeoutMs = limits.headersTimeoutMs;
+  constructor(
+    handler: RequestHandler,
+    private readonly limits: ListenerLimits,
+  ) {
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
       res.once("close", () => {
@@ -54,6 +57,7 @@ export class Listener {
         limitRequestTime(req, limits.requestTimeoutMs);
       } else {
         const socket = req.socket;
+        this.deadlines.get(socket)?.headersReceived(req, res as http.ServerResponse);
         res.once("finish", () => discardUnreadBody(req, socket));
       }
       // While draining, HTTP/1.1 clients are told not to reuse the connection.
@@ -141,7 +145,7 @@ export class Listener {
     socket.on("error", () => socket.destroy());
     if (this.draining) return void socket.destroy();
     // A connection that sends nothing is dropped instead of held open forever.
-    socket.setTimeout(this.sniffTimeoutMs, () => socket.destroy());
+    socket.setTimeout(this.limits.headersTimeoutMs, () => socket.destroy());
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
@@ -152,11 +156,15 @@ export class Listener {
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
-      const target: net.Server = isH2 ? (this.h2 as unknown as net.Server) : this.h1;
-      target.emit("connection", socket as Duplex);
+      if (isH2) return void this.h2.emit("connection", socket as Duplex);
+      // Node's own request timeouts never apply to a server that does not listen itself.
+      const deadlines = new RequestDeadlines(socket, this.limits, missedDeadline);
+      this.deadlines.set(socket, deadlines);
+      deadlines.begin();
+      this.h1.emit("connection", socket as Duplex);
       // The HTTP/1.1 server reads with 'data' events, which a paused socket
       // never emits; the HTTP/2 session drains the buffer and reads natively.
-      if (!isH2) socket.resume();
+      socket.resume();
     };
     socket.on("data", onData);
   }
@@ -238,11 +246,26 @@ function endHalfOpenStream(req: http2.Http2ServerRequest): void {
  * bytes unread, makes the kernel send a reset, and a client still writing
  * its body then loses the answer it was sent (the refusal saying why).
  */
-function lingeringClose(socket: net.Socket, reader: (chunk: Buffer) => void): void {
-  socket.off("data", reader);
+function lingeringClose(socket: net.Socket, reader?: (chunk: Buffer) => void): void {
+  if (reader) socket.off("data", reader);
   socket.pause();
   socket.end();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+const REQUEST_TIMEOUT_ANSWER =
+  "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 16\r\n\r\nrequest timeout\n";
+
+/**
+ * An HTTP/1.1 request that did not arrive in time: answered 408 (unless its
+ * answer has begun), then the connection is closed gracefully. Reading stops
+ * first, so nothing more of it reaches a handler; an answer a handler writes
+ * later is never sent.
+ */
+function missedDeadline(socket: net.Socket, answered: boolean): void {
+  socket.pause();
+  if (!answered) socket.write(REQUEST_TIMEOUT_ANSWER);
+  lingeringClose(socket);
 }
 
 /**
