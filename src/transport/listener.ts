@@ -57,6 +57,7 @@ export class Listener {
         limitRequestTime(req, limits.requestTimeoutMs);
       } else {
         const socket = req.socket;
+        responses.set(req, res as http.ServerResponse);
         this.deadlines.get(socket)?.headersReceived(req, res as http.ServerResponse);
         res.once("finish", () => discardUnreadBody(req, socket));
       }
@@ -158,6 +159,11 @@ export class Listener {
       socket.unshift(seen);
       if (isH2) return void this.h2.emit("connection", socket as Duplex);
       // Node's own request timeouts never apply to a server that does not listen itself.
+      // Node ends a connection after an answer that says Connection: close
+      // with destroySoon(): FIN, then destroy once it is flushed. A client
+      // still sending (the body of a refused request) then gets a reset,
+      // which can make it lose the answer. Close gracefully instead.
+      socket.destroySoon = () => lingeringClose(socket);
       const deadlines = new RequestDeadlines(socket, this.limits, missedDeadline);
       this.deadlines.set(socket, deadlines);
       deadlines.begin();
@@ -171,43 +177,61 @@ export class Listener {
 }
 
 const abandoned = new WeakSet<object>();
-
-/**
- * Marks a request whose body will not be read (any further): once it is
- * answered, the rest is thrown away up to a bound (discardUnreadBody), and
- * reading the connection goes on.
- */
-export function abandonBody(req: object): void {
-  abandoned.add(req);
-}
+/** The answer of each HTTP/1.1 request in progress. */
+const responses = new WeakMap<object, http.ServerResponse>();
 
 /** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
 const DISCARD_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Marks a request whose body will not be read (any further), before it is
+ * answered. On HTTP/1.1, once answered, the rest is thrown away and the
+ * connection serves the next request, when the rest is known to be short
+ * (a declared length within DISCARD_MAX_BYTES). Otherwise (longer, or
+ * chunked with no length) the answer says Connection: close and the
+ * connection is then closed gracefully: a keep-alive client must never be
+ * told it may reuse a connection the server is about to end.
+ */
+export function abandonBody(req: object): void {
+  abandoned.add(req);
+  const res = responses.get(req);
+  const message = req as http.IncomingMessage;
+  if (!res || res.headersSent || message.complete) return;
+  const declared = Number(message.headers["content-length"] ?? Number.NaN);
+  if (message.destroyed || !(declared <= DISCARD_MAX_BYTES)) res.setHeader("connection", "close");
+}
 /** How long a dropped connection stays half-open for the client to read its answer. */
 const LINGER_MS = 2000;
 
 /**
  * HTTP/1.1: an answer may be sent before the request body was read to its end
- * (a gRPC-Web call whose first message cannot be decoded, a chunked body over
- * the size limit, a call refused on its key before its body). When the reader
- * destroyed the request (the Connect adapter does) or abandoned it
- * (abandonBody), reading stays paused and the connection never gets to its
- * next request: a keep-alive client that reuses it hangs forever. Throw the
- * rest of the body away the way Node does for a request no handler read
- * (_dump), resume reading, and drop the connection if the client sends more
+ * (a gRPC-Web call whose first message cannot be decoded, a body over the
+ * size limit, a call refused on its key before its body). When the reader
+ * abandoned it (abandonBody), reading stays paused and the connection never
+ * gets to its next request: a keep-alive client that reuses it hangs until
+ * the connection is reset. Throw the rest of the body away the way Node does
+ * for a request no handler read (_dump), which restarts the reads the parser
+ * stopped; resuming the socket itself does not (the parser reads the
+ * connection natively), and drop the connection if the client sends more
  * than a bound. (A body nobody touched Node throws away itself.)
  */
 function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void {
-  if (req.complete || socket.destroyed || !(req.destroyed || abandoned.has(req))) return;
+  if (req.complete || socket.destroyed || !abandoned.has(req)) return;
+  // A destroyed request gets no more of its body: its answer said
+  // Connection: close (abandonBody), and Node closes the connection.
+  if (req.destroyed) return;
+  // Node's own _dump (done already, for a body no handler touched) reads the
+  // rest through the request: count what passes, and stop past the bound.
   (req as unknown as { _dump(): void })._dump();
   let discarded = 0;
   const count = (chunk: Buffer) => {
-    if (req.complete) return void socket.off("data", count);
     discarded += chunk.length;
-    if (discarded > DISCARD_MAX_BYTES) lingeringClose(socket, count);
+    if (discarded > DISCARD_MAX_BYTES) {
+      req.off("data", count);
+      lingeringClose(socket);
+    }
   };
-  socket.on("data", count);
-  socket.resume();
+  req.on("data", count);
 }
 
 /**
