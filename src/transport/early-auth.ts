@@ -8,6 +8,9 @@
 // key (same answer, log line and metrics), and the unread body is thrown away
 // by the listener. A live key is passed on, so it is not looked up twice.
 import { createContextKey } from "@connectrpc/connect";
+import { parseContentType as parseConnectType } from "@connectrpc/connect/protocol-connect";
+import { parseContentType as parseGrpcType } from "@connectrpc/connect/protocol-grpc";
+import { parseContentType as parseGrpcWebType } from "@connectrpc/connect/protocol-grpc-web";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 
@@ -43,19 +46,34 @@ export async function keyFromHeaders(
   }
 }
 
-const EMPTY_FRAME = new Uint8Array(5); // flags 0 (not compressed), length 0
+/** One length-prefixed message (flags 0: not compressed), as gRPC, gRPC-Web and Connect streams frame them. */
+function envelope(message: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(5 + message.length);
+  new DataView(frame.buffer).setUint32(1, message.length);
+  frame.set(message, 5);
+  return frame;
+}
+
+const EMPTY_JSON = new TextEncoder().encode("{}");
+const EMPTY_PROTO = new Uint8Array(0);
 
 /**
- * The smallest valid request of each protocol: an empty message. Undefined
- * for a content type the router will refuse anyway (it needs no body read).
+ * The smallest valid request of the content type's protocol and codec: an
+ * empty message. The content type is read by the Connect library's own
+ * parsers, so every type its router accepts (any codec, any charset the
+ * library allows) gets one, and a request is never decoded with the codec
+ * of another. Undefined for a type the router refuses without reading a
+ * body (415), such as gRPC-Web's text form, which this library does not
+ * serve.
  */
 export function emptyRequestBody(contentType: string | null): Uint8Array | undefined {
-  const type = (contentType ?? "").split(";", 1)[0]!.trim().toLowerCase();
-  if (type === "application/json") return new TextEncoder().encode("{}");
-  if (type === "application/proto") return new Uint8Array(0);
-  if (type === "application/grpc-web-text" || type === "application/grpc-web-text+proto") {
-    return new TextEncoder().encode(Buffer.from(EMPTY_FRAME).toString("base64"));
+  const type = contentType ?? "";
+  const connect = parseConnectType(type);
+  if (connect) {
+    const message = connect.binary ? EMPTY_PROTO : EMPTY_JSON;
+    return connect.stream ? envelope(message) : message;
   }
-  if (/^application\/grpc(-web)?(\+proto)?$/.test(type)) return EMPTY_FRAME;
-  return undefined;
+  const framed = parseGrpcType(type) ?? parseGrpcWebType(type);
+  if (framed === undefined || ("text" in framed && framed.text)) return undefined;
+  return envelope(framed.binary ? EMPTY_PROTO : EMPTY_JSON);
 }

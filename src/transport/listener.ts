@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { RequestDeadlines } from "./request-deadlines.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -39,10 +40,12 @@ export class Listener {
   private inFlight = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
-  private readonly sniffTimeoutMs: number;
+  private readonly deadlines = new WeakMap<net.Socket, RequestDeadlines>();
 
-  constructor(handler: RequestHandler, limits: ListenerLimits) {
-    this.sniffTimeoutMs = limits.headersTimeoutMs;
+  constructor(
+    handler: RequestHandler,
+    private readonly limits: ListenerLimits,
+  ) {
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
       res.once("close", () => {
@@ -54,6 +57,8 @@ export class Listener {
         limitRequestTime(req, limits.requestTimeoutMs);
       } else {
         const socket = req.socket;
+        responses.set(req, res as http.ServerResponse);
+        this.deadlines.get(socket)?.headersReceived(req, res as http.ServerResponse);
         res.once("finish", () => discardUnreadBody(req, socket));
       }
       // While draining, HTTP/1.1 clients are told not to reuse the connection.
@@ -141,7 +146,7 @@ export class Listener {
     socket.on("error", () => socket.destroy());
     if (this.draining) return void socket.destroy();
     // A connection that sends nothing is dropped instead of held open forever.
-    socket.setTimeout(this.sniffTimeoutMs, () => socket.destroy());
+    socket.setTimeout(this.limits.headersTimeoutMs, () => socket.destroy());
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
@@ -152,54 +157,81 @@ export class Listener {
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
-      const target: net.Server = isH2 ? (this.h2 as unknown as net.Server) : this.h1;
-      target.emit("connection", socket as Duplex);
+      if (isH2) return void this.h2.emit("connection", socket as Duplex);
+      // Node's own request timeouts never apply to a server that does not listen itself.
+      // Node ends a connection after an answer that says Connection: close
+      // with destroySoon(): FIN, then destroy once it is flushed. A client
+      // still sending (the body of a refused request) then gets a reset,
+      // which can make it lose the answer. Close gracefully instead.
+      socket.destroySoon = () => lingeringClose(socket);
+      const deadlines = new RequestDeadlines(socket, this.limits, missedDeadline);
+      this.deadlines.set(socket, deadlines);
+      deadlines.begin();
+      this.h1.emit("connection", socket as Duplex);
       // The HTTP/1.1 server reads with 'data' events, which a paused socket
       // never emits; the HTTP/2 session drains the buffer and reads natively.
-      if (!isH2) socket.resume();
+      socket.resume();
     };
     socket.on("data", onData);
   }
 }
 
 const abandoned = new WeakSet<object>();
-
-/**
- * Marks a request whose body will not be read (any further): once it is
- * answered, the rest is thrown away up to a bound (discardUnreadBody), and
- * reading the connection goes on.
- */
-export function abandonBody(req: object): void {
-  abandoned.add(req);
-}
+/** The answer of each HTTP/1.1 request in progress. */
+const responses = new WeakMap<object, http.ServerResponse>();
 
 /** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
 const DISCARD_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Marks a request whose body will not be read (any further), before it is
+ * answered. On HTTP/1.1, once answered, the rest is thrown away and the
+ * connection serves the next request, when the rest is known to be short
+ * (a declared length within DISCARD_MAX_BYTES). Otherwise (longer, or
+ * chunked with no length) the answer says Connection: close and the
+ * connection is then closed gracefully: a keep-alive client must never be
+ * told it may reuse a connection the server is about to end.
+ */
+export function abandonBody(req: object): void {
+  abandoned.add(req);
+  const res = responses.get(req);
+  const message = req as http.IncomingMessage;
+  if (!res || res.headersSent || message.complete) return;
+  const declared = Number(message.headers["content-length"] ?? Number.NaN);
+  if (message.destroyed || !(declared <= DISCARD_MAX_BYTES)) res.setHeader("connection", "close");
+}
 /** How long a dropped connection stays half-open for the client to read its answer. */
 const LINGER_MS = 2000;
 
 /**
  * HTTP/1.1: an answer may be sent before the request body was read to its end
- * (a gRPC-Web call whose first message cannot be decoded, a chunked body over
- * the size limit, a call refused on its key before its body). When the reader
- * destroyed the request (the Connect adapter does) or abandoned it
- * (abandonBody), reading stays paused and the connection never gets to its
- * next request: a keep-alive client that reuses it hangs forever. Throw the
- * rest of the body away the way Node does for a request no handler read
- * (_dump), resume reading, and drop the connection if the client sends more
+ * (a gRPC-Web call whose first message cannot be decoded, a body over the
+ * size limit, a call refused on its key before its body). When the reader
+ * abandoned it (abandonBody), reading stays paused and the connection never
+ * gets to its next request: a keep-alive client that reuses it hangs until
+ * the connection is reset. Throw the rest of the body away the way Node does
+ * for a request no handler read (_dump), which restarts the reads the parser
+ * stopped; resuming the socket itself does not (the parser reads the
+ * connection natively), and drop the connection if the client sends more
  * than a bound. (A body nobody touched Node throws away itself.)
  */
 function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void {
-  if (req.complete || socket.destroyed || !(req.destroyed || abandoned.has(req))) return;
+  if (req.complete || socket.destroyed || !abandoned.has(req)) return;
+  // A destroyed request gets no more of its body: its answer said
+  // Connection: close (abandonBody), and Node closes the connection.
+  if (req.destroyed) return;
+  // Node's own _dump (done already, for a body no handler touched) reads the
+  // rest through the request: count what passes, and stop past the bound.
   (req as unknown as { _dump(): void })._dump();
   let discarded = 0;
   const count = (chunk: Buffer) => {
-    if (req.complete) return void socket.off("data", count);
     discarded += chunk.length;
-    if (discarded > DISCARD_MAX_BYTES) lingeringClose(socket, count);
+    if (discarded > DISCARD_MAX_BYTES) {
+      req.off("data", count);
+      lingeringClose(socket);
+    }
   };
-  socket.on("data", count);
-  socket.resume();
+  req.on("data", count);
 }
 
 /**
@@ -238,11 +270,26 @@ function endHalfOpenStream(req: http2.Http2ServerRequest): void {
  * bytes unread, makes the kernel send a reset, and a client still writing
  * its body then loses the answer it was sent (the refusal saying why).
  */
-function lingeringClose(socket: net.Socket, reader: (chunk: Buffer) => void): void {
-  socket.off("data", reader);
+function lingeringClose(socket: net.Socket, reader?: (chunk: Buffer) => void): void {
+  if (reader) socket.off("data", reader);
   socket.pause();
   socket.end();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+const REQUEST_TIMEOUT_ANSWER =
+  "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 16\r\n\r\nrequest timeout\n";
+
+/**
+ * An HTTP/1.1 request that did not arrive in time: answered 408 (unless its
+ * answer has begun), then the connection is closed gracefully. Reading stops
+ * first, so nothing more of it reaches a handler; an answer a handler writes
+ * later is never sent.
+ */
+function missedDeadline(socket: net.Socket, answered: boolean): void {
+  socket.pause();
+  if (!answered) socket.write(REQUEST_TIMEOUT_ANSWER);
+  lingeringClose(socket);
 }
 
 /**

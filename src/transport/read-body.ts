@@ -20,7 +20,10 @@ export class BodyTooLarge extends Error {
  */
 export function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > maxBytes) return Promise.reject(new BodyTooLarge(maxBytes));
+  if (declared > maxBytes) {
+    abandonBody(req);
+    return Promise.reject(new BodyTooLarge(maxBytes));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -2,9 +2,11 @@
 // as connectNodeAdapter does, with one step between the router's answer and
 // the wire: correctStatus (status-corrections.ts) fixes the few statuses the
 // library gets wrong for our callers.
+import http2 from "node:http2";
 import {
   type ConnectRouter,
   type ConnectRouterOptions,
+  type ContextValues,
   createConnectRouter,
   createContextValues,
 } from "@connectrpc/connect";
@@ -43,10 +45,16 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     const keys = keyed.has(handler.service.typeName) ? options.keyed?.keys : undefined;
     const request = keys
       ? keyFromHeaders(keys, req.headers.authorization).then((key) => keyedRequest(req, res, key))
-      : Promise.resolve(universalRequestFromNodeRequest(req, res, undefined, undefined));
+      : Promise.resolve(nodeRequest(req, res, undefined));
     request
       .then((uReq) => handler(uReq).then((uRes) => correctStatus(uReq.header.get("content-type"), uRes)))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => {
+        // Answered before its body was read to the end (over the size limit,
+        // or a declared length already too large): what happens to the rest
+        // (and to the connection) is decided before the answer goes out.
+        if (!req.complete) abandonBody(req);
+        return universalResponseToNodeResponse(uRes, res);
+      })
       // Only a connection that broke mid-answer lands here; the caller is gone.
       .catch(() => res.destroy());
   };
@@ -61,7 +69,7 @@ function keyedRequest(
   res: Parameters<RequestHandler>[1],
   key: ApiKeyRow | null | undefined,
 ): UniversalServerRequest {
-  const uReq = universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(authenticatedKey, key));
+  const uReq = nodeRequest(req, res, createContextValues().set(authenticatedKey, key));
   const empty = key === null ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
   if (empty === undefined) return uReq;
   abandonBody(req);
@@ -69,4 +77,21 @@ function keyedRequest(
   uReq.header.delete("grpc-encoding");
   uReq.header.delete("content-length");
   return { ...uReq, body: oneChunk(empty) };
+}
+
+/**
+ * The library's universal request, except that on HTTP/1.1 a body Connect
+ * stops reading early (a message over the size limit) is left undestroyed:
+ * destroying an unfinished request loses the rest of its body, so the
+ * connection could not go on to its next request. The listener throws the
+ * rest away instead (abandonBody).
+ */
+function nodeRequest(
+  req: Parameters<RequestHandler>[0],
+  res: Parameters<RequestHandler>[1],
+  contextValues: ContextValues | undefined,
+): UniversalServerRequest {
+  const uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
+  if (req instanceof http2.Http2ServerRequest) return uReq;
+  return { ...uReq, body: req.iterator({ destroyOnReturn: false }) };
 }

@@ -112,7 +112,7 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
     );
 
     test.each([
-      ["Connect, a chunked body over the limit", "/users.v1.Users/Search", "application/json", 4 * MAX_BODY],
+      ["Connect, a body over the limit", "/users.v1.Users/Search", "application/json", 4 * MAX_BODY],
       [
         "gRPC-Web, a first message over the limit with more after it",
         "/users.v1.Users/Search",
@@ -126,14 +126,11 @@ describe.each(ENGINES)("bounded inputs (%s)", (engine) => {
           contentType === "application/json"
             ? Buffer.alloc(size, 0x20)
             : Buffer.concat([grpcFrame(Buffer.alloc(MAX_BODY + 1)), Buffer.alloc(size - MAX_BODY - 6)]);
-        const chunked = Buffer.concat([
-          Buffer.from(`${body.length.toString(16)}\r\n`),
-          body,
-          Buffer.from("\r\n0\r\n\r\n"),
-        ]);
-        const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: ${contentType}\r\ntransfer-encoding: chunked\r\n\r\n`;
+        // A declared length short enough for the server to throw the rest away (with
+        // no length, or a longer one, the answer says Connection: close instead).
+        const head = `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\n\r\n`;
         const next = `POST /users/Users/Search HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ADMIN_KEY}\r\ncontent-length: 2\r\n\r\n{}`;
-        const statuses = await twoRequests(server.port, Buffer.concat([Buffer.from(head), chunked]), Buffer.from(next));
+        const statuses = await twoRequests(server.port, Buffer.concat([Buffer.from(head), body]), Buffer.from(next));
         expect(statuses).toEqual([contentType === "application/json" ? 429 : 200, 200]);
       },
     );

@@ -22,8 +22,18 @@ import { type ServerProcess, startServerProcess } from "./support/server-process
 import { PROTOCOLS, type Protocol, Wire, type WireAnswer } from "./support/wire.js";
 
 const ADMIN_KEY = `fuzz-admin-${"k".repeat(30)}`;
-/** Runs per property; with the protocols and kinds below, about 3,200 inputs per engine. */
-const RUNS = { typed: 400, json: 200, malformedJson: 100, brokenProtobuf: 200 };
+/**
+ * Inputs per engine: USERS_FUZZ_RUNS (default 3,200), shared among the
+ * properties below in these proportions. USERS_FUZZ_SEED replays a run that
+ * failed (fast-check prints its seed).
+ */
+const DEFAULT_INPUTS = 3200;
+const INPUTS = positiveInteger(process.env.USERS_FUZZ_RUNS, "USERS_FUZZ_RUNS") ?? DEFAULT_INPUTS;
+const SEED = integer(process.env.USERS_FUZZ_SEED, "USERS_FUZZ_SEED");
+const scaled = (runs: number) => Math.max(1, Math.round((runs * INPUTS) / DEFAULT_INPUTS));
+const RUNS = { typed: scaled(400), json: scaled(200), malformedJson: scaled(100), brokenProtobuf: scaled(200) };
+/** Time for one property: 120 s for the default count, more for a long run. */
+const PROPERTY_TIMEOUT_MS = 120_000 * Math.max(1, INPUTS / DEFAULT_INPUTS);
 const JSON_PROTOCOLS: Protocol[] = ["connect-json", "m3o"];
 const BINARY_PROTOCOLS: Protocol[] = ["connect-binary", "grpc", "grpc-web"];
 /**
@@ -160,7 +170,8 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
     model.apply(h.namespace === "" ? "default" : h.namespace, protocol, method, body, response);
   }
 
-  const run = <T>(property: fc.IAsyncProperty<T>, numRuns: number) => fc.assert(property, { numRuns });
+  const run = <T>(property: fc.IAsyncProperty<T>, numRuns: number) =>
+    fc.assert(property, SEED === undefined ? { numRuns } : { numRuns, seed: SEED });
 
   test.each(PROTOCOLS)(
     "%s: requests of the right shape with hostile values",
@@ -173,7 +184,7 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
       );
       expect(server.alive()).toBe(true);
     },
-    120_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   test.each(JSON_PROTOCOLS)(
@@ -187,7 +198,7 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
       );
       expect(server.alive()).toBe(true);
     },
-    120_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   test.each(JSON_PROTOCOLS)(
@@ -201,7 +212,7 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
       );
       expect(server.alive()).toBe(true);
     },
-    120_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
   test.each(BINARY_PROTOCOLS)(
@@ -218,60 +229,64 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
       );
       expect(server.alive()).toBe(true);
     },
-    120_000,
+    PROPERTY_TIMEOUT_MS,
   );
 
-  test("afterwards: the process is alive and logged no unexpected failure; the database is sound, holds exactly the users made, and each logs in", async () => {
-    expect(server.alive()).toBe(true);
-    expect(await isAlive(server.url)).toBe(true);
-    const unexpected = server
-      .output()
-      .split("\n")
-      .filter((line) => /"level":"(error|fatal)"/.test(line));
-    expect(unexpected).toEqual([]);
+  test(
+    "afterwards: the process is alive and logged no unexpected failure; the database is sound, holds exactly the users made, and each logs in",
+    async () => {
+      expect(server.alive()).toBe(true);
+      expect(await isAlive(server.url)).toBe(true);
+      const unexpected = server
+        .output()
+        .split("\n")
+        .filter((line) => /"level":"(error|fatal)"/.test(line));
+      expect(unexpected).toEqual([]);
 
-    // Every user the model knows logs in with its password (and nobody else exists).
-    let loggedIn = 0;
-    for (const [namespace, users] of model.users) {
-      for (const [id, user] of users) {
-        const answer = await rpc(
-          wire,
-          "connect-json",
-          "login",
-          { username: user.username, password: user.password },
-          {
-            authorization: `Bearer ${ADMIN_KEY}`,
-            "micro-namespace": namespace,
-          },
-        );
-        expect({ namespace, id, code: answer.code }).toEqual({ namespace, id, code: "ok" });
-        loggedIn++;
+      // Every user the model knows logs in with its password (and nobody else exists).
+      let loggedIn = 0;
+      for (const [namespace, users] of model.users) {
+        for (const [id, user] of users) {
+          const answer = await rpc(
+            wire,
+            "connect-json",
+            "login",
+            { username: user.username, password: user.password },
+            {
+              authorization: `Bearer ${ADMIN_KEY}`,
+              "micro-namespace": namespace,
+            },
+          );
+          expect({ namespace, id, code: answer.code }).toEqual({ namespace, id, code: "ok" });
+          loggedIn++;
+        }
       }
-    }
 
-    // Stopped, then the database is checked from outside.
-    expect(await server.stop()).toEqual({ code: 0, signal: null });
-    const report = await inspectDatabase(databaseUrl);
-    expect(report.problems).toEqual([]);
-    const expected = [...model.users].flatMap(([namespace, users]) =>
-      [...users].map(([id, u]) => ({ namespace, id, username: u.username, email: u.email })),
-    );
-    const byKey = (a: { namespace: string; id: string }, b: { namespace: string; id: string }) =>
-      a.namespace === b.namespace ? (a.id < b.id ? -1 : 1) : a.namespace < b.namespace ? -1 : 1;
-    expect([...report.users].sort(byKey)).toEqual(expected.sort(byKey));
+      // Stopped, then the database is checked from outside.
+      expect(await server.stop()).toEqual({ code: 0, signal: null });
+      const report = await inspectDatabase(databaseUrl);
+      expect(report.problems).toEqual([]);
+      const expected = [...model.users].flatMap(([namespace, users]) =>
+        [...users].map(([id, u]) => ({ namespace, id, username: u.username, email: u.email })),
+      );
+      const byKey = (a: { namespace: string; id: string }, b: { namespace: string; id: string }) =>
+        a.namespace === b.namespace ? (a.id < b.id ? -1 : 1) : a.namespace < b.namespace ? -1 : 1;
+      expect([...report.users].sort(byKey)).toEqual(expected.sort(byKey));
 
-    const total = Object.values(tried).reduce((a, b) => a + b, 0);
-    console.log(
-      `fuzz (${engine}): ${total} inputs tried (${Object.entries(tried)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(", ")}); ` +
-        `no Internal answer from the service, no 5xx, process alive; database sound with ${report.users.length} users, ` +
-        `${loggedIn} logins verified; ${libraryInternals.length} Internal answers from the Connect library for undecodable binary requests; ` +
-        `successful calls: ${Object.entries(succeeded)
+      const total = Object.values(tried).reduce((a, b) => a + b, 0);
+      console.log(
+        `fuzz (${engine}): ${total} inputs tried (${Object.entries(tried)
           .map(([k, n]) => `${k} ${n}`)
-          .join(", ")}`,
-    );
-  }, 120_000);
+          .join(", ")}); ` +
+          `no Internal answer from the service, no 5xx, process alive; database sound with ${report.users.length} users, ` +
+          `${loggedIn} logins verified; ${libraryInternals.length} Internal answers from the Connect library for undecodable binary requests; ` +
+          `successful calls: ${Object.entries(succeeded)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}`,
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 
   // @connectrpc/connect 2.1.2 answers an undecodable binary request (and a
   // gRPC frame flagged compressed without grpc-encoding) with Internal before
@@ -281,3 +296,15 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
     expect(libraryInternals).toEqual([]);
   });
 });
+
+function integer(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (!/^-?\d+$/.test(text)) throw new Error(`${name}: must be a whole number, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function positiveInteger(text: string | undefined, name: string): number | undefined {
+  const value = integer(text, name);
+  if (value !== undefined && value < 1) throw new Error(`${name}: must be at least 1`);
+  return value;
+}

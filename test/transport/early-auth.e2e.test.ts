@@ -53,8 +53,12 @@ function h1Unfinished(
   });
 }
 
-/** The same over HTTP/2: the answer's trailers for a stream whose body never ends. */
-function h2Unfinished(path: string, contentType: string): Promise<http2.IncomingHttpHeaders> {
+/**
+ * The same over HTTP/2: the answer's status (grpc-status, from the headers of
+ * a trailers-only answer or from the trailers; else the HTTP status) for a
+ * stream whose body never ends.
+ */
+function h2Unfinished(path: string, contentType: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${s.port}`);
     session.on("error", reject);
@@ -62,11 +66,23 @@ function h2Unfinished(path: string, contentType: string): Promise<http2.Incoming
       ":method": "POST",
       ":path": path,
       "content-type": contentType,
+      te: "trailers",
       authorization: BAD_KEY.split(": ")[1]!,
     });
-    stream.on("trailers", (trailers) => {
+    const done = (status: string) => {
       session.destroy();
-      resolve(trailers);
+      resolve(status);
+    };
+    stream.on("response", (headers) => {
+      const grpc = headers["grpc-status"];
+      if (typeof grpc === "string") done(`grpc-status ${grpc}`);
+      else if (!String(headers["content-type"]).startsWith("application/grpc")) done(`http ${headers[":status"]}`);
+    });
+    stream.on("trailers", (trailers) => done(`grpc-status ${trailers["grpc-status"]}`));
+    stream.on("data", (chunk: Buffer) => {
+      // gRPC-Web carries its status in a trailer frame of the body.
+      const status = /grpc-status: ?(\d+)/.exec(chunk.toString("latin1"))?.[1];
+      if (status !== undefined) done(`grpc-status ${status}`);
     });
     stream.resume();
     stream.on("error", () => undefined);
@@ -97,8 +113,51 @@ describe("calls without a live key are refused before their body is read", () =>
   });
 
   test("gRPC over HTTP/2: grpc-status 16", async () => {
-    const headers = await h2Unfinished("/users.v1.Users/Search", "application/grpc");
-    expect(headers["grpc-status"]).toBe("16");
+    expect(await h2Unfinished("/users.v1.Users/Search", "application/grpc")).toBe("grpc-status 16");
+  });
+
+  // Every content type the Connect router accepts for a Users call, JSON codecs and charsets included.
+  const GRPC_TYPES = [
+    "application/grpc",
+    "application/grpc+proto",
+    "application/grpc+json",
+    "application/grpc+json; charset=utf-8",
+    "application/grpc+json;charset=utf-8",
+  ];
+  const GRPC_WEB_TYPES = [
+    "application/grpc-web",
+    "application/grpc-web+proto",
+    "application/grpc-web+json",
+    "application/grpc-web+json; charset=utf-8",
+    "application/grpc-web+json;charset=UTF-8",
+  ];
+  // The Connect library serves no gRPC-Web text: refused as it stands, body unread.
+  const UNSERVED_TYPES = [
+    "application/grpc-web-text",
+    "application/grpc-web-text+proto",
+    "application/grpc-web-text+json",
+  ];
+  const CONNECT_TYPES = ["application/json", "application/json; charset=utf-8", "application/proto"];
+
+  test.each([...GRPC_TYPES, ...GRPC_WEB_TYPES])("%s over HTTP/2: grpc-status 16", async (contentType) => {
+    expect(await h2Unfinished("/users.v1.Users/Search", contentType)).toBe("grpc-status 16");
+  });
+
+  test.each(CONNECT_TYPES)("Connect %s over HTTP/2: 401", async (contentType) => {
+    expect(await h2Unfinished("/users.v1.Users/Search", contentType)).toBe("http 401");
+  });
+
+  test.each([...GRPC_TYPES, ...GRPC_WEB_TYPES])("%s over HTTP/1.1: grpc-status 16", async (contentType) => {
+    const answer = await h1Unfinished("/users.v1.Users/Search", contentType, [BAD_KEY], (text) =>
+      /grpc-status: ?\d+\r\n/i.test(text),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/grpc-status: ?16\r\n/i);
+  });
+
+  test.each(UNSERVED_TYPES)("%s: 415 over both protocols", async (contentType) => {
+    expect(await h1Unfinished("/users.v1.Users/Search", contentType)).toMatch(/^HTTP\/1\.1 415 /);
+    expect(await h2Unfinished("/users.v1.Users/Search", contentType)).toBe("http 415");
   });
 
   test("no authorization header at all: the same", async () => {

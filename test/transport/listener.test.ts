@@ -1,7 +1,12 @@
-// The listener's HTTP/2 limits, on a real port with a real HTTP/2 client and
-// short limits: a request that never ends is reset, an idle session is
+// The listener's limits on a real port with short limits. HTTP/2, with a real
+// HTTP/2 client: a request that never ends is reset, an idle session is
 // closed, and a session with a call in progress is kept however quiet.
+// HTTP/1.1, over raw sockets: trickled headers and bodies are cut with 408.
+// (The HTTP/1.1 deadlines used to be passed to Node's http.Server only, which
+// never applies them to sockets it receives by emit("connection"), and
+// nothing here sent HTTP/1.1: the limits looked tested and were not.)
 import http2 from "node:http2";
+import net from "node:net";
 import { afterEach, describe, expect, test } from "@jest/globals";
 import { Listener, type RequestHandler } from "../../src/transport/listener.js";
 
@@ -74,5 +79,114 @@ describe("HTTP/2 limits", () => {
     session.on("goaway", () => (goaway = true));
     expect(await postAndRead(session, "/watch")).toBe("done");
     expect(goaway).toBe(false);
+  });
+});
+
+// HTTP/1.1 sockets reach the HTTP/1.1 server from the sniffing listener by
+// emit("connection"), so Node's own headersTimeout/requestTimeout (armed only
+// for a server that listens itself) never apply: the listener keeps its own
+// per-request deadlines. Checked over raw sockets, as a slow client sends.
+const H1_LIMITS = { ...LIMITS, keepAliveTimeoutMs: 5_000, headersTimeoutMs: 400, requestTimeoutMs: 900 };
+
+interface Trickled {
+  /** Everything the server sent back. */
+  answer: string;
+  /** Whether the server closed the connection before the client had sent every part. */
+  cutEarly: boolean;
+  /** How many parts were written before the server closed the connection (or all of them). */
+  sent: number;
+}
+
+/** Writes each part `gapMs` after the last on one connection; resolves when the server closes it, or once all are sent and 1 s more has passed. */
+function trickle(port: number, parts: string[], gapMs: number): Promise<Trickled> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let answer = "";
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (cutEarly: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ answer, cutEarly, sent });
+    };
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    socket.on("error", () => undefined);
+    socket.on("close", () => finish(sent < parts.length));
+    const next = () => {
+      if (socket.destroyed) return;
+      if (sent === parts.length) {
+        timer = setTimeout(() => finish(false), 1_000);
+        return;
+      }
+      socket.write(parts[sent++]!);
+      timer = setTimeout(next, gapMs);
+    };
+    socket.once("connect", next);
+  });
+}
+
+/** A request head split into one part per header line, and `extra` more header lines after the first. */
+function headLines(extra: number): string[] {
+  return ["POST /echo HTTP/1.1\r\n", "host: x\r\n", ...Array.from({ length: extra }, (_, i) => `x-slow-${i}: y\r\n`)];
+}
+
+async function startH1(handler: RequestHandler): Promise<number> {
+  listener = new Listener(handler, H1_LIMITS);
+  return (await listener.listen(0, "127.0.0.1")).port;
+}
+
+/** Answers /healthz at once; reads any other request's body to its end, then answers "done". */
+const healthOrEcho: RequestHandler = (req, res) => {
+  if (req.url === "/healthz") return void res.end("ok");
+  echoAfter(0)(req, res);
+};
+
+describe("HTTP/1.1 deadlines (raw sockets)", () => {
+  test("headers trickled past headersTimeoutMs get 408 with Connection: close, and the connection is closed", async () => {
+    const port = await startH1(healthOrEcho);
+    const result = await trickle(port, headLines(40), 100);
+    expect(result.cutEarly).toBe(true);
+    expect(result.answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(result.answer.toLowerCase()).toContain("\r\nconnection: close\r\n");
+  });
+
+  test("a body trickled past requestTimeoutMs after complete headers gets 408, and the connection is closed", async () => {
+    const port = await startH1(healthOrEcho);
+    const head = "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n";
+    const result = await trickle(port, [head, ...Array.from({ length: 100 }, () => "x")], 100);
+    expect(result.cutEarly).toBe(true);
+    expect(result.answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(result.answer.toLowerCase()).toContain("\r\nconnection: close\r\n");
+  });
+
+  test("a slow client within the limits is served, twice on one connection", async () => {
+    const port = await startH1(healthOrEcho);
+    const request = ["POST /echo HTTP/1.1\r\n", "host: x\r\n", "content-length: 2\r\n\r\n", "{", "}"];
+    // Each request takes about 4 × 60 ms: well within both limits, however slow the machine.
+    const result = await trickle(port, [...request, ...request], 60);
+    expect(result.cutEarly).toBe(false);
+    expect([...result.answer.matchAll(/HTTP\/1\.1 200 OK\r\n/g)]).toHaveLength(2);
+    expect(result.answer).not.toMatch(/408/);
+  });
+
+  test("a connection idle between requests is not cut by the request deadlines (only by keep-alive)", async () => {
+    const port = await startH1(healthOrEcho);
+    const request = "POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
+    // The pause between the two requests is longer than both deadlines.
+    const result = await trickle(port, [request, "", "", "", "", "", "", request], 250);
+    expect(result.cutEarly).toBe(false);
+    expect([...result.answer.matchAll(/HTTP\/1\.1 200 OK\r\n/g)]).toHaveLength(2);
+  });
+
+  test("many trickling connections are all cut, and /healthz answers meanwhile", async () => {
+    const port = await startH1(healthOrEcho);
+    const slow = Array.from({ length: 150 }, () => trickle(port, headLines(40), 100));
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect([health.status, await health.text()]).toEqual([200, "ok"]);
+    const results = await Promise.all(slow);
+    const notCut = results.filter((r) => !r.cutEarly || !r.answer.startsWith("HTTP/1.1 408 "));
+    expect(notCut.length).toBe(0);
+    const after = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(after.status).toBe(200);
   });
 });

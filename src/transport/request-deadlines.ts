@@ -1,0 +1,95 @@
+// Deadlines for receiving each HTTP/1.1 request on one connection.
+//
+// Node's http.Server enforces headersTimeout and requestTimeout only from a
+// connection-checking interval it starts when it listens itself; the
+// HTTP/1.1 server here receives its sockets from the sniffing listener by
+// emit("connection") and never listens, so without these timers a client
+// trickling its headers or its body holds a connection (and a file
+// descriptor) for ever.
+import type http from "node:http";
+import type net from "node:net";
+
+export interface DeadlineLimits {
+  /** From a request's first byte to the end of its headers, in ms. */
+  headersTimeoutMs: number;
+  /** From a request's first byte to the end of its body, in ms. */
+  requestTimeoutMs: number;
+}
+
+/** What to do with a connection whose request missed a deadline: `answered` when its response has already begun. */
+export type OnMissedDeadline = (socket: net.Socket, answered: boolean) => void;
+
+/**
+ * One connection's deadlines. A request starts with the first byte that
+ * arrives while no request is in progress (or at its headers, for a request
+ * pipelined behind another), and ends when its body has been received and
+ * its response has finished: an idle keep-alive connection is left to the
+ * keep-alive timeout. Only receiving is bounded, never the time the service
+ * takes to answer.
+ */
+export class RequestDeadlines {
+  private headersTimer: NodeJS.Timeout | undefined;
+  private requestTimer: NodeJS.Timeout | undefined;
+  private current: { req: http.IncomingMessage; res: http.ServerResponse } | undefined;
+  private receiving = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly limits: DeadlineLimits,
+    private readonly onMissed: OnMissedDeadline,
+  ) {
+    socket.on("data", () => {
+      if (!this.receiving) this.begin();
+    });
+    socket.once("close", () => this.clear());
+  }
+
+  /** The bytes the sniffing listener read before the hand-over start the first request. */
+  begin(): void {
+    this.clear();
+    this.receiving = true;
+    this.headersTimer = setTimeout(() => this.miss(), this.limits.headersTimeoutMs);
+    this.requestTimer = setTimeout(() => this.miss(), this.limits.requestTimeoutMs);
+  }
+
+  /** The request's headers are in: only the whole-request deadline is left. */
+  headersReceived(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!this.receiving) this.begin();
+    clearTimeout(this.headersTimer);
+    this.current = { req, res };
+    let bodyDone = req.complete;
+    let answered = false;
+    const settle = () => {
+      if (!bodyDone || !answered || this.current?.req !== req) return;
+      this.current = undefined;
+      this.clear();
+    };
+    req.once("end", () => {
+      bodyDone = true;
+      clearTimeout(this.requestTimer);
+      settle();
+    });
+    res.once("close", () => {
+      answered = true;
+      // A body never read to its end is still bounded by the request deadline.
+      bodyDone ||= req.complete;
+      settle();
+    });
+  }
+
+  private miss(): void {
+    const current = this.current;
+    // The whole request arrived (its body simply not read yet): nothing was missed.
+    if (current?.req.complete) return;
+    this.clear();
+    if (this.socket.destroyed) return;
+    this.onMissed(this.socket, current?.res.headersSent === true);
+  }
+
+  private clear(): void {
+    clearTimeout(this.headersTimer);
+    clearTimeout(this.requestTimer);
+    this.headersTimer = this.requestTimer = undefined;
+    this.receiving = false;
+  }
+}
