@@ -52,9 +52,7 @@ export class LoginThrottle {
     if (await this.repo.chargeLoginAttempt(namespace, account, now, this.policy)) return;
     const row = await this.repo.getLoginThrottle(namespace, account);
     const seconds = Math.max(1, Math.ceil(((row?.lockedUntilMs ?? now) - now) / 1000));
-    throw new ServiceError("resource_exhausted", `too many failed attempts for this account; retry in ${seconds} s`, {
-      retryAfterSeconds: seconds,
-    });
+    throw new ServiceError("LOGIN_THROTTLED", { retryAfterSeconds: seconds });
   }
 
   /**

@@ -1,6 +1,6 @@
 // Changing a password: UpdatePassword.
 import type { Repository } from "../storage/repository.js";
-import { invalidArgument, notFound, ServiceError } from "./errors.js";
+import { ServiceError } from "./errors.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import * as rules from "./validation.js";
@@ -29,7 +29,7 @@ export class PasswordsService {
     const oldPassword = rules.givenPassword(input.oldPassword, "old_password");
     const newPassword = rules.newPassword(input.newPassword, "new_password");
     if (input.confirmPassword !== input.newPassword) {
-      throw invalidArgument("confirm_password", "must equal new_password");
+      throw new ServiceError("PASSWORDS_DIFFER", { field: "confirm_password" });
     }
     // Guessing the old password here is as throttled as guessing it at Login.
     const account = throttleAccount("id", userId);
@@ -37,13 +37,11 @@ export class PasswordsService {
     const { credential, matches } = await hasher.queue.withPlace(async (place) => {
       await throttle.admit(namespace, account);
       const credential = await repo.getCredential(namespace, userId);
-      if (!credential) throw notFound("user");
+      if (!credential) throw new ServiceError("USER_NOT_FOUND");
       return { credential, matches: await hasher.verify(oldPassword, credential.passwordHash, place) };
     });
     if (!matches) {
-      throw new ServiceError("unauthenticated", "old_password: does not match the current password", {
-        field: "old_password",
-      });
+      throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }
     await throttle.succeeded(namespace, account);
     const newHash = await hasher.hash(newPassword);
@@ -55,7 +53,7 @@ export class PasswordsService {
       this.deps.now(),
     );
     if (!replaced) {
-      throw new ServiceError("aborted", "the password was changed by another request meanwhile; retry");
+      throw new ServiceError("PASSWORD_CHANGED_CONCURRENTLY");
     }
   }
 }

@@ -23,7 +23,9 @@ import {
 } from "@bufbuild/protobuf";
 import { type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
+import { logAdapterFailure } from "./adapter-failure.js";
 import { m3oCallKey } from "./call-context.js";
 import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
 import { abandonBody } from "./listener.js";
@@ -41,6 +43,8 @@ export interface M3oOptions {
   maxBodyBytes: number;
   /** For the check of the API key before the body is read (early-auth.ts). */
   keys: KeysService;
+  /** Where a failure that made no answer is reported (adapter-failure.ts). */
+  logger: Logger;
 }
 
 export type M3oHandler = (req: NodeRequest, res: NodeResponse) => void;
@@ -69,9 +73,13 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
       return sendError(res, id, 405, "use POST");
     }
     forward(handler, req, res, options).catch((err: unknown) => {
-      // Only a broken connection can land here; the caller is gone.
-      if (!res.headersSent) sendError(res, id, 500, "internal error");
-      void err;
+      logAdapterFailure(options.logger, "m3o", req, err);
+      if (res.headersSent) return void res.destroy();
+      try {
+        sendError(res, id, 500, "internal error");
+      } catch {
+        res.destroy();
+      }
     });
   };
 }
