@@ -120,7 +120,7 @@ export const REASONS = {
   BODY_TOO_LARGE: {
     code: "resource_exhausted",
     when: "the request body is over MAX_BODY_BYTES",
-    message: (p) => p.rule ?? "request body: too large",
+    message: (p) => `request body: ${p.rule ?? "too large"}`,
   },
   PASSWORD_CHANGED_CONCURRENTLY: {
     code: "aborted",
