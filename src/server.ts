@@ -90,8 +90,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     keyed: { keys, services: [Users.typeName] },
+    logger,
   });
-  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys });
+  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys, logger });
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },

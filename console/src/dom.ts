@@ -1,6 +1,7 @@
 // Tiny DOM helpers. Everything is built with createElement and text nodes:
 // no string is ever parsed as HTML (the page's CSP requires Trusted Types, so
 // innerHTML would be refused anyway), which keeps user data from becoming markup.
+import { unixSecondsLabel } from "./dates.js";
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
@@ -73,6 +74,6 @@ export async function busy(container: HTMLElement, action: () => Promise<void>):
 
 /** Unix seconds (int64 as bigint) as a <time> element in the reader's locale. */
 export function time(seconds: bigint): HTMLTimeElement {
-  const date = new Date(Number(seconds) * 1000);
-  return h("time", { datetime: date.toISOString() }, date.toLocaleString());
+  const { iso, text } = unixSecondsLabel(seconds);
+  return h("time", iso === undefined ? {} : { datetime: iso }, text);
 }

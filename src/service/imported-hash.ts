@@ -11,10 +11,15 @@ export const MAX_IMPORT_COST = 15;
 /** Returns the hash as stored: "$2y$" (PHP's name for the same algorithm as "$2b$") becomes "$2b$". */
 export function importedBcryptHash(hash: string, maxCost: number, field = "password_hash"): string {
   const match = BCRYPT_HASH.exec(hash);
-  if (!match) throw invalidArgument(field, "must be a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)");
+  if (!match)
+    throw invalidArgument(field, "must be a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)", "FIELD_MALFORMED");
   const cost = Number(match[2]);
   if (cost < MIN_IMPORT_COST || cost > maxCost) {
-    throw invalidArgument(field, `bcrypt cost must be from ${MIN_IMPORT_COST} to ${maxCost}, got ${cost}`);
+    throw invalidArgument(
+      field,
+      `bcrypt cost must be from ${MIN_IMPORT_COST} to ${maxCost}, got ${cost}`,
+      "FIELD_OUT_OF_RANGE",
+    );
   }
   return match[1] === "y" ? `$2b$${hash.slice(4)}` : hash;
 }
@@ -33,10 +38,10 @@ const M3O_SALT = /^[A-Za-z0-9]{16}$/;
 export function importedM3oHash(hash: string, salt: string, maxCost: number): string {
   if (hash.startsWith(M3O_PREFIX)) {
     const parsed = parseM3oHash(hash);
-    if (!parsed) throw invalidArgument("password_hash", `must be ${M3O_PREFIX}<salt>$<bcrypt hash>`);
+    if (!parsed) throw invalidArgument("password_hash", `must be ${M3O_PREFIX}<salt>$<bcrypt hash>`, "FIELD_MALFORMED");
     return `${M3O_PREFIX}${parsed.salt}$${importedBcryptHash(parsed.bcrypt, maxCost)}`;
   }
-  if (!M3O_SALT.test(salt)) throw invalidArgument("salt", "must be M3O's 16 letters and digits");
+  if (!M3O_SALT.test(salt)) throw invalidArgument("salt", "must be M3O's 16 letters and digits", "FIELD_MALFORMED");
   const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(hash) ? Buffer.from(hash, "base64").toString("latin1") : "";
   const bcryptHash = importedBcryptHash(decoded, maxCost, "password_hash");
   return `${M3O_PREFIX}${salt}$${bcryptHash}`;

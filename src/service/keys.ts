@@ -8,7 +8,7 @@
 // the others.
 import { randomBytes } from "node:crypto";
 import type { ApiKeyRecord, ApiKeyRow, Repository } from "../storage/repository.js";
-import { invalidArgument, notFound } from "./errors.js";
+import { invalidArgument, ServiceError } from "./errors.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
 
@@ -38,7 +38,7 @@ export class KeysService {
   /** Creates a key for one namespace, or an admin key when namespace is null. */
   async create(namespace: string | null, label = ""): Promise<CreatedKey> {
     if (namespace !== null) rules.namespace(namespace, "namespace");
-    if (label.length > 200) throw invalidArgument("label", "must be at most 200 characters");
+    if (label.length > 200) throw invalidArgument("label", "must be at most 200 characters", "FIELD_TOO_LONG");
     const key = KEY_PREFIX + newToken();
     const id = `key_${randomBytes(8).toString("hex")}`;
     await this.deps.repo.insertApiKey({
@@ -93,7 +93,7 @@ export class KeysService {
   }
 
   async revoke(id: string): Promise<void> {
-    if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw notFound("active API key");
+    if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw new ServiceError("API_KEY_NOT_FOUND");
     this.cache.clear();
   }
 }
@@ -111,7 +111,7 @@ export function keyExportLine(key: ApiKeyRecord): string {
 }
 
 export function parseKeyExportLine(line: string, lineNo: number): ApiKeyRecord {
-  const bad = (rule: string) => invalidArgument(`line ${lineNo}`, rule);
+  const bad = (rule: string) => invalidArgument(`line ${lineNo}`, rule, "FIELD_MALFORMED");
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;

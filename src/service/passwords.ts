@@ -1,6 +1,6 @@
 // Changing a password: UpdatePassword.
 import type { Repository } from "../storage/repository.js";
-import { invalidArgument, notFound, ServiceError } from "./errors.js";
+import { ServiceError } from "./errors.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import * as rules from "./validation.js";
@@ -29,14 +29,14 @@ export class PasswordsService {
     const oldPassword = rules.givenPassword(input.oldPassword, "old_password");
     const newPassword = rules.newPassword(input.newPassword, "new_password");
     if (input.confirmPassword !== input.newPassword) {
-      throw invalidArgument("confirm_password", "must equal new_password");
+      throw new ServiceError("PASSWORDS_DIFFER", { field: "confirm_password" });
     }
     // As at Login: the hash's place is taken before the attempt reserves its
     // slot. Guessing the old password here spends the same per-user budget
     // as guessing it at Login.
     const { credential, matches, attempt } = await hasher.slots.withPlace(async (place) => {
       const credential = await repo.getCredential(namespace, userId);
-      if (!credential) throw notFound("user");
+      if (!credential) throw new ServiceError("USER_NOT_FOUND");
       const attempt = await throttle.admit(namespace, [throttleAccount("user", userId)]);
       try {
         const matches = await hasher.verify(oldPassword, credential.passwordHash, attempt.guard(place));
@@ -48,9 +48,7 @@ export class PasswordsService {
     });
     if (!matches) {
       await throttle.failed(namespace, attempt);
-      throw new ServiceError("unauthenticated", "old_password: does not match the current password", {
-        field: "old_password",
-      });
+      throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }
     await throttle.succeeded(namespace, attempt);
     const newHash = await hasher.hash(newPassword);
@@ -62,7 +60,7 @@ export class PasswordsService {
       this.deps.now(),
     );
     if (!replaced) {
-      throw new ServiceError("aborted", "the password was changed by another request meanwhile; retry");
+      throw new ServiceError("PASSWORD_CHANGED_CONCURRENTLY");
     }
   }
 }

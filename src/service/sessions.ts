@@ -1,6 +1,6 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
 import type { CredentialRow, LoginAttemptRef, Repository } from "../storage/repository.js";
-import { invalidArgument, invalidCredentials, notFound } from "./errors.js";
+import { invalidArgument, invalidCredentials, ServiceError } from "./errors.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { Session } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
@@ -40,7 +40,7 @@ export class SessionsService {
   async login(namespace: string, input: LoginInput): Promise<Session> {
     const { repo, hasher, throttle } = this.deps;
     if (input.username === "" && input.email === "") {
-      throw invalidArgument("username", "give a username or an email");
+      throw invalidArgument("username", "give a username or an email", "FIELD_REQUIRED");
     }
     const byUsername = input.username !== "";
     const login = byUsername ? rules.username(input.username) : rules.email(input.email);
@@ -157,7 +157,7 @@ export class SessionsService {
   async read(namespace: string, sessionId: string): Promise<Session> {
     const id = rules.sessionId(sessionId);
     const row = await this.deps.repo.getSession(namespace, digest(id), this.deps.now());
-    if (!row) throw notFound("session");
+    if (!row) throw new ServiceError("SESSION_NOT_FOUND");
     return { id, ...row };
   }
 
@@ -178,7 +178,7 @@ export class SessionsService {
   }
 
   private async requireUser(namespace: string, userId: string): Promise<void> {
-    if (!(await this.deps.repo.getUser(namespace, userId))) throw notFound("user");
+    if (!(await this.deps.repo.getUser(namespace, userId))) throw new ServiceError("USER_NOT_FOUND");
   }
 
   /** Idempotent: ending a session that is already gone succeeds. */

@@ -36,17 +36,17 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
   try {
     json = JSON.parse(line);
   } catch {
-    throw new ServiceError("invalid_argument", "not valid JSON");
+    throw new ServiceError("REQUEST_MALFORMED", { rule: "not valid JSON" });
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new ServiceError("invalid_argument", "not a JSON object");
+    throw new ServiceError("REQUEST_MALFORMED", { rule: "not a JSON object" });
   }
   const o = json as Record<string, unknown>;
   const text = (name: string, ...aliases: string[]): string => {
     for (const key of [name, ...aliases]) {
       const value = o[key];
       if (value === undefined || value === null) continue;
-      if (typeof value !== "string") throw invalidArgument(name, "must be a string");
+      if (typeof value !== "string") throw invalidArgument(name, "must be a string", "FIELD_MALFORMED");
       return value;
     }
     return "";
@@ -66,7 +66,8 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
   };
   const hash = text("password_hash", "passwordHash", "hash");
   const scheme = text("scheme") || (hash.startsWith("$m3o$") ? "m3o" : "bcrypt");
-  if (scheme !== "bcrypt" && scheme !== "m3o") throw invalidArgument("scheme", 'must be "bcrypt" or "m3o"');
+  if (scheme !== "bcrypt" && scheme !== "m3o")
+    throw invalidArgument("scheme", 'must be "bcrypt" or "m3o"', "FIELD_MALFORMED");
   if (hash !== "") {
     const passwordHash =
       scheme === "m3o"
@@ -75,7 +76,8 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
     return { kind: "hash", record: { ...record, passwordHash } };
   }
   const password = text("password");
-  if (password === "") throw invalidArgument("password_hash", "required (or a plain password in password)");
+  if (password === "")
+    throw invalidArgument("password_hash", "required (or a plain password in password)", "FIELD_REQUIRED");
   return { kind: "password", record, password: rules.newPassword(password) };
 }
 
@@ -84,6 +86,7 @@ function timestamp(o: Record<string, unknown>, name: string, fallback: number): 
   const ms = o[`${name}_ms`] ?? o[`${name}Ms`];
   const seconds = o[name];
   const value = ms !== undefined ? Number(ms) : seconds !== undefined ? Number(seconds) * 1000 : fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw invalidArgument(name, "must be a non-negative unix time");
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw invalidArgument(name, "must be a non-negative unix time", "FIELD_OUT_OF_RANGE");
   return value;
 }

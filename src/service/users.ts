@@ -1,7 +1,7 @@
 // Accounts: create, read, update, delete and search users of a namespace.
 import type { Repository, UserRow } from "../storage/repository.js";
 import { UniqueViolation } from "../storage/repository.js";
-import { alreadyExists, notFound } from "./errors.js";
+import { ServiceError } from "./errors.js";
 import type { User } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
@@ -50,7 +50,7 @@ export class UsersService {
 
   async read(namespace: string, id: string): Promise<User> {
     const user = await this.deps.repo.getUser(namespace, rules.userId(id));
-    if (!user) throw notFound("user");
+    if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }
 
@@ -63,16 +63,16 @@ export class UsersService {
     if (changes.username === undefined && changes.email === undefined) {
       // Nothing to change: no write, and `updated` stays where it was.
       const user = await this.deps.repo.getUser(namespace, id);
-      if (!user) throw notFound("user");
+      if (!user) throw new ServiceError("USER_NOT_FOUND");
       return user;
     }
     const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, this.deps.now()));
-    if (!user) throw notFound("user");
+    if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }
 
   async delete(namespace: string, id: string): Promise<void> {
-    if (!(await this.deps.repo.deleteUser(namespace, rules.userId(id)))) throw notFound("user");
+    if (!(await this.deps.repo.deleteUser(namespace, rules.userId(id)))) throw new ServiceError("USER_NOT_FOUND");
   }
 
   async search(namespace: string, input: SearchUsersInput): Promise<User[]> {
@@ -85,7 +85,7 @@ async function uniquely<T>(write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
-    if (err instanceof UniqueViolation) throw alreadyExists(err.field);
+    if (err instanceof UniqueViolation) throw new ServiceError("ALREADY_TAKEN", { field: err.field });
     throw err;
   }
 }

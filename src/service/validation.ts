@@ -1,5 +1,6 @@
 // Every rule on caller input, in one place. Each check returns the normalised
-// value or throws InvalidArgument naming the field and the rule. Lengths are
+// value or throws InvalidArgument naming the field, the rule, and the rule's
+// reason of the catalogue (error-codes.ts). Lengths are
 // checked before any pattern so no input can make a check slow.
 import { invalidArgument } from "./errors.js";
 
@@ -35,14 +36,14 @@ const EMAIL_LOCAL = /^[^\s@\p{Cc}]+$/u;
 const EMAIL_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
 
 export function username(raw: string, field = "username"): string {
-  if (raw === "") throw invalidArgument(field, "required");
+  if (raw === "") throw invalidArgument(field, "required", "FIELD_REQUIRED");
   // Length and alphabet are checked on the raw text, before lowercasing: some
   // non-ASCII characters lowercase to ASCII (the Kelvin sign becomes "k").
   if (raw.length > LIMITS.usernameMax || !USERNAME_CHARS.test(raw)) {
-    throw invalidArgument(field, usernameRule());
+    throw invalidArgument(field, usernameRule(), "FIELD_MALFORMED");
   }
   const value = raw.toLowerCase();
-  if (!USERNAME_SHAPE.test(value)) throw invalidArgument(field, usernameRule());
+  if (!USERNAME_SHAPE.test(value)) throw invalidArgument(field, usernameRule(), "FIELD_MALFORMED");
   return value;
 }
 
@@ -52,16 +53,19 @@ function usernameRule(): string {
 
 export function email(raw: string, field = "email"): string {
   const value = raw.trim().toLowerCase();
-  if (value === "") throw invalidArgument(field, "required");
-  if (value.length > LIMITS.emailMax) throw invalidArgument(field, `must be at most ${LIMITS.emailMax} characters`);
+  if (value === "") throw invalidArgument(field, "required", "FIELD_REQUIRED");
+  if (value.length > LIMITS.emailMax) {
+    throw invalidArgument(field, `must be at most ${LIMITS.emailMax} characters`, "FIELD_TOO_LONG");
+  }
   const at = value.indexOf("@");
   const rule = 'must be an email address: one "@", no whitespace, and a dotted domain (name@example.com)';
-  if (at <= 0 || at !== value.lastIndexOf("@")) throw invalidArgument(field, rule);
+  if (at <= 0 || at !== value.lastIndexOf("@")) throw invalidArgument(field, rule, "FIELD_MALFORMED");
   const local = value.slice(0, at);
   const labels = value.slice(at + 1).split(".");
-  if (local.length > LIMITS.emailLocalMax || !EMAIL_LOCAL.test(local)) throw invalidArgument(field, rule);
+  if (local.length > LIMITS.emailLocalMax || !EMAIL_LOCAL.test(local))
+    throw invalidArgument(field, rule, "FIELD_MALFORMED");
   if (labels.length < 2 || !labels.every((label) => label.length <= 63 && EMAIL_LABEL.test(label))) {
-    throw invalidArgument(field, rule);
+    throw invalidArgument(field, rule, "FIELD_MALFORMED");
   }
   return value;
 }
@@ -70,7 +74,7 @@ export function email(raw: string, field = "email"): string {
 export function newPassword(raw: string, field = "password"): string {
   const value = boundedPassword(raw, field);
   if ([...value].length < LIMITS.passwordMinChars) {
-    throw invalidArgument(field, `must be at least ${LIMITS.passwordMinChars} characters`);
+    throw invalidArgument(field, `must be at least ${LIMITS.passwordMinChars} characters`, "FIELD_TOO_SHORT");
   }
   return value;
 }
@@ -85,47 +89,53 @@ export function givenPassword(raw: string, field = "password"): string {
 }
 
 function boundedPassword(raw: string, field: string): string {
-  if (raw === "") throw invalidArgument(field, "required");
+  if (raw === "") throw invalidArgument(field, "required", "FIELD_REQUIRED");
   const tooLong = `must be at most ${LIMITS.passwordMaxBytes} bytes of UTF-8`;
   // A cheap bound before normalising: NFC composes at most three code units
   // into one of three UTF-8 bytes, so text this long can never fit in 72 bytes.
-  if (raw.length > 4 * LIMITS.passwordMaxBytes) throw invalidArgument(field, tooLong);
+  if (raw.length > 4 * LIMITS.passwordMaxBytes) throw invalidArgument(field, tooLong, "FIELD_TOO_LONG");
   const value = raw.normalize("NFC");
   // bcrypt stops at a NUL byte: "secret\0x" would equal "secret". Refuse it.
-  if (value.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character");
-  if (Buffer.byteLength(value, "utf8") > LIMITS.passwordMaxBytes) throw invalidArgument(field, tooLong);
+  if (value.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character", "FIELD_MALFORMED");
+  if (Buffer.byteLength(value, "utf8") > LIMITS.passwordMaxBytes)
+    throw invalidArgument(field, tooLong, "FIELD_TOO_LONG");
   return value;
 }
 
 /** A user id chosen by the caller. */
 export function userId(raw: string, field = "id"): string {
-  if (raw === "") throw invalidArgument(field, "required");
+  if (raw === "") throw invalidArgument(field, "required", "FIELD_REQUIRED");
   if (raw.length > LIMITS.idMax || !ID_SHAPE.test(raw)) {
-    throw invalidArgument(field, `must be 1 to ${LIMITS.idMax} of A-Z a-z 0-9 . _ -`);
+    throw invalidArgument(field, `must be 1 to ${LIMITS.idMax} of A-Z a-z 0-9 . _ -`, "FIELD_MALFORMED");
   }
   return raw;
 }
 
 export function namespace(raw: string, field = "micro-namespace"): string {
   if (raw === "" || raw.length > LIMITS.namespaceMax || !NAMESPACE_SHAPE.test(raw)) {
-    throw invalidArgument(field, `must be 1 to ${LIMITS.namespaceMax} of a-z 0-9 _ -`);
+    throw invalidArgument(field, `must be 1 to ${LIMITS.namespaceMax} of a-z 0-9 _ -`, "FIELD_MALFORMED");
   }
   return raw;
 }
 
 export function sessionId(raw: string, field = "session_id"): string {
-  if (raw === "") throw invalidArgument(field, "required");
+  if (raw === "") throw invalidArgument(field, "required", "FIELD_REQUIRED");
   if (raw.length > LIMITS.sessionIdMax)
-    throw invalidArgument(field, `must be at most ${LIMITS.sessionIdMax} characters`);
+    throw invalidArgument(field, `must be at most ${LIMITS.sessionIdMax} characters`, "FIELD_TOO_LONG");
   return raw;
 }
 
 /** Session handles (hex SHA-256 digests, from ListSessions) as digests. */
 export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
-  if (raw.length > LIMITS.sessionsListMax) throw invalidArgument(field, `at most ${LIMITS.sessionsListMax} handles`);
+  if (raw.length > LIMITS.sessionsListMax)
+    throw invalidArgument(field, `at most ${LIMITS.sessionsListMax} handles`, "FIELD_TOO_LONG");
   return raw.map((handle) => {
     if (!/^[0-9a-f]{64}$/.test(handle))
-      throw invalidArgument(field, "each handle is 64 lowercase hex characters, as ListSessions returns");
+      throw invalidArgument(
+        field,
+        "each handle is 64 lowercase hex characters, as ListSessions returns",
+        "FIELD_MALFORMED",
+      );
     return Buffer.from(handle, "hex");
   });
 }
@@ -145,18 +155,26 @@ export function searchQuery(input: {
 }): SearchQuery {
   const usernamePrefix = input.username;
   if (usernamePrefix.length > LIMITS.usernameMax || (usernamePrefix !== "" && !USERNAME_CHARS.test(usernamePrefix))) {
-    throw invalidArgument("username", `a username prefix is at most ${LIMITS.usernameMax} of A-Z a-z 0-9 _ -`);
+    throw invalidArgument(
+      "username",
+      `a username prefix is at most ${LIMITS.usernameMax} of A-Z a-z 0-9 _ -`,
+      "FIELD_MALFORMED",
+    );
   }
   const emailPrefix = input.email.trim().toLowerCase();
   if (emailPrefix.length > LIMITS.emailMax)
-    throw invalidArgument("email", `must be at most ${LIMITS.emailMax} characters`);
+    throw invalidArgument("email", `must be at most ${LIMITS.emailMax} characters`, "FIELD_TOO_LONG");
   const limit = BigInt(input.limit);
   if (limit < 0n || limit > BigInt(LIMITS.searchLimitMax)) {
-    throw invalidArgument("limit", `must be from 0 to ${LIMITS.searchLimitMax} (0 means ${LIMITS.searchLimitDefault})`);
+    throw invalidArgument(
+      "limit",
+      `must be from 0 to ${LIMITS.searchLimitMax} (0 means ${LIMITS.searchLimitDefault})`,
+      "FIELD_OUT_OF_RANGE",
+    );
   }
   const offset = BigInt(input.offset);
   if (offset < 0n || offset > BigInt(LIMITS.searchOffsetMax)) {
-    throw invalidArgument("offset", `must be from 0 to ${LIMITS.searchOffsetMax}`);
+    throw invalidArgument("offset", `must be from 0 to ${LIMITS.searchOffsetMax}`, "FIELD_OUT_OF_RANGE");
   }
   return {
     usernamePrefix: usernamePrefix.toLowerCase(),

@@ -87,9 +87,7 @@ export class WorkQueue implements WorkRunner, HashingSlots {
   /** Refuses new work when the slots, the line and the reserved places are all taken. */
   private admit(): void {
     if (this.running + this.waiting.length + this.reserved >= this.concurrency + this.maxWaiting) {
-      throw new ServiceError("resource_exhausted", "the service is busy hashing passwords; retry shortly", {
-        retryAfterSeconds: 1,
-      });
+      throw new ServiceError("HASHING_BUSY", { retryAfterSeconds: 1 });
     }
   }
 

@@ -28,13 +28,13 @@ export async function resolveCaller(keys: KeysService, header: Headers, known?: 
     key = token === undefined ? undefined : await keys.authenticate(token);
   }
   if (!key) {
-    throw new ServiceError("unauthenticated", "a valid API key is required: authorization: Bearer <key>");
+    throw new ServiceError("API_KEY_INVALID");
   }
   const requested = header.get("micro-namespace");
   const namespace =
     requested === null || requested === "" ? (key.namespace ?? DEFAULT_NAMESPACE) : rules.namespace(requested.trim());
   if (key.namespace !== null && key.namespace !== namespace) {
-    throw new ServiceError("permission_denied", `this API key may only be used for namespace "${key.namespace}"`);
+    throw new ServiceError("NAMESPACE_FORBIDDEN", { namespace: key.namespace });
   }
   return { namespace, keyId: key.id, admin: key.namespace === null };
 }

@@ -11,21 +11,22 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
-  type DescField,
   type DescMessage,
   fromBinary,
   fromJson,
   type JsonObject,
   type JsonValue,
-  ScalarType,
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
 import { type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
+import { logAdapterFailure } from "./adapter-failure.js";
 import { m3oCallKey } from "./call-context.js";
 import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
+import { type DecodeProblem, isInt64, jsonDecodeProblem, notValidJson } from "./json-decode-errors.js";
 import { abandonBody } from "./listener.js";
 import { BodyTooLarge, oneChunk, readBody } from "./read-body.js";
 
@@ -41,6 +42,8 @@ export interface M3oOptions {
   maxBodyBytes: number;
   /** For the check of the API key before the body is read (early-auth.ts). */
   keys: KeysService;
+  /** Where a failure that made no answer is reported (adapter-failure.ts). */
+  logger: Logger;
 }
 
 export type M3oHandler = (req: NodeRequest, res: NodeResponse) => void;
@@ -56,12 +59,14 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
   options.routes(router);
   const methods = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) {
-    if (handler.service.typeName === "users.v1.Users") methods.set(handler.method.name.toLowerCase(), handler);
+    if (handler.service.typeName === "users.v1.Users") methods.set(handler.method.name, handler);
   }
 
   return (req, res) => {
     const name = M3O_PATH.exec((req.url ?? "").split("?", 1)[0]!)?.[1] ?? "";
-    const handler = methods.get(name.toLowerCase());
+    // Exact names only ("Login", never "login"): a proxy rule written for the
+    // documented path must not be bypassed by another spelling of it.
+    const handler = methods.get(name);
     const id = `users.${handler?.method.name ?? name}`;
     if (!handler) return sendError(res, id, 404, `unknown method "${name}"`);
     if (req.method !== "POST") {
@@ -69,9 +74,13 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
       return sendError(res, id, 405, "use POST");
     }
     forward(handler, req, res, options).catch((err: unknown) => {
-      // Only a broken connection can land here; the caller is gone.
-      if (!res.headersSent) sendError(res, id, 500, "internal error");
-      void err;
+      logAdapterFailure(options.logger, "m3o", req, err);
+      if (res.headersSent) return void res.destroy();
+      try {
+        sendError(res, id, 500, "internal error");
+      } catch {
+        res.destroy();
+      }
     });
   };
 }
@@ -89,7 +98,8 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
         : toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, options.maxBodyBytes)));
   } catch (err) {
     if (err instanceof BodyTooLarge) return sendError(res, id, 413, err.message);
-    return sendError(res, id, 400, (err as Error).message);
+    if (err instanceof BadInput) return sendError(res, id, 400, err.message);
+    throw err;
   }
 
   const header = new Headers({ "content-type": "application/proto", "connect-protocol-version": "1" });
@@ -144,34 +154,25 @@ function parseInput(schema: DescMessage, body: Buffer) {
   try {
     json = text === "" ? {} : (JSON.parse(text) as JsonValue);
   } catch (err) {
-    // V8's message quotes the body (a password, say): keep only where it broke.
-    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
-    throw new Error(`request body: not valid JSON${at === undefined ? "" : ` (at character ${at})`}`);
+    throw new BadInput(notValidJson((err as Error).message));
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new Error("request body: must be a JSON object");
+    throw new BadInput({ rule: "request body: must be a JSON object" });
   }
   try {
     return fromJson(schema, json, { ignoreUnknownFields: true });
   } catch (err) {
-    // protobuf-es names the field and quotes the value; say what was expected
-    // instead, so the caller's value (a password, say) is never echoed back.
-    const text = (err as Error).message;
-    const field = schema.fields.find((f) => f.name === /field [\w.]+\.(\w+) from JSON/.exec(text)?.[1]);
-    if (!field) throw new Error("request body: does not match the request's fields");
-    if (/set multiple times/.test(text)) {
-      throw new Error(`${field.name}: given more than once (as both ${field.name} and ${field.jsonName}?)`);
-    }
-    throw new Error(`${field.name}: ${expectedJson(field)}`);
+    throw new BadInput(
+      jsonDecodeProblem((err as Error).message, (name) => (name === schema.typeName ? schema : undefined)),
+    );
   }
 }
 
-function expectedJson(field: DescField): string {
-  if (field.fieldKind === "list")
-    return field.listKind === "scalar" ? "must be an array of strings" : "must be an array";
-  if (field.fieldKind === "scalar" && isInt64(field.scalar)) return "must be a whole number (or a string of one)";
-  if (field.fieldKind === "scalar" && field.scalar === ScalarType.STRING) return "must be a string";
-  return "has the wrong JSON type";
+/** A body that is not the request's JSON: said as "field: rule", never quoting it. */
+class BadInput extends Error {
+  constructor(problem: DecodeProblem) {
+    super(problem.field === undefined ? problem.rule : `${problem.field}: ${problem.rule}`);
+  }
 }
 
 /** Rewrites int64 fields from JSON strings (proto3 JSON) to numbers, as the M3O docs show them. */
@@ -191,19 +192,18 @@ function m3oJson(schema: DescMessage, json: JsonValue): JsonObject {
   return object;
 }
 
-function isInt64(type: ScalarType): boolean {
-  return [ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64].includes(
-    type,
-  );
-}
-
 function sendError(res: NodeResponse, id: string, status: number, detail: string): void {
   sendJson(res, status, { id, code: status, detail, status: STATUS_CODES[status] ?? "Error" });
 }
 
 function sendJson(res: NodeResponse, status: number, body: JsonValue): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    // Answers may carry a session id (Login, ReadSession): no cache may keep one.
+    "cache-control": "no-store",
+  });
   res.end(text);
 }
 

@@ -5,6 +5,7 @@
 import { createRegistry, type DescFile, type Registry, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { file_google_rpc_error_details } from "../../gen/google/rpc/error_details_pb.js";
 import { file_grpc_health_v1_health } from "../../gen/grpc/health/v1/health_pb.js";
 import {
   file_grpc_reflection_v1_reflection,
@@ -37,6 +38,8 @@ const INVALID_ARGUMENT = 3;
 export function registerReflection(router: ConnectRouter, interceptors: Interceptor[]): void {
   const files = [
     file_users_v1_users,
+    // The error details every failed call carries, so clients using reflection can decode them.
+    file_google_rpc_error_details,
     file_grpc_health_v1_health,
     file_grpc_reflection_v1_reflection,
     file_grpc_reflection_v1alpha_reflection,

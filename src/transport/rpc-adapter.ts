@@ -17,8 +17,10 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
+import { logAdapterFailure } from "./adapter-failure.js";
 import { authenticatedKey, emptyRequestBody, keyFromHeaders } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
 import { oneChunk } from "./read-body.js";
@@ -28,6 +30,8 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
   /** Services whose calls need an API key: checked on the headers before the body is read (early-auth.ts). */
   keyed?: { keys: KeysService; services: string[] };
+  /** Where a failure that made no answer is reported (adapter-failure.ts). */
+  logger: Logger;
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
@@ -55,8 +59,10 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
         if (!req.complete) abandonBody(req);
         return universalResponseToNodeResponse(uRes, res);
       })
-      // Only a connection that broke mid-answer lands here; the caller is gone.
-      .catch(() => res.destroy());
+      .catch((err: unknown) => {
+        logAdapterFailure(options.logger, "rpc", req, err);
+        res.destroy();
+      });
   };
 }
 

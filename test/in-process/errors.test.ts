@@ -1,9 +1,14 @@
-// Errors: the one mapping from service and storage errors to protocol codes
-// (checked against the README's Errors table), and each code the database or
-// the hashing queue can cause, in process over real faults.
+// Errors: the catalogue of reasons (each with its code and its one message,
+// listed in the README), the one mapping from service and storage errors to
+// protocol codes and details (checked against the README's Errors table), and
+// each code the database or the hashing queue can cause, in process over real
+// faults.
 import fs from "node:fs";
+import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { REASONS, type Reason } from "../../src/service/error-codes.js";
 import { type ErrorCode, ServiceError } from "../../src/service/errors.js";
 import { StorageUnavailable, UniqueViolation } from "../../src/storage/repository.js";
 import { HTTP_STATUS, toConnectError } from "../../src/transport/error-mapping.js";
@@ -12,10 +17,66 @@ import { failure } from "../support/errors.js";
 import { hideTable, holdWriteLock } from "../support/faults.js";
 import { type InProcess, startInProcess } from "../support/services.js";
 
+const README = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const SRC = new URL("../../src/", import.meta.url).pathname;
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith(".ts") ? [full] : [];
+  });
+}
+
+describe("the catalogue of reasons", () => {
+  test("every reason is UPPER_SNAKE_CASE of at most 63 characters, as ErrorInfo asks", () => {
+    for (const reason of Object.keys(REASONS)) expect(reason).toMatch(/^[A-Z][A-Z0-9_]{0,61}[A-Z0-9]$/);
+  });
+
+  test("the README's reason table lists every reason with its code, and nothing else", () => {
+    const rows = [...README.matchAll(/^\| `([A-Z0-9_]+)` \| ([A-Za-z]+) \|/gm)].map((r) => [r[1], r[2]]);
+    const expected = Object.entries(REASONS).map(([reason, spec]) => [
+      reason,
+      Code[Object.values(Code).find((c) => typeof c === "number" && spec.code === codeName(c)) as Code],
+    ]);
+    expect(rows).toEqual(expected);
+  });
+
+  test("every ServiceError in src/ names a reason of the catalogue (none is built from a bare code)", () => {
+    const bare: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const text = fs.readFileSync(file, "utf8");
+      for (const match of text.matchAll(/new ServiceError\(\s*"([^"]+)"/g)) {
+        if (!(match[1]! in REASONS)) bare.push(`${path.relative(SRC, file)}: ${match[0]}`);
+      }
+    }
+    expect(bare).toEqual([]);
+  });
+
+  test("a reason fixes the code and writes the message; validation reasons carry field and rule", () => {
+    const err = new ServiceError("FIELD_TOO_LONG", { field: "email", rule: "must be at most 254 characters" });
+    expect([err.code, err.reason, err.message]).toEqual([
+      "invalid_argument",
+      "FIELD_TOO_LONG",
+      "email: must be at most 254 characters",
+    ]);
+    const throttled = new ServiceError("LOGIN_THROTTLED", { retryAfterSeconds: 30 });
+    expect(throttled.message).toBe("too many failed attempts for this account; retry in 30 s");
+  });
+
+  test("the generic form (a bare code) still works, with the code in upper case as its reason", () => {
+    const err = new ServiceError("permission_denied", "not for you");
+    expect([err.code, err.reason, err.message]).toEqual(["permission_denied", "PERMISSION_DENIED", "not for you"]);
+  });
+});
+
+function codeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
 describe("the error mapping", () => {
   test("the README's Errors table states the gRPC code and HTTP status of each code", () => {
-    const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const rows = [...readme.matchAll(/^\| ([A-Za-z]+) \| (\d+) \| (\d+)[^|]*\|/gm)];
+    const rows = [...README.matchAll(/^\| ([A-Za-z]+) \| (\d+) \| (\d+)[^|]*\|/gm)];
     expect(rows.map((r) => r[1])).toEqual([
       "InvalidArgument",
       "Unauthenticated",
@@ -50,9 +111,28 @@ describe("the error mapping", () => {
     expect([error.code, error.rawMessage, unexpected]).toEqual([code, "the message", false]);
   });
 
-  test("retry-after travels as a header", () => {
-    const { error } = toConnectError(new ServiceError("resource_exhausted", "slow down", { retryAfterSeconds: 7 }));
+  test("retry-after travels as a header and as RetryInfo", () => {
+    const { error } = toConnectError(new ServiceError("HASHING_BUSY", { retryAfterSeconds: 7 }));
     expect(error.metadata.get("retry-after")).toBe("7");
+    expect(error.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBe(7n);
+    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("HASHING_BUSY");
+  });
+
+  test.each(Object.keys(REASONS) as Reason[])("reason %s becomes its code with ErrorInfo in domain users.v1", (r) => {
+    const { error } = toConnectError(new ServiceError(r, { field: "f", rule: "the rule", retryAfterSeconds: 1 }));
+    expect(codeName(error.code)).toBe(REASONS[r].code);
+    const [info] = error.findDetails(ErrorInfoSchema);
+    expect([info?.reason, info?.domain]).toEqual([r, "users.v1"]);
+  });
+
+  test("a field's rule travels as ErrorInfo metadata and as a BadRequest field violation", () => {
+    const { error } = toConnectError(new ServiceError("FIELD_REQUIRED", { field: "username", rule: "required" }));
+    expect({ ...error.findDetails(ErrorInfoSchema)[0]?.metadata }).toEqual({ field: "username", rule: "required" });
+    expect(error.findDetails(BadRequestSchema)[0]?.fieldViolations[0]).toMatchObject({
+      field: "username",
+      description: "required",
+      reason: "FIELD_REQUIRED",
+    });
   });
 
   test("storage errors: unavailable, timed out, and a uniqueness clash", () => {
@@ -60,17 +140,23 @@ describe("the error mapping", () => {
     expect(toConnectError(new StorageUnavailable("slow", true)).error.code).toBe(Code.DeadlineExceeded);
     const clash = toConnectError(new UniqueViolation("email")).error;
     expect([clash.code, clash.rawMessage]).toEqual([Code.AlreadyExists, "email: already taken in this namespace"]);
+    expect(clash.findDetails(ErrorInfoSchema)[0]?.reason).toBe("ALREADY_TAKEN");
+    expect(toConnectError(new StorageUnavailable("down")).error.findDetails(ErrorInfoSchema)[0]?.reason).toBe(
+      "DATABASE_UNAVAILABLE",
+    );
   });
 
   test("anything else is Internal with no detail, marked unexpected for the log", () => {
     const { error, unexpected } = toConnectError(new TypeError("secret detail: row 42 of table users"));
     expect([error.code, error.rawMessage, unexpected]).toEqual([Code.Internal, "internal error", true]);
     expect(toConnectError("a string").error.rawMessage).toBe("internal error");
+    expect(toConnectError("a string").error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INTERNAL");
   });
 
   test("a ConnectError passes through; an Internal one still counts as unexpected", () => {
     const given = new ConnectError("bad", Code.InvalidArgument);
     expect(toConnectError(given)).toEqual({ error: given, unexpected: false });
+    expect(given.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INVALID_ARGUMENT");
     expect(toConnectError(new ConnectError("x", Code.Internal)).unexpected).toBe(true);
   });
 });

@@ -108,7 +108,7 @@ describe.each(ENGINES)("Connect on the wire (%s)", (engine) => {
   test("permission_denied is HTTP 403", async () => {
     const { key } = await t.server.keys.create("acme");
     const res = await post("Read", { id: "x" }, { authorization: `Bearer ${key}`, "micro-namespace": "globex" });
-    expect([res.status, res.json]).toEqual([
+    expect([res.status, res.json]).toMatchObject([
       403,
       { code: "permission_denied", message: 'this API key may only be used for namespace "acme"' },
     ]);

@@ -259,11 +259,29 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
     });
 
     test("the error id uses the method's own name at the /v1 path too", async () => {
-      const res = await httpRequest(url("read", "/v1/users"), {
+      const res = await httpRequest(url("Read", "/v1/users"), {
         headers: { ...CURL_HEADERS, authorization: `Bearer ${t.adminKey}` },
         body: '{"id": "nobody"}',
       });
       expect([res.status, m3oError(res).id]).toEqual([404, "users.Read"]);
+    });
+
+    // A proxy rule written for the documented path (deny /users/Users/Login,
+    // say) must not be bypassed by another spelling of the method.
+    test.each([
+      ["/users/Users", "login"],
+      ["/users/Users", "LOGIN"],
+      ["/v1/users", "readSession"],
+      ["/v1/users", "Readsession"],
+    ])("method names match exactly: %s/%s is 404", async (base, method) => {
+      const res = await httpRequest(url(method, base), {
+        headers: { ...CURL_HEADERS, authorization: `Bearer ${t.adminKey}` },
+        body: '{"username": "nobody", "password": "password1", "session_id": "x"}',
+      });
+      expect([res.status, m3oError(res)]).toEqual([
+        404,
+        { id: `users.${method}`, code: 404, detail: `unknown method "${method}"`, status: "Not Found" },
+      ]);
     });
 
     test.each([

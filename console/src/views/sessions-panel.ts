@@ -2,6 +2,7 @@
 // at once (RevokeSessions). Handles identify sessions but cannot sign in.
 import type { SessionInfo, User } from "../../../gen/users/v1/users_pb.js";
 import type { App } from "../app.js";
+import { unixSecondsLabel } from "../dates.js";
 import { busy, h, time, uid } from "../dom.js";
 import { describeError } from "../errors.js";
 
@@ -76,7 +77,7 @@ export function sessionsPanel(app: App, user: () => User): SessionsPanel {
               {
                 type: "button",
                 class: "secondary",
-                "aria-label": `Revoke the session started ${new Date(Number(s.created) * 1000).toLocaleString()} (${s.handle.slice(0, 12)})`,
+                "aria-label": `Revoke the session started ${unixSecondsLabel(s.created).text} (${s.handle.slice(0, 12)})`,
                 onclick: () => void revoke([s.handle]),
               },
               "Revoke",

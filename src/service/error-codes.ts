@@ -1,0 +1,169 @@
+// The catalogue of error reasons: every error the service answers names one
+// of these stable, machine-readable reasons (sent as google.rpc.ErrorInfo in
+// the domain ERROR_DOMAIN), and its message is written here and nowhere else.
+// A reason never changes meaning once published: add a new one instead.
+// The README's Errors section lists them (a test keeps the two equal).
+
+export type ErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "already_exists"
+  | "unauthenticated"
+  | "permission_denied"
+  | "resource_exhausted"
+  | "failed_precondition"
+  | "aborted"
+  | "unavailable"
+  | "deadline_exceeded"
+  | "internal";
+
+/** The ErrorInfo domain of every reason below. */
+export const ERROR_DOMAIN = "users.v1";
+
+/** What a message may say beyond its fixed text. Never a secret or a caller's value. */
+export interface ReasonParams {
+  /** The request field the error is about (snake_case, as in the .proto). */
+  field?: string;
+  /** The rule the field breaks, in words ("must be at most 254 characters"). */
+  rule?: string;
+  /** Seconds after which a retry may succeed. */
+  retryAfterSeconds?: number;
+  /** The namespace an API key is limited to. */
+  namespace?: string;
+}
+
+interface ReasonSpec {
+  code: ErrorCode;
+  /** When it happens, for the README's table. */
+  when: string;
+  message: (p: ReasonParams) => string;
+}
+
+/** "field: rule", or the rule alone when no field is named. */
+const fieldRule = (p: ReasonParams): string => (p.field ? `${p.field}: ${p.rule ?? "invalid"}` : (p.rule ?? "invalid"));
+
+export const REASONS = {
+  FIELD_REQUIRED: { code: "invalid_argument", when: "a required field is empty", message: fieldRule },
+  FIELD_TOO_LONG: { code: "invalid_argument", when: "a field is longer than its limit", message: fieldRule },
+  FIELD_TOO_SHORT: {
+    code: "invalid_argument",
+    when: "a new password is shorter than 8 characters",
+    message: fieldRule,
+  },
+  FIELD_MALFORMED: {
+    code: "invalid_argument",
+    when: "a field's text is not of its shape (username, email, id, namespace, handle, bcrypt hash)",
+    message: fieldRule,
+  },
+  FIELD_OUT_OF_RANGE: {
+    code: "invalid_argument",
+    when: "a number is outside its range (limit, offset, a timestamp, a bcrypt cost)",
+    message: fieldRule,
+  },
+  PASSWORDS_DIFFER: {
+    code: "invalid_argument",
+    when: "confirm_password is not equal to new_password",
+    message: () => "confirm_password: must equal new_password",
+  },
+  REQUEST_MALFORMED: {
+    code: "invalid_argument",
+    when: "the request body cannot be decoded (not JSON, not protobuf, a value of the wrong type); never quotes it",
+    message: fieldRule,
+  },
+  USER_NOT_FOUND: { code: "not_found", when: "no user with that id in the namespace", message: () => "user not found" },
+  SESSION_NOT_FOUND: {
+    code: "not_found",
+    when: "no live session with that id (unknown, expired or ended)",
+    message: () => "session not found",
+  },
+  API_KEY_NOT_FOUND: {
+    code: "not_found",
+    when: "no active API key with that id (`keys revoke`)",
+    message: () => "active API key not found",
+  },
+  ALREADY_TAKEN: {
+    code: "already_exists",
+    when: "the id, username or email (the field) is taken in the namespace",
+    message: (p) => `${p.field}: already taken in this namespace`,
+  },
+  API_KEY_INVALID: {
+    code: "unauthenticated",
+    when: "no API key, or not a live one",
+    message: () => "a valid API key is required: authorization: Bearer <key>",
+  },
+  // Login's one answer for an unknown account and a wrong password alike.
+  INVALID_CREDENTIALS: {
+    code: "unauthenticated",
+    when: "Login with an unknown account or a wrong password (which one is never said)",
+    message: () => "invalid credentials",
+  },
+  OLD_PASSWORD_WRONG: {
+    code: "unauthenticated",
+    when: "UpdatePassword's old_password is not the current password",
+    message: () => "old_password: does not match the current password",
+  },
+  NAMESPACE_FORBIDDEN: {
+    code: "permission_denied",
+    when: "a namespace-scoped key used for another namespace",
+    message: (p) => `this API key may only be used for namespace "${p.namespace}"`,
+  },
+  LOGIN_THROTTLED: {
+    code: "resource_exhausted",
+    when: "too many failed attempts for the account: locked for a while (retry-after)",
+    message: (p) => `too many failed attempts for this account; retry in ${p.retryAfterSeconds} s`,
+  },
+  LOGIN_BUSY: {
+    code: "resource_exhausted",
+    when: "as many sign-in checks of the account are in progress as it has attempts left, for longer than the wait (retry-after)",
+    message: () => "too many sign-in attempts in progress for this account; retry in 1 s",
+  },
+  HASHING_BUSY: {
+    code: "resource_exhausted",
+    when: "every password-hashing slot and queue place is taken (retry-after)",
+    message: () => "the service is busy hashing passwords; retry shortly",
+  },
+  BODY_TOO_LARGE: {
+    code: "resource_exhausted",
+    when: "the request body is over MAX_BODY_BYTES",
+    message: (p) => `request body: ${p.rule ?? "too large"}`,
+  },
+  PASSWORD_CHANGED_CONCURRENTLY: {
+    code: "aborted",
+    when: "another UpdatePassword changed the password meanwhile; retry",
+    message: () => "the password was changed by another request meanwhile; retry",
+  },
+  DATABASE_UNAVAILABLE: {
+    code: "unavailable",
+    when: "the database is unreachable; retry",
+    message: () => "the database is unavailable; retry shortly",
+  },
+  DATABASE_TIMEOUT: {
+    code: "deadline_exceeded",
+    when: "the database did not answer in time (a lock held too long); retry",
+    message: () => "the database did not answer in time; retry",
+  },
+  INTERNAL: {
+    code: "internal",
+    when: "a bug: the detail goes to the log with the request id, never to the caller",
+    message: () => "internal error",
+  },
+} as const satisfies Record<string, ReasonSpec>;
+
+export type Reason = keyof typeof REASONS;
+
+/** Reasons of a field breaking its rule: they carry the field and the rule. */
+export type ValidationReason =
+  | "FIELD_REQUIRED"
+  | "FIELD_TOO_LONG"
+  | "FIELD_TOO_SHORT"
+  | "FIELD_MALFORMED"
+  | "FIELD_OUT_OF_RANGE";
+
+export function isReason(name: string): name is Reason {
+  return Object.hasOwn(REASONS, name);
+}
+
+/** The one place a reason's message is written. */
+export function reasonMessage(reason: Reason, params: ReasonParams = {}): string {
+  return (REASONS[reason] as ReasonSpec).message(params);
+}
