@@ -144,9 +144,7 @@ export class LoginThrottle {
           // Waited so long for hashing that the lease may run out mid-check:
           // not checked (the caller releases the slot), as when hashing is busy.
           if (this.now() - reservedAt > CHECK_START_LIMIT_MS) {
-            throw new ServiceError("resource_exhausted", "the service is busy hashing passwords; retry shortly", {
-              retryAfterSeconds: 1,
-            });
+            throw new ServiceError("HASHING_BUSY", { retryAfterSeconds: 1 });
           }
           return work();
         }),
