@@ -1,7 +1,7 @@
 // Accounts: create, read, update, delete and search users of a namespace.
 import type { Repository, UserRow } from "../storage/repository.js";
-import { UniqueViolation } from "../storage/repository.js";
-import { alreadyExists, notFound } from "./errors.js";
+import { SearchTooBroad, UniqueViolation } from "../storage/repository.js";
+import { alreadyExists, notFound, ServiceError } from "./errors.js";
 import type { User } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
@@ -76,7 +76,13 @@ export class UsersService {
   }
 
   async search(namespace: string, input: SearchUsersInput): Promise<User[]> {
-    return this.deps.repo.searchUsers(namespace, rules.searchQuery(input));
+    try {
+      return await this.deps.repo.searchUsers(namespace, rules.searchQuery(input));
+    } catch (err) {
+      // Depends on the namespace's data, not on the request alone: FailedPrecondition.
+      if (err instanceof SearchTooBroad) throw new ServiceError("failed_precondition", err.message);
+      throw err;
+    }
   }
 }
 

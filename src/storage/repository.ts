@@ -127,6 +127,18 @@ export class StorageUnavailable extends Error {
   }
 }
 
+/**
+ * A Search that no plan can answer without reading more than the bound of
+ * index entries (see user-search.ts): two broad prefixes that seldom match
+ * together, or a deep offset into a broad prefix, in a large namespace.
+ */
+export class SearchTooBroad extends Error {
+  constructor(readonly scanMax: number) {
+    super(`search: too broad to answer within ${scanMax} index entries; narrow a prefix or lower the offset`);
+    this.name = "SearchTooBroad";
+  }
+}
+
 export interface Repository {
   readonly engine: "sqlite" | "postgres";
 
@@ -150,7 +162,7 @@ export interface Repository {
   ): Promise<UserRow | undefined>;
   /** Deletes the user, its password hash and its sessions; false if absent. */
   deleteUser(namespace: string, id: string): Promise<boolean>;
-  /** Matching users ordered by (createdMs, id). */
+  /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]>;
 
   // Passwords

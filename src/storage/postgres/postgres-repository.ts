@@ -6,7 +6,6 @@
 // lock, and the comment there says why.
 import type pg from "pg";
 import { lockShiftLimit } from "../lock-shift.js";
-import { prefixUpperBound } from "../prefix-range.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -34,14 +33,21 @@ import {
   USER_COLUMNS,
   type UserRecord,
 } from "../rows.js";
+import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database } from "./database.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import { searchWithPlan } from "./user-search.js";
 
 const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
 const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
+
+export interface PostgresOptions extends PoolOptions {
+  /** Index entries a step of a Search may read (see ../user-search.ts). */
+  searchScanMax?: number;
+}
 
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
@@ -50,10 +56,11 @@ export class PostgresRepository implements Repository {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly db: Database,
+    private readonly searchScanMax: number,
   ) {}
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
-  static async open(url: string, options: PoolOptions): Promise<PostgresRepository> {
+  static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
     const pool = createPool(url, options);
     const db = new Database(pool);
     try {
@@ -62,7 +69,7 @@ export class PostgresRepository implements Repository {
       await pool.end().catch(() => {});
       throw err;
     }
-    return new PostgresRepository(pool, db);
+    return new PostgresRepository(pool, db, options.searchScanMax ?? SEARCH_SCAN_MAX_DEFAULT);
   }
 
   /** Answers only when the schema is at exactly this build's version (as the SQLite engine). */
@@ -147,32 +154,17 @@ export class PostgresRepository implements Repository {
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+    return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
+  }
+
+  /** searchUsers with the plan it took and the index entries it read (see ../user-search.ts). */
+  async searchWithPlan(namespace: string, query: UserSearch): Promise<SearchOutcome> {
     // PostgreSQL text cannot hold NUL, so no stored value starts with such a
     // prefix (SQLite answers the same: none); sending it would be an encoding error.
-    if (query.usernamePrefix.includes("\u0000") || query.emailPrefix.includes("\u0000")) return [];
-    const where = ["namespace = $1"];
-    const params: unknown[] = [namespace];
-    for (const [column, prefix] of [
-      ["username", query.usernamePrefix],
-      ["email", query.emailPrefix],
-    ] as const) {
-      if (prefix === "") continue;
-      // A range on the COLLATE "C" column: served by its unique index, in code point order.
-      params.push(prefix);
-      where.push(`${column} >= $${params.length}`);
-      const upper = prefixUpperBound(prefix);
-      if (upper !== undefined) {
-        params.push(upper);
-        where.push(`${column} < $${params.length}`);
-      }
+    if (query.usernamePrefix.includes("\u0000") || query.emailPrefix.includes("\u0000")) {
+      return { rows: [], plan: "range", entriesRead: 0 };
     }
-    params.push(query.limit, query.offset);
-    const { rows } = await this.db.query<UserRecord>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE ${where.join(" AND ")}
-       ORDER BY created_ms, id LIMIT $${params.length - 1} OFFSET $${params.length}`,
-      params,
-    );
-    return rows.map(toUser);
+    return searchWithPlan(this.db, namespace, query, this.searchScanMax);
   }
 
   // Passwords and sessions
@@ -409,7 +401,7 @@ export class PostgresRepository implements Repository {
   }
 
   async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
-    // Keyset pagination on (namespace, created_ms, id), served by users_created:
+    // Keyset pagination on (namespace, created_ms, id), served by users_created_names:
     // each page is one short query, and no connection is held between pages.
     const select = `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;

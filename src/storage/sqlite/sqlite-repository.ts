@@ -33,6 +33,7 @@ import {
   toUserExport,
   type UserRecord,
 } from "../rows.js";
+import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
@@ -43,6 +44,8 @@ import { WalSync } from "./wal-sync.js";
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before failing. */
   busyTimeoutMs?: number;
+  /** Index entries a step of a Search may read (see ../user-search.ts). */
+  searchScanMax?: number;
 }
 
 export class SqliteRepository implements Repository {
@@ -72,7 +75,9 @@ export class SqliteRepository implements Repository {
     this.db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_WAIT_MS, this.busyTimeoutMs)}`);
     migrate(this.db);
     this.stmts = prepareStatements(this.db);
-    this.userSearch = new SqliteUserSearch(this.db);
+    this.userSearch = new SqliteUserSearch(this.db, options.searchScanMax ?? SEARCH_SCAN_MAX_DEFAULT, (work) =>
+      this.guard(work),
+    );
   }
 
   async ping(): Promise<void> {
@@ -177,9 +182,12 @@ export class SqliteRepository implements Repository {
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
-    // The plan is chosen per prefix (see user-search.ts).
-    const rows = await this.guard(() => this.userSearch.run(namespace, query));
-    return rows.map(toUser);
+    return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
+  }
+
+  /** searchUsers with the plan it took and the index entries it read (see ../user-search.ts). */
+  searchWithPlan(namespace: string, query: UserSearch): Promise<SearchOutcome> {
+    return this.userSearch.run(namespace, query);
   }
 
   async replacePasswordHash(
