@@ -93,8 +93,9 @@ export async function searchUsers(steps: SearchSteps, query: UserSearch, scanMax
     return { rows, plan: "range", entriesRead: entriesRead + by.count };
   };
 
-  const rare = await narrowest(RANGE_SORT_MAX);
-  if (rare.count <= RANGE_SORT_MAX) return range(rare);
+  const rareMax = Math.min(RANGE_SORT_MAX, scanMax);
+  const rare = await narrowest(rareMax);
+  if (rare.count <= rareMax) return range(rare);
   // Broad prefixes: the page is usually near the start in creation order.
   const walked = await steps.walk(scanMax, filters, query);
   entriesRead += scanMax;

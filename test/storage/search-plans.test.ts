@@ -3,6 +3,7 @@
 // checked against the same search done in JavaScript over every user, and
 // each plan's index entries read against the bound.
 
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { openRepository } from "../../src/storage/open.js";
 import type { PostgresRepository } from "../../src/storage/postgres/postgres-repository.js";
@@ -10,6 +11,8 @@ import { type Repository, SearchTooBroad, type UserRow, type UserSearch } from "
 import type { SqliteRepository } from "../../src/storage/sqlite/sqlite-repository.js";
 import { RANGE_SORT_MAX } from "../../src/storage/user-search.js";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
+import { grpcUsersClient } from "../support/grpc-js.js";
+import { startTestServer, type TestServer } from "../support/server.js";
 import { outcome } from "./fixtures.js";
 
 const SCAN_MAX = 3000;
@@ -142,5 +145,72 @@ describe.each(ENGINES)("search plans (%s)", (engine) => {
       }
     }
     expect(answered).toBeGreaterThan(30);
+  });
+});
+
+describe.each(ENGINES)("a Search too broad for SEARCH_SCAN_MAX, over the wire (%s)", (engine) => {
+  let t: TestServer;
+  const all = users();
+
+  beforeAll(async () => {
+    const databaseUrl = await freshDatabaseUrl(engine);
+    const seed = await openRepository({ databaseUrl, pgPoolSize: 2, pgStatementTimeoutMs: 30_000 });
+    await seed.importUsers(all.slice(0, 1000).map((user) => ({ namespace: NS, user, passwordHash: "h" })));
+    await seed.close();
+    t = await startTestServer({ databaseUrl, env: { SEARCH_SCAN_MAX: "100" } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const headers = () => ({
+    authorization: `Bearer ${t.adminKey}`,
+    "micro-namespace": NS,
+    "content-type": "application/json",
+  });
+  const tooBroad = "search: too broad to answer within 100 index entries; narrow a prefix or lower the offset";
+
+  test("Connect and M3O answer 400 failed_precondition with the rule; a rare prefix is still answered", async () => {
+    const connect = await fetch(`${t.url}/users.v1.Users/Search`, {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({ username: "a", email: "y" }),
+    });
+    expect(connect.status).toBe(400);
+    expect(await connect.json()).toMatchObject({ code: "failed_precondition", message: tooBroad });
+
+    const m3o = await fetch(`${t.url}/users/Users/Search`, {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({ username: "a", offset: 900 }),
+    });
+    expect(m3o.status).toBe(400);
+    expect(await m3o.json()).toMatchObject({ detail: tooBroad });
+
+    const rare = await fetch(`${t.url}/users/Users/Search`, {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({ username: "a12", email: "x" }),
+    });
+    expect(rare.status).toBe(200);
+    const expected = reference(all.slice(0, 1000), query({ usernamePrefix: "a12", emailPrefix: "x", limit: 25 }));
+    expect(((await rare.json()) as { users: Array<{ id: string }> }).users.map((u) => u.id)).toEqual(
+      expected.map((u) => u.id),
+    );
+  });
+
+  test("gRPC answers FAILED_PRECONDITION with the rule", async () => {
+    const client = grpcUsersClient(new URL(t.url).host);
+    try {
+      const failure = await client.fail(
+        "Search",
+        { username: "a", email: "y" },
+        { authorization: `Bearer ${t.adminKey}`, "micro-namespace": NS },
+      );
+      expect(failure.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(failure.details).toBe(tooBroad);
+    } finally {
+      client.close();
+    }
   });
 });
