@@ -48,6 +48,24 @@ export interface SqliteOptions {
   searchScanMax?: number;
 }
 
+/**
+ * Opens (creating when missing) the database file, readable by its owner only:
+ * it holds every password hash. The folders made for it are 0700 and the file
+ * 0600, with the umask set for the open itself (nothing else runs meanwhile:
+ * it is synchronous), so there is no moment when either is readable by others.
+ * The -wal and -shm files SQLite makes later take the database file's mode.
+ */
+function openPrivately(file: string): Db {
+  if (file === ":memory:") return new Database(file);
+  const previous = process.umask(0o077);
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    return new Database(file);
+  } finally {
+    process.umask(previous);
+  }
+}
+
 export class SqliteRepository implements Repository {
   readonly engine = "sqlite" as const;
   private readonly db: Db;
@@ -59,8 +77,7 @@ export class SqliteRepository implements Repository {
 
   constructor(file: string, options: SqliteOptions = {}) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
+    this.db = openPrivately(file);
     this.db.pragma("journal_mode = WAL");
     // NORMAL: a commit writes the WAL without waiting for the disk, which
     // would hold the event loop; write() waits for it off the loop instead
