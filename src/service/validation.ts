@@ -1,6 +1,7 @@
 // Every rule on caller input, in one place. Each check returns the normalised
 // value or throws InvalidArgument naming the field and the rule. Lengths are
 // checked before any pattern so no input can make a check slow.
+import type { UserSearch } from "../storage/repository.js";
 import { invalidArgument } from "./errors.js";
 
 export const LIMITS = {
@@ -130,19 +131,12 @@ export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
   });
 }
 
-export interface SearchQuery {
-  usernamePrefix: string;
-  emailPrefix: string;
-  limit: number;
-  offset: number;
-}
-
 export function searchQuery(input: {
   username: string;
   email: string;
   limit: bigint | number;
   offset: bigint | number;
-}): SearchQuery {
+}): UserSearch {
   const usernamePrefix = input.username;
   if (usernamePrefix.length > LIMITS.usernameMax || (usernamePrefix !== "" && !USERNAME_CHARS.test(usernamePrefix))) {
     throw invalidArgument("username", `a username prefix is at most ${LIMITS.usernameMax} of A-Z a-z 0-9 _ -`);

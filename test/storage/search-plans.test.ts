@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { openRepository } from "../../src/storage/open.js";
 import type { PostgresRepository } from "../../src/storage/postgres/postgres-repository.js";
-import { type Repository, SearchTooBroad, type UserRow, type UserSearch } from "../../src/storage/repository.js";
+import { type Repository, SearchTooBroad, type User, type UserSearch } from "../../src/storage/repository.js";
 import type { SqliteRepository } from "../../src/storage/sqlite/sqlite-repository.js";
 import { RANGE_SORT_MAX } from "../../src/storage/user-search.js";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
@@ -25,7 +25,7 @@ const NS = "plans";
  * multiple of 3. So "a" and "y" match more than SCAN_MAX users and never the
  * same one; "xw" matches between RANGE_SORT_MAX and SCAN_MAX; "a1" a few hundred.
  */
-function users(): UserRow[] {
+function users(): User[] {
   return Array.from({ length: USERS }, (_, i) => ({
     id: `id${String(i).padStart(5, "0")}`,
     username: `${i % 2 ? "b" : "a"}${i}`,
@@ -35,7 +35,7 @@ function users(): UserRow[] {
   }));
 }
 
-function reference(all: UserRow[], q: UserSearch): UserRow[] {
+function reference(all: User[], q: UserSearch): User[] {
   return all
     .filter((u) => u.username.startsWith(q.usernamePrefix) && u.email.startsWith(q.emailPrefix))
     .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

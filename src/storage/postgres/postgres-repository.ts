@@ -11,15 +11,15 @@ import {
   type ApiKeyRow,
   type CredentialRow,
   type ImportResult,
+  type ListedSessionRow,
   type LoginThrottleRow,
   type NewSession,
   type Repository,
   type SessionRow,
-  type SessionSummary,
   StorageUnavailable,
   type ThrottlePolicy,
+  type User,
   type UserExport,
-  type UserRow,
   type UserSearch,
 } from "../repository.js";
 import {
@@ -94,7 +94,7 @@ export class PostgresRepository implements Repository {
 
   // Users
 
-  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     // One statement, so user and password are inserted atomically without a
     // transaction round trip; the foreign key check runs at its end and sees both.
     await this.db.query(
@@ -107,7 +107,7 @@ export class PostgresRepository implements Repository {
     );
   }
 
-  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+  async getUser(namespace: string, id: string): Promise<User | undefined> {
     const { rows } = await this.db.query<UserRecord>(
       `SELECT ${USER_COLUMNS} FROM users WHERE namespace = $1 AND id = $2`,
       [namespace, id],
@@ -138,7 +138,7 @@ export class PostgresRepository implements Repository {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
-  ): Promise<UserRow | undefined> {
+  ): Promise<User | undefined> {
     const { rows } = await this.db.query<UserRecord>(
       `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5
        WHERE namespace = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
@@ -153,7 +153,7 @@ export class PostgresRepository implements Repository {
     return result.rowCount === 1;
   }
 
-  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+  async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
 
@@ -255,7 +255,7 @@ export class PostgresRepository implements Repository {
     await this.db.query("DELETE FROM sessions WHERE id_digest = $1 AND namespace = $2", [idDigest, namespace]);
   }
 
-  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
     const { rows } = await this.db.query<{ id_digest: Buffer; created_ms: number; expires_ms: number }>(
       `SELECT id_digest, created_ms, expires_ms FROM sessions
        WHERE namespace = $1 AND user_id = $2 AND expires_ms > $3

@@ -12,15 +12,15 @@ import {
   type ApiKeyRow,
   type CredentialRow,
   type ImportResult,
+  type ListedSessionRow,
   type LoginThrottleRow,
   type NewSession,
   type Repository,
   type SessionRow,
-  type SessionSummary,
   StorageUnavailable,
   type ThrottlePolicy,
+  type User,
   type UserExport,
-  type UserRow,
   type UserSearch,
 } from "../repository.js";
 import {
@@ -147,11 +147,11 @@ export class SqliteRepository implements Repository {
     }
   }
 
-  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     await this.write(() => this.stmts.insertUserTx(namespace, user, passwordHash));
   }
 
-  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+  async getUser(namespace: string, id: string): Promise<User | undefined> {
     const row = await this.guard(() => this.stmts.getUser.get(namespace, id) as UserRecord | undefined);
     return row && toUser(row);
   }
@@ -179,7 +179,7 @@ export class SqliteRepository implements Repository {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
-  ): Promise<UserRow | undefined> {
+  ): Promise<User | undefined> {
     const row = await this.write(
       () =>
         this.stmts.updateUser.get({
@@ -198,7 +198,7 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.stmts.deleteUser.run(namespace, id).changes > 0);
   }
 
-  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+  async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
 
@@ -263,7 +263,7 @@ export class SqliteRepository implements Repository {
     await this.write(() => this.stmts.deleteSession.run(idDigest, namespace));
   }
 
-  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
     const rows = await this.guard(
       () =>
         this.stmts.listSessions.all(namespace, userId, nowMs, limit) as Array<{

@@ -1,7 +1,7 @@
 // Every SQL statement of the SQLite engine, prepared once per connection.
 // Multi-statement operations are SQLite transactions (db.transaction).
 import type { Database as Db, Statement } from "better-sqlite3";
-import type { ApiKeyRecord, ImportResult, UserExport, UserRow } from "../repository.js";
+import type { ApiKeyRecord, ImportResult, User, UserExport } from "../repository.js";
 import { USER_COLUMNS } from "../rows.js";
 import { uniqueViolation } from "./errors.js";
 
@@ -52,7 +52,7 @@ export function prepareStatements(db: Db) {
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
      VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms) ON CONFLICT DO NOTHING`,
   );
-  const userParams = (namespace: string, user: UserRow) => ({
+  const userParams = (namespace: string, user: User) => ({
     namespace,
     id: user.id,
     username: user.username,
@@ -62,7 +62,7 @@ export function prepareStatements(db: Db) {
   });
 
   return {
-    insertUserTx: db.transaction((namespace: string, user: UserRow, hash: string) => {
+    insertUserTx: db.transaction((namespace: string, user: User, hash: string) => {
       try {
         insertUser.run(userParams(namespace, user));
       } catch (err) {
