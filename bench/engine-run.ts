@@ -159,6 +159,8 @@ class EngineBench {
     await this.http(connect, "connect-json", "Search", c);
     await this.http(service, "connect-json", "Search", c);
     await this.http(service, "connect-json", "Search", 1);
+    await this.http(service, "connect-json", "SearchDeep", c);
+    await this.http(service, "connect-json", "SearchPair", c);
 
     await this.grpc(connect, "ReadSession", c);
     await this.grpc(service, "ReadSession", c);

@@ -21,7 +21,9 @@ export function floorsOf(figure: Figure): string[] {
   if (call === "Login") return [figureId("floor-bcrypt", "bcrypt", "compare", cores)];
   if (call === "Create") return [figureId("floor-bcrypt", "bcrypt", "hash", cores)];
   if (c === 1) return [];
-  const connect = figureId("floor-connect", protocol === "m3o" ? "connect-json" : protocol, call, c);
+  // Every Search workload answers the same shape: the bare Search bounds them all.
+  const floorCall = call.startsWith("Search") ? "Search" : call;
+  const connect = figureId("floor-connect", protocol === "m3o" ? "connect-json" : protocol, floorCall, c);
   if (call === "ReadSession" && protocol === "connect-json") {
     return [connect, figureId("floor-http-sqlite", "connect-json", "ReadSession", c)];
   }

@@ -82,6 +82,13 @@ const SETTING_MAP = {
     describe: "PostgreSQL: longest a statement (or wait for a pooled connection) may take before the call fails.",
     parse: parseInteger(100, 600000),
   }),
+  searchScanMax: define({
+    env: "SEARCH_SCAN_MAX",
+    default: "10000",
+    describe:
+      "Search: index entries each step of a search plan may read; a search that no plan answers within it fails with FailedPrecondition (narrow a prefix or lower the offset).",
+    parse: parseInteger(10, 1000000),
+  }),
   bcryptCost: define({
     env: "BCRYPT_COST",
     default: "12",

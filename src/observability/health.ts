@@ -13,23 +13,51 @@ export interface HealthReport {
 }
 
 const PING_TIMEOUT_MS = 2000;
+/**
+ * How long a database check's result answers further probes. Probes need no
+ * API key, and each check takes a pooled connection: without this a flood of
+ * /readyz or Health/Check calls would cost one query each (and could empty a
+ * PostgreSQL pool); with it, at most one query a period, whatever the flood.
+ */
+export const CHECK_CACHE_MS = 1000;
 
 export class HealthMonitor {
   private last: HealthReport = { status: "SERVING" };
   private draining = false;
   private readonly listeners = new Set<(report: HealthReport) => void>();
   private timer: NodeJS.Timeout | undefined;
+  /** The database check running, or finished less than cacheMs ago: shared by every probe meanwhile. */
+  private recent: { report: Promise<HealthReport>; settledAt?: number } | undefined;
 
   constructor(
     private readonly repo: Repository,
     private readonly pollMs = 2000,
+    private readonly cacheMs = CHECK_CACHE_MS,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Checks the database now and returns (and publishes) the result. */
+  /** The database's state (checked at most once per cacheMs) and draining; returns (and publishes) the result. */
   async check(): Promise<HealthReport> {
-    const report = this.draining ? { status: "NOT_SERVING" as const, reason: "draining" } : await this.pingDatabase();
-    this.publish(report);
-    return report;
+    const report = this.draining ? { status: "NOT_SERVING" as const, reason: "draining" } : await this.checkDatabase();
+    // Draining may have begun while the database was being checked.
+    const current = this.draining ? { status: "NOT_SERVING" as const, reason: "draining" } : report;
+    this.publish(current);
+    return current;
+  }
+
+  private checkDatabase(): Promise<HealthReport> {
+    const recent = this.recent;
+    if (recent && (recent.settledAt === undefined || this.now() - recent.settledAt < this.cacheMs)) {
+      return recent.report;
+    }
+    const entry: { report: Promise<HealthReport>; settledAt?: number } = {
+      report: this.pingDatabase().then((report) => {
+        entry.settledAt = this.now();
+        return report;
+      }),
+    };
+    this.recent = entry;
+    return entry.report;
   }
 
   current(): HealthReport {

@@ -30,6 +30,8 @@ export interface ReasonParams {
   retryAfterSeconds?: number;
   /** The namespace an API key is limited to. */
   namespace?: string;
+  /** SEARCH_SCAN_MAX: the index entries one Search may read. */
+  scanMax?: number;
 }
 
 interface ReasonSpec {
@@ -111,6 +113,12 @@ export const REASONS = {
     code: "resource_exhausted",
     when: "too many failed attempts for the account: locked for a while (retry-after)",
     message: (p) => `too many failed attempts for this account; retry in ${p.retryAfterSeconds} s`,
+  },
+  SEARCH_TOO_BROAD: {
+    code: "failed_precondition",
+    when: "a Search no plan can answer within SEARCH_SCAN_MAX index entries (two broad prefixes that seldom meet, a deep offset)",
+    message: (p) =>
+      `search: too broad to answer within ${p.scanMax} index entries; narrow a prefix or lower the offset`,
   },
   LOGIN_BUSY: {
     code: "resource_exhausted",

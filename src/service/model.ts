@@ -1,13 +1,8 @@
 // The service's own view of its data. Times are unix milliseconds inside the
 // service; the contract exposes unix seconds.
 
-export interface User {
-  id: string;
-  username: string;
-  email: string;
-  createdMs: number;
-  updatedMs: number;
-}
+/** A user as stored and as returned: one shape from the database to the wire. */
+export type { User } from "../storage/repository.js";
 
 export interface Session {
   /** The bearer secret. Known only when just created or when given by the caller. */

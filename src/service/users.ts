@@ -1,8 +1,7 @@
 // Accounts: create, read, update, delete and search users of a namespace.
-import type { Repository, UserRow } from "../storage/repository.js";
-import { UniqueViolation } from "../storage/repository.js";
+import type { Repository, User } from "../storage/repository.js";
+import { SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
-import type { User } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -43,7 +42,7 @@ export class UsersService {
     const password = rules.newPassword(input.password);
     const hash = await this.deps.hasher.hash(password);
     const now = this.deps.now();
-    const user: UserRow = { id, username, email, createdMs: now, updatedMs: now };
+    const user: User = { id, username, email, createdMs: now, updatedMs: now };
     await uniquely(() => this.deps.repo.insertUser(namespace, user, hash));
     return user;
   }
@@ -76,7 +75,13 @@ export class UsersService {
   }
 
   async search(namespace: string, input: SearchUsersInput): Promise<User[]> {
-    return this.deps.repo.searchUsers(namespace, rules.searchQuery(input));
+    try {
+      return await this.deps.repo.searchUsers(namespace, rules.searchQuery(input));
+    } catch (err) {
+      // Depends on the namespace's data, not on the request alone: FailedPrecondition.
+      if (err instanceof SearchTooBroad) throw new ServiceError("SEARCH_TOO_BROAD", { scanMax: err.scanMax });
+      throw err;
+    }
   }
 }
 

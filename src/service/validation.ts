@@ -2,6 +2,7 @@
 // value or throws InvalidArgument naming the field, the rule, and the rule's
 // reason of the catalogue (error-codes.ts). Lengths are
 // checked before any pattern so no input can make a check slow.
+import type { UserSearch } from "../storage/repository.js";
 import { invalidArgument } from "./errors.js";
 
 export const LIMITS = {
@@ -140,19 +141,12 @@ export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
   });
 }
 
-export interface SearchQuery {
-  usernamePrefix: string;
-  emailPrefix: string;
-  limit: number;
-  offset: number;
-}
-
 export function searchQuery(input: {
   username: string;
   email: string;
   limit: bigint | number;
   offset: bigint | number;
-}): SearchQuery {
+}): UserSearch {
   const usernamePrefix = input.username;
   if (usernamePrefix.length > LIMITS.usernameMax || (usernamePrefix !== "" && !USERNAME_CHARS.test(usernamePrefix))) {
     throw invalidArgument(

@@ -11,7 +11,7 @@
 //   on those lowercased columns, in code point (byte) order, served by an index.
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
-export interface UserRow {
+export interface User {
   id: string;
   username: string;
   email: string;
@@ -20,7 +20,7 @@ export interface UserRow {
 }
 
 export interface CredentialRow {
-  user: UserRow;
+  user: User;
   passwordHash: string;
 }
 
@@ -32,7 +32,7 @@ export interface SessionRow {
   expiresMs: number;
 }
 
-export interface SessionSummary {
+export interface ListedSessionRow {
   idDigest: Buffer;
   createdMs: number;
   expiresMs: number;
@@ -107,7 +107,7 @@ export interface ThrottlePolicy {
 /** A user with its password hash, as moved by export and import. */
 export interface UserExport {
   namespace: string;
-  user: UserRow;
+  user: User;
   passwordHash: string;
 }
 
@@ -151,6 +151,18 @@ export class StorageUnavailable extends Error {
   }
 }
 
+/**
+ * A Search that no plan can answer without reading more than the bound of
+ * index entries (see user-search.ts): two broad prefixes that seldom match
+ * together, or a deep offset into a broad prefix, in a large namespace.
+ */
+export class SearchTooBroad extends Error {
+  constructor(readonly scanMax: number) {
+    super(`search: too broad to answer within ${scanMax} index entries; narrow a prefix or lower the offset`);
+    this.name = "SearchTooBroad";
+  }
+}
+
 export interface Repository {
   readonly engine: "sqlite" | "postgres";
 
@@ -160,8 +172,8 @@ export interface Repository {
 
   // Users
   /** Inserts the user and its password hash in one transaction. */
-  insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void>;
-  getUser(namespace: string, id: string): Promise<UserRow | undefined>;
+  insertUser(namespace: string, user: User, passwordHash: string): Promise<void>;
+  getUser(namespace: string, id: string): Promise<User | undefined>;
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
@@ -171,14 +183,14 @@ export interface Repository {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
-  ): Promise<UserRow | undefined>;
+  ): Promise<User | undefined>;
   /**
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.
    */
   deleteUser(namespace: string, id: string): Promise<boolean>;
-  /** Matching users ordered by (createdMs, id). */
-  searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]>;
+  /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
+  searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 
   // Passwords
   /**
@@ -217,7 +229,7 @@ export interface Repository {
   getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
   deleteSession(namespace: string, idDigest: Buffer): Promise<void>;
   /** The user's unexpired sessions, newest first (by createdMs, then digest), at most `limit`. */
-  listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]>;
+  listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]>;
   /** Deletes the user's sessions with these digests, or all of them when digests is null; returns how many. */
   deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number>;
 

@@ -1,6 +1,6 @@
 // The rows both SQL engines read (the same column names in SQLite and
 // PostgreSQL) and their conversion to the repository's types.
-import type { ApiKeyRow, CredentialRow, UserExport, UserRow } from "./repository.js";
+import type { ApiKeyRow, CredentialRow, User, UserExport } from "./repository.js";
 
 export const USER_COLUMNS = "id, username, email, created_ms, updated_ms";
 
@@ -23,7 +23,7 @@ export interface KeyRecord {
   revoked_ms: number | null;
 }
 
-export function toUser(row: UserRecord): UserRow {
+export function toUser(row: UserRecord): User {
   return {
     id: row.id,
     username: row.username,

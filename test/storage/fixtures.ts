@@ -1,7 +1,7 @@
 // Small builders shared by the storage tests.
 import { createHash } from "node:crypto";
 import { openRepository } from "../../src/storage/open.js";
-import type { ApiKeyRecord, NewSession, Repository, UserRow } from "../../src/storage/repository.js";
+import type { ApiKeyRecord, NewSession, Repository, User } from "../../src/storage/repository.js";
 import { type Engine, freshDatabaseUrl } from "../support/databases.js";
 
 /** A repository on a new, empty database of the engine. */
@@ -15,7 +15,7 @@ export function freshNamespace(): string {
   return `ns-${++namespaces}`;
 }
 
-export function user(id: string, username: string, email: string, createdMs = 1_000): UserRow {
+export function user(id: string, username: string, email: string, createdMs = 1_000): User {
   return { id, username, email, createdMs, updatedMs: createdMs };
 }
 

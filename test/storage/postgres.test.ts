@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import pg from "pg";
 import { POSTGRES_MIGRATIONS } from "../../src/storage/postgres/migrations.js";
 import { PostgresRepository } from "../../src/storage/postgres/postgres-repository.js";
-import { StorageUnavailable, type UserRow } from "../../src/storage/repository.js";
+import { StorageUnavailable, type User } from "../../src/storage/repository.js";
 import { freshDatabaseUrl } from "../support/databases.js";
 import { outcome, session, user } from "./fixtures.js";
 import { TcpProxy } from "./tcp-proxy.js";
@@ -53,7 +53,7 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-const sample: UserRow = user("u1", "alice", "alice@example.com");
+const sample: User = user("u1", "alice", "alice@example.com");
 
 describePostgres("PostgreSQL engine", () => {
   describe("start", () => {

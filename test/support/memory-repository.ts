@@ -10,6 +10,7 @@ import type {
   ApiKeyRow,
   CredentialRow,
   ImportResult,
+  ListedSessionRow,
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
@@ -17,17 +18,16 @@ import type {
   Repository,
   SessionInsertOptions,
   SessionRow,
-  SessionSummary,
   ThrottlePolicy,
+  User,
   UserExport,
-  UserRow,
   UserSearch,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
 
 interface StoredUser {
   namespace: string;
-  user: UserRow;
+  user: User;
   passwordHash: string;
 }
 
@@ -98,25 +98,25 @@ export class MemoryRepository implements Repository, OutboxStore {
 
   private userKey = (namespace: string, id: string) => `${namespace}\n${id}`;
 
-  private findBy(namespace: string, match: (u: UserRow) => boolean): StoredUser | undefined {
+  private findBy(namespace: string, match: (u: User) => boolean): StoredUser | undefined {
     for (const stored of this.users.values()) if (stored.namespace === namespace && match(stored.user)) return stored;
     return undefined;
   }
 
-  private clash(namespace: string, user: UserRow, exceptId?: string): void {
+  private clash(namespace: string, user: User, exceptId?: string): void {
     for (const field of ["id", "username", "email"] as const) {
       const other = this.findBy(namespace, (u) => u[field] === user[field] && u.id !== exceptId);
       if (other) throw new UniqueViolation(field);
     }
   }
 
-  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     await this.enter("insertUser");
     this.clash(namespace, user);
     this.users.set(this.userKey(namespace, user.id), { namespace, user: { ...user }, passwordHash });
   }
 
-  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+  async getUser(namespace: string, id: string): Promise<User | undefined> {
     await this.enter("getUser");
     const stored = this.users.get(this.userKey(namespace, id));
     return stored && { ...stored.user };
@@ -146,7 +146,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
-  ): Promise<UserRow | undefined> {
+  ): Promise<User | undefined> {
     await this.enter("updateUser");
     const stored = this.users.get(this.userKey(namespace, id));
     if (!stored) return undefined;
@@ -163,7 +163,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     return true;
   }
 
-  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+  async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     await this.enter("searchUsers");
     return [...this.users.values()]
       .filter(
@@ -235,7 +235,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     this.sessions.delete(this.sessionKey(namespace, idDigest));
   }
 
-  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
     await this.enter("listSessions");
     return [...this.sessions.values()]
       .filter((s) => s.namespace === namespace && s.userId === userId && s.expiresMs > nowMs)

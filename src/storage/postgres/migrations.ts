@@ -105,4 +105,18 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       DROP INDEX sessions_user;
     `,
   },
+  {
+    version: 30,
+    name: "users in creation order with their names, and each prefix column with creation order (bounded search plans)",
+    // The same indexes as SQLite's for the plans of user-search.ts, so every
+    // step can be an index-only scan: the walk in creation order (which
+    // replaces users_created, whose columns it starts with), and the range of
+    // each prefix column, with what its filter and sort need.
+    sql: `
+      CREATE INDEX users_created_names  ON users (namespace, created_ms, id, username, email);
+      DROP INDEX users_created;
+      CREATE INDEX users_username_order ON users (namespace, username, created_ms, id, email);
+      CREATE INDEX users_email_order    ON users (namespace, email, created_ms, id, username);
+    `,
+  },
 ];

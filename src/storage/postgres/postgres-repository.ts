@@ -6,12 +6,12 @@
 // lock, and the comment there says why.
 import type pg from "pg";
 import { lockShiftLimit } from "../lock-shift.js";
-import { prefixUpperBound } from "../prefix-range.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
   type CredentialRow,
   type ImportResult,
+  type ListedSessionRow,
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
@@ -19,11 +19,10 @@ import {
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
-  type SessionSummary,
   StorageUnavailable,
   type ThrottlePolicy,
+  type User,
   type UserExport,
-  type UserRow,
   type UserSearch,
 } from "../repository.js";
 import {
@@ -37,16 +36,23 @@ import {
   USER_COLUMNS,
   type UserRecord,
 } from "../rows.js";
+import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database } from "./database.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
 const DELETE_BATCH = 2000;
 const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
 const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
+
+export interface PostgresOptions extends PoolOptions {
+  /** Index entries a step of a Search may read (see ../user-search.ts). */
+  searchScanMax?: number;
+}
 
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
@@ -55,10 +61,11 @@ export class PostgresRepository implements Repository {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly db: Database,
+    private readonly searchScanMax: number,
   ) {}
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
-  static async open(url: string, options: PoolOptions): Promise<PostgresRepository> {
+  static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
     const pool = createPool(url, options);
     const db = new Database(pool);
     try {
@@ -67,7 +74,7 @@ export class PostgresRepository implements Repository {
       await pool.end().catch(() => {});
       throw err;
     }
-    return new PostgresRepository(pool, db);
+    return new PostgresRepository(pool, db, options.searchScanMax ?? SEARCH_SCAN_MAX_DEFAULT);
   }
 
   /** Answers only when the schema is at exactly this build's version (as the SQLite engine). */
@@ -92,7 +99,7 @@ export class PostgresRepository implements Repository {
 
   // Users
 
-  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     // One statement, so user and password are inserted atomically without a
     // transaction round trip; the foreign key check runs at its end and sees both.
     await this.db.query(
@@ -105,7 +112,7 @@ export class PostgresRepository implements Repository {
     );
   }
 
-  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+  async getUser(namespace: string, id: string): Promise<User | undefined> {
     const { rows } = await this.db.query<UserRecord>(
       `SELECT ${USER_COLUMNS} FROM users WHERE namespace = $1 AND id = $2`,
       [namespace, id],
@@ -136,7 +143,7 @@ export class PostgresRepository implements Repository {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
-  ): Promise<UserRow | undefined> {
+  ): Promise<User | undefined> {
     const { rows } = await this.db.query<UserRecord>(
       `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5
        WHERE namespace = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
@@ -162,33 +169,18 @@ export class PostgresRepository implements Repository {
     return result.rowCount === 1;
   }
 
-  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
+  async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
+    return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
+  }
+
+  /** searchUsers with the plan it took and the index entries it read (see ../user-search.ts). */
+  async searchWithPlan(namespace: string, query: UserSearch): Promise<SearchOutcome> {
     // PostgreSQL text cannot hold NUL, so no stored value starts with such a
     // prefix (SQLite answers the same: none); sending it would be an encoding error.
-    if (query.usernamePrefix.includes("\u0000") || query.emailPrefix.includes("\u0000")) return [];
-    const where = ["namespace = $1"];
-    const params: unknown[] = [namespace];
-    for (const [column, prefix] of [
-      ["username", query.usernamePrefix],
-      ["email", query.emailPrefix],
-    ] as const) {
-      if (prefix === "") continue;
-      // A range on the COLLATE "C" column: served by its unique index, in code point order.
-      params.push(prefix);
-      where.push(`${column} >= $${params.length}`);
-      const upper = prefixUpperBound(prefix);
-      if (upper !== undefined) {
-        params.push(upper);
-        where.push(`${column} < $${params.length}`);
-      }
+    if (query.usernamePrefix.includes("\u0000") || query.emailPrefix.includes("\u0000")) {
+      return { rows: [], plan: "range", entriesRead: 0 };
     }
-    params.push(query.limit, query.offset);
-    const { rows } = await this.db.query<UserRecord>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE ${where.join(" AND ")}
-       ORDER BY created_ms, id LIMIT $${params.length - 1} OFFSET $${params.length}`,
-      params,
-    );
-    return rows.map(toUser);
+    return searchWithPlan(this.db, namespace, query, this.searchScanMax);
   }
 
   // Passwords and sessions
@@ -312,7 +304,7 @@ export class PostgresRepository implements Repository {
     await this.db.query("DELETE FROM sessions WHERE id_digest = $1 AND namespace = $2", [idDigest, namespace]);
   }
 
-  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
     const { rows } = await this.db.query<{ id_digest: Buffer; created_ms: number; expires_ms: number }>(
       `SELECT id_digest, created_ms, expires_ms FROM sessions
        WHERE namespace = $1 AND user_id = $2 AND expires_ms > $3
@@ -517,7 +509,7 @@ export class PostgresRepository implements Repository {
   }
 
   async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
-    // Keyset pagination on (namespace, created_ms, id), served by users_created:
+    // Keyset pagination on (namespace, created_ms, id), served by users_created_names:
     // each page is one short query, and no connection is held between pages.
     const select = `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;

@@ -105,4 +105,14 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       DROP INDEX sessions_user;
     `,
   },
+  {
+    version: 30,
+    name: "each prefix column's index with creation order (bounded search plans, see user-search.ts)",
+    // The range plan reads every match of a prefix and sorts them by
+    // creation: from these, without a lookup in the table per match.
+    sql: `
+      CREATE INDEX users_username_order ON users (namespace, username, created_ms, id, email);
+      CREATE INDEX users_email_order    ON users (namespace, email, created_ms, id, username);
+    `,
+  },
 ];

@@ -12,6 +12,7 @@ import {
   type ApiKeyRow,
   type CredentialRow,
   type ImportResult,
+  type ListedSessionRow,
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
@@ -19,11 +20,10 @@ import {
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
-  type SessionSummary,
   StorageUnavailable,
   type ThrottlePolicy,
+  type User,
   type UserExport,
-  type UserRow,
   type UserSearch,
 } from "../repository.js";
 import {
@@ -36,6 +36,7 @@ import {
   toUserExport,
   type UserRecord,
 } from "../rows.js";
+import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
@@ -49,6 +50,26 @@ const DELETE_BATCH = 2000;
 export interface SqliteOptions {
   /** How long a write waits for another process's lock before failing. */
   busyTimeoutMs?: number;
+  /** Index entries a step of a Search may read (see ../user-search.ts). */
+  searchScanMax?: number;
+}
+
+/**
+ * Opens (creating when missing) the database file, readable by its owner only:
+ * it holds every password hash. The folders made for it are 0700 and the file
+ * 0600, with the umask set for the open itself (nothing else runs meanwhile:
+ * it is synchronous), so there is no moment when either is readable by others.
+ * The -wal and -shm files SQLite makes later take the database file's mode.
+ */
+function openPrivately(file: string): Db {
+  if (file === ":memory:") return new Database(file);
+  const previous = process.umask(0o077);
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    return new Database(file);
+  } finally {
+    process.umask(previous);
+  }
 }
 
 export class SqliteRepository implements Repository {
@@ -62,8 +83,7 @@ export class SqliteRepository implements Repository {
 
   constructor(file: string, options: SqliteOptions = {}) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
+    this.db = openPrivately(file);
     this.db.pragma("journal_mode = WAL");
     // NORMAL: a commit writes the WAL without waiting for the disk, which
     // would hold the event loop; write() waits for it off the loop instead
@@ -78,7 +98,9 @@ export class SqliteRepository implements Repository {
     this.db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_WAIT_MS, this.busyTimeoutMs)}`);
     migrate(this.db);
     this.stmts = prepareStatements(this.db);
-    this.userSearch = new SqliteUserSearch(this.db);
+    this.userSearch = new SqliteUserSearch(this.db, options.searchScanMax ?? SEARCH_SCAN_MAX_DEFAULT, (work) =>
+      this.guard(work),
+    );
   }
 
   async ping(): Promise<void> {
@@ -131,11 +153,11 @@ export class SqliteRepository implements Repository {
     }
   }
 
-  async insertUser(namespace: string, user: UserRow, passwordHash: string): Promise<void> {
+  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     await this.write(() => this.stmts.insertUserTx(namespace, user, passwordHash));
   }
 
-  async getUser(namespace: string, id: string): Promise<UserRow | undefined> {
+  async getUser(namespace: string, id: string): Promise<User | undefined> {
     const row = await this.guard(() => this.stmts.getUser.get(namespace, id) as UserRecord | undefined);
     return row && toUser(row);
   }
@@ -163,7 +185,7 @@ export class SqliteRepository implements Repository {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
-  ): Promise<UserRow | undefined> {
+  ): Promise<User | undefined> {
     const row = await this.write(
       () =>
         this.stmts.updateUser.get({
@@ -188,10 +210,13 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.stmts.deleteUser.run(namespace, id).changes > 0);
   }
 
-  async searchUsers(namespace: string, query: UserSearch): Promise<UserRow[]> {
-    // The plan is chosen per prefix (see user-search.ts).
-    const rows = await this.guard(() => this.userSearch.run(namespace, query));
-    return rows.map(toUser);
+  async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
+    return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
+  }
+
+  /** searchUsers with the plan it took and the index entries it read (see ../user-search.ts). */
+  searchWithPlan(namespace: string, query: UserSearch): Promise<SearchOutcome> {
+    return this.userSearch.run(namespace, query);
   }
 
   async replacePasswordHash(
@@ -250,7 +275,7 @@ export class SqliteRepository implements Repository {
     await this.write(() => this.stmts.deleteSession.run(idDigest, namespace));
   }
 
-  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<SessionSummary[]> {
+  async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
     const rows = await this.guard(
       () =>
         this.stmts.listSessions.all(namespace, userId, nowMs, limit) as Array<{

@@ -7,8 +7,8 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   SessionInsertOptions,
+  User,
   UserExport,
-  UserRow,
 } from "../repository.js";
 import { USER_COLUMNS } from "../rows.js";
 import { uniqueViolation } from "./errors.js";
@@ -96,7 +96,7 @@ export function prepareStatements(db: Db) {
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
      VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms) ON CONFLICT DO NOTHING`,
   );
-  const userParams = (namespace: string, user: UserRow) => ({
+  const userParams = (namespace: string, user: User) => ({
     namespace,
     id: user.id,
     username: user.username,
@@ -106,7 +106,7 @@ export function prepareStatements(db: Db) {
   });
 
   return {
-    insertUserTx: db.transaction((namespace: string, user: UserRow, hash: string) => {
+    insertUserTx: db.transaction((namespace: string, user: User, hash: string) => {
       try {
         insertUser.run(userParams(namespace, user));
       } catch (err) {
