@@ -6,6 +6,7 @@ import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
 import { logCalls } from "./observability/call-log.js";
@@ -13,6 +14,7 @@ import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
 import { timedRepository } from "./observability/timed-repository.js";
+import { AccessPolicy } from "./service/access.js";
 import { KeysService } from "./service/keys.js";
 import { LoginThrottle } from "./service/login-throttle.js";
 import { BcryptHasher } from "./service/password-hasher.js";
@@ -23,11 +25,13 @@ import { UsersService } from "./service/users.js";
 import { WorkQueue } from "./service/work-queue.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
+import { accessInterceptor } from "./transport/access-interceptor.js";
 import { authInterceptor } from "./transport/auth-interceptor.js";
 import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { registerHealth } from "./transport/health-routes.js";
 import { createHttpHandler } from "./transport/http-handler.js";
+import { registerKeys } from "./transport/keys-routes.js";
 import { Listener } from "./transport/listener.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
 import { type CallObserver, observeInterceptor } from "./transport/observe-interceptor.js";
@@ -85,9 +89,23 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const sessions = new SessionsService({ repo, hasher, throttle, sessionTtlSeconds: config.sessionTtlSeconds, now });
   const passwords = new PasswordsService({ repo, hasher, throttle, now });
 
+  const access = new AccessPolicy({
+    repo,
+    sessions,
+    now,
+    signUp: {
+      offNamespaces: new Set(config.publicSignupOffNamespaces),
+      perKey: config.publicSignupsPerKey,
+      perNamespace: config.publicSignupsPerNamespace,
+      windowSeconds: config.publicSignupWindowSeconds,
+    },
+  });
+
   const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
+  const keyed = [observe, authInterceptor(keys), accessInterceptor(access)];
   const routes = (router: ConnectRouter) => {
-    registerUsers(router, { users, sessions, passwords }, [observe, authInterceptor(keys)]);
+    registerUsers(router, { users, sessions, passwords }, keyed);
+    registerKeys(router, keys, keyed);
     // Probes and schema discovery need no API key.
     registerHealth(router, health, [observe]);
     registerReflection(router, [observe]);
@@ -99,7 +117,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-    keyed: { keys, services: [Users.typeName] },
+    keyed: { keys, services: [Users.typeName, KeysRpc.typeName] },
   });
   const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys });
   const handler = createHttpHandler({

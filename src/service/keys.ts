@@ -31,6 +31,8 @@ export interface CreatedKey {
   key: string;
   namespace: string | null;
   role: KeyRole;
+  label: string;
+  createdMs: number;
 }
 
 /** Checks a role and namespace pair; returns the role. */
@@ -73,16 +75,17 @@ export class KeysService {
     checkLabel(label);
     const key = KEY_PREFIX + newToken();
     const id = `key_${randomBytes(8).toString("hex")}`;
+    const createdMs = this.deps.now();
     await this.deps.repo.insertApiKey({
       id,
       keyDigest: digest(key),
       namespace,
       role,
       label,
-      createdMs: this.deps.now(),
+      createdMs,
       revokedMs: null,
     });
-    return { id, key, namespace, role };
+    return { id, key, namespace, role, label, createdMs };
   }
 
   /** Registers a key chosen by the operator (USERS_BOOTSTRAP_KEY) as an admin key, once. */
@@ -127,6 +130,7 @@ export class KeysService {
   }
 
   async revoke(id: string): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw invalidArgument("id", "must be 1 to 64 of A-Z a-z 0-9 _ -");
     if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw notFound("active API key");
     this.cache.clear();
   }
