@@ -100,7 +100,7 @@ export class AccessPolicy {
     proof: string | null,
   ): Promise<void> {
     const rule = ACCESS.get(service)?.[method];
-    if (!rule || !rule.roles.includes(caller.role)) {
+    if (!rule?.roles.includes(caller.role)) {
       throw new ServiceError("permission_denied", `a ${caller.role} API key may not call ${method}`);
     }
     if (caller.role !== "public") return;

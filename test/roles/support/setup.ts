@@ -22,10 +22,15 @@ export interface RolesWorld {
 
 export const PASSWORD = "correct horse battery";
 
-export async function startRolesWorld(engine: Engine, env: Record<string, string> = {}): Promise<RolesWorld> {
+export async function startRolesWorld(
+  engine: Engine,
+  env: Record<string, string> = {},
+  now?: () => number,
+): Promise<RolesWorld> {
   const t = await startTestServer({
     engine,
     env: { PUBLIC_SIGNUPS_PER_KEY: "1000000", PUBLIC_SIGNUPS_PER_NAMESPACE: "1000000", ...env },
+    ...(now ? { now } : {}),
   });
   const callers = new Callers(t.url);
   const keys = {
