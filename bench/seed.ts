@@ -75,6 +75,7 @@ export async function seed(options: SeedOptions): Promise<Seeded> {
       id: "key_bench",
       keyDigest: digest(apiKey),
       namespace: NAMESPACE,
+      role: "service",
       label: "bench",
       createdMs: now,
       revokedMs: null,

@@ -5,6 +5,7 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
 import { logCalls } from "./observability/call-log.js";
@@ -21,7 +22,7 @@ import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
-import { authInterceptor } from "./transport/auth-interceptor.js";
+import { registerApi } from "./transport/api-routes.js";
 import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { registerHealth } from "./transport/health-routes.js";
@@ -32,7 +33,6 @@ import { type CallObserver, observeInterceptor } from "./transport/observe-inter
 import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
-import { registerUsers } from "./transport/users-routes.js";
 
 export interface Server {
   readonly config: Config;
@@ -66,18 +66,14 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
 
-  const { hasher, keys, users, sessions, passwords } = buildServices({
-    settings: config,
-    repo,
-    now,
-    hashTiming: metrics,
-  });
+  const services = buildServices({ settings: config, repo, now, hashTiming: metrics });
+  const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
 
   const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
-    registerUsers(router, { users, sessions, passwords }, [observe, authInterceptor(keys)]);
+    registerApi(router, services, observe);
     // Probes and schema discovery need no API key.
     registerHealth(router, health, [observe]);
     registerReflection(router, [observe]);
@@ -89,7 +85,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-    keyed: { keys, services: [Users.typeName] },
+    keyed: { keys, services: [Users.typeName, KeysRpc.typeName] },
     logger,
   });
   const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys, logger });

@@ -1,8 +1,9 @@
-// The generated Users client over the Connect protocol, calling the API on
+// The generated Users and KeysService clients over the Connect protocol, calling the API on
 // the console's own origin (so no CORS is involved). Every call carries the
 // in-memory credentials as headers.
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { KeysService } from "../../gen/users/v1/keys_pb.js";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { getCredentials } from "./credentials.js";
 
@@ -21,10 +22,16 @@ function apiBaseUrl(): string {
 }
 
 export type UsersClient = Client<typeof Users>;
+/** Key management (admin keys only). */
+export type KeysClient = Client<typeof KeysService>;
+
+const transport = () =>
+  createConnectTransport({ baseUrl: apiBaseUrl(), interceptors: [withCredentials], defaultTimeoutMs: 30_000 });
 
 export function createUsersClient(): UsersClient {
-  return createClient(
-    Users,
-    createConnectTransport({ baseUrl: apiBaseUrl(), interceptors: [withCredentials], defaultTimeoutMs: 30_000 }),
-  );
+  return createClient(Users, transport());
+}
+
+export function createKeysClient(): KeysClient {
+  return createClient(KeysService, transport());
 }

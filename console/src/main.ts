@@ -2,10 +2,11 @@
 // Navigation is in memory (no routes in the URL): the console's state, like
 // its key, lasts as long as the tab.
 import type { App, ListQuery } from "./app.js";
-import { createUsersClient } from "./client.js";
+import { createKeysClient, createUsersClient } from "./client.js";
 import { clearCredentials, getCredentials } from "./credentials.js";
 import { createShell } from "./shell.js";
 import { connectView } from "./views/connect-view.js";
+import { keysView } from "./views/keys-view.js";
 import { newUserView } from "./views/new-user-view.js";
 import { userView } from "./views/user-view.js";
 import { usersView } from "./views/users-view.js";
@@ -36,6 +37,7 @@ function start(): void {
 
   const app: App = {
     client: createUsersClient(),
+    keys: createKeysClient(),
     namespace: () => namespace,
     showConnect: () => shell.show(connectView(app)),
     showUsers(query) {
@@ -51,6 +53,9 @@ function start(): void {
     },
     showNewUser() {
       if (connected()) shell.show(newUserView(app));
+    },
+    showKeys() {
+      if (connected()) shell.show(keysView(app));
     },
     error: (text) => shell.error(text),
     status: (text) => shell.status(text),

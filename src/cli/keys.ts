@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import type { Config } from "../config/config.js";
 import { KeysService, keyExportLine, parseKeyExportLine } from "../service/keys.js";
 import { openRepository } from "../storage/open.js";
-import { openPrivateFile } from "./private-file.js";
+import { replacePrivateFile } from "./private-file.js";
 import { UsageError } from "./usage.js";
 
 export async function keysCommand(config: Config, args: string[], out: NodeJS.WritableStream): Promise<void> {
@@ -16,26 +16,40 @@ export async function keysCommand(config: Config, args: string[], out: NodeJS.Wr
       case "create": {
         const { values } = parseArgs({
           args: rest,
-          options: { namespace: { type: "string" }, admin: { type: "boolean" }, label: { type: "string" } },
+          options: {
+            namespace: { type: "string" },
+            admin: { type: "boolean" },
+            role: { type: "string" },
+            label: { type: "string" },
+          },
         });
         if ((values.namespace === undefined) === (values.admin !== true)) {
           throw new UsageError("keys create needs exactly one of --namespace NS or --admin");
         }
-        const created = await keys.create(values.admin ? null : values.namespace!, values.label ?? "");
+        if ((values.admin && values.role !== undefined) || values.role === "admin") {
+          throw new UsageError("keys create: an admin key is made with --admin alone (no --namespace, no --role)");
+        }
+        const role = values.admin ? "admin" : (values.role ?? "service");
+        if (role !== "admin" && role !== "service" && role !== "public") {
+          throw new UsageError("keys create --namespace NS takes --role service (the default) or --role public");
+        }
+        const created = await keys.create(values.admin ? null : values.namespace!, values.label ?? "", role);
+        const what =
+          created.namespace === null ? "an admin key" : `a ${created.role} key for namespace "${created.namespace}"`;
         out.write(
-          `Created ${created.namespace === null ? "an admin key" : `a key for namespace "${created.namespace}"`} (id ${created.id}).\n` +
+          `Created ${what} (id ${created.id}).\n` +
             `It is shown only this once; keep it secret:\n\n  ${created.key}\n\n`,
         );
         return;
       }
       case "list": {
         const rows = await keys.list();
-        out.write("ID                    SCOPE                  CREATED               STATUS   LABEL\n");
+        out.write("ID                    ROLE     NAMESPACE              CREATED               STATUS   LABEL\n");
         for (const row of rows) {
-          const scope = row.namespace === null ? "admin (all namespaces)" : `namespace ${row.namespace}`;
+          const namespace = row.namespace ?? "(all)";
           const status = row.revokedMs === null ? "active" : "revoked";
           out.write(
-            `${row.id.padEnd(22)}${scope.padEnd(23)}${new Date(row.createdMs).toISOString().slice(0, 19).padEnd(22)}${status.padEnd(9)}${row.label}\n`,
+            `${row.id.padEnd(22)}${row.role.padEnd(9)}${namespace.padEnd(23)}${new Date(row.createdMs).toISOString().slice(0, 19).padEnd(22)}${status.padEnd(9)}${printable(row.label)}\n`,
           );
         }
         return;
@@ -53,11 +67,13 @@ export async function keysCommand(config: Config, args: string[], out: NodeJS.Wr
         const lines = (await repo.exportApiKeys()).map(keyExportLine).join("\n");
         const text = lines === "" ? "" : `${lines}\n`;
         if (file && file !== "-") {
-          const fd = openPrivateFile(file);
+          const pending = replacePrivateFile(file);
           try {
-            fs.writeFileSync(fd, text);
-          } finally {
-            fs.closeSync(fd);
+            fs.writeFileSync(pending.fd, text);
+            pending.commit();
+          } catch (err) {
+            pending.discard();
+            throw err;
           }
         } else out.write(text);
         return;
@@ -80,4 +96,17 @@ export async function keysCommand(config: Config, args: string[], out: NodeJS.Wr
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * Text from the database as a terminal may show it: control characters
+ * (escape sequences could rewrite the screen or the clipboard) are written
+ * as \xNN or \u{N} (a backslash as two) instead of being sent raw.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\\]/gu, (c) => {
+    if (c === "\\") return "\\\\";
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+  });
 }

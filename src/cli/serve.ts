@@ -1,7 +1,11 @@
 // `users-service serve`: run the server until SIGTERM/SIGINT, then drain.
+import fs from "node:fs";
+import path from "node:path";
 import { type Config, describeConfig } from "../config/config.js";
 import type { Logger } from "../observability/logger.js";
 import { createServer, type Server } from "../server.js";
+import { parseDatabaseUrl } from "../storage/database-url.js";
+import { createExclusivePrivateFile } from "./private-file.js";
 import { packageVersion } from "./version.js";
 
 export async function serve(
@@ -22,27 +26,76 @@ export async function serve(
   logger.info({ address: `${host}:${address.port}`, engine: server.repo.engine }, "listening");
   // Made only once the port is ours: a start that fails to listen must not
   // leave behind a key that nobody was shown.
-  const firstKey = await firstAdminKey(server, logger);
-  if (firstKey) out.write(firstKeyBanner(firstKey, address.port));
+  await handOverFirstKey(server, config, logger, out, address.port);
   handleSignals(server, logger);
   return server;
 }
 
 /**
  * On the very first start (no key has ever existed) creates an admin key and
- * returns it so it can be shown once (never logged). Once keys exist, none is
- * ever made here: an operator who revoked every key (say, after a leak) must
- * not find a new admin key printed by the next restart.
+ * hands it over once, never through the log. Once keys exist, none is ever
+ * made here: an operator who revoked every key (say, after a leak) must not
+ * find a new admin key printed by the next restart.
  */
-async function firstAdminKey(server: Server, logger: Logger): Promise<string | undefined> {
+async function handOverFirstKey(
+  server: Server,
+  config: Config,
+  logger: Logger,
+  out: NodeJS.WritableStream,
+  port: number,
+): Promise<void> {
   const keys = await server.keys.list();
-  if (keys.length === 0) return (await server.keys.create(null, "created at first start")).key;
-  if (!keys.some((key) => key.revokedMs === null)) {
-    logger.warn(
-      "every API key is revoked, so no call can be made: create one with `users-service keys create --admin`",
-    );
+  if (keys.length > 0) {
+    if (!keys.some((key) => key.revokedMs === null)) {
+      logger.warn(
+        "every API key is revoked, so no call can be made: create one with `users-service keys create --admin`",
+      );
+    }
+    return;
   }
-  return undefined;
+  // A terminal is read by a person. Anything else (a pipe, a file, a
+  // container's log collector) may be kept and shipped, so the key goes to a
+  // file only its owner can read instead, and the log says only where.
+  if ((out as NodeJS.WriteStream).isTTY === true) {
+    const created = await server.keys.create(null, "created at first start");
+    out.write(firstKeyBanner(created.key, port));
+    return;
+  }
+  const file = firstKeyFile(config);
+  let fd: number;
+  try {
+    fd = createExclusivePrivateFile(file);
+  } catch (err) {
+    logger.error(
+      { file, code: (err as NodeJS.ErrnoException).code },
+      "no API key exists and none was created: the admin key file cannot be created (it must not exist yet; see ADMIN_KEY_FILE). Create a key with `users-service keys create --admin`",
+    );
+    return;
+  }
+  try {
+    const created = await server.keys.create(null, "created at first start");
+    fs.writeFileSync(fd, `${created.key}\n`);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.rmSync(file, { force: true });
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+  logger.warn(
+    { file },
+    "no API key existed, so an admin key was created and written to this file (readable by its owner only): keep the key, then delete the file",
+  );
+}
+
+/** ADMIN_KEY_FILE, else `admin-key` in the SQLite database's folder, else in the working folder. */
+export function firstKeyFile(config: Config): string {
+  if (config.adminKeyFile !== "") return config.adminKeyFile;
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.engine === "sqlite" && !target.path.startsWith(":memory:") && !target.path.startsWith("file:")) {
+    return path.join(path.dirname(target.path), "admin-key");
+  }
+  return "admin-key";
 }
 
 function firstKeyBanner(key: string, port: number): string {

@@ -19,11 +19,13 @@ export function helpText(): string {
 Usage:
   users-service [serve]                       run the server (the default command)
   users-service migrate                       apply database migrations and exit
-  users-service keys create --namespace NS [--label TEXT]
-                                              create an API key for one namespace (printed once)
+  users-service keys create --namespace NS [--role service|public] [--label TEXT]
+                                              create an API key for one namespace (printed once):
+                                              service (the default) may call every Users RPC there,
+                                              public only what an end user may do for themselves
   users-service keys create --admin [--label TEXT]
                                               create an admin API key for every namespace
-  users-service keys list                     list API keys (ids, scopes; never the secrets)
+  users-service keys list                     list API keys (ids, roles, namespaces; never the secrets)
   users-service keys revoke ID                revoke an API key
   users-service users import FILE [--namespace NS] [--max-cost N]
                                               import users from JSON lines (bcrypt hashes kept; - for stdin;

@@ -14,7 +14,7 @@ import { exportLine, parseImportedUser } from "../service/user-import.js";
 import { WorkQueue } from "../service/work-queue.js";
 import { openRepository } from "../storage/open.js";
 import type { Repository, UserExport } from "../storage/repository.js";
-import { openPrivateFile } from "./private-file.js";
+import { replacePrivateFile } from "./private-file.js";
 import { Progress } from "./progress.js";
 import { UsageError } from "./usage.js";
 
@@ -90,22 +90,28 @@ async function importUsers(
 }
 
 async function exportUsers(repo: Repository, file: string | undefined): Promise<number> {
-  const toFile = file !== undefined && file !== "-";
-  const out: NodeJS.WritableStream = toFile
-    ? fs.createWriteStream(file, { fd: openPrivateFile(file) })
+  const pending = file !== undefined && file !== "-" ? replacePrivateFile(file) : undefined;
+  const out: NodeJS.WritableStream = pending
+    ? fs.createWriteStream("", { fd: pending.fd, autoClose: false })
     : process.stdout;
-  const progress = new Progress("users export", process.stderr, await repo.countUsers());
-  let count = 0;
-  for await (const page of repo.exportUsers(BATCH)) {
-    const text = `${page.map(exportLine).join("\n")}\n`;
-    if (!out.write(text)) await new Promise((resolve) => out.once("drain", resolve));
-    count += page.length;
-    progress.tick(page.length, count);
+  try {
+    const progress = new Progress("users export", process.stderr, await repo.countUsers());
+    let count = 0;
+    for await (const page of repo.exportUsers(BATCH)) {
+      const text = `${page.map(exportLine).join("\n")}\n`;
+      if (!out.write(text)) await new Promise((resolve) => out.once("drain", resolve));
+      count += page.length;
+      progress.tick(page.length, count);
+    }
+    if (pending) {
+      out.end();
+      await finished(out);
+      pending.commit();
+    }
+    progress.finish(`${count} users exported`);
+    return 0;
+  } catch (err) {
+    pending?.discard();
+    throw err;
   }
-  if (toFile) {
-    out.end();
-    await finished(out);
-  }
-  progress.finish(`${count} users exported`);
-  return 0;
 }

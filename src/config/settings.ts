@@ -113,6 +113,40 @@ const SETTING_MAP = {
       return text;
     },
   }),
+  adminKeyFile: define({
+    env: "ADMIN_KEY_FILE",
+    default: "",
+    describe:
+      "Where the first start writes its admin key when stdout is not a terminal (mode 0600, never over an existing file). Empty: admin-key beside the SQLite database, or ./admin-key with PostgreSQL.",
+    parse: (text) => text,
+  }),
+  publicSignupOffNamespaces: define({
+    env: "PUBLIC_SIGNUP_OFF_NAMESPACES",
+    default: "",
+    describe: "Comma-separated namespaces whose public keys may not Create users (sign-up off). Empty: none.",
+    parse: parseList((text) => {
+      if (!/^[a-z0-9_-]{1,63}$/.test(text)) throw new Error(`"${text}" must be 1 to 63 of a-z 0-9 _ -`);
+      return text;
+    }),
+  }),
+  publicSignupsPerKey: define({
+    env: "PUBLIC_SIGNUPS_PER_KEY",
+    default: "100",
+    describe: "Sign-ups (Create) one public key may make per PUBLIC_SIGNUP_WINDOW_SECONDS, counted in the database.",
+    parse: parseInteger(0, 10_000_000),
+  }),
+  publicSignupsPerNamespace: define({
+    env: "PUBLIC_SIGNUPS_PER_NAMESPACE",
+    default: "1000",
+    describe: "Sign-ups all public keys of one namespace may make per PUBLIC_SIGNUP_WINDOW_SECONDS.",
+    parse: parseInteger(0, 10_000_000),
+  }),
+  publicSignupWindowSeconds: define({
+    env: "PUBLIC_SIGNUP_WINDOW_SECONDS",
+    default: "3600",
+    describe: "The window the public sign-up limits count in, in seconds.",
+    parse: parseDurationSeconds(1, 86400),
+  }),
   apiKeyCacheSeconds: define({
     env: "API_KEY_CACHE_SECONDS",
     default: "5",

@@ -4,6 +4,7 @@
 import os from "node:os";
 import type { Config } from "../config/config.js";
 import type { Repository } from "../storage/repository.js";
+import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
@@ -24,6 +25,10 @@ export type ServiceSettings = Pick<
   | "loginMaxFailures"
   | "loginLockoutBaseSeconds"
   | "loginLockoutMaxSeconds"
+  | "publicSignupOffNamespaces"
+  | "publicSignupsPerKey"
+  | "publicSignupsPerNamespace"
+  | "publicSignupWindowSeconds"
 >;
 
 export interface ServiceDeps {
@@ -42,6 +47,8 @@ export interface Services {
   users: UsersService;
   sessions: SessionsService;
   passwords: PasswordsService;
+  /** Which API key role may call which RPC, and a public key's proof. */
+  access: AccessPolicy;
 }
 
 export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps): Services {
@@ -57,19 +64,31 @@ export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps):
     },
     now,
   });
+  const sessions = new SessionsService({
+    repo,
+    hasher,
+    throttle,
+    sessionTtlSeconds: settings.sessionTtlSeconds,
+    maxSessionsPerUser: settings.maxSessionsPerUser,
+    now,
+  });
   return {
     hasher,
     throttle,
     keys: new KeysService({ repo, now, cacheSeconds: settings.apiKeyCacheSeconds }),
     users: new UsersService({ repo, hasher, now }),
-    sessions: new SessionsService({
-      repo,
-      hasher,
-      throttle,
-      sessionTtlSeconds: settings.sessionTtlSeconds,
-      maxSessionsPerUser: settings.maxSessionsPerUser,
-      now,
-    }),
+    sessions,
     passwords: new PasswordsService({ repo, hasher, throttle, now }),
+    access: new AccessPolicy({
+      repo,
+      sessions,
+      now,
+      signUp: {
+        offNamespaces: new Set(settings.publicSignupOffNamespaces),
+        perKey: settings.publicSignupsPerKey,
+        perNamespace: settings.publicSignupsPerNamespace,
+        windowSeconds: settings.publicSignupWindowSeconds,
+      },
+    }),
   };
 }

@@ -32,6 +32,12 @@ export interface ReasonParams {
   namespace?: string;
   /** SEARCH_SCAN_MAX: the index entries one Search may read. */
   scanMax?: number;
+  /** The caller's API key role (admin, service, public). */
+  role?: string;
+  /** The RPC called, as named in the contract's service descriptor. */
+  rpc?: string;
+  /** What a rate limit counts over ("with this API key", "in this namespace"). */
+  scope?: string;
 }
 
 interface ReasonSpec {
@@ -119,6 +125,26 @@ export const REASONS = {
     when: "a Search no plan can answer within SEARCH_SCAN_MAX index entries (two broad prefixes that seldom meet, a deep offset)",
     message: (p) =>
       `search: too broad to answer within ${p.scanMax} index entries; narrow a prefix or lower the offset`,
+  },
+  ROLE_FORBIDDEN: {
+    code: "permission_denied",
+    when: "the API key's role may not call this RPC (see the roles table)",
+    message: (p) => `a ${p.role} API key may not call ${p.rpc}`,
+  },
+  SESSION_PROOF_REQUIRED: {
+    code: "permission_denied",
+    when: "a public key's call about a user without a live session of that user in x-session-id",
+    message: (p) => `a public API key may call ${p.rpc} only for the user of the live session in x-session-id`,
+  },
+  PUBLIC_SIGNUP_OFF: {
+    code: "permission_denied",
+    when: "Create with a public key in a namespace listed in PUBLIC_SIGNUP_OFF_NAMESPACES",
+    message: (p) => `sign-up with a public API key is off for namespace "${p.namespace}"`,
+  },
+  SIGNUP_RATE_LIMITED: {
+    code: "resource_exhausted",
+    when: "too many sign-ups with one public key, or in one namespace, in the window (retry-after)",
+    message: (p) => `too many sign-ups ${p.scope}; retry in ${p.retryAfterSeconds} s`,
   },
   LOGIN_BUSY: {
     code: "resource_exhausted",

@@ -1,13 +1,13 @@
-// API keys: who may call the service, and for which namespace.
+// API keys: who may call the service, for which namespace, in which role.
 //
 // A key is a 256-bit random secret shown once at creation and stored only as
-// its SHA-256. It is either scoped to one namespace or an admin key (any
-// namespace). Lookups of recently seen keys are cached for a few seconds so a
+// its SHA-256. An admin key works in every namespace; a service or public key
+// in its own namespace only (what each role may call: access.ts). Lookups of recently seen keys are cached for a few seconds so a
 // busy replica does not ask the database on every call; revoking a key takes
 // effect at once on the replica that revoked it and within the cache time on
 // the others.
 import { randomBytes } from "node:crypto";
-import type { ApiKeyRecord, ApiKeyRow, Repository } from "../storage/repository.js";
+import type { ApiKeyRecord, ApiKeyRow, KeyRole, Repository } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -23,11 +23,38 @@ export interface KeysDeps {
   cacheSeconds: number;
 }
 
+export const KEY_ROLES: readonly KeyRole[] = ["admin", "service", "public"];
+
 export interface CreatedKey {
   id: string;
   /** The secret itself. Returned once; only its digest is kept. */
   key: string;
   namespace: string | null;
+  role: KeyRole;
+  label: string;
+  createdMs: number;
+}
+
+/** Checks a role and namespace pair; returns the role. */
+export function keyScope(role: unknown, namespace: string | null, fieldPrefix = ""): KeyRole {
+  if (role !== "admin" && role !== "service" && role !== "public") {
+    throw invalidArgument(`${fieldPrefix}role`, 'must be one of "admin", "service", "public"', "FIELD_MALFORMED");
+  }
+  if (role === "admin" && namespace !== null) {
+    throw invalidArgument(`${fieldPrefix}namespace`, "must be empty for an admin key", "FIELD_MALFORMED");
+  }
+  if (role !== "admin" && namespace === null) {
+    throw invalidArgument(`${fieldPrefix}namespace`, `is required for a ${role} key`, "FIELD_REQUIRED");
+  }
+  return role;
+}
+
+/** Labels are shown in terminals and pages: printable text only. */
+function checkLabel(label: string, field = "label"): string {
+  if (label.length > 200) throw invalidArgument(field, "must be at most 200 characters", "FIELD_TOO_LONG");
+  if (/[\p{Cc}\p{Cf}]/u.test(label))
+    throw invalidArgument(field, "must not contain control or format characters", "FIELD_MALFORMED");
+  return label;
 }
 
 export class KeysService {
@@ -35,21 +62,31 @@ export class KeysService {
 
   constructor(private readonly deps: KeysDeps) {}
 
-  /** Creates a key for one namespace, or an admin key when namespace is null. */
-  async create(namespace: string | null, label = ""): Promise<CreatedKey> {
+  /**
+   * Creates a key: an admin key when namespace is null, else a service key
+   * for the namespace, or a key of the given role.
+   */
+  async create(
+    namespace: string | null,
+    label = "",
+    role: KeyRole = namespace === null ? "admin" : "service",
+  ): Promise<CreatedKey> {
     if (namespace !== null) rules.namespace(namespace, "namespace");
-    if (label.length > 200) throw invalidArgument("label", "must be at most 200 characters", "FIELD_TOO_LONG");
+    keyScope(role, namespace);
+    checkLabel(label);
     const key = KEY_PREFIX + newToken();
     const id = `key_${randomBytes(8).toString("hex")}`;
+    const createdMs = this.deps.now();
     await this.deps.repo.insertApiKey({
       id,
       keyDigest: digest(key),
       namespace,
+      role,
       label,
-      createdMs: this.deps.now(),
+      createdMs,
       revokedMs: null,
     });
-    return { id, key, namespace };
+    return { id, key, namespace, role, label, createdMs };
   }
 
   /** Registers a key chosen by the operator (USERS_BOOTSTRAP_KEY) as an admin key, once. */
@@ -62,6 +99,7 @@ export class KeysService {
         id: `key_${keyDigest.subarray(0, 8).toString("hex")}`,
         keyDigest,
         namespace: null,
+        role: "admin",
         label,
         createdMs: this.deps.now(),
         revokedMs: null,
@@ -93,6 +131,9 @@ export class KeysService {
   }
 
   async revoke(id: string): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      throw invalidArgument("id", "must be 1 to 64 of A-Z a-z 0-9 _ -", "FIELD_MALFORMED");
+    }
     if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw new ServiceError("API_KEY_NOT_FOUND");
     this.cache.clear();
   }
@@ -104,6 +145,7 @@ export function keyExportLine(key: ApiKeyRecord): string {
     id: key.id,
     key_sha256: key.keyDigest.toString("base64"),
     namespace: key.namespace,
+    role: key.role,
     label: key.label,
     created_ms: key.createdMs,
     revoked_ms: key.revokedMs,
@@ -125,10 +167,18 @@ export function parseKeyExportLine(line: string, lineNo: number): ApiKeyRecord {
     throw bad("id must be 1 to 64 of A-Z a-z 0-9 _ -");
   const namespace = o.namespace === null || o.namespace === undefined ? null : String(o.namespace);
   if (namespace !== null) rules.namespace(namespace, `line ${lineNo}: namespace`);
+  // Never inferred: a line that merely lacks a namespace must not become an
+  // admin key. Lines from before roles (no role) with a namespace were
+  // namespace keys, which are service keys now.
+  if (o.role === undefined && namespace === null) {
+    throw bad('role is required for a key without a namespace ("admin" to import an admin key)');
+  }
+  const role = keyScope(o.role ?? "service", namespace, `line ${lineNo}: `);
   const createdMs = Number(o.created_ms);
   const revokedMs = o.revoked_ms === null || o.revoked_ms === undefined ? null : Number(o.revoked_ms);
   if (!Number.isSafeInteger(createdMs) || (revokedMs !== null && !Number.isSafeInteger(revokedMs))) {
     throw bad("created_ms and revoked_ms must be unix milliseconds");
   }
-  return { id: o.id, keyDigest: digest, namespace, label: String(o.label ?? "").slice(0, 200), createdMs, revokedMs };
+  const label = checkLabel(String(o.label ?? ""), `line ${lineNo}: label`);
+  return { id: o.id, keyDigest: digest, namespace, role, label, createdMs, revokedMs };
 }

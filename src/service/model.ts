@@ -19,4 +19,6 @@ export interface Caller {
   namespace: string;
   keyId: string;
   admin: boolean;
+  /** The key's role; what it may call is decided in access.ts. */
+  role: "admin" | "service" | "public";
 }

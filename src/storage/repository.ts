@@ -54,10 +54,19 @@ export interface UserSearch {
   offset: number;
 }
 
+/**
+ * What a key may do: admin (every namespace, key management), service (every
+ * Users RPC in its namespace) or public (what an end user may do for
+ * themselves, in its namespace). See src/service/access.ts.
+ */
+export type KeyRole = "admin" | "service" | "public";
+
 export interface ApiKeyRow {
   id: string;
   /** The namespace the key is scoped to, or null for an admin key. */
   namespace: string | null;
+  /** "admin" exactly when namespace is null. */
+  role: KeyRole;
   label: string;
   createdMs: number;
   revokedMs: number | null;
@@ -276,6 +285,14 @@ export interface Repository {
   exportApiKeys(): Promise<ApiKeyRecord[]>;
   /** Inserts keys that are not there yet (by id); returns how many were inserted. */
   importApiKeys(keys: ApiKeyRecord[]): Promise<number>;
+
+  // Rate limits (shared by replicas through the database)
+  /**
+   * Counts one event in `bucket`'s fixed window starting at windowStartMs,
+   * unless the window already holds `limit` events, in one atomic statement
+   * (earlier windows of the bucket are dropped). Returns whether it counted.
+   */
+  chargeRateLimit(bucket: string, windowStartMs: number, limit: number): Promise<boolean>;
 
   // Bulk moves between engines (CLI import/export)
   /** Every user of every namespace with its hash, in (namespace, createdMs, id) order, in pages. */

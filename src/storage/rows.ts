@@ -18,6 +18,7 @@ export type ExportRecord = CredentialRecord & { namespace: string };
 export interface KeyRecord {
   id: string;
   namespace: string | null;
+  role: string;
   label: string;
   created_ms: number;
   revoked_ms: number | null;
@@ -45,6 +46,9 @@ export function toKey(row: KeyRecord): ApiKeyRow {
   return {
     id: row.id,
     namespace: row.namespace,
+    // A key without a namespace is an admin key whatever its role column says
+    // (a replica from before roles inserts admin keys with the default role).
+    role: row.namespace === null ? "admin" : row.role === "public" ? "public" : "service",
     label: row.label,
     createdMs: row.created_ms,
     revokedMs: row.revoked_ms,

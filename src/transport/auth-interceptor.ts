@@ -1,7 +1,8 @@
-// Every Users call needs an API key (`authorization: Bearer <key>`) and runs in
-// one namespace: the `micro-namespace` header, or the key's own namespace
-// (an admin key's default is "default"). A namespace-scoped key used for
-// another namespace is refused.
+// Every Users and KeysService call needs an API key (`authorization: Bearer
+// <key>`) and runs in one namespace: the `micro-namespace` header, or the
+// key's own namespace (an admin key's default is "default"). A service or
+// public key used for another namespace is refused; what each role may call
+// is checked next (access-interceptor.ts).
 import type { Interceptor } from "@connectrpc/connect";
 import { ServiceError } from "../service/errors.js";
 import type { KeysService } from "../service/keys.js";
@@ -36,5 +37,5 @@ export async function resolveCaller(keys: KeysService, header: Headers, known?: 
   if (key.namespace !== null && key.namespace !== namespace) {
     throw new ServiceError("NAMESPACE_FORBIDDEN", { namespace: key.namespace });
   }
-  return { namespace, keyId: key.id, admin: key.namespace === null };
+  return { namespace, keyId: key.id, admin: key.role === "admin", role: key.role };
 }

@@ -20,6 +20,7 @@ export const ALLOWED_HEADERS: readonly string[] = unique([
   "authorization",
   "micro-namespace",
   "x-request-id",
+  "x-session-id",
 ]);
 
 /** Response headers a browser script may read: Connect's and gRPC-Web's own, plus this API's. */

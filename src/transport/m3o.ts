@@ -34,7 +34,7 @@ type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Request headers passed on to the Connect handler; every other header is dropped. */
-const FORWARDED_HEADERS = ["authorization", "micro-namespace", "x-request-id"];
+const FORWARDED_HEADERS = ["authorization", "micro-namespace", "x-request-id", "x-session-id"];
 const M3O_PATH = /^\/(?:users\/Users|v1\/users)\/([A-Za-z]+)$/;
 
 export interface M3oOptions {

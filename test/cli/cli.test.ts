@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import bcrypt from "bcrypt";
 import { SETTINGS } from "../../src/config/settings.js";
-import { runCli, startCliServer } from "../support/cli.js";
+import { runCli, startCliServer, startOnTerminal } from "../support/cli.js";
 import { tempDir } from "../support/databases.js";
 
 describe("users-service --help and --version", () => {
@@ -75,7 +75,7 @@ describe("keys and users commands", () => {
     expect(key).toBeDefined();
     const listed = await runCli(["keys", "list"], env);
     expect(listed.stdout).toContain(id);
-    expect(listed.stdout).toContain("namespace acme");
+    expect(listed.stdout).toMatch(new RegExp(`${id} +service +acme `));
     expect(listed.stdout).not.toContain(key);
     expect((await runCli(["keys", "revoke", id!], env)).code).toBe(0);
     expect((await runCli(["keys", "list"], env)).stdout).toMatch(new RegExp(`${id}.*revoked`));
@@ -84,6 +84,100 @@ describe("keys and users commands", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("namespace: must be 1 to 63 of a-z 0-9 _ -");
     expect((await runCli(["keys", "create"], env)).code).toBe(2);
+  });
+
+  test("keys create --role public, --role service by default; keys list shows each key's role", async () => {
+    const pub = await runCli(["keys", "create", "--namespace", "shop", "--role", "public"], env);
+    expect(pub.code).toBe(0);
+    expect(pub.stdout).toContain('a public key for namespace "shop"');
+    const pubId = /id (key_[0-9a-f]+)/.exec(pub.stdout)![1]!;
+    const svc = await runCli(["keys", "create", "--namespace", "shop"], env);
+    expect(svc.stdout).toContain('a service key for namespace "shop"');
+    const svcId = /id (key_[0-9a-f]+)/.exec(svc.stdout)![1]!;
+    const admin = await runCli(["keys", "create", "--admin"], env);
+    const adminId = /id (key_[0-9a-f]+)/.exec(admin.stdout)![1]!;
+    const listed = (await runCli(["keys", "list"], env)).stdout;
+    expect(listed).toMatch(new RegExp(`${pubId} +public +shop `));
+    expect(listed).toMatch(new RegExp(`${svcId} +service +shop `));
+    expect(listed).toMatch(new RegExp(`${adminId} +admin +\\(all\\) `));
+    for (const args of [
+      ["--namespace", "shop", "--role", "admin"],
+      ["--namespace", "shop", "--role", "root"],
+      ["--admin", "--role", "public"],
+    ]) {
+      const refused = await runCli(["keys", "create", ...args], env);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("keys create");
+    }
+  });
+
+  test("keys list escapes control characters of labels; keys create refuses them", async () => {
+    const evil = "\u001b]52;c;ZXZpbA==\u0007\u001b[2Jlabel";
+    const refused = await runCli(["keys", "create", "--namespace", "acme", "--label", evil], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("label: must not contain control or format characters");
+    // A label from elsewhere (an import) is shown escaped, never raw.
+    const digest = Buffer.alloc(32, 7).toString("base64");
+    const line = JSON.stringify({ id: "key_evil", key_sha256: digest, namespace: "acme", label: "ok", created_ms: 1 });
+    const file = path.join(dir, "evil-key.jsonl");
+    fs.writeFileSync(file, `${line}\n`);
+    expect((await runCli(["keys", "import", file], env)).code).toBe(0);
+    const db = new (await import("better-sqlite3")).default(path.join(dir, "users.db"));
+    db.prepare("UPDATE api_keys SET label = ? WHERE id = 'key_evil'").run(evil);
+    db.close();
+    const listed = (await runCli(["keys", "list"], env)).stdout;
+    expect(listed).not.toContain("\u001b");
+    expect(listed).not.toContain("\u0007");
+    expect(listed).toContain("\\x1b]52;c;ZXZpbA==\\x07\\x1b[2Jlabel");
+  });
+
+  test("keys import never makes an admin key of a line without a namespace; a role must say so", async () => {
+    const digest = (n: number) => Buffer.alloc(32, n).toString("base64");
+    const file = path.join(dir, "keys.jsonl");
+    fs.writeFileSync(file, `${JSON.stringify({ id: "key_nons", key_sha256: digest(1), label: "x", created_ms: 1 })}\n`);
+    const refused = await runCli(["keys", "import", file], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      'line 1: role is required for a key without a namespace ("admin" to import an admin key)',
+    );
+    expect((await runCli(["keys", "list"], env)).stdout).not.toContain("key_nons");
+    const lines = [
+      { id: "key_imp_admin", key_sha256: digest(2), namespace: null, role: "admin", created_ms: 1 },
+      { id: "key_imp_old", key_sha256: digest(3), namespace: "acme", created_ms: 1 },
+      { id: "key_imp_pub", key_sha256: digest(4), namespace: "acme", role: "public", created_ms: 1 },
+    ];
+    fs.writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    expect((await runCli(["keys", "import", file], env)).code).toBe(0);
+    const listed = (await runCli(["keys", "list"], env)).stdout;
+    expect(listed).toMatch(/key_imp_admin +admin +\(all\)/);
+    expect(listed).toMatch(/key_imp_old +service +acme/);
+    expect(listed).toMatch(/key_imp_pub +public +acme/);
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify({ id: "key_x", key_sha256: digest(5), namespace: "acme", role: "admin", created_ms: 1 })}\n`,
+    );
+    const mismatch = await runCli(["keys", "import", file], env);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toContain("line 1: namespace: must be empty for an admin key");
+  });
+
+  test("exports never write through a link planted at their path", async () => {
+    for (const command of [
+      ["users", "export"],
+      ["keys", "export"],
+    ]) {
+      const victim = path.join(dir, `victim-${command[0]}`);
+      fs.writeFileSync(victim, "precious\n", { mode: 0o644 });
+      const out = path.join(dir, `link-${command[0]}.jsonl`);
+      fs.symlinkSync(victim, out);
+      const result = await runCli([...command, out], env);
+      expect(result.code).toBe(0);
+      expect(fs.readFileSync(victim, "utf8")).toBe("precious\n");
+      expect(fs.lstatSync(out).isSymbolicLink()).toBe(false);
+      expect(fs.lstatSync(out).mode & 0o777).toBe(0o600);
+      if (command[0] === "keys") expect(fs.readFileSync(out, "utf8")).toContain('"id":"key_');
+      expect(fs.readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+    }
   });
 
   test("users import takes thousands of users with foreign bcrypt hashes, and they log in", async () => {
@@ -204,10 +298,15 @@ describe("the admin key of the first start", () => {
     );
     expect((await runCli(["keys", "list"], env)).stdout).not.toContain("key_");
 
+    // stdout is a pipe here, as under a container's log collector: the key
+    // goes to a file only its owner can read, and the log says only where.
     const first = await startCliServer(env);
-    const key = (
-      await untilPrinted(first.output, /shown only this once; keep it secret:\s+(usk_[A-Za-z0-9_-]{43})/)
-    )[1]!;
+    await untilPrinted(first.output, /an admin key was created and written to this file/);
+    const keyFile = path.join(dir, "admin-key");
+    expect(fs.lstatSync(keyFile).mode & 0o777).toBe(0o600);
+    const key = fs.readFileSync(keyFile, "utf8").trim();
+    expect(key).toMatch(/^usk_[A-Za-z0-9_-]{43}$/);
+    expect(first.output()).toContain(JSON.stringify(keyFile));
     const search = () =>
       fetch(`http://127.0.0.1:${first.port}/users/Users/Search`, {
         method: "POST",
@@ -216,7 +315,8 @@ describe("the admin key of the first start", () => {
       });
     expect((await search()).status).toBe(200);
     await stop(first.child);
-    expect(first.output().match(/usk_/g)).toHaveLength(2); // the key and the curl line, nowhere else
+    expect(first.output()).not.toContain("usk_"); // neither stdout nor stderr
+    expect(first.output()).not.toContain(key.slice(4));
 
     // Every key revoked (after a leak, say): the next start warns and makes none.
     const id = /(key_[0-9a-f]+)/.exec((await runCli(["keys", "list"], env)).stdout)![1]!;
@@ -226,5 +326,41 @@ describe("the admin key of the first start", () => {
     await stop(second.child);
     expect(second.output()).not.toContain("usk_");
     expect((await runCli(["keys", "list"], env)).stdout.match(/key_/g)).toHaveLength(1);
+  });
+
+  test("a link or file already at the key file's path is never written through: no key is made", async () => {
+    const own = tempDir();
+    try {
+      const victim = path.join(own, "victim");
+      fs.writeFileSync(victim, "precious\n", { mode: 0o644 });
+      fs.symlinkSync(victim, path.join(own, "admin-key"));
+      const ownEnv = { DATABASE_URL: `sqlite:${path.join(own, "users.db")}`, BCRYPT_COST: "4" };
+      const server = await startCliServer(ownEnv);
+      await untilPrinted(server.output, /the admin key file cannot be created/);
+      await stop(server.child);
+      expect(server.output()).toContain('"code":"EEXIST"');
+      expect(server.output()).not.toContain("usk_");
+      expect(fs.readFileSync(victim, "utf8")).toBe("precious\n");
+      expect(fs.lstatSync(path.join(own, "admin-key")).isSymbolicLink()).toBe(true);
+      expect((await runCli(["keys", "list"], ownEnv)).stdout).not.toContain("key_");
+    } finally {
+      fs.rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  test("on a terminal the key is shown there once, and no file is written", async () => {
+    const own = tempDir();
+    try {
+      const ownEnv = { DATABASE_URL: `sqlite:${path.join(own, "users.db")}`, BCRYPT_COST: "4" };
+      const server = await startOnTerminal(ownEnv);
+      const key = (
+        await untilPrinted(server.output, /shown only this once; keep it secret:\s+(usk_[A-Za-z0-9_-]{43})/)
+      )[1]!;
+      await stop(server.child);
+      expect(server.output().split(key).length - 1).toBe(2); // the key and the curl line
+      expect(fs.existsSync(path.join(own, "admin-key"))).toBe(false);
+    } finally {
+      fs.rmSync(own, { recursive: true, force: true });
+    }
   });
 });

@@ -4,13 +4,16 @@
 // for under load.
 import { describe, expect, test } from "@jest/globals";
 import bcrypt from "bcrypt";
+import { loadConfig } from "../../src/config/config.js";
 import { buildServices, type ServiceSettings } from "../../src/service/build-services.js";
 import { ServiceError } from "../../src/service/errors.js";
 import { StorageUnavailable } from "../../src/storage/repository.js";
 import { TestClock } from "../support/clock.js";
 import { MemoryRepository } from "../support/memory-repository.js";
 
+// The defaults of every setting, with cheap hashing and a short session.
 const SETTINGS: ServiceSettings = {
+  ...loadConfig({}),
   bcryptCost: 4,
   hashConcurrency: 2,
   hashQueueMax: 64,

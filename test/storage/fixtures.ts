@@ -42,7 +42,8 @@ export function session(
 }
 
 export function apiKey(id: string, namespace: string | null, createdMs: number): ApiKeyRecord {
-  return { id, keyDigest: digest(`key:${id}`), namespace, label: `label ${id}`, createdMs, revokedMs: null };
+  const role = namespace === null ? "admin" : "service";
+  return { id, keyDigest: digest(`key:${id}`), namespace, role, label: `label ${id}`, createdMs, revokedMs: null };
 }
 
 /** Settles a promise into what it gave, or the error it was rejected with. */

@@ -692,16 +692,18 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
       expect(await repo.findApiKey(digest("key:key_b"))).toEqual({
         id: "key_b",
         namespace: "acme",
+        role: "service",
         label: "label key_b",
         createdMs: 2_000,
         revokedMs: null,
       });
-      expect(await repo.findApiKey(digest("key:key_a"))).toMatchObject({ id: "key_a", namespace: null });
+      expect(await repo.findApiKey(digest("key:key_a"))).toMatchObject({ id: "key_a", namespace: null, role: "admin" });
       expect(await repo.findApiKey(digest("unknown"))).toBeUndefined();
       expect((await repo.listApiKeys()).map((k) => k.id)).toEqual(["key_c", "key_a", "key_b"]);
       expect((await repo.listApiKeys())[0]).toEqual({
         id: "key_c",
         namespace: "other",
+        role: "service",
         label: "",
         createdMs: 1_000,
         revokedMs: null,
@@ -712,6 +714,32 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
       expect(await repo.revokeApiKey("nope", 4_000)).toBe(false);
       expect(await repo.findApiKey(digest("key:key_b"))).toBeUndefined();
       expect((await repo.listApiKeys()).find((k) => k.id === "key_b")).toMatchObject({ revokedMs: 3_000 });
+    });
+
+    test("a key's role is stored; a key without a namespace is admin whatever its role column says", async () => {
+      await repo.insertApiKey({ ...apiKey("key_pub", "shop", 6_000), role: "public" });
+      expect(await repo.findApiKey(digest("key:key_pub"))).toMatchObject({ role: "public", namespace: "shop" });
+      const exported = (await repo.exportApiKeys()).find((k) => k.id === "key_pub");
+      expect(exported).toMatchObject({ role: "public" });
+      await repo.insertApiKey({ ...apiKey("key_odd", null, 6_000), role: "service" });
+      expect(await repo.findApiKey(digest("key:key_odd"))).toMatchObject({ role: "admin" });
+    });
+
+    test("rate limits count up to the limit in a window, start again in a later one, per bucket", async () => {
+      const charge = (bucket: string, window: number, limit = 3) => repo.chargeRateLimit(bucket, window, limit);
+      expect(await Promise.all([1, 2, 3, 4, 5].map(() => charge("b1", 1_000)))).toEqual([
+        true,
+        true,
+        true,
+        false,
+        false,
+      ]);
+      expect(await charge("b2", 1_000)).toBe(true);
+      // A replica with a clock behind counts in the current window, never resets it.
+      expect(await charge("b1", 0)).toBe(false);
+      expect(await charge("b1", 2_000)).toBe(true);
+      expect(await charge("b1", 2_000, 1)).toBe(false);
+      expect(await charge("b3", 2_000, 0)).toBe(false);
     });
 
     test("a key id or digest already there is refused", async () => {

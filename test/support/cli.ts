@@ -65,3 +65,27 @@ export function startCliServer(
     });
   });
 }
+
+/**
+ * Starts `users-service serve` with its stdout a terminal (a pseudo-terminal
+ * from util-linux `script`), as when an operator runs it by hand.
+ */
+export function startOnTerminal(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
+  const command = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} serve`;
+  const child = spawn("script", ["-qefc", command, "/dev/null"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      TERM: "dumb",
+      ...env,
+      LOG_LEVEL: "info",
+    },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return Promise.resolve({ child, output: () => out });
+}

@@ -421,6 +421,18 @@ export class MemoryRepository implements Repository, OutboxStore {
     return { inserted, skipped };
   }
 
+  private readonly rateWindows = new Map<string, { startMs: number; count: number }>();
+
+  async chargeRateLimit(bucket: string, windowStartMs: number, limit: number): Promise<boolean> {
+    await this.enter("chargeRateLimit");
+    const window = this.rateWindows.get(bucket);
+    const current = window && window.startMs === windowStartMs ? window : { startMs: windowStartMs, count: 0 };
+    if (current.count >= limit) return false;
+    current.count++;
+    this.rateWindows.set(bucket, current);
+    return true;
+  }
+
   queueMail(message: NewOutboxMessage): void {
     this.outbox.push({
       ...message,

@@ -9,6 +9,7 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { Users } from "../../gen/users/v1/users_pb.js";
+import { loadConfig } from "../../src/config/config.js";
 import { buildServices } from "../../src/service/build-services.js";
 import type { KeysService } from "../../src/service/keys.js";
 import type { BcryptHasher } from "../../src/service/password-hasher.js";
@@ -17,9 +18,8 @@ import type { SessionsService } from "../../src/service/sessions.js";
 import type { UsersService } from "../../src/service/users.js";
 import { openRepository } from "../../src/storage/open.js";
 import type { Repository } from "../../src/storage/repository.js";
-import { authInterceptor } from "../../src/transport/auth-interceptor.js";
+import { registerApi } from "../../src/transport/api-routes.js";
 import { type CallReport, observeInterceptor } from "../../src/transport/observe-interceptor.js";
-import { registerUsers } from "../../src/transport/users-routes.js";
 import { TestClock } from "./clock.js";
 import { type Engine, freshDatabaseUrl } from "./databases.js";
 
@@ -65,8 +65,10 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     pgPoolSize: 4,
     pgStatementTimeoutMs: timeoutMs,
   });
-  const { hasher, keys, users, sessions, passwords } = buildServices({
+  const services = buildServices({
     settings: {
+      // Every setting's default, with what the options change.
+      ...loadConfig({}),
       bcryptCost: options.bcryptCost ?? 4,
       hashConcurrency: options.hashConcurrency ?? 2,
       hashQueueMax: options.hashQueueMax ?? 64,
@@ -81,11 +83,8 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     now: clock.now,
   });
   const reports: CallReport[] = [];
-  const routes = (router: ConnectRouter) =>
-    registerUsers(router, { users, sessions, passwords }, [
-      observeInterceptor([(r) => reports.push(r)]),
-      authInterceptor(keys),
-    ]);
+  const { hasher, keys, users, sessions, passwords } = services;
+  const routes = (router: ConnectRouter) => registerApi(router, services, observeInterceptor([(r) => reports.push(r)]));
   const { key: adminKey } = await keys.create(null, "in-process admin");
 
   return {

@@ -61,7 +61,12 @@ export function usersView(app: App, query: ListQuery): HTMLElement {
       "div",
       { class: "view-head" },
       viewHeading("Users"),
-      h("button", { type: "button", onclick: () => app.showNewUser() }, "New user"),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => app.showKeys() }, "API keys"),
+        h("button", { type: "button", onclick: () => app.showNewUser() }, "New user"),
+      ),
     ),
     search,
     results,

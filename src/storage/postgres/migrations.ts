@@ -119,4 +119,26 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX users_email_order    ON users (namespace, email, created_ms, id, username);
     `,
   },
+  {
+    version: 40,
+    name: "api key roles: admin, service, public",
+    // Keys made before roles were namespace keys (now service keys) or admin keys.
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN role text COLLATE "C" NOT NULL DEFAULT 'service'
+        CONSTRAINT api_keys_role CHECK (role IN ('admin', 'service', 'public'));
+      UPDATE api_keys SET role = 'admin' WHERE namespace IS NULL;
+    `,
+  },
+  {
+    version: 41,
+    name: "rate limit counters (public sign-ups), one fixed window per bucket",
+    sql: `
+      CREATE TABLE rate_limits (
+        bucket          text COLLATE "C" NOT NULL,
+        window_start_ms bigint NOT NULL,
+        count           integer NOT NULL,
+        CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket)
+      );
+    `,
+  },
 ];

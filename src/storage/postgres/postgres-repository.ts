@@ -45,7 +45,7 @@ import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
 const DELETE_BATCH = 2000;
-const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
+const KEY_COLUMNS = "id, namespace, role, label, created_ms, revoked_ms";
 const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
 
@@ -452,8 +452,8 @@ export class PostgresRepository implements Repository {
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
     await this.db.query(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
+      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       keyParams(key),
     );
   }
@@ -491,14 +491,32 @@ export class PostgresRepository implements Repository {
       let inserted = 0;
       for (const key of keys) {
         const result = await tx.query(
-          `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+          `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
           keyParams(key),
         );
         inserted += result.rowCount ?? 0;
       }
       return inserted;
     });
+  }
+
+  // Rate limits
+
+  async chargeRateLimit(bucket: string, windowStartMs: number, limit: number): Promise<boolean> {
+    if (limit <= 0) return false;
+    // One statement: replicas charging the same bucket at once are serialised
+    // on its row, so together they never count past the limit.
+    const { rows } = await this.db.query(
+      `INSERT INTO rate_limits AS r (bucket, window_start_ms, count) VALUES ($1, $2, 1)
+       ON CONFLICT (bucket) DO UPDATE SET
+         count = CASE WHEN r.window_start_ms >= excluded.window_start_ms THEN r.count + 1 ELSE 1 END,
+         window_start_ms = GREATEST(r.window_start_ms, excluded.window_start_ms)
+       WHERE r.window_start_ms < excluded.window_start_ms OR r.count < $3
+       RETURNING count`,
+      [bucket, windowStartMs, limit],
+    );
+    return rows.length === 1;
   }
 
   // Bulk moves
@@ -559,5 +577,5 @@ export class PostgresRepository implements Repository {
 }
 
 function keyParams(key: ApiKeyRecord): unknown[] {
-  return [key.id, key.keyDigest, key.namespace, key.label, key.createdMs, key.revokedMs];
+  return [key.id, key.keyDigest, key.namespace, key.label, key.createdMs, key.revokedMs, key.role];
 }

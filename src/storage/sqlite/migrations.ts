@@ -115,4 +115,25 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX users_email_order    ON users (namespace, email, created_ms, id, username);
     `,
   },
+  {
+    version: 40,
+    name: "api key roles: admin, service, public",
+    // Keys made before roles were namespace keys (now service keys) or admin keys.
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'service'
+        CHECK (role IN ('admin', 'service', 'public'));
+      UPDATE api_keys SET role = 'admin' WHERE namespace IS NULL;
+    `,
+  },
+  {
+    version: 41,
+    name: "rate limit counters (public sign-ups), one fixed window per bucket",
+    sql: `
+      CREATE TABLE rate_limits (
+        bucket          TEXT    NOT NULL PRIMARY KEY,
+        window_start_ms INTEGER NOT NULL,
+        count           INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

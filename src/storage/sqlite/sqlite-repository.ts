@@ -373,6 +373,13 @@ export class SqliteRepository implements Repository {
     );
   }
 
+  async chargeRateLimit(bucket: string, windowStartMs: number, limit: number): Promise<boolean> {
+    if (limit <= 0) return false;
+    return this.write(
+      () => this.stmts.chargeRateLimit.get({ bucket, window_start_ms: windowStartMs, limit }) !== undefined,
+    );
+  }
+
   async countUsers(): Promise<number> {
     return this.guard(() => (this.stmts.countUsers.get() as { n: number }).n);
   }

@@ -21,6 +21,7 @@ export function keyParams(key: ApiKeyRecord) {
     key_digest: key.keyDigest,
     namespace: key.namespace,
     label: key.label,
+    role: key.role,
     created_ms: key.createdMs,
     revoked_ms: key.revokedMs,
   };
@@ -223,21 +224,31 @@ export function prepareStatements(db: Db) {
          SELECT namespace, account, attempt FROM login_attempts WHERE expires_ms <= ? LIMIT ?)`,
     ),
     insertKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms)`,
+      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
+       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms, @role)`,
     ),
     importKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms) ON CONFLICT DO NOTHING`,
+      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
+       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms, @role) ON CONFLICT DO NOTHING`,
     ),
     findKey: db.prepare(
-      "SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys WHERE key_digest = ? AND revoked_ms IS NULL",
+      "SELECT id, namespace, role, label, created_ms, revoked_ms FROM api_keys WHERE key_digest = ? AND revoked_ms IS NULL",
     ),
-    listKeys: db.prepare("SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id"),
+    listKeys: db.prepare(
+      "SELECT id, namespace, role, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
+    ),
     exportKeys: db.prepare(
-      "SELECT id, key_digest, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
+      "SELECT id, key_digest, namespace, role, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
     ),
     revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
+    chargeRateLimit: db.prepare(
+      `INSERT INTO rate_limits AS r (bucket, window_start_ms, count) VALUES (@bucket, @window_start_ms, 1)
+       ON CONFLICT (bucket) DO UPDATE SET
+         count = CASE WHEN r.window_start_ms >= excluded.window_start_ms THEN r.count + 1 ELSE 1 END,
+         window_start_ms = max(r.window_start_ms, excluded.window_start_ms)
+       WHERE r.window_start_ms < excluded.window_start_ms OR r.count < @limit
+       RETURNING count`,
+    ),
     countUsers: db.prepare("SELECT count(*) AS n FROM users"),
     exportUsersFirst: db.prepare(
       `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
