@@ -34,7 +34,9 @@ describe("the catalogue of reasons", () => {
   });
 
   test("the README's reason table lists every reason with its code, and nothing else", () => {
-    const rows = [...README.matchAll(/^\| `([A-Z0-9_]+)` \| ([A-Za-z]+) \|/gm)].map((r) => [r[1], r[2]]);
+    // The table under the header "| Reason | Code | When |", up to its first non-row line.
+    const table = README.split("| Reason | Code | When |\n")[1]?.split(/\n(?!\|)/)[0] ?? "";
+    const rows = [...table.matchAll(/^\| `([A-Z0-9_]+)` \| ([A-Za-z]+) \|/gm)].map((r) => [r[1], r[2]]);
     const expected = Object.entries(REASONS).map(([reason, spec]) => [
       reason,
       Code[Object.values(Code).find((c) => typeof c === "number" && spec.code === codeName(c)) as Code],
