@@ -78,7 +78,8 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
       ),
       { numRuns: 25 },
     );
-  });
+    // 25 runs of up to 8 calls over real sockets, each run signing users in again.
+  }, 180_000);
 
   function requestFor(method: (typeof METHODS)[number], id: string): JsonObject {
     switch (method) {
