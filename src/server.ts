@@ -12,6 +12,7 @@ import { logCalls } from "./observability/call-log.js";
 import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
+import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
 import { KeysService } from "./service/keys.js";
 import { LoginThrottle } from "./service/login-throttle.js";
@@ -24,6 +25,7 @@ import { WorkQueue } from "./service/work-queue.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
 import { authInterceptor } from "./transport/auth-interceptor.js";
+import { protocolOf } from "./transport/call-context.js";
 import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { registerHealth } from "./transport/health-routes.js";
@@ -64,7 +66,8 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const { logger } = options;
   const now = options.now ?? Date.now;
   const queue = new WorkQueue(config.hashConcurrency || os.availableParallelism(), config.hashQueueMax);
-  const metrics = new Metrics({ hashQueue: queue });
+  let listener: Listener | undefined;
+  const metrics = new Metrics({ hashQueue: queue, openConnections: () => listener?.connections ?? 0 });
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
@@ -108,13 +111,29 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes: [...probeRoutes(health, metrics), consoleRoute()],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
-  const listener = new Listener(handler, {
-    maxHeaderBytes: 16 * 1024,
-    maxConcurrentStreams: 100,
-    keepAliveTimeoutMs: 65_000,
-    headersTimeoutMs: 30_000,
-    requestTimeoutMs: 60_000,
-  });
+  const logRefusal = logRefusals(logger);
+  const server = new Listener(
+    handler,
+    {
+      maxHeaderBytes: 16 * 1024,
+      maxConcurrentStreams: 100,
+      keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 30_000,
+      requestTimeoutMs: 60_000,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    },
+    {
+      onRefusal(refusal) {
+        metrics.observeRefusal(refusal.status);
+        logRefusal({ ...refusal, protocol: refusalProtocol(refusal.path, refusal.contentType) });
+      },
+      onConnectionRefused(limit) {
+        metrics.observeRefusedConnection(limit);
+      },
+    },
+  );
+  listener = server;
 
   let stopSweeper: (() => void) | undefined;
   let closing: Promise<void> | undefined;
@@ -130,7 +149,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     metrics,
     health,
     async listen() {
-      const address = await listener.listen(config.port, config.host);
+      const address = await server.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
       return address;
@@ -140,7 +159,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         stopSweeper?.();
         // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
         health.drain();
-        await listener.close(config.shutdownTimeoutSeconds * 1000);
+        await server.close(config.shutdownTimeoutSeconds * 1000);
         // Anything still running past the grace period is told to stop.
         shutdown.abort();
         await repo.close();
@@ -148,4 +167,11 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       return closing;
     },
   };
+}
+
+/** The protocol a refused request spoke, as call lines name it; "http" for other paths. */
+function refusalProtocol(path: string | undefined, contentType: string | undefined): string {
+  if (path === undefined) return "http";
+  if (isM3oPath(path)) return "m3o";
+  return isRpcPath(path) ? protocolOf(contentType ?? null, false) : "http";
 }

@@ -119,6 +119,20 @@ const SETTING_MAP = {
     describe: "Largest request body accepted, in bytes; larger requests are refused.",
     parse: parseInteger(1024, 64 * 1048576),
   }),
+  maxConnections: define({
+    env: "MAX_CONNECTIONS",
+    default: "4096",
+    describe:
+      "Open client connections allowed at once; more are closed when accepted. Keep it below the file-descriptor limit (ulimit -n) less what the database needs. 0: no cap.",
+    parse: parseInteger(0, 1000000),
+  }),
+  maxConnectionsPerAddress: define({
+    env: "MAX_CONNECTIONS_PER_ADDRESS",
+    default: "256",
+    describe:
+      "Open connections allowed at once from one client address; more are closed when accepted. Behind a proxy every connection comes from its address: raise it, or 0 for no cap.",
+    parse: parseInteger(0, 1000000),
+  }),
   loginMaxFailures: define({
     env: "LOGIN_MAX_FAILURES",
     default: "5",

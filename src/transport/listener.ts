@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { ConnectionCaps, type ConnectionLimit } from "./connection-caps.js";
 import { RequestDeadlines } from "./request-deadlines.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -29,6 +30,28 @@ export interface ListenerLimits {
   headersTimeoutMs: number;
   /** Time allowed to receive a whole request, body included, on either protocol (a slowly trickled body is cut off). */
   requestTimeoutMs: number;
+  /** Open connections allowed at once (0 or absent: no cap); more are closed when accepted. */
+  maxConnections?: number;
+  /** Open connections allowed at once from one client address (0 or absent: no cap). */
+  maxConnectionsPerAddress?: number;
+}
+
+/** A request answered before it became a call (no request id): refused by the transport or a route. */
+export interface Refusal {
+  /** The HTTP status it was answered with (408 for an HTTP/2 stream reset for being too slow). */
+  status: number;
+  httpVersion: "1.1" | "2";
+  method: string | undefined;
+  /** The request path without its query, or undefined where the request line was never read. */
+  path: string | undefined;
+  contentType: string | undefined;
+  durationMs: number;
+}
+
+/** What the listener tells of the connections and requests it refuses. */
+export interface ListenerEvents {
+  onRefusal?(refusal: Refusal): void;
+  onConnectionRefused?(limit: ConnectionLimit): void;
 }
 
 export class Listener {
@@ -42,19 +65,25 @@ export class Listener {
   private idleWaiters: Array<() => void> = [];
   private readonly deadlines = new WeakMap<net.Socket, RequestDeadlines>();
 
+  private readonly caps: ConnectionCaps;
+
   constructor(
     handler: RequestHandler,
     private readonly limits: ListenerLimits,
+    private readonly events: ListenerEvents = {},
   ) {
+    this.caps = new ConnectionCaps(limits.maxConnections ?? 0, limits.maxConnectionsPerAddress ?? 0);
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
+      const started = performance.now();
       res.once("close", () => {
         this.inFlight--;
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
+      res.once("finish", () => this.reportIfRefused(req, res, started));
       if (req instanceof http2.Http2ServerRequest) {
         req.stream.once("finish", () => endHalfOpenStream(req));
-        limitRequestTime(req, limits.requestTimeoutMs);
+        limitRequestTime(req, limits.requestTimeoutMs, () => this.refused(req, 408, started));
       } else {
         const socket = req.socket;
         responses.set(req, res as http.ServerResponse);
@@ -84,6 +113,10 @@ export class Listener {
         maxHeaderListPairs: 128,
       },
       counted,
+    );
+    // Requests Node's parser refuses (headers too large, malformed) never reach a handler.
+    this.h1.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) =>
+      this.clientError(err, socket as net.Socket),
     );
     this.h2.on("session", (session) => {
       this.sessions.add(session);
@@ -140,11 +173,65 @@ export class Listener {
     await closed;
   }
 
+  /** A request answered with an error status and no request id never became a call: it is told of here. */
+  private reportIfRefused(
+    req: Parameters<RequestHandler>[0],
+    res: Parameters<RequestHandler>[1],
+    started: number,
+  ): void {
+    if (res.statusCode < 400 || res.statusCode >= 500 || res.getHeader("x-request-id") !== undefined) return;
+    this.refused(req, res.statusCode, started);
+  }
+
+  private refused(req: Parameters<RequestHandler>[0] | undefined, status: number, started: number): void {
+    const contentType = req?.headers["content-type"];
+    this.events.onRefusal?.({
+      status,
+      httpVersion: req instanceof http2.Http2ServerRequest ? "2" : "1.1",
+      method: req?.method,
+      path: req?.url?.split("?", 1)[0],
+      contentType: typeof contentType === "string" ? contentType : undefined,
+      durationMs: performance.now() - started,
+    });
+  }
+
+  /**
+   * HTTP/1.1 requests the parser refuses: answered as Node would (431 for
+   * headers over the limit, 400 for anything malformed), but with
+   * Connection: close and a lingering close instead of a reset, and told of.
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const answering = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (!answering?.headersSent) {
+      const reason = http.STATUS_CODES[status];
+      socket.write(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    }
+    lingeringClose(socket);
+    this.refused(undefined, status, performance.now());
+  }
+
+  /** Open connections (both protocols). */
+  get connections(): number {
+    return this.caps.connections;
+  }
+
   private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
     if (this.draining) return void socket.destroy();
+    const address = socket.remoteAddress ?? "";
+    const over = this.caps.admit(address);
+    if (over !== undefined) {
+      socket.destroy();
+      this.events.onConnectionRefused?.(over);
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      this.caps.release(address);
+    });
+    socket.on("error", () => socket.destroy());
     // A connection that sends nothing is dropped instead of held open forever.
     socket.setTimeout(this.limits.headersTimeoutMs, () => socket.destroy());
     let seen = Buffer.alloc(0);
@@ -164,7 +251,10 @@ export class Listener {
       // still sending (the body of a refused request) then gets a reset,
       // which can make it lose the answer. Close gracefully instead.
       socket.destroySoon = () => lingeringClose(socket);
-      const deadlines = new RequestDeadlines(socket, this.limits, missedDeadline);
+      const deadlines = new RequestDeadlines(socket, this.limits, (late, answered, startedAt) => {
+        missedDeadline(late, answered);
+        if (!answered) this.refused(undefined, 408, startedAt);
+      });
       this.deadlines.set(socket, deadlines);
       deadlines.begin();
       this.h1.emit("connection", socket as Duplex);
@@ -298,9 +388,11 @@ function missedDeadline(socket: net.Socket, answered: boolean): void {
  * place among the connection's streams for ever. Reset it once the time a
  * whole HTTP/1.1 request gets has passed without the request ending.
  */
-function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number): void {
+function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number, onReset: () => void): void {
   const timer = setTimeout(() => {
-    if (!req.complete && !req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (req.complete || req.stream.destroyed) return;
+    req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    onReset();
   }, timeoutMs);
   timer.unref();
   const clear = () => clearTimeout(timer);
