@@ -3,8 +3,10 @@
 // createServer() and listen on port 0; the CLI's `serve` listens on PORT.
 
 import { setMaxListeners } from "node:events";
+import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
+import { createSecureContext } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
@@ -30,7 +32,7 @@ import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { registerHealth } from "./transport/health-routes.js";
 import { createHttpHandler } from "./transport/http-handler.js";
-import { Listener } from "./transport/listener.js";
+import { Listener, type TlsCredentials } from "./transport/listener.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
 import { type CallObserver, observeInterceptor } from "./transport/observe-interceptor.js";
 import { probeRoutes } from "./transport/probe-routes.js";
@@ -49,6 +51,8 @@ export interface Server {
   readonly metrics: Metrics;
   readonly health: HealthMonitor;
   listen(): Promise<AddressInfo>;
+  /** Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves new connections with them (SIGHUP); open ones are kept. */
+  reloadTls(): Promise<void>;
   /** Graceful stop: finish in-flight calls (up to the shutdown timeout), then close the database. */
   close(): Promise<void>;
 }
@@ -122,6 +126,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       requestTimeoutMs: 60_000,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),
     },
     {
       onRefusal(refusal) {
@@ -154,6 +159,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
       return address;
     },
+    async reloadTls() {
+      if (!config.tlsCertFile) throw new Error("TLS is not configured (TLS_CERT_FILE, TLS_KEY_FILE)");
+      server.setTlsCredentials(await readTlsFiles(config));
+    },
     close() {
       closing ??= (async () => {
         stopSweeper?.();
@@ -174,4 +183,15 @@ function refusalProtocol(path: string | undefined, contentType: string | undefin
   if (path === undefined) return "http";
   if (isM3oPath(path)) return "m3o";
   return isRpcPath(path) ? protocolOf(contentType ?? null, false) : "http";
+}
+
+/** The certificate chain and key, checked to be a usable pair before they are served. */
+async function readTlsFiles(config: Config): Promise<TlsCredentials> {
+  const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(`TLS_CERT_FILE, TLS_KEY_FILE: not a usable certificate and key (${(err as Error).message})`);
+  }
+  return { cert, key };
 }

@@ -1,14 +1,16 @@
-// One TCP port for HTTP/1.1 and cleartext HTTP/2.
+// One TCP port for HTTP/1.1 and HTTP/2: cleartext, or TLS when configured.
 //
 // gRPC clients speak HTTP/2 with "prior knowledge" (no TLS, no upgrade), while
 // curl and browsers speak HTTP/1.1. Node's http2 server does not fall back to
 // HTTP/1.1 without TLS, so each new connection is sniffed: if its first bytes
 // are the HTTP/2 connection preface it goes to the HTTP/2 server, otherwise to
 // the HTTP/1.1 server. The bytes read are put back before handing it over.
+// With TLS, the port speaks TLS only, and ALPN (h2 or http/1.1) decides.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { ConnectionCaps, type ConnectionLimit } from "./connection-caps.js";
 import { RequestDeadlines } from "./request-deadlines.js";
 
@@ -34,6 +36,14 @@ export interface ListenerLimits {
   maxConnections?: number;
   /** Open connections allowed at once from one client address (0 or absent: no cap). */
   maxConnectionsPerAddress?: number;
+  /** Serve TLS (only) with this certificate chain and key, ALPN choosing HTTP/2 or HTTP/1.1. */
+  tls?: TlsCredentials;
+}
+
+/** A PEM certificate chain and its private key. */
+export interface TlsCredentials {
+  cert: Buffer;
+  key: Buffer;
 }
 
 /** A request answered before it became a call (no request id): refused by the transport or a route. */
@@ -66,6 +76,7 @@ export class Listener {
   private readonly deadlines = new WeakMap<net.Socket, RequestDeadlines>();
 
   private readonly caps: ConnectionCaps;
+  private readonly tls: tls.Server | undefined;
 
   constructor(
     handler: RequestHandler,
@@ -73,6 +84,17 @@ export class Listener {
     private readonly events: ListenerEvents = {},
   ) {
     this.caps = new ConnectionCaps(limits.maxConnections ?? 0, limits.maxConnectionsPerAddress ?? 0);
+    if (limits.tls) {
+      this.tls = tls.createServer({
+        ...limits.tls,
+        ALPNProtocols: ["h2", "http/1.1"],
+        handshakeTimeout: limits.headersTimeoutMs,
+        minVersion: "TLSv1.2",
+      });
+      // A client that offers no ALPN (or http/1.1) speaks HTTP/1.1.
+      this.tls.on("secureConnection", (socket: tls.TLSSocket) => this.handOver(socket, socket.alpnProtocol === "h2"));
+      this.tls.on("tlsClientError", (_err, socket) => socket.destroy());
+    }
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
       const started = performance.now();
@@ -217,6 +239,36 @@ export class Listener {
     return this.caps.connections;
   }
 
+  /** Gives a connection (cleartext, or TLS once its handshake is done) to the server of its protocol. */
+  private handOver(socket: net.Socket, isH2: boolean): void {
+    if (isH2) return void this.h2.emit("connection", socket as Duplex);
+    // Node ends a connection after an answer that says Connection: close
+    // with destroySoon(): FIN, then destroy once it is flushed. A client
+    // still sending (the body of a refused request) then gets a reset,
+    // which can make it lose the answer. Close gracefully instead.
+    socket.destroySoon = () => lingeringClose(socket);
+    // Node's own request timeouts never apply to a server that does not listen itself.
+    const deadlines = new RequestDeadlines(socket, this.limits, (late, answered, startedAt) => {
+      missedDeadline(late, answered);
+      if (!answered) this.refused(undefined, 408, startedAt);
+    });
+    this.deadlines.set(socket, deadlines);
+    deadlines.begin();
+    this.h1.emit("connection", socket as Duplex);
+    // The HTTP/1.1 server reads with 'data' events, which a paused socket
+    // never emits; the HTTP/2 session drains the buffer and reads natively.
+    socket.resume();
+  }
+
+  /**
+   * Swaps the TLS certificate and key: new connections get the new ones,
+   * connections already open keep theirs and are not disturbed.
+   */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    if (!this.tls) throw new Error("this listener serves no TLS");
+    this.tls.setSecureContext({ ...credentials });
+  }
+
   private accept(socket: net.Socket): void {
     if (this.draining) return void socket.destroy();
     const address = socket.remoteAddress ?? "";
@@ -232,6 +284,11 @@ export class Listener {
       this.caps.release(address);
     });
     socket.on("error", () => socket.destroy());
+    if (this.tls) {
+      // The handshake gets the time headers get; ALPN then picks the protocol.
+      this.tls.emit("connection", socket);
+      return;
+    }
     // A connection that sends nothing is dropped instead of held open forever.
     socket.setTimeout(this.limits.headersTimeoutMs, () => socket.destroy());
     let seen = Buffer.alloc(0);
@@ -244,23 +301,7 @@ export class Listener {
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
-      if (isH2) return void this.h2.emit("connection", socket as Duplex);
-      // Node's own request timeouts never apply to a server that does not listen itself.
-      // Node ends a connection after an answer that says Connection: close
-      // with destroySoon(): FIN, then destroy once it is flushed. A client
-      // still sending (the body of a refused request) then gets a reset,
-      // which can make it lose the answer. Close gracefully instead.
-      socket.destroySoon = () => lingeringClose(socket);
-      const deadlines = new RequestDeadlines(socket, this.limits, (late, answered, startedAt) => {
-        missedDeadline(late, answered);
-        if (!answered) this.refused(undefined, 408, startedAt);
-      });
-      this.deadlines.set(socket, deadlines);
-      deadlines.begin();
-      this.h1.emit("connection", socket as Duplex);
-      // The HTTP/1.1 server reads with 'data' events, which a paused socket
-      // never emits; the HTTP/2 session drains the buffer and reads natively.
-      socket.resume();
+      this.handOver(socket, isH2);
     };
     socket.on("data", onData);
   }
