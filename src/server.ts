@@ -3,7 +3,9 @@
 // createServer() and listen on port 0; the CLI's `serve` listens on PORT.
 
 import { setMaxListeners } from "node:events";
+import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { createSecureContext } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
@@ -12,6 +14,7 @@ import { logCalls } from "./observability/call-log.js";
 import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
+import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
@@ -23,11 +26,12 @@ import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
 import { registerApi } from "./transport/api-routes.js";
+import { protocolOf } from "./transport/call-context.js";
 import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
 import { registerHealth } from "./transport/health-routes.js";
 import { createHttpHandler } from "./transport/http-handler.js";
-import { Listener } from "./transport/listener.js";
+import { Listener, type TlsCredentials } from "./transport/listener.js";
 import { createM3oHandler, isM3oPath } from "./transport/m3o.js";
 import { type CallObserver, observeInterceptor } from "./transport/observe-interceptor.js";
 import { probeRoutes } from "./transport/probe-routes.js";
@@ -45,6 +49,8 @@ export interface Server {
   readonly metrics: Metrics;
   readonly health: HealthMonitor;
   listen(): Promise<AddressInfo>;
+  /** Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves new connections with them (SIGHUP); open ones are kept. */
+  reloadTls(): Promise<void>;
   /** Graceful stop: finish in-flight calls (up to the shutdown timeout), then close the database. */
   close(): Promise<void>;
 }
@@ -61,7 +67,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const metrics = new Metrics();
+  let listener: Listener | undefined;
+  const metrics = new Metrics({ openConnections: () => listener?.connections ?? 0 });
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
@@ -95,13 +102,30 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes: [...probeRoutes(health, metrics), consoleRoute()],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
-  const listener = new Listener(handler, {
-    maxHeaderBytes: 16 * 1024,
-    maxConcurrentStreams: 100,
-    keepAliveTimeoutMs: 65_000,
-    headersTimeoutMs: 30_000,
-    requestTimeoutMs: 60_000,
-  });
+  const logRefusal = logRefusals(logger);
+  const server = new Listener(
+    handler,
+    {
+      maxHeaderBytes: 16 * 1024,
+      maxConcurrentStreams: 100,
+      keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 30_000,
+      requestTimeoutMs: 60_000,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),
+    },
+    {
+      onRefusal(refusal) {
+        metrics.observeRefusal(refusal.status);
+        logRefusal({ ...refusal, protocol: refusalProtocol(refusal.path, refusal.contentType) });
+      },
+      onConnectionRefused(limit) {
+        metrics.observeRefusedConnection(limit);
+      },
+    },
+  );
+  listener = server;
 
   let stopSweeper: (() => void) | undefined;
   let closing: Promise<void> | undefined;
@@ -117,17 +141,21 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     metrics,
     health,
     async listen() {
-      const address = await listener.listen(config.port, config.host);
+      const address = await server.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
       return address;
+    },
+    async reloadTls() {
+      if (!config.tlsCertFile) throw new Error("TLS is not configured (TLS_CERT_FILE, TLS_KEY_FILE)");
+      server.setTlsCredentials(await readTlsFiles(config));
     },
     close() {
       closing ??= (async () => {
         stopSweeper?.();
         // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
         health.drain();
-        await listener.close(config.shutdownTimeoutSeconds * 1000);
+        await server.close(config.shutdownTimeoutSeconds * 1000);
         // Anything still running past the grace period is told to stop.
         shutdown.abort();
         await repo.close();
@@ -135,4 +163,22 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       return closing;
     },
   };
+}
+
+/** The protocol a refused request spoke, as call lines name it; "http" for other paths. */
+function refusalProtocol(path: string | undefined, contentType: string | undefined): string {
+  if (path === undefined) return "http";
+  if (isM3oPath(path)) return "m3o";
+  return isRpcPath(path) ? protocolOf(contentType ?? null, false) : "http";
+}
+
+/** The certificate chain and key, checked to be a usable pair before they are served. */
+async function readTlsFiles(config: Config): Promise<TlsCredentials> {
+  const [cert, key] = await Promise.all([readFile(config.tlsCertFile), readFile(config.tlsKeyFile)]);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(`TLS_CERT_FILE, TLS_KEY_FILE: not a usable certificate and key (${(err as Error).message})`);
+  }
+  return { cert, key };
 }

@@ -23,7 +23,10 @@ export async function serve(
     });
   });
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  logger.info({ address: `${host}:${address.port}`, engine: server.repo.engine }, "listening");
+  logger.info(
+    { address: `${host}:${address.port}`, engine: server.repo.engine, tls: config.tlsCertFile !== "" },
+    "listening",
+  );
   // Made only once the port is ours: a start that fails to listen must not
   // leave behind a key that nobody was shown.
   await handOverFirstKey(server, config, logger, out, address.port);
@@ -138,4 +141,12 @@ function handleSignals(server: Server, logger: Logger): void {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // SIGHUP: new TLS certificate and key, for new connections; open ones keep theirs.
+  process.on("SIGHUP", () => {
+    if (!server.config.tlsCertFile) return void logger.info("SIGHUP: no TLS configured, nothing to reload");
+    server.reloadTls().then(
+      () => logger.info("TLS certificate and key reloaded"),
+      (err: unknown) => logger.error({ err }, "TLS reload failed; still serving the previous certificate"),
+    );
+  });
 }

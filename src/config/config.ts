@@ -38,6 +38,9 @@ function crossCheck(config: Config, problems: string[]): void {
   if (config.loginLockoutMaxSeconds < config.loginLockoutBaseSeconds) {
     problems.push("LOGIN_LOCKOUT_MAX_SECONDS: must be at least LOGIN_LOCKOUT_BASE_SECONDS");
   }
+  if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
+    problems.push("TLS_CERT_FILE, TLS_KEY_FILE: set both (TLS) or neither (cleartext)");
+  }
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (config.hashConcurrency > Math.max(threads, os.availableParallelism())) {
     problems.push(

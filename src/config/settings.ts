@@ -25,11 +25,18 @@ interface Setting<T> {
 
 const define = <T>(s: Setting<T>): Setting<T> => s;
 
+/** A file path, or empty for none. */
+function parsePath(text: string): string {
+  if (text.length > 4096 || text.includes("\0")) throw new Error("must be a file path");
+  return text;
+}
+
 const SETTING_MAP = {
   port: define({
     env: "PORT",
     default: "8080",
-    describe: "TCP port for every protocol (HTTP/1.1 and cleartext HTTP/2). 0 picks a free port.",
+    describe:
+      "TCP port for every protocol (HTTP/1.1 and HTTP/2: cleartext, or TLS with TLS_CERT_FILE). 0 picks a free port.",
     parse: parseInteger(0, 65535),
   }),
   host: define({
@@ -159,6 +166,33 @@ const SETTING_MAP = {
     default: "1048576",
     describe: "Largest request body accepted, in bytes; larger requests are refused.",
     parse: parseInteger(1024, 64 * 1048576),
+  }),
+  maxConnections: define({
+    env: "MAX_CONNECTIONS",
+    default: "4096",
+    describe:
+      "Open client connections allowed at once; more are closed when accepted. Keep it below the file-descriptor limit (ulimit -n) less what the database needs. 0: no cap.",
+    parse: parseInteger(0, 1000000),
+  }),
+  maxConnectionsPerAddress: define({
+    env: "MAX_CONNECTIONS_PER_ADDRESS",
+    default: "256",
+    describe:
+      "Open connections allowed at once from one client address; more are closed when accepted. Behind a proxy every connection comes from its address: raise it, or 0 for no cap.",
+    parse: parseInteger(0, 1000000),
+  }),
+  tlsCertFile: define({
+    env: "TLS_CERT_FILE",
+    default: "",
+    describe:
+      "PEM certificate chain: with TLS_KEY_FILE, the port serves TLS only (ALPN: h2 or http/1.1). SIGHUP reloads both files.",
+    parse: parsePath,
+  }),
+  tlsKeyFile: define({
+    env: "TLS_KEY_FILE",
+    default: "",
+    describe: "PEM private key of TLS_CERT_FILE.",
+    parse: parsePath,
   }),
   loginMaxFailures: define({
     env: "LOGIN_MAX_FAILURES",

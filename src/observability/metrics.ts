@@ -14,8 +14,10 @@ export class Metrics implements HashTiming {
   private readonly callSeconds: Histogram<"rpc">;
   private readonly hashSeconds: Histogram<"op">;
   private readonly dbSeconds: Histogram<"operation" | "engine">;
+  private readonly refusals: Counter<"status">;
+  private readonly refusedConnections: Counter<"limit">;
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; openConnections?: () => number } = {}) {
     const registers = [this.registry];
     this.calls = new Counter({
       name: "users_rpc_calls_total",
@@ -44,6 +46,29 @@ export class Metrics implements HashTiming {
       buckets: DB_BUCKETS,
       registers,
     });
+    this.refusals = new Counter({
+      name: "users_http_refusals_total",
+      help: "Requests answered before they became calls (unknown path or method, body too large, too slow, headers too large), by HTTP status.",
+      labelNames: ["status"],
+      registers,
+    });
+    this.refusedConnections = new Counter({
+      name: "users_connections_refused_total",
+      help: "Connections closed when accepted, by the cap they would have broken: server (MAX_CONNECTIONS) or address (MAX_CONNECTIONS_PER_ADDRESS).",
+      labelNames: ["limit"],
+      registers,
+    });
+    const openConnections = options.openConnections;
+    if (openConnections) {
+      new Gauge({
+        name: "users_http_connections",
+        help: "Open client connections (HTTP/1.1 and HTTP/2).",
+        registers,
+        collect() {
+          this.set(openConnections());
+        },
+      });
+    }
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -74,6 +99,14 @@ export class Metrics implements HashTiming {
     this.calls.inc({ rpc, protocol: call.protocol, code: call.code });
     this.callSeconds.observe({ rpc }, call.durationSeconds);
   };
+
+  observeRefusal(status: number): void {
+    this.refusals.inc({ status: String(status) });
+  }
+
+  observeRefusedConnection(limit: "server" | "address"): void {
+    this.refusedConnections.inc({ limit });
+  }
 
   observeHash(op: "hash" | "verify", seconds: number): void {
     this.hashSeconds.observe({ op }, seconds);

@@ -1,14 +1,17 @@
-// One TCP port for HTTP/1.1 and cleartext HTTP/2.
+// One TCP port for HTTP/1.1 and HTTP/2: cleartext, or TLS when configured.
 //
 // gRPC clients speak HTTP/2 with "prior knowledge" (no TLS, no upgrade), while
 // curl and browsers speak HTTP/1.1. Node's http2 server does not fall back to
 // HTTP/1.1 without TLS, so each new connection is sniffed: if its first bytes
 // are the HTTP/2 connection preface it goes to the HTTP/2 server, otherwise to
 // the HTTP/1.1 server. The bytes read are put back before handing it over.
+// With TLS, the port speaks TLS only, and ALPN (h2 or http/1.1) decides.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import { ConnectionCaps, type ConnectionLimit } from "./connection-caps.js";
 import { RequestDeadlines } from "./request-deadlines.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -29,6 +32,36 @@ export interface ListenerLimits {
   headersTimeoutMs: number;
   /** Time allowed to receive a whole request, body included, on either protocol (a slowly trickled body is cut off). */
   requestTimeoutMs: number;
+  /** Open connections allowed at once (0 or absent: no cap); more are closed when accepted. */
+  maxConnections?: number;
+  /** Open connections allowed at once from one client address (0 or absent: no cap). */
+  maxConnectionsPerAddress?: number;
+  /** Serve TLS (only) with this certificate chain and key, ALPN choosing HTTP/2 or HTTP/1.1. */
+  tls?: TlsCredentials;
+}
+
+/** A PEM certificate chain and its private key. */
+export interface TlsCredentials {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** A request answered before it became a call (no request id): refused by the transport or a route. */
+export interface Refusal {
+  /** The HTTP status it was answered with (408 for an HTTP/2 stream reset for being too slow). */
+  status: number;
+  httpVersion: "1.1" | "2";
+  method: string | undefined;
+  /** The request path without its query, or undefined where the request line was never read. */
+  path: string | undefined;
+  contentType: string | undefined;
+  durationMs: number;
+}
+
+/** What the listener tells of the connections and requests it refuses. */
+export interface ListenerEvents {
+  onRefusal?(refusal: Refusal): void;
+  onConnectionRefused?(limit: ConnectionLimit): void;
 }
 
 export class Listener {
@@ -42,19 +75,37 @@ export class Listener {
   private idleWaiters: Array<() => void> = [];
   private readonly deadlines = new WeakMap<net.Socket, RequestDeadlines>();
 
+  private readonly caps: ConnectionCaps;
+  private readonly tls: tls.Server | undefined;
+
   constructor(
     handler: RequestHandler,
     private readonly limits: ListenerLimits,
+    private readonly events: ListenerEvents = {},
   ) {
+    this.caps = new ConnectionCaps(limits.maxConnections ?? 0, limits.maxConnectionsPerAddress ?? 0);
+    if (limits.tls) {
+      this.tls = tls.createServer({
+        ...limits.tls,
+        ALPNProtocols: ["h2", "http/1.1"],
+        handshakeTimeout: limits.headersTimeoutMs,
+        minVersion: "TLSv1.2",
+      });
+      // A client that offers no ALPN (or http/1.1) speaks HTTP/1.1.
+      this.tls.on("secureConnection", (socket: tls.TLSSocket) => this.handOver(socket, socket.alpnProtocol === "h2"));
+      this.tls.on("tlsClientError", (_err, socket) => socket.destroy());
+    }
     const counted: RequestHandler = (req, res) => {
       this.inFlight++;
+      const started = performance.now();
       res.once("close", () => {
         this.inFlight--;
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
+      res.once("finish", () => this.reportIfRefused(req, res, started));
       if (req instanceof http2.Http2ServerRequest) {
         req.stream.once("finish", () => endHalfOpenStream(req));
-        limitRequestTime(req, limits.requestTimeoutMs);
+        limitRequestTime(req, limits.requestTimeoutMs, () => this.refused(req, 408, started));
       } else {
         const socket = req.socket;
         responses.set(req, res as http.ServerResponse);
@@ -84,6 +135,10 @@ export class Listener {
         maxHeaderListPairs: 128,
       },
       counted,
+    );
+    // Requests Node's parser refuses (headers too large, malformed) never reach a handler.
+    this.h1.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) =>
+      this.clientError(err, socket as net.Socket),
     );
     this.h2.on("session", (session) => {
       this.sessions.add(session);
@@ -140,11 +195,100 @@ export class Listener {
     await closed;
   }
 
+  /** A request answered with an error status and no request id never became a call: it is told of here. */
+  private reportIfRefused(
+    req: Parameters<RequestHandler>[0],
+    res: Parameters<RequestHandler>[1],
+    started: number,
+  ): void {
+    if (res.statusCode < 400 || res.statusCode >= 500 || res.getHeader("x-request-id") !== undefined) return;
+    this.refused(req, res.statusCode, started);
+  }
+
+  private refused(req: Parameters<RequestHandler>[0] | undefined, status: number, started: number): void {
+    const contentType = req?.headers["content-type"];
+    this.events.onRefusal?.({
+      status,
+      httpVersion: req instanceof http2.Http2ServerRequest ? "2" : "1.1",
+      method: req?.method,
+      path: req?.url?.split("?", 1)[0],
+      contentType: typeof contentType === "string" ? contentType : undefined,
+      durationMs: performance.now() - started,
+    });
+  }
+
+  /**
+   * HTTP/1.1 requests the parser refuses: answered as Node would (431 for
+   * headers over the limit, 400 for anything malformed), but with
+   * Connection: close and a lingering close instead of a reset, and told of.
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const answering = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (!answering?.headersSent) {
+      const reason = http.STATUS_CODES[status];
+      socket.write(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    }
+    lingeringClose(socket);
+    this.refused(undefined, status, performance.now());
+  }
+
+  /** Open connections (both protocols). */
+  get connections(): number {
+    return this.caps.connections;
+  }
+
+  /** Gives a connection (cleartext, or TLS once its handshake is done) to the server of its protocol. */
+  private handOver(socket: net.Socket, isH2: boolean): void {
+    if (isH2) return void this.h2.emit("connection", socket as Duplex);
+    // Node ends a connection after an answer that says Connection: close
+    // with destroySoon(): FIN, then destroy once it is flushed. A client
+    // still sending (the body of a refused request) then gets a reset,
+    // which can make it lose the answer. Close gracefully instead.
+    socket.destroySoon = () => lingeringClose(socket);
+    // Node's own request timeouts never apply to a server that does not listen itself.
+    const deadlines = new RequestDeadlines(socket, this.limits, (late, answered, startedAt) => {
+      missedDeadline(late, answered);
+      if (!answered) this.refused(undefined, 408, startedAt);
+    });
+    this.deadlines.set(socket, deadlines);
+    deadlines.begin();
+    this.h1.emit("connection", socket as Duplex);
+    // The HTTP/1.1 server reads with 'data' events, which a paused socket
+    // never emits; the HTTP/2 session drains the buffer and reads natively.
+    socket.resume();
+  }
+
+  /**
+   * Swaps the TLS certificate and key: new connections get the new ones,
+   * connections already open keep theirs and are not disturbed.
+   */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    if (!this.tls) throw new Error("this listener serves no TLS");
+    this.tls.setSecureContext({ ...credentials });
+  }
+
   private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
     if (this.draining) return void socket.destroy();
+    const address = socket.remoteAddress ?? "";
+    const over = this.caps.admit(address);
+    if (over !== undefined) {
+      socket.destroy();
+      this.events.onConnectionRefused?.(over);
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      this.caps.release(address);
+    });
+    socket.on("error", () => socket.destroy());
+    if (this.tls) {
+      // The handshake gets the time headers get; ALPN then picks the protocol.
+      this.tls.emit("connection", socket);
+      return;
+    }
     // A connection that sends nothing is dropped instead of held open forever.
     socket.setTimeout(this.limits.headersTimeoutMs, () => socket.destroy());
     let seen = Buffer.alloc(0);
@@ -157,20 +301,7 @@ export class Listener {
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
-      if (isH2) return void this.h2.emit("connection", socket as Duplex);
-      // Node's own request timeouts never apply to a server that does not listen itself.
-      // Node ends a connection after an answer that says Connection: close
-      // with destroySoon(): FIN, then destroy once it is flushed. A client
-      // still sending (the body of a refused request) then gets a reset,
-      // which can make it lose the answer. Close gracefully instead.
-      socket.destroySoon = () => lingeringClose(socket);
-      const deadlines = new RequestDeadlines(socket, this.limits, missedDeadline);
-      this.deadlines.set(socket, deadlines);
-      deadlines.begin();
-      this.h1.emit("connection", socket as Duplex);
-      // The HTTP/1.1 server reads with 'data' events, which a paused socket
-      // never emits; the HTTP/2 session drains the buffer and reads natively.
-      socket.resume();
+      this.handOver(socket, isH2);
     };
     socket.on("data", onData);
   }
@@ -298,9 +429,11 @@ function missedDeadline(socket: net.Socket, answered: boolean): void {
  * place among the connection's streams for ever. Reset it once the time a
  * whole HTTP/1.1 request gets has passed without the request ending.
  */
-function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number): void {
+function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number, onReset: () => void): void {
   const timer = setTimeout(() => {
-    if (!req.complete && !req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (req.complete || req.stream.destroyed) return;
+    req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    onReset();
   }, timeoutMs);
   timer.unref();
   const clear = () => clearTimeout(timer);

@@ -16,8 +16,12 @@ export interface DeadlineLimits {
   requestTimeoutMs: number;
 }
 
-/** What to do with a connection whose request missed a deadline: `answered` when its response has already begun. */
-export type OnMissedDeadline = (socket: net.Socket, answered: boolean) => void;
+/**
+ * What to do with a connection whose request missed a deadline: `answered`
+ * when its response has already begun; `startedAt` is when the request began
+ * (performance.now()).
+ */
+export type OnMissedDeadline = (socket: net.Socket, answered: boolean, startedAt: number) => void;
 
 /**
  * One connection's deadlines. A request starts with the first byte that
@@ -32,6 +36,7 @@ export class RequestDeadlines {
   private requestTimer: NodeJS.Timeout | undefined;
   private current: { req: http.IncomingMessage; res: http.ServerResponse } | undefined;
   private receiving = false;
+  private startedAt = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -48,6 +53,7 @@ export class RequestDeadlines {
   begin(): void {
     this.clear();
     this.receiving = true;
+    this.startedAt = performance.now();
     this.headersTimer = setTimeout(() => this.miss(), this.limits.headersTimeoutMs);
     this.requestTimer = setTimeout(() => this.miss(), this.limits.requestTimeoutMs);
   }
@@ -83,7 +89,7 @@ export class RequestDeadlines {
     if (current?.req.complete) return;
     this.clear();
     if (this.socket.destroyed) return;
-    this.onMissed(this.socket, current?.res.headersSent === true);
+    this.onMissed(this.socket, current?.res.headersSent === true, this.startedAt);
   }
 
   private clear(): void {

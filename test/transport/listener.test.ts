@@ -8,7 +8,7 @@
 import http2 from "node:http2";
 import net from "node:net";
 import { afterEach, describe, expect, test } from "@jest/globals";
-import { Listener, type RequestHandler } from "../../src/transport/listener.js";
+import { Listener, type Refusal, type RequestHandler } from "../../src/transport/listener.js";
 
 const LIMITS = {
   maxHeaderBytes: 16 * 1024,
@@ -130,8 +130,11 @@ function headLines(extra: number): string[] {
   return ["POST /echo HTTP/1.1\r\n", "host: x\r\n", ...Array.from({ length: extra }, (_, i) => `x-slow-${i}: y\r\n`)];
 }
 
+let refusals: Refusal[] = [];
+
 async function startH1(handler: RequestHandler): Promise<number> {
-  listener = new Listener(handler, H1_LIMITS);
+  refusals = [];
+  listener = new Listener(handler, H1_LIMITS, { onRefusal: (r) => refusals.push(r) });
   return (await listener.listen(0, "127.0.0.1")).port;
 }
 
@@ -148,6 +151,8 @@ describe("HTTP/1.1 deadlines (raw sockets)", () => {
     expect(result.cutEarly).toBe(true);
     expect(result.answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(result.answer.toLowerCase()).toContain("\r\nconnection: close\r\n");
+    // Told of as a refusal (a log line and a metric in the server).
+    expect(refusals).toEqual([expect.objectContaining({ status: 408, httpVersion: "1.1" })]);
   });
 
   test("a body trickled past requestTimeoutMs after complete headers gets 408, and the connection is closed", async () => {
