@@ -368,6 +368,37 @@ describe.each(ENGINES)("per-account login throttling (%s)", (engine) => {
     expect((await bcryptRuns(t.url)).verify - before.verify).toBe(BURST);
   });
 
+  test("a check that could not start within half its slot's 60 s lease is not made: refused as busy, not counted", async () => {
+    const h = tenant();
+    await createAlice(h);
+    const queue = t.server.hasher.queue;
+    const releases: Array<() => void> = [];
+    for (let i = 0; i < queue.concurrency; i++) {
+      void queue.run(() => new Promise<void>((resolve) => releases.push(resolve)));
+    }
+    const before = await bcryptRuns(t.url);
+    const late = login(h, WRONG);
+    try {
+      for (let tries = 0; queue.stats().waiting < 1; tries++) {
+        if (tries > 2500) throw new Error("the login never waited for hashing");
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      clock.advance(31);
+    } finally {
+      for (const release of releases) release();
+    }
+    const answer = await late;
+    expect([answer.code, answer.message, answer.headers["retry-after"]]).toEqual([
+      "resource_exhausted",
+      "the service is busy hashing passwords; retry shortly",
+      "1",
+    ]);
+    expect((await bcryptRuns(t.url)).verify).toBe(before.verify);
+    // Its slot was given back and nothing was counted: five failures are still needed to lock.
+    await fail(h, MAX_FAILURES - 1);
+    expect((await login(h, PASSWORD)).code).toBe("ok");
+  });
+
   test("a burst through two replicas on one database still gets at most LOGIN_MAX_FAILURES checks", async () => {
     const replica = await startTestServer({ databaseUrl: t.config.databaseUrl, now: clock.now });
     const replicaWire = new Wire(replica.url);

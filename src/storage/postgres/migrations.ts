@@ -95,6 +95,41 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         CONSTRAINT login_attempts_pkey PRIMARY KEY (namespace, account, attempt)
       );
       CREATE INDEX login_attempts_expires ON login_attempts (expires_ms);
+
+      -- Reserves a slot for p_attempt in every account, or none, in one round
+      -- trip: -1 admitted, 0 no room, else the latest lock (ms) among them.
+      -- Each statement of a VOLATILE function takes a fresh snapshot, so the
+      -- count runs after the accounts' rows are locked and sees every slot
+      -- committed before (see PostgresRepository.reserveLoginAttempt).
+      CREATE FUNCTION reserve_login_attempt(
+        p_namespace text, p_accounts text[], p_attempt text, p_now bigint, p_expires bigint, p_max_failures integer
+      ) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+      DECLARE
+        locked bigint;
+        reserved integer;
+      BEGIN
+        WITH rows AS (
+          INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
+          SELECT p_namespace, a, 0, 0, p_now FROM unnest(p_accounts) AS a ORDER BY a
+          ON CONFLICT (namespace, account) DO UPDATE SET updated_ms = t.updated_ms
+          RETURNING t.locked_until_ms
+        )
+        SELECT coalesce(max(locked_until_ms) FILTER (WHERE locked_until_ms > p_now), 0) INTO locked FROM rows;
+        IF locked > 0 THEN
+          RETURN locked;
+        END IF;
+        INSERT INTO login_attempts (namespace, account, attempt, expires_ms)
+        SELECT p_namespace, a, p_attempt, p_expires FROM unnest(p_accounts) AS a
+        WHERE NOT EXISTS (
+          SELECT 1 FROM login_throttle t
+          WHERE t.namespace = p_namespace AND t.account = ANY(p_accounts)
+            AND (SELECT count(*) FROM login_attempts l
+                 WHERE l.namespace = p_namespace AND l.account = t.account AND l.expires_ms > p_now)
+                >= greatest(p_max_failures - t.failures, 1));
+        GET DIAGNOSTICS reserved = ROW_COUNT;
+        RETURN CASE WHEN reserved = cardinality(p_accounts) THEN -1 ELSE 0 END;
+      END;
+      $$;
     `,
   },
   {

@@ -369,35 +369,17 @@ export class PostgresRepository implements Repository {
     leaseMs: number,
     policy: ThrottlePolicy,
   ): Promise<LoginReservation> {
-    const accounts = [...ref.accounts].sort();
-    return this.db.transaction(async (tx) => {
-      // The accounts' rows, created if missing, locked in one order (no
-      // deadlock between attempts sharing accounts) until COMMIT: every
-      // reservation and failure of these accounts, on any replica, waits here.
-      const { rows } = await tx.query<{ failures: number; locked_until_ms: number }>(
-        `INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
-         SELECT $1, a, 0, 0, $3::bigint FROM unnest($2::text[]) AS a ORDER BY a
-         ON CONFLICT (namespace, account) DO UPDATE SET updated_ms = t.updated_ms
-         RETURNING failures, locked_until_ms`,
-        [namespace, accounts, nowMs],
-      );
-      const lockedUntilMs = Math.max(0, ...rows.map((r) => Number(r.locked_until_ms)).filter((ms) => ms > nowMs));
-      if (lockedUntilMs > 0) return { admitted: false, lockedUntilMs };
-      // A new statement, so a new snapshot taken under those locks: it sees
-      // every slot committed before them.
-      const inserted = await tx.query(
-        `INSERT INTO login_attempts (namespace, account, attempt, expires_ms)
-         SELECT $1, a, $4, $5::bigint FROM unnest($2::text[]) AS a
-         WHERE NOT EXISTS (
-           SELECT 1 FROM login_throttle t
-           WHERE t.namespace = $1 AND t.account = ANY($2::text[])
-             AND (SELECT count(*) FROM login_attempts l
-                  WHERE l.namespace = $1 AND l.account = t.account AND l.expires_ms > $3::bigint)
-                 >= greatest($6::integer - t.failures, 1))`,
-        [namespace, accounts, nowMs, ref.attempt, nowMs + leaseMs, policy.maxFailures],
-      );
-      return inserted.rowCount === accounts.length ? { admitted: true } : { admitted: false, lockedUntilMs: 0 };
-    });
+    // One round trip: the function (migration 10) locks the accounts' rows,
+    // created if missing and in one order (no deadlock between attempts
+    // sharing accounts), then counts their slots with a snapshot taken under
+    // those locks, so every reservation and failure of these accounts, on
+    // any replica, is seen or waits.
+    const { rows } = await this.db.query<{ result: string | number }>(
+      "SELECT reserve_login_attempt($1, $2::text[], $3, $4::bigint, $5::bigint, $6::integer) AS result",
+      [namespace, [...ref.accounts].sort(), ref.attempt, nowMs, nowMs + leaseMs, policy.maxFailures],
+    );
+    const result = Number(rows[0]?.result ?? 0);
+    return result === -1 ? { admitted: true } : { admitted: false, lockedUntilMs: result };
   }
 
   async failLoginAttempt(
