@@ -11,6 +11,8 @@
 //   on those lowercased columns, in code point (byte) order, served by an index.
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
+import type { OutboxStore } from "../mail/outbox.js";
+
 export interface UserRow {
   id: string;
   username: string;
@@ -151,7 +153,8 @@ export class StorageUnavailable extends Error {
   }
 }
 
-export interface Repository {
+/** The mail outbox (OutboxStore, src/mail/outbox.ts) is part of every engine. */
+export interface Repository extends OutboxStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */

@@ -4,7 +4,7 @@
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
 
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore } from "../../src/mail/outbox.js";
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
 import type {
   ApiKeyRecord,
   ApiKeyRow,
@@ -42,6 +42,7 @@ interface StoredMail extends OutboxMessage {
   nextAttemptMs: number;
   leaseOwner: string;
   leaseUntilMs: number;
+  finishedMs: number;
   reason: string;
 }
 
@@ -421,7 +422,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     return { inserted, skipped };
   }
 
-  queueMail(message: NewOutboxMessage): void {
+  async queueMail(message: NewOutboxMessage): Promise<void> {
     this.outbox.push({
       ...message,
       attempts: 0,
@@ -429,6 +430,7 @@ export class MemoryRepository implements Repository, OutboxStore {
       nextAttemptMs: message.createdMs,
       leaseOwner: "",
       leaseUntilMs: 0,
+      finishedMs: 0,
       reason: "",
     });
   }
@@ -451,11 +453,18 @@ export class MemoryRepository implements Repository, OutboxStore {
     return this.outbox.find((m) => m.id === id && m.leaseOwner === owner && m.status === "queued");
   }
 
-  async markMailSent(id: string, owner: string, _nowMs: number): Promise<void> {
+  async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     await this.enter("markMailSent");
     const m = this.leased(id, owner);
     if (!m) return;
-    Object.assign(m, { status: "sent", text: "", leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+    Object.assign(m, {
+      status: "sent",
+      text: "",
+      finishedMs: nowMs,
+      leaseOwner: "",
+      leaseUntilMs: 0,
+      attempts: m.attempts + 1,
+    });
   }
 
   async markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
@@ -465,16 +474,46 @@ export class MemoryRepository implements Repository, OutboxStore {
     Object.assign(m, { nextAttemptMs, reason, leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
   }
 
-  async markMailFailed(id: string, owner: string, _nowMs: number, reason: string): Promise<void> {
+  async markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void> {
     await this.enter("markMailFailed");
     const m = this.leased(id, owner);
     if (!m) return;
-    Object.assign(m, { status: "failed", text: "", reason, leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+    Object.assign(m, {
+      status: "failed",
+      text: "",
+      finishedMs: nowMs,
+      reason,
+      leaseOwner: "",
+      leaseUntilMs: 0,
+      attempts: m.attempts + 1,
+    });
   }
 
   async outboxStats(nowMs: number): Promise<OutboxStats> {
     const queued = this.outbox.filter((m) => m.status === "queued");
     const oldest = Math.min(...queued.map((m) => m.createdMs));
     return { queued: queued.length, oldestQueuedMs: queued.length === 0 ? 0 : nowMs - oldest };
+  }
+
+  async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    const expiring = this.outbox
+      .filter((m) => m.status === "queued" && m.expiresMs <= nowMs && m.leaseUntilMs <= nowMs)
+      .slice(0, limit);
+    for (const m of expiring)
+      Object.assign(m, {
+        status: "failed",
+        text: "",
+        finishedMs: nowMs,
+        reason: `expired before delivery: ${m.reason}`,
+      });
+    let deleted = 0;
+    for (let i = this.outbox.length - 1; i >= 0; i--) {
+      const m = this.outbox[i]!;
+      if (m.status !== "queued" && m.finishedMs < finishedBeforeMs && deleted < limit) {
+        this.outbox.splice(i, 1);
+        deleted++;
+      }
+    }
+    return { expired: expiring.length, deleted };
   }
 }

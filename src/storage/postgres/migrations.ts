@@ -105,4 +105,32 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       DROP INDEX sessions_user;
     `,
   },
+  {
+    version: 50,
+    name: "mail outbox (durable delivery with leased claims)",
+    sql: `
+      CREATE TABLE mail_outbox (
+        id              text COLLATE "C" NOT NULL,
+        namespace       text COLLATE "C" NOT NULL,
+        recipient       text COLLATE "C" NOT NULL,
+        subject         text NOT NULL,
+        body            text NOT NULL,
+        from_name       text NOT NULL,
+        status          text COLLATE "C" NOT NULL DEFAULT 'queued',
+        attempts        integer NOT NULL DEFAULT 0,
+        created_ms      bigint NOT NULL,
+        expires_ms      bigint NOT NULL,
+        next_attempt_ms bigint NOT NULL,
+        lease_owner     text COLLATE "C" NOT NULL DEFAULT '',
+        lease_until_ms  bigint NOT NULL DEFAULT 0,
+        finished_ms     bigint NOT NULL DEFAULT 0,
+        reason          text NOT NULL DEFAULT '',
+        CONSTRAINT mail_outbox_pkey PRIMARY KEY (id)
+      );
+      CREATE INDEX mail_outbox_due      ON mail_outbox (status, next_attempt_ms);
+      CREATE INDEX mail_outbox_expires  ON mail_outbox (status, expires_ms);
+      CREATE INDEX mail_outbox_finished ON mail_outbox (status, finished_ms);
+      CREATE INDEX mail_outbox_created  ON mail_outbox (status, created_ms);
+    `,
+  },
 ];

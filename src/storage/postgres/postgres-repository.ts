@@ -5,6 +5,7 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import { prefixUpperBound } from "../prefix-range.js";
 import {
@@ -40,6 +41,7 @@ import {
 import { Database } from "./database.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import * as outbox from "./outbox.js";
 import { createPool, type PoolOptions } from "./pool.js";
 
 const KEY_COLUMNS = "id, namespace, label, created_ms, revoked_ms";
@@ -546,6 +548,36 @@ export class PostgresRepository implements Repository {
       }
       return { inserted, skipped: batch.length - inserted };
     });
+  }
+
+  // Mail outbox (statements in outbox.ts)
+
+  queueMail(message: NewOutboxMessage): Promise<void> {
+    return outbox.insertMail(this.db, message);
+  }
+
+  claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
+    return outbox.markMailSent(this.db, id, owner, nowMs);
+  }
+
+  markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
+    return outbox.markMailRetry(this.db, id, owner, nextAttemptMs, reason);
+  }
+
+  markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void> {
+    return outbox.markMailFailed(this.db, id, owner, nowMs, reason);
+  }
+
+  outboxStats(nowMs: number): Promise<OutboxStats> {
+    return outbox.outboxStats(this.db, nowMs);
+  }
+
+  sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    return this.db.transaction((tx) => outbox.sweepOutbox(tx, nowMs, finishedBeforeMs, limit));
   }
 }
 

@@ -105,4 +105,33 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       DROP INDEX sessions_user;
     `,
   },
+  {
+    version: 50,
+    name: "mail outbox (durable delivery with leased claims)",
+    // status: queued → sent | failed. body is erased ('') once the mail is
+    // sent or given up: it holds a one-time link or code.
+    sql: `
+      CREATE TABLE mail_outbox (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        namespace       TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        subject         TEXT    NOT NULL,
+        body            TEXT    NOT NULL,
+        from_name       TEXT    NOT NULL,
+        status          TEXT    NOT NULL DEFAULT 'queued',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_ms      INTEGER NOT NULL,
+        expires_ms      INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_owner     TEXT    NOT NULL DEFAULT '',
+        lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+        finished_ms     INTEGER NOT NULL DEFAULT 0,
+        reason          TEXT    NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX mail_outbox_due      ON mail_outbox (status, next_attempt_ms);
+      CREATE INDEX mail_outbox_expires  ON mail_outbox (status, expires_ms);
+      CREATE INDEX mail_outbox_finished ON mail_outbox (status, finished_ms);
+      CREATE INDEX mail_outbox_created  ON mail_outbox (status, created_ms);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import {
   type ApiKeyRecord,
@@ -39,6 +40,7 @@ import {
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
 import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -56,6 +58,7 @@ export class SqliteRepository implements Repository {
   private readonly db: Db;
   private readonly stmts: SqliteStatements;
   private readonly userSearch: SqliteUserSearch;
+  private readonly outbox: SqliteOutbox;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -79,6 +82,7 @@ export class SqliteRepository implements Repository {
     migrate(this.db);
     this.stmts = prepareStatements(this.db);
     this.userSearch = new SqliteUserSearch(this.db);
+    this.outbox = prepareOutbox(this.db);
   }
 
   async ping(): Promise<void> {
@@ -370,5 +374,35 @@ export class SqliteRepository implements Repository {
 
   async importUsers(batch: UserExport[]): Promise<ImportResult> {
     return this.write(() => this.stmts.importUsersTx(batch));
+  }
+
+  // Mail outbox (statements in outbox.ts)
+
+  async queueMail(message: NewOutboxMessage): Promise<void> {
+    await this.write(() => this.outbox.insert(message));
+  }
+
+  async claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    return this.write(() => this.outbox.claim(owner, nowMs, leaseMs, limit));
+  }
+
+  async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
+    await this.write(() => this.outbox.sent(id, owner, nowMs));
+  }
+
+  async markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
+    await this.write(() => this.outbox.retry(id, owner, nextAttemptMs, reason));
+  }
+
+  async markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void> {
+    await this.write(() => this.outbox.failed(id, owner, nowMs, reason));
+  }
+
+  async outboxStats(nowMs: number): Promise<OutboxStats> {
+    return this.guard(() => this.outbox.stats(nowMs));
+  }
+
+  async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    return this.write(() => this.outbox.sweep(nowMs, finishedBeforeMs, limit));
   }
 }
