@@ -7,9 +7,12 @@ import type { AddressInfo } from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
+import { mailTransport } from "./mail/delivery.js";
+import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
 import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
+import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { timedRepository } from "./observability/timed-repository.js";
 import { buildServices } from "./service/build-services.js";
@@ -44,6 +47,7 @@ export interface Server {
   readonly hasher: BcryptHasher;
   readonly metrics: Metrics;
   readonly health: HealthMonitor;
+  readonly mailSender: OutboxSender;
   listen(): Promise<AddressInfo>;
   /** Graceful stop: finish in-flight calls (up to the shutdown timeout), then close the database. */
   close(): Promise<void>;
@@ -66,11 +70,29 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
 
+  const transport = mailTransport(config);
+  const mailMetrics = watchOutbox(metrics.registry, () => repo.outboxStats(now()));
+  const mailSender = new OutboxSender({
+    store: repo,
+    transport,
+    now,
+    maxAttempts: config.mailMaxAttempts,
+    onSent: mailMetrics.sent,
+    onFailed: (reason) => {
+      mailMetrics.failed();
+      logger.warn({ reason }, "mail given up");
+    },
+    onError: (err) => logger.warn({ err }, "mail delivery round failed"),
+  });
+  logger.info({ mail: transport.describe }, "mail delivery");
+
   const { hasher, keys, users, sessions, passwords } = buildServices({
     settings: config,
     repo,
     now,
     hashTiming: metrics,
+    // A mail committed by a call goes out now, not at the next poll.
+    onMailQueued: () => mailSender.wake(),
   });
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
@@ -119,10 +141,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hasher,
     metrics,
     health,
+    mailSender,
     async listen() {
       const address = await listener.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      mailSender.start();
       return address;
     },
     close() {
@@ -133,6 +157,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         await listener.close(config.shutdownTimeoutSeconds * 1000);
         // Anything still running past the grace period is told to stop.
         shutdown.abort();
+        // A delivery in progress finishes and records its outcome first.
+        await mailSender.stop();
+        transport.close();
         await repo.close();
       })();
       return closing;

@@ -33,6 +33,8 @@ export interface ServiceDeps {
   now: () => number;
   /** Observes each hash's duration (metrics). */
   hashTiming?: HashTiming;
+  /** Told when a call committed a mail to the outbox (wakes the sender). */
+  onMailQueued?: () => void;
 }
 
 export interface Services {

@@ -1,10 +1,12 @@
-// Periodically removes expired sessions and forgotten login-failure counts, so
-// tables do not grow without bound. Reads never rely on it: an expired session
+// Periodically removes expired sessions, forgotten login-failure counts and
+// finished or dead mail, so tables do not grow without bound. Reads never rely on it: an expired session
 // is refused whether or not it has been swept yet.
 import type { Repository } from "../storage/repository.js";
 import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
 
 const BATCH = 1000;
+/** How long sent and given-up mail rows (which keep no body) are kept for operators. */
+export const MAIL_RETENTION_MS = 7 * 86_400_000;
 
 export function startSweeper(
   repo: Repository,
@@ -21,6 +23,11 @@ export function startSweeper(
         // Small batches keep each write transaction short.
         while ((await repo.sweep(now(), now() - THROTTLE_MEMORY_MS, BATCH)) >= BATCH) {
           /* more to sweep */
+        }
+        // Queued mail whose link died is given up (body erased); old finished rows go.
+        for (;;) {
+          const { expired, deleted } = await repo.sweepOutbox(now(), now() - MAIL_RETENTION_MS, BATCH);
+          if (expired < BATCH && deleted < BATCH) break;
         }
       } catch (err) {
         onError(err);
