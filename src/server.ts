@@ -36,6 +36,7 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { registerUsers } from "./transport/users-routes.js";
+import { verifyEmailRoute } from "./transport/verify-email-route.js";
 
 export interface Server {
   readonly config: Config;
@@ -86,7 +87,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   });
   logger.info({ mail: transport.describe }, "mail delivery");
 
-  const { hasher, keys, users, sessions, passwords } = buildServices({
+  const { hasher, keys, users, sessions, passwords, verification } = buildServices({
     settings: config,
     repo,
     now,
@@ -99,7 +100,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
 
   const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
-    registerUsers(router, { users, sessions, passwords }, [observe, authInterceptor(keys)]);
+    registerUsers(router, { users, sessions, passwords, verification }, [observe, authInterceptor(keys)]);
     // Probes and schema discovery need no API key.
     registerHealth(router, health, [observe]);
     registerReflection(router, [observe]);
@@ -117,7 +118,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute()],
+    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(verification, logger)],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const listener = new Listener(handler, {

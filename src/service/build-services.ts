@@ -10,6 +10,7 @@ import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
 import { SessionsService } from "./sessions.js";
 import { UsersService } from "./users.js";
+import { VerificationService } from "./verification.js";
 import { WorkQueue } from "./work-queue.js";
 
 /** The settings the services read. */
@@ -24,7 +25,9 @@ export type ServiceSettings = Pick<
   | "loginMaxFailures"
   | "loginLockoutBaseSeconds"
   | "loginLockoutMaxSeconds"
->;
+> &
+  // Mail settings: tests that send no mail may leave them out.
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -44,9 +47,10 @@ export interface Services {
   users: UsersService;
   sessions: SessionsService;
   passwords: PasswordsService;
+  verification: VerificationService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps): Services {
+export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -73,5 +77,13 @@ export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps):
       now,
     }),
     passwords: new PasswordsService({ repo, hasher, throttle, now }),
+    verification: new VerificationService({
+      repo,
+      now,
+      publicUrl: settings.publicUrl ?? "http://localhost:8080",
+      redirectOrigins: settings.redirectOrigins ?? [],
+      ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
+      onMailQueued,
+    }),
   };
 }

@@ -7,6 +7,8 @@ export interface User {
   email: string;
   createdMs: number;
   updatedMs: number;
+  /** When the email was verified; absent if it is not. */
+  verifiedMs?: number;
 }
 
 export interface Session {

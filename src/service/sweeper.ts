@@ -7,6 +7,7 @@ import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
 const BATCH = 1000;
 /** How long sent and given-up mail rows (which keep no body) are kept for operators. */
 export const MAIL_RETENTION_MS = 7 * 86_400_000;
+const TOKEN_KEPT_MS = 86_400_000;
 
 export function startSweeper(
   repo: Repository,
@@ -28,6 +29,10 @@ export function startSweeper(
         for (;;) {
           const { expired, deleted } = await repo.sweepOutbox(now(), now() - MAIL_RETENTION_MS, BATCH);
           if (expired < BATCH && deleted < BATCH) break;
+        }
+        // Spent and voided tokens stay a day past their expiry, so an old link still finds its failure redirect.
+        while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
+          /* more to sweep */
         }
       } catch (err) {
         onError(err);

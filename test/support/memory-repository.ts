@@ -13,6 +13,7 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
+  NewMailToken,
   NewSession,
   Repository,
   SessionInsertOptions,
@@ -22,6 +23,7 @@ import type {
   UserExport,
   UserRow,
   UserSearch,
+  VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
 
@@ -151,7 +153,8 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("updateUser");
     const stored = this.users.get(this.userKey(namespace, id));
     if (!stored) return undefined;
-    const next = { ...stored.user, ...changes, updatedMs };
+    const next: UserRow = { ...stored.user, ...changes, updatedMs };
+    if (next.email !== stored.user.email) delete next.verifiedMs;
     this.clash(namespace, next, id);
     stored.user = next;
     return { ...next };
@@ -515,5 +518,49 @@ export class MemoryRepository implements Repository, OutboxStore {
       }
     }
     return { expired: expiring.length, deleted };
+  }
+
+  /** Mail tokens: (namespace, purpose, user id) → the live token. */
+  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number }>();
+
+  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
+    await this.enter("issueMailToken");
+    const stored = this.findBy(token.namespace, (u) => u.email === token.email);
+    if (!stored) return false;
+    this.mailTokens.set(`${token.namespace}\n${token.purpose}\n${stored.user.id}`, {
+      ...token,
+      userId: stored.user.id,
+      spentMs: 0,
+    });
+    await this.queueMail(message);
+    return true;
+  }
+
+  async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
+    await this.enter("verifyEmailToken");
+    const token = [...this.mailTokens.values()].find(
+      (t) =>
+        t.digest.equals(digest) && t.purpose === "verify_email" && (namespace === null || t.namespace === namespace),
+    );
+    if (!token) return { verified: false, failureRedirectUrl: "" };
+    const stored = this.users.get(this.userKey(token.namespace, token.userId));
+    if (token.spentMs !== 0 || token.expiresMs <= nowMs || !stored || stored.user.email !== token.email) {
+      token.spentMs ||= nowMs;
+      return { verified: false, failureRedirectUrl: token.failureRedirectUrl };
+    }
+    token.spentMs = nowMs;
+    stored.user = { ...stored.user, verifiedMs: nowMs };
+    return { verified: true, user: { ...stored.user }, redirectUrl: token.redirectUrl };
+  }
+
+  async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
+    let n = 0;
+    for (const [key, token] of this.mailTokens) {
+      if (n < limit && token.expiresMs < beforeMs) {
+        this.mailTokens.delete(key);
+        n++;
+      }
+    }
+    return n;
   }
 }

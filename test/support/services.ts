@@ -65,7 +65,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     pgPoolSize: 4,
     pgStatementTimeoutMs: timeoutMs,
   });
-  const { hasher, keys, users, sessions, passwords } = buildServices({
+  const { hasher, keys, users, sessions, passwords, verification } = buildServices({
     settings: {
       bcryptCost: options.bcryptCost ?? 4,
       hashConcurrency: options.hashConcurrency ?? 2,
@@ -82,7 +82,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
   });
   const reports: CallReport[] = [];
   const routes = (router: ConnectRouter) =>
-    registerUsers(router, { users, sessions, passwords }, [
+    registerUsers(router, { users, sessions, passwords, verification }, [
       observeInterceptor([(r) => reports.push(r)]),
       authInterceptor(keys),
     ]);

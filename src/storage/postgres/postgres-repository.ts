@@ -16,6 +16,7 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
+  type NewMailToken,
   type NewSession,
   type Repository,
   type SessionInsertOptions,
@@ -26,6 +27,7 @@ import {
   type UserExport,
   type UserRow,
   type UserSearch,
+  type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
@@ -39,6 +41,7 @@ import {
   type UserRecord,
 } from "../rows.js";
 import { Database } from "./database.js";
+import * as mailTokens from "./mail-tokens.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import * as outbox from "./outbox.js";
@@ -138,7 +141,8 @@ export class PostgresRepository implements Repository {
     updatedMs: number,
   ): Promise<UserRow | undefined> {
     const { rows } = await this.db.query<UserRecord>(
-      `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5
+      `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5,
+         verified_ms = CASE WHEN coalesce($4, email) = email THEN verified_ms ELSE 0 END
        WHERE namespace = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
       [namespace, id, changes.username ?? null, changes.email ?? null, updatedMs],
     );
@@ -578,6 +582,20 @@ export class PostgresRepository implements Repository {
 
   sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
     return this.db.transaction((tx) => outbox.sweepOutbox(tx, nowMs, finishedBeforeMs, limit));
+  }
+
+  // One-time mail tokens (statements in mail-tokens.ts)
+
+  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
+    return mailTokens.issueMailToken(this.db, token, message);
+  }
+
+  verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
+    return mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs);
+  }
+
+  sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
+    return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
   }
 }
 

@@ -134,4 +134,32 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_outbox_created  ON mail_outbox (status, created_ms);
     `,
   },
+  {
+    version: 51,
+    name: "email verification: users.verified_ms, one-time mail tokens",
+    // One live token per (user, purpose): issuing a new one replaces (voids)
+    // the previous. Only the token's SHA-256 is stored. A spent token stays
+    // until it expires, so its link can still send the browser to its
+    // failure_redirect_url.
+    sql: `
+      ALTER TABLE users ADD COLUMN verified_ms INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE mail_tokens (
+        namespace            TEXT    NOT NULL,
+        purpose              TEXT    NOT NULL,
+        user_id              TEXT    NOT NULL,
+        digest               BLOB    NOT NULL,
+        email                TEXT    NOT NULL,
+        created_ms           INTEGER NOT NULL,
+        expires_ms           INTEGER NOT NULL,
+        spent_ms             INTEGER NOT NULL DEFAULT 0,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        redirect_url         TEXT    NOT NULL DEFAULT '',
+        failure_redirect_url TEXT    NOT NULL DEFAULT '',
+        PRIMARY KEY (namespace, purpose, user_id),
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE UNIQUE INDEX mail_tokens_digest ON mail_tokens (digest);
+      CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
+    `,
+  },
 ];

@@ -16,6 +16,7 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
+  type NewMailToken,
   type NewSession,
   type Repository,
   type SessionInsertOptions,
@@ -26,6 +27,7 @@ import {
   type UserExport,
   type UserRow,
   type UserSearch,
+  type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
@@ -38,6 +40,7 @@ import {
   type UserRecord,
 } from "../rows.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
+import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
@@ -59,6 +62,7 @@ export class SqliteRepository implements Repository {
   private readonly stmts: SqliteStatements;
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
+  private readonly mailTokens: SqliteMailTokens;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -83,6 +87,7 @@ export class SqliteRepository implements Repository {
     this.stmts = prepareStatements(this.db);
     this.userSearch = new SqliteUserSearch(this.db);
     this.outbox = prepareOutbox(this.db);
+    this.mailTokens = prepareMailTokens(this.db);
   }
 
   async ping(): Promise<void> {
@@ -404,5 +409,19 @@ export class SqliteRepository implements Repository {
 
   async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
     return this.write(() => this.outbox.sweep(nowMs, finishedBeforeMs, limit));
+  }
+
+  // One-time mail tokens (statements in mail-tokens.ts)
+
+  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
+    return this.write(() => this.mailTokens.issue(token, message));
+  }
+
+  async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
+    return this.write(() => this.mailTokens.verify(namespace, digest, nowMs));
+  }
+
+  async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.mailTokens.sweep(beforeMs, limit));
   }
 }
