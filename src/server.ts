@@ -10,9 +10,12 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
 import type { Config } from "./config/config.js";
+import { mailTransport } from "./mail/delivery.js";
+import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
 import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
+import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
@@ -37,6 +40,7 @@ import { type CallObserver, observeInterceptor } from "./transport/observe-inter
 import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
+import { verifyEmailRoute } from "./transport/verify-email-route.js";
 
 export interface Server {
   readonly config: Config;
@@ -48,6 +52,7 @@ export interface Server {
   readonly hasher: BcryptHasher;
   readonly metrics: Metrics;
   readonly health: HealthMonitor;
+  readonly mailSender: OutboxSender;
   listen(): Promise<AddressInfo>;
   /** Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves new connections with them (SIGHUP); open ones are kept. */
   reloadTls(): Promise<void>;
@@ -73,7 +78,30 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
 
-  const services = buildServices({ settings: config, repo, now, hashTiming: metrics });
+  const transport = mailTransport(config);
+  const mailMetrics = watchOutbox(metrics.registry, () => repo.outboxStats(now()));
+  const mailSender = new OutboxSender({
+    store: repo,
+    transport,
+    now,
+    maxAttempts: config.mailMaxAttempts,
+    onSent: mailMetrics.sent,
+    onFailed: (reason) => {
+      mailMetrics.failed();
+      logger.warn({ reason }, "mail given up");
+    },
+    onError: (err) => logger.warn({ err }, "mail delivery round failed"),
+  });
+  logger.info({ mail: transport.describe }, "mail delivery");
+
+  const services = buildServices({
+    settings: config,
+    repo,
+    now,
+    hashTiming: metrics,
+    // A mail committed by a call goes out now, not at the next poll.
+    onMailQueued: () => mailSender.wake(),
+  });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
@@ -99,7 +127,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute()],
+    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(services.verification, logger)],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const logRefusal = logRefusals(logger);
@@ -140,10 +168,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hasher,
     metrics,
     health,
+    mailSender,
     async listen() {
       const address = await server.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      mailSender.start();
       return address;
     },
     async reloadTls() {
@@ -158,6 +188,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         await server.close(config.shutdownTimeoutSeconds * 1000);
         // Anything still running past the grace period is told to stop.
         shutdown.abort();
+        // A delivery in progress finishes and records its outcome first.
+        await mailSender.stop();
+        transport.close();
         await repo.close();
       })();
       return closing;

@@ -57,6 +57,35 @@ export function parseOrigin(text: string): string {
   return url.origin;
 }
 
+/** A mail server URL: smtp:// or smtps://, with a host. */
+export function parseSmtpUrl(text: string): string {
+  if (text === "") return "";
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error("must be a URL like smtp://user:pass@mail.example.com:587 or smtps://...");
+  }
+  if ((url.protocol !== "smtp:" && url.protocol !== "smtps:") || url.hostname === "") {
+    throw new Error("must start with smtp:// or smtps:// and name a host");
+  }
+  return text;
+}
+
+/** An external base URL: http(s)://host[:port][/path], without query or fragment; no trailing slash kept. */
+export function parseBaseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`"${clip(text)}" is not a URL like https://users.example.com`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash || url.username) {
+    throw new Error(`"${clip(text)}" must be http(s)://host[:port][/path], without query, fragment or credentials`);
+  }
+  return url.toString().replace(/\/+$/, "");
+}
+
 function clip(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

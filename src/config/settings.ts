@@ -1,7 +1,15 @@
 // The table of every environment variable the service reads: its default, its
 // rule and what it means. `users-service --help` and the README print this table.
 import { parseDatabaseUrl } from "../storage/database-url.js";
-import { parseDurationSeconds, parseEnum, parseInteger, parseList, parseOrigin } from "./parsers.js";
+import {
+  parseBaseUrl,
+  parseDurationSeconds,
+  parseEnum,
+  parseInteger,
+  parseList,
+  parseOrigin,
+  parseSmtpUrl,
+} from "./parsers.js";
 
 /** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
 const SHOWN_URL_PARAMETERS = new Set([
@@ -237,6 +245,64 @@ const SETTING_MAP = {
     describe:
       "Comma-separated browser origins allowed to call cross-origin (e.g. https://app.example.com). Empty: none.",
     parse: parseList(parseOrigin),
+  }),
+  smtpUrl: define({
+    env: "SMTP_URL",
+    default: "",
+    describe:
+      "Mail server: smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://... (TLS). Empty: mail is written as files (MAIL_DIR).",
+    secret: true,
+    show: (value: string) => {
+      if (value === "") return "";
+      const url = new URL(value);
+      if (url.username) url.username = "***";
+      if (url.password) url.password = "***";
+      url.search = "";
+      return url.toString();
+    },
+    parse: parseSmtpUrl,
+  }),
+  mailFrom: define({
+    env: "MAIL_FROM",
+    default: "accounts@localhost",
+    describe: "The sender address of every mail (the display name is the caller's from_name).",
+    parse: (text) => {
+      if (!/^[^\s@<>"]{1,64}@[^\s@<>"]{1,253}$/.test(text))
+        throw new Error("must be an address like accounts@example.com");
+      return text;
+    },
+  }),
+  mailDir: define({
+    env: "MAIL_DIR",
+    default: "",
+    describe:
+      "Without SMTP_URL, the folder mail is written to as .eml files. Empty: beside the SQLite database (mail/), or ./data/mail with PostgreSQL.",
+    parse: (text) => text,
+  }),
+  mailMaxAttempts: define({
+    env: "MAIL_MAX_ATTEMPTS",
+    default: "10",
+    describe: "Delivery attempts of one mail (with exponential backoff) before it is given up.",
+    parse: parseInteger(1, 100),
+  }),
+  publicUrl: define({
+    env: "PUBLIC_URL",
+    default: "http://localhost:8080",
+    describe: "The service's own external base URL, for the links in mails (e.g. https://users.example.com).",
+    parse: parseBaseUrl,
+  }),
+  redirectOrigins: define({
+    env: "REDIRECT_ORIGINS",
+    default: "",
+    describe:
+      "Comma-separated origins that redirect_url and failure_redirect_url may point to (e.g. https://app.example.com). Empty: none.",
+    parse: parseList(parseOrigin),
+  }),
+  verificationTtlSeconds: define({
+    env: "VERIFICATION_TTL_SECONDS",
+    default: "86400",
+    describe: "How long an email verification link works (default 24 hours).",
+    parse: parseDurationSeconds(60, 7 * 86400),
   }),
   logLevel: define({
     env: "LOG_LEVEL",

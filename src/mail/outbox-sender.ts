@@ -17,6 +17,8 @@ export interface OutboxSenderDeps {
   /** How long a claim lasts: longer than one delivery can take (the SMTP timeouts). */
   leaseMs?: number;
   pollMs?: number;
+  /** How soon after wake() a round runs. */
+  wakeDelayMs?: number;
   batchSize?: number;
   /** Told of every outcome (metrics) and of unexpected errors (logs). */
   onSent?: () => void;
@@ -40,11 +42,16 @@ export class OutboxSender {
     this.schedule(0);
   }
 
-  /** Runs a round now (a message was just queued) instead of at the next poll. */
+  /**
+   * Runs a round soon (a message was just queued) instead of at the next
+   * poll. Not at once: the delivery's own work then does not land inside the
+   * call that queued it, whose answer would take longer for a known address
+   * than for an unknown one (which queues nothing).
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.running) this.again = true;
-    else this.schedule(0);
+    else this.schedule(this.deps.wakeDelayMs ?? 20);
   }
 
   async stop(): Promise<void> {

@@ -26,7 +26,16 @@ export interface OutboxStats {
   oldestQueuedMs: number;
 }
 
+export interface OutboxSweep {
+  /** Queued mail whose token expired: given up as "expired", body erased. */
+  expired: number;
+  /** Sent or given-up rows older than the retention: deleted. */
+  deleted: number;
+}
+
 export interface OutboxStore {
+  /** Queues a message on its own (flows that carry a token queue it in the token's transaction instead). */
+  queueMail(message: NewOutboxMessage): Promise<void>;
   /**
    * Takes up to `limit` due messages (queued, next attempt at or before nowMs,
    * no live lease) for `owner` until nowMs + leaseMs. A message is claimed by
@@ -40,4 +49,10 @@ export interface OutboxStore {
   /** Given up: the body is erased and `reason` kept. */
   markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void>;
   outboxStats(nowMs: number): Promise<OutboxStats>;
+  /**
+   * Gives up (body erased) up to `limit` queued messages that expired by
+   * nowMs and are not leased, and deletes up to `limit` sent or given-up rows
+   * finished before finishedBeforeMs.
+   */
+  sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep>;
 }

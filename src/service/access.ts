@@ -44,6 +44,9 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   update: { roles: ANYONE, publicProof: { sessionOfUserIn: "id" } },
   listSessions: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   revokeSessions: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // The token in the mail is the proof; the answer is the same for any email.
+  sendVerificationEmail: { roles: ANYONE, publicProof: "in-request" },
+  verifyEmail: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
 };

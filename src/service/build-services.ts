@@ -11,6 +11,7 @@ import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
 import { SessionsService } from "./sessions.js";
 import { UsersService } from "./users.js";
+import { VerificationService } from "./verification.js";
 import { WorkQueue } from "./work-queue.js";
 
 /** The settings the services read. */
@@ -29,7 +30,9 @@ export type ServiceSettings = Pick<
   | "publicSignupsPerKey"
   | "publicSignupsPerNamespace"
   | "publicSignupWindowSeconds"
->;
+> &
+  // Mail settings: tests that send no mail may leave them out.
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -38,6 +41,8 @@ export interface ServiceDeps {
   now: () => number;
   /** Observes each hash's duration (metrics). */
   hashTiming?: HashTiming;
+  /** Told when a call committed a mail to the outbox (wakes the sender). */
+  onMailQueued?: () => void;
 }
 
 export interface Services {
@@ -49,9 +54,10 @@ export interface Services {
   passwords: PasswordsService;
   /** Which API key role may call which RPC, and a public key's proof. */
   access: AccessPolicy;
+  verification: VerificationService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps): Services {
+export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -89,6 +95,14 @@ export function buildServices({ settings, repo, now, hashTiming }: ServiceDeps):
         perNamespace: settings.publicSignupsPerNamespace,
         windowSeconds: settings.publicSignupWindowSeconds,
       },
+    }),
+    verification: new VerificationService({
+      repo,
+      now,
+      publicUrl: settings.publicUrl ?? "http://localhost:8080",
+      redirectOrigins: settings.redirectOrigins ?? [],
+      ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
+      onMailQueued,
     }),
   };
 }

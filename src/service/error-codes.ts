@@ -73,6 +73,16 @@ export const REASONS = {
     when: "confirm_password is not equal to new_password",
     message: () => "confirm_password: must equal new_password",
   },
+  REDIRECT_NOT_ALLOWED: {
+    code: "invalid_argument",
+    when: "a redirect_url or failure_redirect_url whose origin is not in REDIRECT_ORIGINS",
+    message: fieldRule,
+  },
+  TOKEN_INVALID: {
+    code: "invalid_argument",
+    when: "a verification token that is unknown, used or expired (which one is never said)",
+    message: () => "token: invalid or expired",
+  },
   REQUEST_MALFORMED: {
     code: "invalid_argument",
     when: "the request body cannot be decoded (not JSON, not protobuf, a value of the wrong type); never quotes it",
@@ -191,7 +201,8 @@ export type ValidationReason =
   | "FIELD_TOO_LONG"
   | "FIELD_TOO_SHORT"
   | "FIELD_MALFORMED"
-  | "FIELD_OUT_OF_RANGE";
+  | "FIELD_OUT_OF_RANGE"
+  | "REDIRECT_NOT_ALLOWED";
 
 export function isReason(name: string): name is Reason {
   return Object.hasOwn(REASONS, name);

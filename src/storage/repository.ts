@@ -11,12 +11,16 @@
 //   on those lowercased columns, in code point (byte) order, served by an index.
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
+import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+
 export interface User {
   id: string;
   username: string;
   email: string;
   createdMs: number;
   updatedMs: number;
+  /** When the email was verified; absent if it never was (or changed since). Set only by verifyEmailToken. */
+  verifiedMs?: number;
 }
 
 export interface CredentialRow {
@@ -172,7 +176,8 @@ export class SearchTooBroad extends Error {
   }
 }
 
-export interface Repository {
+/** The mail outbox (OutboxStore, src/mail/outbox.ts) is part of every engine. */
+export interface Repository extends OutboxStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */
@@ -186,7 +191,7 @@ export interface Repository {
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
-  /** Applies the given fields; returns the user after the change, or undefined if absent. */
+  /** Applies the given fields (a changed email is no longer verified); returns the user after, or undefined if absent. */
   updateUser(
     namespace: string,
     id: string,
@@ -301,4 +306,42 @@ export interface Repository {
   countUsers(): Promise<number>;
   /** Inserts a batch in one transaction, skipping users that clash with existing ones. */
   importUsers(batch: UserExport[]): Promise<ImportResult>;
+
+  // One-time mail tokens (email verification; see MailToken)
+  /**
+   * In one transaction: if a user of the namespace has token.email, stores
+   * the token for that user (voiding the user's previous token of the same
+   * purpose) and queues `message`; returns whether it did (false: no such
+   * user, nothing written).
+   */
+  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean>;
+  /**
+   * Spends a live verification token (unspent, expiresMs > nowMs; in
+   * `namespace`, or any when null) and marks its user's email verified at
+   * nowMs if the user still has the email the token was sent to, in one
+   * transaction. Returns the outcome and the redirect the token carries.
+   */
+  verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome>;
+  /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
+  sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
 }
+
+export type MailTokenPurpose = "verify_email";
+
+export interface NewMailToken {
+  namespace: string;
+  purpose: MailTokenPurpose;
+  /** The user is found by this email, in the issuing transaction. */
+  email: string;
+  /** SHA-256 of the token; the token itself is never stored. */
+  digest: Buffer;
+  createdMs: number;
+  expiresMs: number;
+  redirectUrl: string;
+  failureRedirectUrl: string;
+}
+
+export type VerifyOutcome =
+  | { verified: true; user: User; redirectUrl: string }
+  /** failureRedirectUrl: "" when the token is unknown (or had none). */
+  | { verified: false; failureRedirectUrl: string };

@@ -2,7 +2,7 @@
 // PostgreSQL) and their conversion to the repository's types.
 import type { ApiKeyRow, CredentialRow, User, UserExport } from "./repository.js";
 
-export const USER_COLUMNS = "id, username, email, created_ms, updated_ms";
+export const USER_COLUMNS = "id, username, email, created_ms, updated_ms, verified_ms";
 
 export interface UserRecord {
   id: string;
@@ -10,6 +10,8 @@ export interface UserRecord {
   email: string;
   created_ms: number;
   updated_ms: number;
+  /** 0: never verified. Absent from the credential and export selects. */
+  verified_ms?: number;
 }
 
 export type CredentialRecord = UserRecord & { hash: string };
@@ -31,6 +33,8 @@ export function toUser(row: UserRecord): User {
     email: row.email,
     createdMs: row.created_ms,
     updatedMs: row.updated_ms,
+    // Only a verified user carries the field, so unverified rows look as they always did.
+    ...(row.verified_ms ? { verifiedMs: Number(row.verified_ms) } : {}),
   };
 }
 

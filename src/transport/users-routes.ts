@@ -8,19 +8,21 @@ import type { Session, User } from "../service/model.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
+import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
 
 export interface UsersServices {
   users: UsersService;
   sessions: SessionsService;
   passwords: PasswordsService;
+  verification: VerificationService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords } = services;
+  const { users, sessions, passwords, verification } = services;
   router.service(
     Users,
     {
@@ -67,6 +69,14 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async revokeSessions(req, ctx) {
         return { revoked: BigInt(await sessions.revoke(namespaceOf(ctx), req.userId, req.handles)) };
       },
+      async sendVerificationEmail(req, ctx) {
+        await verification.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async verifyEmail(req, ctx) {
+        await verification.verify(namespaceOf(ctx), req.token);
+        return {};
+      },
     },
     { interceptors },
   );
@@ -88,6 +98,8 @@ function userMessage(user: User): UserInit {
     email: user.email,
     created: seconds(user.createdMs),
     updated: seconds(user.updatedMs),
+    verified: user.verifiedMs !== undefined,
+    verificationDate: seconds(user.verifiedMs ?? 0),
   };
 }
 

@@ -4,7 +4,7 @@
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
 
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore } from "../../src/mail/outbox.js";
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
 import type {
   ApiKeyRecord,
   ApiKeyRow,
@@ -14,6 +14,7 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
+  NewMailToken,
   NewSession,
   Repository,
   SessionInsertOptions,
@@ -22,6 +23,7 @@ import type {
   User,
   UserExport,
   UserSearch,
+  VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
 
@@ -42,6 +44,7 @@ interface StoredMail extends OutboxMessage {
   nextAttemptMs: number;
   leaseOwner: string;
   leaseUntilMs: number;
+  finishedMs: number;
   reason: string;
 }
 
@@ -150,7 +153,8 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("updateUser");
     const stored = this.users.get(this.userKey(namespace, id));
     if (!stored) return undefined;
-    const next = { ...stored.user, ...changes, updatedMs };
+    const next: User = { ...stored.user, ...changes, updatedMs };
+    if (next.email !== stored.user.email) delete next.verifiedMs;
     this.clash(namespace, next, id);
     stored.user = next;
     return { ...next };
@@ -433,7 +437,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     return true;
   }
 
-  queueMail(message: NewOutboxMessage): void {
+  async queueMail(message: NewOutboxMessage): Promise<void> {
     this.outbox.push({
       ...message,
       attempts: 0,
@@ -441,6 +445,7 @@ export class MemoryRepository implements Repository, OutboxStore {
       nextAttemptMs: message.createdMs,
       leaseOwner: "",
       leaseUntilMs: 0,
+      finishedMs: 0,
       reason: "",
     });
   }
@@ -463,11 +468,18 @@ export class MemoryRepository implements Repository, OutboxStore {
     return this.outbox.find((m) => m.id === id && m.leaseOwner === owner && m.status === "queued");
   }
 
-  async markMailSent(id: string, owner: string, _nowMs: number): Promise<void> {
+  async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     await this.enter("markMailSent");
     const m = this.leased(id, owner);
     if (!m) return;
-    Object.assign(m, { status: "sent", text: "", leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+    Object.assign(m, {
+      status: "sent",
+      text: "",
+      finishedMs: nowMs,
+      leaseOwner: "",
+      leaseUntilMs: 0,
+      attempts: m.attempts + 1,
+    });
   }
 
   async markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
@@ -477,16 +489,90 @@ export class MemoryRepository implements Repository, OutboxStore {
     Object.assign(m, { nextAttemptMs, reason, leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
   }
 
-  async markMailFailed(id: string, owner: string, _nowMs: number, reason: string): Promise<void> {
+  async markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void> {
     await this.enter("markMailFailed");
     const m = this.leased(id, owner);
     if (!m) return;
-    Object.assign(m, { status: "failed", text: "", reason, leaseOwner: "", leaseUntilMs: 0, attempts: m.attempts + 1 });
+    Object.assign(m, {
+      status: "failed",
+      text: "",
+      finishedMs: nowMs,
+      reason,
+      leaseOwner: "",
+      leaseUntilMs: 0,
+      attempts: m.attempts + 1,
+    });
   }
 
   async outboxStats(nowMs: number): Promise<OutboxStats> {
     const queued = this.outbox.filter((m) => m.status === "queued");
     const oldest = Math.min(...queued.map((m) => m.createdMs));
     return { queued: queued.length, oldestQueuedMs: queued.length === 0 ? 0 : nowMs - oldest };
+  }
+
+  async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    const expiring = this.outbox
+      .filter((m) => m.status === "queued" && m.expiresMs <= nowMs && m.leaseUntilMs <= nowMs)
+      .slice(0, limit);
+    for (const m of expiring)
+      Object.assign(m, {
+        status: "failed",
+        text: "",
+        finishedMs: nowMs,
+        reason: `expired before delivery: ${m.reason}`,
+      });
+    let deleted = 0;
+    for (let i = this.outbox.length - 1; i >= 0; i--) {
+      const m = this.outbox[i]!;
+      if (m.status !== "queued" && m.finishedMs < finishedBeforeMs && deleted < limit) {
+        this.outbox.splice(i, 1);
+        deleted++;
+      }
+    }
+    return { expired: expiring.length, deleted };
+  }
+
+  /** Mail tokens: (namespace, purpose, user id) → the live token. */
+  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number }>();
+
+  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
+    await this.enter("issueMailToken");
+    const stored = this.findBy(token.namespace, (u) => u.email === token.email);
+    if (!stored) return false;
+    this.mailTokens.set(`${token.namespace}\n${token.purpose}\n${stored.user.id}`, {
+      ...token,
+      userId: stored.user.id,
+      spentMs: 0,
+    });
+    await this.queueMail(message);
+    return true;
+  }
+
+  async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
+    await this.enter("verifyEmailToken");
+    const token = [...this.mailTokens.values()].find(
+      (t) =>
+        t.digest.equals(digest) && t.purpose === "verify_email" && (namespace === null || t.namespace === namespace),
+    );
+    if (!token) return { verified: false, failureRedirectUrl: "" };
+    const stored = this.users.get(this.userKey(token.namespace, token.userId));
+    if (token.spentMs !== 0 || token.expiresMs <= nowMs || !stored || stored.user.email !== token.email) {
+      token.spentMs ||= nowMs;
+      return { verified: false, failureRedirectUrl: token.failureRedirectUrl };
+    }
+    token.spentMs = nowMs;
+    stored.user = { ...stored.user, verifiedMs: nowMs };
+    return { verified: true, user: { ...stored.user }, redirectUrl: token.redirectUrl };
+  }
+
+  async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
+    let n = 0;
+    for (const [key, token] of this.mailTokens) {
+      if (n < limit && token.expiresMs < beforeMs) {
+        this.mailTokens.delete(key);
+        n++;
+      }
+    }
+    return n;
   }
 }

@@ -176,4 +176,57 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 50,
+    name: "mail outbox (durable delivery with leased claims)",
+    sql: `
+      CREATE TABLE mail_outbox (
+        id              text COLLATE "C" NOT NULL,
+        namespace       text COLLATE "C" NOT NULL,
+        recipient       text COLLATE "C" NOT NULL,
+        subject         text NOT NULL,
+        body            text NOT NULL,
+        from_name       text NOT NULL,
+        status          text COLLATE "C" NOT NULL DEFAULT 'queued',
+        attempts        integer NOT NULL DEFAULT 0,
+        created_ms      bigint NOT NULL,
+        expires_ms      bigint NOT NULL,
+        next_attempt_ms bigint NOT NULL,
+        lease_owner     text COLLATE "C" NOT NULL DEFAULT '',
+        lease_until_ms  bigint NOT NULL DEFAULT 0,
+        finished_ms     bigint NOT NULL DEFAULT 0,
+        reason          text NOT NULL DEFAULT '',
+        CONSTRAINT mail_outbox_pkey PRIMARY KEY (id)
+      );
+      CREATE INDEX mail_outbox_due      ON mail_outbox (status, next_attempt_ms);
+      CREATE INDEX mail_outbox_expires  ON mail_outbox (status, expires_ms);
+      CREATE INDEX mail_outbox_finished ON mail_outbox (status, finished_ms);
+      CREATE INDEX mail_outbox_created  ON mail_outbox (status, created_ms);
+    `,
+  },
+  {
+    version: 51,
+    name: "email verification: users.verified_ms, one-time mail tokens",
+    sql: `
+      ALTER TABLE users ADD COLUMN verified_ms bigint NOT NULL DEFAULT 0;
+      CREATE TABLE mail_tokens (
+        namespace            text COLLATE "C" NOT NULL,
+        purpose              text COLLATE "C" NOT NULL,
+        user_id              text COLLATE "C" NOT NULL,
+        digest               bytea NOT NULL,
+        email                text COLLATE "C" NOT NULL,
+        created_ms           bigint NOT NULL,
+        expires_ms           bigint NOT NULL,
+        spent_ms             bigint NOT NULL DEFAULT 0,
+        attempts             integer NOT NULL DEFAULT 0,
+        redirect_url         text NOT NULL DEFAULT '',
+        failure_redirect_url text NOT NULL DEFAULT '',
+        CONSTRAINT mail_tokens_pkey PRIMARY KEY (namespace, purpose, user_id),
+        CONSTRAINT mail_tokens_digest UNIQUE (digest),
+        CONSTRAINT mail_tokens_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
+    `,
+  },
 ];

@@ -5,6 +5,7 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import {
   type ApiKeyRecord,
@@ -15,6 +16,7 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
+  type NewMailToken,
   type NewSession,
   type Repository,
   type SessionInsertOptions,
@@ -24,6 +26,7 @@ import {
   type User,
   type UserExport,
   type UserSearch,
+  type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
@@ -38,8 +41,10 @@ import {
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database } from "./database.js";
+import * as mailTokens from "./mail-tokens.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import * as outbox from "./outbox.js";
 import { createPool, type PoolOptions } from "./pool.js";
 import { searchWithPlan } from "./user-search.js";
 
@@ -145,7 +150,8 @@ export class PostgresRepository implements Repository {
     updatedMs: number,
   ): Promise<User | undefined> {
     const { rows } = await this.db.query<UserRecord>(
-      `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5
+      `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5,
+         verified_ms = CASE WHEN coalesce($4, email) = email THEN verified_ms ELSE 0 END
        WHERE namespace = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
       [namespace, id, changes.username ?? null, changes.email ?? null, updatedMs],
     );
@@ -555,6 +561,50 @@ export class PostgresRepository implements Repository {
       }
       return { inserted, skipped: batch.length - inserted };
     });
+  }
+
+  // Mail outbox (statements in outbox.ts)
+
+  queueMail(message: NewOutboxMessage): Promise<void> {
+    return outbox.insertMail(this.db, message);
+  }
+
+  claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
+    return outbox.markMailSent(this.db, id, owner, nowMs);
+  }
+
+  markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
+    return outbox.markMailRetry(this.db, id, owner, nextAttemptMs, reason);
+  }
+
+  markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void> {
+    return outbox.markMailFailed(this.db, id, owner, nowMs, reason);
+  }
+
+  outboxStats(nowMs: number): Promise<OutboxStats> {
+    return outbox.outboxStats(this.db, nowMs);
+  }
+
+  sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    return this.db.transaction((tx) => outbox.sweepOutbox(tx, nowMs, finishedBeforeMs, limit));
+  }
+
+  // One-time mail tokens (statements in mail-tokens.ts)
+
+  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
+    return mailTokens.issueMailToken(this.db, token, message);
+  }
+
+  verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
+    return mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs);
+  }
+
+  sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
+    return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
   }
 }
 

@@ -136,4 +136,61 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 50,
+    name: "mail outbox (durable delivery with leased claims)",
+    // status: queued → sent | failed. body is erased ('') once the mail is
+    // sent or given up: it holds a one-time link or code.
+    sql: `
+      CREATE TABLE mail_outbox (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        namespace       TEXT    NOT NULL,
+        recipient       TEXT    NOT NULL,
+        subject         TEXT    NOT NULL,
+        body            TEXT    NOT NULL,
+        from_name       TEXT    NOT NULL,
+        status          TEXT    NOT NULL DEFAULT 'queued',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_ms      INTEGER NOT NULL,
+        expires_ms      INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_owner     TEXT    NOT NULL DEFAULT '',
+        lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+        finished_ms     INTEGER NOT NULL DEFAULT 0,
+        reason          TEXT    NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX mail_outbox_due      ON mail_outbox (status, next_attempt_ms);
+      CREATE INDEX mail_outbox_expires  ON mail_outbox (status, expires_ms);
+      CREATE INDEX mail_outbox_finished ON mail_outbox (status, finished_ms);
+      CREATE INDEX mail_outbox_created  ON mail_outbox (status, created_ms);
+    `,
+  },
+  {
+    version: 51,
+    name: "email verification: users.verified_ms, one-time mail tokens",
+    // One live token per (user, purpose): issuing a new one replaces (voids)
+    // the previous. Only the token's SHA-256 is stored. A spent token stays
+    // until it expires, so its link can still send the browser to its
+    // failure_redirect_url.
+    sql: `
+      ALTER TABLE users ADD COLUMN verified_ms INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE mail_tokens (
+        namespace            TEXT    NOT NULL,
+        purpose              TEXT    NOT NULL,
+        user_id              TEXT    NOT NULL,
+        digest               BLOB    NOT NULL,
+        email                TEXT    NOT NULL,
+        created_ms           INTEGER NOT NULL,
+        expires_ms           INTEGER NOT NULL,
+        spent_ms             INTEGER NOT NULL DEFAULT 0,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        redirect_url         TEXT    NOT NULL DEFAULT '',
+        failure_redirect_url TEXT    NOT NULL DEFAULT '',
+        PRIMARY KEY (namespace, purpose, user_id),
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE UNIQUE INDEX mail_tokens_digest ON mail_tokens (digest);
+      CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
+import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import {
   type ApiKeyRecord,
@@ -16,6 +17,7 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
+  type NewMailToken,
   type NewSession,
   type Repository,
   type SessionInsertOptions,
@@ -25,6 +27,7 @@ import {
   type User,
   type UserExport,
   type UserSearch,
+  type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
@@ -38,8 +41,10 @@ import {
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
+import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
 import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -77,6 +82,8 @@ export class SqliteRepository implements Repository {
   private readonly db: Db;
   private readonly stmts: SqliteStatements;
   private readonly userSearch: SqliteUserSearch;
+  private readonly outbox: SqliteOutbox;
+  private readonly mailTokens: SqliteMailTokens;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -101,6 +108,8 @@ export class SqliteRepository implements Repository {
     this.userSearch = new SqliteUserSearch(this.db, options.searchScanMax ?? SEARCH_SCAN_MAX_DEFAULT, (work) =>
       this.guard(work),
     );
+    this.outbox = prepareOutbox(this.db);
+    this.mailTokens = prepareMailTokens(this.db);
   }
 
   async ping(): Promise<void> {
@@ -402,5 +411,49 @@ export class SqliteRepository implements Repository {
 
   async importUsers(batch: UserExport[]): Promise<ImportResult> {
     return this.write(() => this.stmts.importUsersTx(batch));
+  }
+
+  // Mail outbox (statements in outbox.ts)
+
+  async queueMail(message: NewOutboxMessage): Promise<void> {
+    await this.write(() => this.outbox.insert(message));
+  }
+
+  async claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    return this.write(() => this.outbox.claim(owner, nowMs, leaseMs, limit));
+  }
+
+  async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
+    await this.write(() => this.outbox.sent(id, owner, nowMs));
+  }
+
+  async markMailRetry(id: string, owner: string, nextAttemptMs: number, reason: string): Promise<void> {
+    await this.write(() => this.outbox.retry(id, owner, nextAttemptMs, reason));
+  }
+
+  async markMailFailed(id: string, owner: string, nowMs: number, reason: string): Promise<void> {
+    await this.write(() => this.outbox.failed(id, owner, nowMs, reason));
+  }
+
+  async outboxStats(nowMs: number): Promise<OutboxStats> {
+    return this.guard(() => this.outbox.stats(nowMs));
+  }
+
+  async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    return this.write(() => this.outbox.sweep(nowMs, finishedBeforeMs, limit));
+  }
+
+  // One-time mail tokens (statements in mail-tokens.ts)
+
+  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
+    return this.write(() => this.mailTokens.issue(token, message));
+  }
+
+  async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
+    return this.write(() => this.mailTokens.verify(namespace, digest, nowMs));
+  }
+
+  async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.mailTokens.sweep(beforeMs, limit));
   }
 }

@@ -140,7 +140,8 @@ export function prepareStatements(db: Db) {
     updateUser: wrapUnique(
       db.prepare(
         `UPDATE users SET username = coalesce(@username, username), email = coalesce(@email, email),
-           updated_ms = @updated_ms
+           updated_ms = @updated_ms,
+           verified_ms = CASE WHEN coalesce(@email, email) = email THEN verified_ms ELSE 0 END
          WHERE namespace = @namespace AND id = @id RETURNING ${USER_COLUMNS}`,
       ),
     ),
