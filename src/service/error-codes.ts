@@ -81,7 +81,7 @@ export const REASONS = {
   TOKEN_INVALID: {
     code: "invalid_argument",
     when: "a verification token that is unknown, used or expired (which one is never said)",
-    message: () => "token: invalid or expired",
+    message: () => "invalid or expired",
   },
   REQUEST_MALFORMED: {
     code: "invalid_argument",
