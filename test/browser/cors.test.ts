@@ -43,7 +43,8 @@ describe("CORS with CORS_ORIGINS set", () => {
         cors.allowedMethods.map((m) => m.toLowerCase()),
       );
       const allowed = list(res.headers["access-control-allow-headers"]);
-      for (const name of [...cors.allowedHeaders, "authorization", "micro-namespace"])
+      // x-session-id: a public key's proof of the user (README, Tenancy and API keys).
+      for (const name of [...cors.allowedHeaders, "authorization", "micro-namespace", "x-session-id"])
         expect(allowed).toContain(name.toLowerCase());
       expect(Number(res.headers["access-control-max-age"])).toBeGreaterThan(0);
       expect(list(res.headers.vary)).toContain("origin");

@@ -59,6 +59,17 @@ describe("the generated client from another origin, in Chromium", () => {
   const loginCalls = () => t.logs.filter((line) => line.includes('"rpc":"users.v1.Users/Login"')).length;
 
   describe.each(PROTOCOLS)("over %s", (protocol) => {
+    test("a page with a public key reads its own account with x-session-id; Search is refused", async () => {
+      const { key } = await t.server.keys.create("default", "web app", "public");
+      const page = await openPage(listed);
+      try {
+        const outcome = await page.evaluate(`publicOwnAccount(${JSON.stringify(plan(protocol, { key }))})`);
+        expect(outcome).toEqual({ username: USER.username, search: "PermissionDenied" });
+      } finally {
+        await page.context().close();
+      }
+    });
+
     test("a listed origin can log in and read the session", async () => {
       const page = await openPage(listed);
       try {

@@ -57,4 +57,31 @@ async function m3oLogin(
   }
 }
 
-Object.assign(globalThis, { loginAndReadSession, m3oLogin });
+/**
+ * What a page holding a public key does: sign in, then read its own account
+ * with the session as proof (x-session-id, a non-safelisted header the
+ * preflight must allow), and see Search refused.
+ */
+async function publicOwnAccount(plan: Plan): Promise<{ username: string; search: string } | { error: string }> {
+  const transport: Transport =
+    plan.protocol === "connect"
+      ? createConnectTransport({ baseUrl: plan.baseUrl })
+      : createGrpcWebTransport({ baseUrl: plan.baseUrl });
+  const client = createClient(Users, transport);
+  const headers = { authorization: `Bearer ${plan.key}` };
+  try {
+    const { session } = await client.login({ username: plan.username, password: plan.password }, { headers });
+    const own = { headers: { ...headers, "x-session-id": session?.id ?? "" } };
+    const { user } = await client.read({ id: session?.userId ?? "" }, own);
+    const search = await client.search({}, { headers }).then(
+      () => "allowed",
+      (err: unknown) => Code[ConnectError.from(err).code],
+    );
+    return { username: user?.username ?? "", search };
+  } catch (err) {
+    const error = ConnectError.from(err);
+    return { error: `${Code[error.code]}: ${error.rawMessage}` };
+  }
+}
+
+Object.assign(globalThis, { loginAndReadSession, m3oLogin, publicOwnAccount });
