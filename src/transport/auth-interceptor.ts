@@ -10,12 +10,15 @@ import type { Caller } from "../service/model.js";
 import * as rules from "../service/validation.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { callerKey } from "./call-context.js";
-import { authenticatedKey, bearerToken } from "./early-auth.js";
+import { authenticatedKey, bearerToken, keyCheckFailure } from "./early-auth.js";
 
 export const DEFAULT_NAMESPACE = "default";
 
 export function authInterceptor(keys: KeysService): Interceptor {
   return (next) => async (req) => {
+    // The check before the body failed: the body was never read, so the call cannot go on.
+    const failure = req.contextValues.get(keyCheckFailure);
+    if (failure !== undefined) throw failure;
     req.contextValues.set(callerKey, await resolveCaller(keys, req.header, req.contextValues.get(authenticatedKey)));
     return next(req);
   };

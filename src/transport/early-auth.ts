@@ -25,11 +25,33 @@ export const authenticatedKey = createContextKey<ApiKeyRow | null | undefined>(u
   description: "authenticated key",
 });
 
+/**
+ * Why the check of the headers could not be made (the database did not
+ * answer): the call is refused with this error, its body unread, rather than
+ * read and checked again (a caller without a key could then make the server
+ * hold bodies whenever the database is slow).
+ */
+export const keyCheckFailure = createContextKey<unknown>(undefined, { description: "key check failure" });
+
 /** The token of an `authorization: Bearer <token>` header. */
 export function bearerToken(value: string | null): string | undefined {
   if (value === null) return undefined;
   const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
+}
+
+/** The live key of these headers, null for none, or why the check itself failed. */
+export async function checkKey(
+  keys: KeysService,
+  authorization: string | string[] | undefined,
+): Promise<{ key: ApiKeyRow | null } | { failure: unknown }> {
+  const token = bearerToken(typeof authorization === "string" ? authorization : null);
+  if (token === undefined) return { key: null };
+  try {
+    return { key: (await keys.authenticate(token)) ?? null };
+  } catch (failure) {
+    return { failure };
+  }
 }
 
 /** The live key of these headers, null for none, undefined when the check itself failed. */

@@ -21,7 +21,7 @@ import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { logAdapterFailure } from "./adapter-failure.js";
-import { authenticatedKey, emptyRequestBody, keyFromHeaders } from "./early-auth.js";
+import { authenticatedKey, checkKey, emptyRequestBody, keyCheckFailure } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
 import { oneChunk } from "./read-body.js";
 import { correctStatus } from "./status-corrections.js";
@@ -48,7 +48,7 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     }
     const keys = keyed.has(handler.service.typeName) ? options.keyed?.keys : undefined;
     const request = keys
-      ? keyFromHeaders(keys, req.headers.authorization).then((key) => keyedRequest(req, res, key))
+      ? checkKey(keys, req.headers.authorization).then((check) => keyedRequest(req, res, check))
       : Promise.resolve(nodeRequest(req, res, undefined));
     request
       .then((uReq) => handler(uReq).then((uRes) => correctStatus(uReq.header.get("content-type"), uRes)))
@@ -68,15 +68,20 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
 
 /**
  * The request as Connect sees it: with the live key found from its headers,
- * or, without one, an empty message in place of the body it never reads.
+ * or, without one (or when the check could not be made), an empty message in
+ * place of the body it never reads; the auth interceptor then refuses it.
  */
 function keyedRequest(
   req: Parameters<RequestHandler>[0],
   res: Parameters<RequestHandler>[1],
-  key: ApiKeyRow | null | undefined,
+  check: { key: ApiKeyRow | null } | { failure: unknown },
 ): UniversalServerRequest {
-  const uReq = nodeRequest(req, res, createContextValues().set(authenticatedKey, key));
-  const empty = key === null ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
+  const values = createContextValues();
+  if ("key" in check) values.set(authenticatedKey, check.key);
+  else values.set(keyCheckFailure, check.failure);
+  const uReq = nodeRequest(req, res, values);
+  const refused = "failure" in check || check.key === null;
+  const empty = refused ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
   if (empty === undefined) return uReq;
   abandonBody(req);
   uReq.header.delete("content-encoding");

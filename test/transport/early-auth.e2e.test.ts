@@ -6,6 +6,7 @@
 import http2 from "node:http2";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { hideTable } from "../support/faults.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 let s: TestServer;
@@ -158,6 +159,17 @@ describe("calls without a live key are refused before their body is read", () =>
   test.each(UNSERVED_TYPES)("%s: 415 over both protocols", async (contentType) => {
     expect(await h1Unfinished("/users.v1.Users/Search", contentType)).toMatch(/^HTTP\/1\.1 415 /);
     expect(await h2Unfinished("/users.v1.Users/Search", contentType)).toBe("http 415");
+  });
+
+  test("a key that cannot be checked (its table is gone) refuses the call with that error, body unread", async () => {
+    const fault = await hideTable(s.config.databaseUrl, "api_keys");
+    try {
+      // Internal: a missing table is no failure the service expects (an unreachable database would be 14).
+      expect(await h2Unfinished("/users.v1.Users/Search", "application/grpc+json")).toBe("grpc-status 13");
+      expect(await h1Unfinished("/users.v1.Users/Search", "application/json")).toMatch(/^HTTP\/1\.1 500 /);
+    } finally {
+      await fault.release();
+    }
   });
 
   test("no authorization header at all: the same", async () => {
