@@ -87,22 +87,12 @@ export class LoginThrottle {
       if (result.admitted) return { ...ref, guard: (place) => this.guarded(reservedAt, place) };
       if (result.lockedUntilMs > reservedAt) {
         const seconds = Math.max(1, Math.ceil((result.lockedUntilMs - reservedAt) / 1000));
-        throw new ServiceError(
-          "resource_exhausted",
-          `too many failed attempts for this account; retry in ${seconds} s`,
-          {
-            retryAfterSeconds: seconds,
-          },
-        );
+        const message = `too many failed attempts for this account; retry in ${seconds} s`;
+        throw new ServiceError("resource_exhausted", message, { retryAfterSeconds: seconds });
       }
       if (performance.now() + pause > giveUpAt) {
-        throw new ServiceError(
-          "resource_exhausted",
-          "too many sign-in attempts in progress for this account; retry in 1 s",
-          {
-            retryAfterSeconds: 1,
-          },
-        );
+        const message = "too many sign-in attempts in progress for this account; retry in 1 s";
+        throw new ServiceError("resource_exhausted", message, { retryAfterSeconds: 1 });
       }
       await this.waitForSlot(namespace, ref.accounts, pause);
     }
