@@ -138,6 +138,40 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     sql: `
       CREATE INDEX sessions_user_created ON sessions (namespace, user_id, created_ms, id_digest);
       DROP INDEX sessions_user;
+
+      -- A login's session in one round trip (see PostgresRepository.insertSession):
+      -- inserted only while the password hash is p_hash; the user's sessions
+      -- beyond the newest p_keep ended (at most 1000; p_keep < 0: no cap);
+      -- the login's attempt ended (its slots, its accounts' failures).
+      -- The users row is locked first (as a cascading delete takes it), then
+      -- the passwords row, which serialises logins of the user and orders
+      -- them against replacePasswordHash; each later statement of a VOLATILE
+      -- function takes a fresh snapshot, so the trim sees every session
+      -- committed before the lock.
+      CREATE FUNCTION insert_login_session(
+        p_digest bytea, p_namespace text, p_user_id text, p_created bigint, p_expires bigint, p_hash text,
+        p_keep integer, p_accounts text[], p_attempt text
+      ) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        PERFORM 1 FROM users WHERE namespace = p_namespace AND id = p_user_id FOR KEY SHARE;
+        PERFORM 1 FROM passwords
+          WHERE namespace = p_namespace AND user_id = p_user_id AND hash = p_hash FOR NO KEY UPDATE;
+        IF NOT FOUND THEN
+          RETURN false;
+        END IF;
+        IF p_keep >= 0 THEN
+          DELETE FROM sessions WHERE id_digest IN (
+            SELECT id_digest FROM sessions WHERE namespace = p_namespace AND user_id = p_user_id
+            ORDER BY created_ms DESC, id_digest DESC LIMIT 1000 OFFSET p_keep);
+        END IF;
+        INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+          VALUES (p_digest, p_namespace, p_user_id, p_created, p_expires);
+        DELETE FROM login_attempts
+          WHERE namespace = p_namespace AND account = ANY(p_accounts) AND attempt = p_attempt;
+        DELETE FROM login_throttle WHERE namespace = p_namespace AND account = ANY(p_accounts);
+        RETURN true;
+      END;
+      $$;
     `,
   },
   {

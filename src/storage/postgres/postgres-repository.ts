@@ -238,47 +238,19 @@ export class PostgresRepository implements Repository {
       return (await this.db.query(insert, params)).rowCount === 1;
     }
     // With a cap, concurrent logins of one user must not each see room for
-    // one more: the passwords row is locked FOR NO KEY UPDATE first (which
-    // also orders us against replacePasswordHash, as FOR SHARE does above),
-    // and only the next statement, with a snapshot taken after that lock,
-    // counts the sessions, trims them, inserts, and ends the attempt.
-    return this.db.transaction(async (tx) => {
-      // The users row first (what the session's foreign key check takes), as
-      // a concurrent deleteUser does: locking passwords first could deadlock
-      // with a delete that holds the users row and cascades to passwords.
-      await tx.query("SELECT 1 FROM users WHERE namespace = $1 AND id = $2 FOR KEY SHARE", [namespace, session.userId]);
-      const locked = await tx.query(
-        "SELECT 1 FROM passwords WHERE namespace = $1 AND user_id = $2 AND hash = $3 FOR NO KEY UPDATE",
-        [namespace, session.userId, expectedHash],
-      );
-      if (locked.rowCount !== 1) return false;
-      const ends = options.endsAttempt;
-      await tx.query(
-        `WITH trimmed AS (
-           DELETE FROM sessions WHERE id_digest IN (
-             SELECT id_digest FROM sessions WHERE namespace = $2 AND user_id = $3
-             ORDER BY created_ms DESC, id_digest DESC LIMIT 1000 OFFSET greatest($6::integer, 0)) AND $6::integer >= 0
-         ),
-         attempts AS (
-           DELETE FROM login_attempts WHERE namespace = $2 AND account = ANY($7::text[]) AND attempt = $8
-         ),
-         cleared AS (
-           DELETE FROM login_throttle WHERE namespace = $2 AND account = ANY($7::text[])
-         )
-         INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)`,
-        [
-          session.idDigest,
-          namespace,
-          session.userId,
-          session.createdMs,
-          session.expiresMs,
-          options.maxSessions === undefined ? -1 : Math.max(0, options.maxSessions - 1),
-          ends?.accounts ?? [],
-          ends?.attempt ?? "",
-        ],
-      );
-      return true;
-    });
+    // one more: insert_login_session (migration 11) locks the user's rows
+    // first and trims with a snapshot taken after that lock, in one round trip.
+    const ends = options.endsAttempt;
+    const { rows } = await this.db.query<{ inserted: boolean }>(
+      `SELECT insert_login_session($1, $2, $3, $4::bigint, $5::bigint, $6, $7::integer, $8::text[], $9) AS inserted`,
+      [
+        ...params,
+        options.maxSessions === undefined ? -1 : Math.max(0, options.maxSessions - 1),
+        [...(ends?.accounts ?? [])].sort(),
+        ends?.attempt ?? "",
+      ],
+    );
+    return rows[0]?.inserted === true;
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
