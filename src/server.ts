@@ -85,6 +85,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     transport,
     now,
     maxAttempts: config.mailMaxAttempts,
+    leaseMs: config.mailLeaseSeconds * 1000,
     onSent: mailMetrics.sent,
     onFailed: (reason) => {
       mailMetrics.failed();

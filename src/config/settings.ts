@@ -285,6 +285,13 @@ const SETTING_MAP = {
     describe: "Delivery attempts of one mail (with exponential backoff) before it is given up.",
     parse: parseInteger(1, 100),
   }),
+  mailLeaseSeconds: define({
+    env: "MAIL_LEASE_SECONDS",
+    default: "120",
+    describe:
+      "How long a replica holds a mail it is delivering; a replica that dies mid-delivery leaves the mail to others after this. Longer than one delivery can take (SMTP timeouts: 50 s).",
+    parse: parseDurationSeconds(5, 3600),
+  }),
   publicUrl: define({
     env: "PUBLIC_URL",
     default: "http://localhost:8080",

@@ -30,6 +30,8 @@ function serverEnv(databaseUrl: string, smtpUrl: string): Record<string, string>
     SMTP_URL: smtpUrl,
     PUBLIC_URL,
     PG_POOL_SIZE: "4",
+    // A mail the killed process had claimed comes back after this.
+    MAIL_LEASE_SECONDS: "5",
     LOG_LEVEL: "info",
   };
 }

@@ -156,6 +156,16 @@ describe.each(ENGINES)("email verification (%s)", (engine) => {
     expect((await openLink(t, path)).status).toBe(400);
   });
 
+  test("VerifyEmail works only in the token's own namespace (the link, with no key, finds it anywhere)", async () => {
+    const u = await newUser();
+    const { token, path } = await sendAndCatch(u.email);
+    const other = await rpc(wire, "connect-json", "verifyEmail", { token }, { ...admin, "micro-namespace": "other" });
+    expect([other.code, other.message]).toEqual(["invalid_argument", "invalid or expired"]);
+    expect(await readUser(u.id)).not.toHaveProperty("verified");
+    expect((await openLink(t, path)).status).toBe(303);
+    expect(await readUser(u.id)).toMatchObject({ verified: true });
+  });
+
   test("a new mail voids the previous link", async () => {
     const u = await newUser();
     const first = await sendAndCatch(u.email);
