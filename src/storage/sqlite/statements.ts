@@ -1,22 +1,11 @@
 // Every SQL statement of the SQLite engine, prepared once per connection.
 // Multi-statement operations are SQLite transactions (db.transaction).
 import type { Database as Db, Statement } from "better-sqlite3";
-import type { ApiKeyRecord, ImportResult, User, UserExport } from "../repository.js";
-import { USER_COLUMNS } from "../rows.js";
+import type { ImportResult, User, UserExport } from "../repository.js";
+import { SQL } from "../sql.js";
 import { uniqueViolation } from "./errors.js";
 
 export type SqliteStatements = ReturnType<typeof prepareStatements>;
-
-export function keyParams(key: ApiKeyRecord) {
-  return {
-    id: key.id,
-    key_digest: key.keyDigest,
-    namespace: key.namespace,
-    label: key.label,
-    created_ms: key.createdMs,
-    revoked_ms: key.revokedMs,
-  };
-}
 
 /** Named parameters of the session insert. */
 export interface SessionParams {
@@ -30,23 +19,19 @@ export interface SessionParams {
 }
 
 export function prepareStatements(db: Db) {
-  const credentialSelect = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-     FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
   const insertUser = db.prepare(
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
      VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms)`,
   );
   const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
-  const updatePassword = db.prepare(
-    "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
-  );
+  const updatePassword = db.prepare(SQL.replacePassword);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
      SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
      WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
   );
   const clearThrottle = db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?");
-  const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
+  const deleteUserSessions = db.prepare(SQL.deleteUserSessions);
   const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
   const importUser = db.prepare(
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
@@ -72,8 +57,9 @@ export function prepareStatements(db: Db) {
     }),
     replacePasswordTx: db.transaction(
       (namespace: string, userId: string, expected: string, next: string, nowMs: number, revoke: boolean): boolean => {
-        if (updatePassword.run(next, nowMs, namespace, userId, expected).changes !== 1) return false;
-        if (revoke) deleteUserSessions.run(namespace, userId);
+        const changed = updatePassword.run({ hash: next, updated_ms: nowMs, namespace, user_id: userId, expected });
+        if (changed.changes !== 1) return false;
+        if (revoke) deleteUserSessions.run({ namespace, user_id: userId });
         return true;
       },
     ),
@@ -87,39 +73,25 @@ export function prepareStatements(db: Db) {
       }
       return { inserted, skipped: batch.length - inserted };
     }),
-    schemaVersion: db.prepare("SELECT max(version) AS version FROM schema_migrations"),
-    getUser: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE namespace = ? AND id = ?`),
-    credentialByUsername: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.username = ?`),
-    credentialByEmail: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.email = ?`),
-    credentialById: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.id = ?`),
-    updateUser: wrapUnique(
-      db.prepare(
-        `UPDATE users SET username = coalesce(@username, username), email = coalesce(@email, email),
-           updated_ms = @updated_ms
-         WHERE namespace = @namespace AND id = @id RETURNING ${USER_COLUMNS}`,
-      ),
-    ),
-    deleteUser: db.prepare("DELETE FROM users WHERE namespace = ? AND id = ?"),
+    schemaVersion: db.prepare(SQL.schemaVersion),
+    getUser: db.prepare(SQL.getUser),
+    credentialByUsername: db.prepare(SQL.credentialByUsername),
+    credentialByEmail: db.prepare(SQL.credentialByEmail),
+    credentialById: db.prepare(SQL.credentialById),
+    updateUser: wrapUnique(db.prepare(SQL.updateUser)),
+    deleteUser: db.prepare(SQL.deleteUser),
     insertSessionTx: db.transaction((params: SessionParams, endsThrottleOf: string | undefined): boolean => {
       if (insertSession.run(params).changes !== 1) return false;
       if (endsThrottleOf !== undefined) clearThrottle.run(params.namespace, endsThrottleOf);
       return true;
     }),
-    getSession: db.prepare(
-      `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
-       FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
-       WHERE s.id_digest = ? AND s.namespace = ? AND s.expires_ms > ?`,
-    ),
-    deleteSession: db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ?"),
+    getSession: db.prepare(SQL.getSession),
+    deleteSession: db.prepare(SQL.deleteSession),
     deleteUserSessions,
     deleteSessionsTx: db.transaction((namespace: string, userId: string, digests: Buffer[]): number =>
       digests.reduce((n, d) => n + deleteOneSession.run(d, namespace, userId).changes, 0),
     ),
-    listSessions: db.prepare(
-      `SELECT id_digest, created_ms, expires_ms FROM sessions
-       WHERE namespace = ? AND user_id = ? AND expires_ms > ?
-       ORDER BY created_ms DESC, id_digest DESC LIMIT ?`,
-    ),
+    listSessions: db.prepare(SQL.listSessions),
     sweepSessions: db.prepare(
       "DELETE FROM sessions WHERE id_digest IN (SELECT id_digest FROM sessions WHERE expires_ms <= ? LIMIT ?)",
     ),
@@ -146,34 +118,15 @@ export function prepareStatements(db: Db) {
        RETURNING failures, locked_until_ms`,
     ),
     clearThrottle,
-    insertKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms)`,
-    ),
-    importKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms) ON CONFLICT DO NOTHING`,
-    ),
-    findKey: db.prepare(
-      "SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys WHERE key_digest = ? AND revoked_ms IS NULL",
-    ),
-    listKeys: db.prepare("SELECT id, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id"),
-    exportKeys: db.prepare(
-      "SELECT id, key_digest, namespace, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
-    ),
-    revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
-    countUsers: db.prepare("SELECT count(*) AS n FROM users"),
-    exportUsersFirst: db.prepare(
-      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
-       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
-    ),
-    exportUsersAfter: db.prepare(
-      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
-       WHERE (u.namespace, u.created_ms, u.id) > (@namespace, @created_ms, @id)
-       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
-    ),
+    insertKey: db.prepare(SQL.insertKey),
+    importKey: db.prepare(SQL.importKey),
+    findKey: db.prepare(SQL.findKey),
+    listKeys: db.prepare(SQL.listKeys),
+    exportKeys: db.prepare(SQL.exportKeys),
+    revokeKey: db.prepare(SQL.revokeKey),
+    countUsers: db.prepare(SQL.countUsers),
+    exportUsersFirst: db.prepare(SQL.exportUsersFirst),
+    exportUsersAfter: db.prepare(SQL.exportUsersAfter),
   };
 }
 
