@@ -59,6 +59,22 @@ export function toKey(row: KeyRecord): ApiKeyRow {
   };
 }
 
+/** The named parameters of SQL.updateUser: a field left out stays as it is (null). */
+export function updateUserParameters(
+  namespace: string,
+  id: string,
+  changes: { username?: string; email?: string },
+  updatedMs: number,
+) {
+  return {
+    namespace,
+    id,
+    username: changes.username ?? null,
+    email: changes.email ?? null,
+    updated_ms: updatedMs,
+  };
+}
+
 export function toKeyRecord(row: KeyRecord & { key_digest: Buffer }): ApiKeyRecord {
   return { ...toKey(row), keyDigest: row.key_digest };
 }

@@ -37,6 +37,7 @@ import {
   toSession,
   toUser,
   type UserRecord,
+  updateUserParameters,
 } from "../rows.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
@@ -148,13 +149,7 @@ export class PostgresRepository implements Repository {
     changes: { username?: string; email?: string },
     updatedMs: number,
   ): Promise<User | undefined> {
-    const [row] = await this.named<UserRecord>(SQL.updateUser, {
-      namespace,
-      id,
-      username: changes.username ?? null,
-      email: changes.email ?? null,
-      updated_ms: updatedMs,
-    });
+    const [row] = await this.named<UserRecord>(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs));
     return row && toUser(row);
   }
 

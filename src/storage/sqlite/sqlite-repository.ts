@@ -38,6 +38,7 @@ import {
   toSession,
   toUser,
   type UserRecord,
+  updateUserParameters,
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
@@ -190,13 +191,7 @@ export class SqliteRepository implements Repository {
   ): Promise<User | undefined> {
     const row = await this.write(
       () =>
-        this.stmts.updateUser.get({
-          namespace,
-          id,
-          username: changes.username ?? null,
-          email: changes.email ?? null,
-          updated_ms: updatedMs,
-        }) as UserRecord | undefined,
+        this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
     );
     return row && toUser(row);
   }
