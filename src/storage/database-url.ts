@@ -1,19 +1,18 @@
-// DATABASE_URL names the storage engine and where its data lives.
-export type DatabaseTarget = { engine: "sqlite"; path: string } | { engine: "postgres"; url: string };
+// DATABASE_URL names the storage engine (by its scheme) and where its data lives.
+import { STORAGE_ENGINES } from "./engines.js";
+
+type Registered = (typeof STORAGE_ENGINES)[number];
+export type DatabaseTarget = ReturnType<Registered["parse"]>;
+
+function engineFor(text: string): Registered | undefined {
+  return STORAGE_ENGINES.find((engine) => engine.schemes.some((scheme) => text.startsWith(scheme)));
+}
 
 export function parseDatabaseUrl(text: string): DatabaseTarget {
-  if (text.startsWith("sqlite:")) {
-    const path = text.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-    if (path === "") throw new Error("sqlite: needs a file path, e.g. sqlite:./data/users.db");
-    return { engine: "sqlite", path };
+  const engine = engineFor(text);
+  if (!engine) {
+    const schemes = STORAGE_ENGINES.map((e) => `"${e.schemes[0]}"`);
+    throw new Error(`must start with ${schemes.slice(0, -1).join(", ")} or ${schemes[schemes.length - 1]}`);
   }
-  if (text.startsWith("postgres://") || text.startsWith("postgresql://")) {
-    try {
-      new URL(text);
-    } catch {
-      throw new Error("is not a valid postgres:// URL");
-    }
-    return { engine: "postgres", url: text };
-  }
-  throw new Error('must start with "sqlite:" or "postgres://"');
+  return engine.parse(text);
 }

@@ -1,25 +1,14 @@
-// Opens the storage engine DATABASE_URL names, with migrations applied.
-import type { Config } from "../config/config.js";
+// Opens the storage engine DATABASE_URL names (see engines.ts), with migrations applied.
 import { parseDatabaseUrl } from "./database-url.js";
+import type { OpenOptions } from "./engine.js";
+import { STORAGE_ENGINES } from "./engines.js";
 import type { Repository } from "./repository.js";
 
-export type OpenOptions = Pick<Config, "databaseUrl" | "pgPoolSize" | "pgStatementTimeoutMs"> &
-  Partial<Pick<Config, "sqliteBusyTimeoutMs" | "searchScanMax">>;
+export type { OpenOptions } from "./engine.js";
 
-export async function openRepository(config: OpenOptions): Promise<Repository> {
-  const target = parseDatabaseUrl(config.databaseUrl);
-  if (target.engine === "sqlite") {
-    const { SqliteRepository } = await import("./sqlite/sqlite-repository.js");
-    return new SqliteRepository(target.path, {
-      busyTimeoutMs: config.sqliteBusyTimeoutMs,
-      searchScanMax: config.searchScanMax,
-    });
-  }
-  // Loaded only here, so SQLite deployments never load pg.
-  const { PostgresRepository } = await import("./postgres/postgres-repository.js");
-  return PostgresRepository.open(target.url, {
-    poolSize: config.pgPoolSize,
-    statementTimeoutMs: config.pgStatementTimeoutMs,
-    searchScanMax: config.searchScanMax,
-  });
+export function openRepository(options: OpenOptions): Promise<Repository> {
+  const target = parseDatabaseUrl(options.databaseUrl);
+  const engine = STORAGE_ENGINES.find((e) => e.name === target.engine)!;
+  // Each engine's open takes its own target: the one its parse made.
+  return (engine.open as (target: unknown, options: OpenOptions) => Promise<Repository>)(target, options);
 }

@@ -153,7 +153,7 @@ describePostgres("PostgreSQL engine", () => {
       }
     });
 
-    test("a prefix range on username is served by the (namespace, username) index", async () => {
+    test("a prefix range on username is served by an index on (namespace, username)", async () => {
       const url = await freshDatabaseUrl("postgres");
       const repo = await PostgresRepository.open(url, options);
       const admin = await connect(url);
@@ -170,7 +170,8 @@ describePostgres("PostgreSQL engine", () => {
            WHERE namespace = $1 AND username >= $2 AND username < $3 ORDER BY created_ms, id LIMIT 25`,
           ["ns1", "user12", "user13"],
         );
-        expect(JSON.stringify(plan.rows[0]["QUERY PLAN"])).toContain('"Index Name":"users_username"');
+        // Either index that starts with (namespace, username): the unique one, or the search's ordered one (migration 30).
+        expect(JSON.stringify(plan.rows[0]["QUERY PLAN"])).toMatch(/"Index Name":"users_username(_order)?"/);
       } finally {
         await Promise.all([admin.end(), repo.close()]);
       }

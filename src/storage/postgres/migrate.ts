@@ -5,8 +5,10 @@
 // transaction (commit, rollback or a dropped connection), so a replica that
 // dies while migrating cannot leave it held. DDL is transactional in
 // PostgreSQL: a failed migration leaves no half-made schema behind.
+
+import type { Migration } from "../migration.js";
 import type { Database } from "./database.js";
-import { type Migration, POSTGRES_MIGRATIONS } from "./migrations.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 /** Arbitrary, fixed: the advisory lock key of this service's schema ("users" in ASCII). */
 const MIGRATION_LOCK_KEY = 0x7573657273;

@@ -11,12 +11,7 @@
 //
 // Constraint names matter: errors.ts maps a unique violation to the field
 // through them (users_pkey → id, users_username → username, users_email → email).
-export interface Migration {
-  version: number;
-  name: string;
-  /** One or more statements, applied in the migration's transaction. */
-  sql: string;
-}
+import type { Migration } from "../migration.js";
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {

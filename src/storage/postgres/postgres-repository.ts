@@ -31,28 +31,33 @@ import {
 import {
   type CredentialRecord,
   type ExportRecord,
+  exportPages,
   type KeyRecord,
+  keyParameters,
+  type ListedSessionRecord,
+  type SessionRecord,
   toCredential,
   toKey,
+  toKeyRecord,
+  toListedSession,
+  toSession,
   toUser,
-  toUserExport,
-  USER_COLUMNS,
   type UserRecord,
+  updateUserParameters,
 } from "../rows.js";
+import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
-import { Database } from "./database.js";
+import { Database, type Queryable } from "./database.js";
 import * as mailTokens from "./mail-tokens.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
 import { createPool, type PoolOptions } from "./pool.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
 const DELETE_BATCH = 2000;
-const KEY_COLUMNS = "id, namespace, role, label, created_ms, revoked_ms";
-const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-  FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
 
 export interface PostgresOptions extends PoolOptions {
   /** Index entries a step of a Search may read (see ../user-search.ts). */
@@ -85,9 +90,7 @@ export class PostgresRepository implements Repository {
   /** Answers only when the schema is at exactly this build's version (as the SQLite engine). */
   async ping(): Promise<void> {
     const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
-    const { rows } = await this.db.query<{ version: number | null }>(
-      "SELECT max(version) AS version FROM schema_migrations",
-    );
+    const rows = await this.named<{ version: number | null }>(SQL.schemaVersion, {});
     const version = rows[0]?.version ?? null;
     // A newer schema is fine (a newer replica migrated first during a rolling
     // upgrade; migrations only add); an older one means ours is not applied.
@@ -118,29 +121,37 @@ export class PostgresRepository implements Repository {
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
-    const { rows } = await this.db.query<UserRecord>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE namespace = $1 AND id = $2`,
-      [namespace, id],
-    );
-    return rows[0] && toUser(rows[0]);
+    const [row] = await this.named<UserRecord>(SQL.getUser, { namespace, id });
+    return row && toUser(row);
   }
 
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
-    return this.credential(`${CREDENTIAL_SELECT} WHERE u.namespace = $1 AND u.username = $2`, [namespace, username]);
+    return this.credential(SQL.credentialByUsername, { namespace, username });
   }
 
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined> {
-    return this.credential(`${CREDENTIAL_SELECT} WHERE u.namespace = $1 AND u.email = $2`, [namespace, email]);
+    return this.credential(SQL.credentialByEmail, { namespace, email });
   }
 
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined> {
-    return this.credential(`${CREDENTIAL_SELECT} WHERE u.namespace = $1 AND u.id = $2`, [namespace, userId]);
+    return this.credential(SQL.credentialById, { namespace, id: userId });
   }
 
-  private async credential(sql: string, params: unknown[]): Promise<CredentialRow | undefined> {
-    const { rows } = await this.db.query<CredentialRecord>(sql, params);
-    const row = rows[0];
+  private async credential(sql: string, params: Record<string, unknown>): Promise<CredentialRow | undefined> {
+    const [row] = await this.named<CredentialRecord>(sql, params);
     return toCredential(row);
+  }
+
+  /** Runs shared SQL (../sql.ts, named parameters) as one statement. */
+  private async named<R extends object>(sql: string, params: Record<string, unknown>): Promise<R[]> {
+    const { text, values } = toPositional(sql, params);
+    return (await this.db.query<R & pg.QueryResultRow>(text, values)).rows;
+  }
+
+  /** The same, for the number of rows a write changed. */
+  private async changed(sql: string, params: Record<string, unknown>, on: Queryable = this.db): Promise<number> {
+    const { text, values } = toPositional(sql, params);
+    return (await on.query(text, values)).rowCount ?? 0;
   }
 
   async updateUser(
@@ -149,30 +160,16 @@ export class PostgresRepository implements Repository {
     changes: { username?: string; email?: string },
     updatedMs: number,
   ): Promise<User | undefined> {
-    const { rows } = await this.db.query<UserRecord>(
-      `UPDATE users SET username = coalesce($3, username), email = coalesce($4, email), updated_ms = $5,
-         verified_ms = CASE WHEN coalesce($4, email) = email THEN verified_ms ELSE 0 END
-       WHERE namespace = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
-      [namespace, id, changes.username ?? null, changes.email ?? null, updatedMs],
-    );
-    return rows[0] && toUser(rows[0]);
+    const [row] = await this.named<UserRecord>(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs));
+    return row && toUser(row);
   }
 
   async deleteUser(namespace: string, id: string): Promise<boolean> {
     // The sessions go first, a batch per statement: one statement over 300k
     // sessions would hold its locks (and a pooled connection) for seconds.
     // Sessions made meanwhile go with the user.
-    for (;;) {
-      const batch = await this.db.query(
-        `DELETE FROM sessions WHERE id_digest IN (
-           SELECT id_digest FROM sessions WHERE namespace = $1 AND user_id = $2 LIMIT $3)`,
-        [namespace, id, DELETE_BATCH],
-      );
-      if ((batch.rowCount ?? 0) === 0) break;
-    }
-    // Passwords and the sessions left go with the user (ON DELETE CASCADE).
-    const result = await this.db.query("DELETE FROM users WHERE namespace = $1 AND id = $2", [namespace, id]);
-    return result.rowCount === 1;
+    while ((await this.changed(SQL.deleteSessionBatch, { namespace, user_id: id, limit: DELETE_BATCH })) > 0);
+    return (await this.changed(SQL.deleteUser, { namespace, id })) === 1;
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
@@ -205,13 +202,9 @@ export class PostgresRepository implements Repository {
     // which therefore sees every session inserted against the old hash. A
     // single statement would delete from a snapshot taken before that wait.
     return this.db.transaction(async (tx) => {
-      const updated = await tx.query(
-        "UPDATE passwords SET hash = $1, updated_ms = $2 WHERE namespace = $3 AND user_id = $4 AND hash = $5",
-        [newHash, nowMs, namespace, userId, expectedHash],
-      );
-      if (updated.rowCount !== 1) return false;
-      if (revokeSessions)
-        await tx.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId]);
+      const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
+      if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
+      if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
       return true;
     });
   }
@@ -254,53 +247,31 @@ export class PostgresRepository implements Repository {
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
-    const { rows } = await this.db.query<{
-      user_id: string;
-      username: string;
-      email: string;
-      created_ms: number;
-      expires_ms: number;
-    }>(
-      `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
-       FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
-       WHERE s.id_digest = $1 AND s.namespace = $2 AND s.expires_ms > $3`,
-      [idDigest, namespace, nowMs],
-    );
-    const row = rows[0];
-    return (
-      row && {
-        userId: row.user_id,
-        username: row.username,
-        email: row.email,
-        createdMs: row.created_ms,
-        expiresMs: row.expires_ms,
-      }
-    );
+    const [row] = await this.named<SessionRecord>(SQL.getSession, { id_digest: idDigest, namespace, now: nowMs });
+    return row && toSession(row);
   }
 
   async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    await this.db.query("DELETE FROM sessions WHERE id_digest = $1 AND namespace = $2", [idDigest, namespace]);
+    await this.changed(SQL.deleteSession, { id_digest: idDigest, namespace });
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
-    const { rows } = await this.db.query<{ id_digest: Buffer; created_ms: number; expires_ms: number }>(
-      `SELECT id_digest, created_ms, expires_ms FROM sessions
-       WHERE namespace = $1 AND user_id = $2 AND expires_ms > $3
-       ORDER BY created_ms DESC, id_digest DESC LIMIT $4`,
-      [namespace, userId, nowMs, limit],
-    );
-    return rows.map((r) => ({ idDigest: r.id_digest, createdMs: r.created_ms, expiresMs: r.expires_ms }));
+    const rows = await this.named<ListedSessionRecord>(SQL.listSessions, {
+      namespace,
+      user_id: userId,
+      now: nowMs,
+      limit,
+    });
+    return rows.map(toListedSession);
   }
 
   async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
-    const result =
-      digests === null
-        ? await this.db.query("DELETE FROM sessions WHERE namespace = $1 AND user_id = $2", [namespace, userId])
-        : await this.db.query(
-            "DELETE FROM sessions WHERE namespace = $1 AND user_id = $2 AND id_digest = ANY($3::bytea[])",
-            [namespace, userId, digests],
-          );
-    return result.rowCount ?? 0;
+    if (digests === null) return this.changed(SQL.deleteUserSessions, { namespace, user_id: userId });
+    // Every digest in one statement (SQLite runs one per digest, in a transaction).
+    return this.changed(
+      "DELETE FROM sessions WHERE namespace = @namespace AND user_id = @user_id AND id_digest = ANY(@digests::bytea[])",
+      { namespace, user_id: userId, digests },
+    );
   }
 
   // Housekeeping
@@ -411,51 +382,31 @@ export class PostgresRepository implements Repository {
   // API keys
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.db.query(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      keyParams(key),
-    );
+    await this.changed(SQL.insertKey, keyParameters(key));
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
-    const { rows } = await this.db.query<KeyRecord>(
-      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE key_digest = $1 AND revoked_ms IS NULL`,
-      [keyDigest],
-    );
-    return rows[0] && toKey(rows[0]);
+    const [row] = await this.named<KeyRecord>(SQL.findKey, { key_digest: keyDigest });
+    return row && toKey(row);
   }
 
   async listApiKeys(): Promise<ApiKeyRow[]> {
-    const { rows } = await this.db.query<KeyRecord>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_ms, id`);
-    return rows.map(toKey);
+    return (await this.named<KeyRecord>(SQL.listKeys, {})).map(toKey);
   }
 
   async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
-    const result = await this.db.query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL", [
-      nowMs,
-      id,
-    ]);
-    return result.rowCount === 1;
+    return (await this.changed(SQL.revokeKey, { revoked_ms: nowMs, id })) === 1;
   }
 
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
-    const { rows } = await this.db.query<KeyRecord & { key_digest: Buffer }>(
-      `SELECT ${KEY_COLUMNS}, key_digest FROM api_keys ORDER BY created_ms, id`,
-    );
-    return rows.map((row) => ({ ...toKey(row), keyDigest: row.key_digest }));
+    return (await this.named<KeyRecord & { key_digest: Buffer }>(SQL.exportKeys, {})).map(toKeyRecord);
   }
 
   async importApiKeys(keys: ApiKeyRecord[]): Promise<number> {
     return this.db.transaction(async (tx) => {
       let inserted = 0;
       for (const key of keys) {
-        const result = await tx.query(
-          `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-          keyParams(key),
-        );
-        inserted += result.rowCount ?? 0;
+        inserted += await this.changed(SQL.importKey, keyParameters(key), tx);
       }
       return inserted;
     });
@@ -482,29 +433,17 @@ export class PostgresRepository implements Repository {
   // Bulk moves
 
   async countUsers(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>("SELECT count(*) AS n FROM users");
-    return Number(rows[0]?.n ?? 0);
+    const [row] = await this.named<{ n: number }>(SQL.countUsers, {});
+    return Number(row?.n ?? 0);
   }
 
-  async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
-    // Keyset pagination on (namespace, created_ms, id), served by users_created_names:
-    // each page is one short query, and no connection is held between pages.
-    const select = `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-      FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
-    const order = "ORDER BY u.namespace, u.created_ms, u.id";
-    let after: [string, number, string] | undefined;
-    for (;;) {
-      const { rows } = after
-        ? await this.db.query<ExportRecord>(
-            `${select} WHERE (u.namespace, u.created_ms, u.id) > ($1, $2, $3) ${order} LIMIT $4`,
-            [...after, pageSize],
-          )
-        : await this.db.query<ExportRecord>(`${select} ${order} LIMIT $1`, [pageSize]);
-      if (rows.length === 0) return;
-      yield rows.map(toUserExport);
-      const last = rows[rows.length - 1]!;
-      after = [last.namespace, last.created_ms, last.id];
-    }
+  exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
+    // Each page is one short query; no connection is held between pages.
+    return exportPages((after) =>
+      after
+        ? this.named<ExportRecord>(SQL.exportUsersAfter, { ...after, limit: pageSize })
+        : this.named<ExportRecord>(SQL.exportUsersFirst, { limit: pageSize }),
+    );
   }
 
   async importUsers(batch: UserExport[]): Promise<ImportResult> {
@@ -578,8 +517,4 @@ export class PostgresRepository implements Repository {
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
   }
-}
-
-function keyParams(key: ApiKeyRecord): unknown[] {
-  return [key.id, key.keyDigest, key.namespace, key.label, key.createdMs, key.revokedMs, key.role];
 }

@@ -2,11 +2,7 @@
 // Migrations only add (tables, indexes, columns with defaults): during a
 // rolling upgrade, replicas of the previous version keep working on the new
 // schema (and ping() accepts a schema newer than its own).
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from "../migration.js";
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {

@@ -32,12 +32,19 @@ import {
 import {
   type CredentialRecord,
   type ExportRecord,
+  exportPages,
   type KeyRecord,
+  keyParameters,
+  type ListedSessionRecord,
+  type SessionRecord,
   toCredential,
   toKey,
+  toKeyRecord,
+  toListedSession,
+  toSession,
   toUser,
-  toUserExport,
   type UserRecord,
+  updateUserParameters,
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
@@ -45,7 +52,7 @@ import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
-import { keyParams, prepareStatements, type SqliteStatements } from "./statements.js";
+import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
 
@@ -167,25 +174,27 @@ export class SqliteRepository implements Repository {
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
-    const row = await this.guard(() => this.stmts.getUser.get(namespace, id) as UserRecord | undefined);
+    const row = await this.guard(() => this.stmts.getUser.get({ namespace, id }) as UserRecord | undefined);
     return row && toUser(row);
   }
 
   async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
     return toCredential(
-      await this.guard(() => this.stmts.credentialByUsername.get(namespace, username) as CredentialRecord | undefined),
+      await this.guard(
+        () => this.stmts.credentialByUsername.get({ namespace, username }) as CredentialRecord | undefined,
+      ),
     );
   }
 
   async findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined> {
     return toCredential(
-      await this.guard(() => this.stmts.credentialByEmail.get(namespace, email) as CredentialRecord | undefined),
+      await this.guard(() => this.stmts.credentialByEmail.get({ namespace, email }) as CredentialRecord | undefined),
     );
   }
 
   async getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined> {
     return toCredential(
-      await this.guard(() => this.stmts.credentialById.get(namespace, userId) as CredentialRecord | undefined),
+      await this.guard(() => this.stmts.credentialById.get({ namespace, id: userId }) as CredentialRecord | undefined),
     );
   }
 
@@ -197,13 +206,7 @@ export class SqliteRepository implements Repository {
   ): Promise<User | undefined> {
     const row = await this.write(
       () =>
-        this.stmts.updateUser.get({
-          namespace,
-          id,
-          username: changes.username ?? null,
-          email: changes.email ?? null,
-          updated_ms: updatedMs,
-        }) as UserRecord | undefined,
+        this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
     );
     return row && toUser(row);
   }
@@ -212,11 +215,15 @@ export class SqliteRepository implements Repository {
     // The sessions go first, a batch per write with a turn of the event loop
     // between: in one statement, a user with 300k sessions would hold every
     // other call for a second. Sessions made meanwhile go with the user.
-    while ((await this.write(() => this.stmts.deleteSessionBatch.run(namespace, id, DELETE_BATCH).changes)) > 0) {
+    while (
+      (await this.write(
+        () => this.stmts.deleteSessionBatch.run({ namespace, user_id: id, limit: DELETE_BATCH }).changes,
+      )) > 0
+    ) {
       await new Promise((resolve) => setImmediate(resolve));
     }
     // Passwords and the sessions left go with the user (ON DELETE CASCADE).
-    return this.write(() => this.stmts.deleteUser.run(namespace, id).changes > 0);
+    return this.write(() => this.stmts.deleteUser.run({ namespace, id }).changes > 0);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
@@ -264,41 +271,25 @@ export class SqliteRepository implements Repository {
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
     const row = await this.guard(
-      () =>
-        this.stmts.getSession.get(idDigest, namespace, nowMs) as
-          | { user_id: string; username: string; email: string; created_ms: number; expires_ms: number }
-          | undefined,
+      () => this.stmts.getSession.get({ id_digest: idDigest, namespace, now: nowMs }) as SessionRecord | undefined,
     );
-    return (
-      row && {
-        userId: row.user_id,
-        username: row.username,
-        email: row.email,
-        createdMs: row.created_ms,
-        expiresMs: row.expires_ms,
-      }
-    );
+    return row && toSession(row);
   }
 
   async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    await this.write(() => this.stmts.deleteSession.run(idDigest, namespace));
+    await this.write(() => this.stmts.deleteSession.run({ id_digest: idDigest, namespace }));
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
     const rows = await this.guard(
-      () =>
-        this.stmts.listSessions.all(namespace, userId, nowMs, limit) as Array<{
-          id_digest: Buffer;
-          created_ms: number;
-          expires_ms: number;
-        }>,
+      () => this.stmts.listSessions.all({ namespace, user_id: userId, now: nowMs, limit }) as ListedSessionRecord[],
     );
-    return rows.map((r) => ({ idDigest: r.id_digest, createdMs: r.created_ms, expiresMs: r.expires_ms }));
+    return rows.map(toListedSession);
   }
 
   async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
     return this.write(() => {
-      if (digests === null) return this.stmts.deleteUserSessions.run(namespace, userId).changes;
+      if (digests === null) return this.stmts.deleteUserSessions.run({ namespace, user_id: userId }).changes;
       return this.stmts.deleteSessionsTx(namespace, userId, digests);
     });
   }
@@ -351,11 +342,11 @@ export class SqliteRepository implements Repository {
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.write(() => this.stmts.insertKey.run(keyParams(key)));
+    await this.write(() => this.stmts.insertKey.run(keyParameters(key)));
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
-    const row = await this.guard(() => this.stmts.findKey.get(keyDigest) as KeyRecord | undefined);
+    const row = await this.guard(() => this.stmts.findKey.get({ key_digest: keyDigest }) as KeyRecord | undefined);
     return row && toKey(row);
   }
 
@@ -364,21 +355,18 @@ export class SqliteRepository implements Repository {
   }
 
   async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
-    return this.write(() => this.stmts.revokeKey.run(nowMs, id).changes > 0);
+    return this.write(() => this.stmts.revokeKey.run({ revoked_ms: nowMs, id }).changes > 0);
   }
 
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
     return this.guard(() =>
-      (this.stmts.exportKeys.all() as Array<KeyRecord & { key_digest: Buffer }>).map((row) => ({
-        ...toKey(row),
-        keyDigest: row.key_digest,
-      })),
+      (this.stmts.exportKeys.all() as Array<KeyRecord & { key_digest: Buffer }>).map(toKeyRecord),
     );
   }
 
   async importApiKeys(keys: ApiKeyRecord[]): Promise<number> {
     return this.write(() =>
-      this.db.transaction(() => keys.reduce((n, key) => n + this.stmts.importKey.run(keyParams(key)).changes, 0))(),
+      this.db.transaction(() => keys.reduce((n, key) => n + this.stmts.importKey.run(keyParameters(key)).changes, 0))(),
     );
   }
 
@@ -393,20 +381,15 @@ export class SqliteRepository implements Repository {
     return this.guard(() => (this.stmts.countUsers.get() as { n: number }).n);
   }
 
-  async *exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
-    let after: { namespace: string; created_ms: number; id: string } | undefined;
-    for (;;) {
-      const rows = await this.guard(
+  exportUsers(pageSize: number): AsyncIterable<UserExport[]> {
+    return exportPages((after) =>
+      this.guard(
         () =>
           (after
             ? this.stmts.exportUsersAfter.all({ ...after, limit: pageSize })
             : this.stmts.exportUsersFirst.all({ limit: pageSize })) as ExportRecord[],
-      );
-      if (rows.length === 0) return;
-      yield rows.map(toUserExport);
-      const last = rows[rows.length - 1]!;
-      after = { namespace: last.namespace, created_ms: last.created_ms, id: last.id };
-    }
+      ),
+    );
   }
 
   async importUsers(batch: UserExport[]): Promise<ImportResult> {

@@ -2,7 +2,6 @@
 // Multi-statement operations are SQLite transactions (db.transaction).
 import type { Database as Db, Statement } from "better-sqlite3";
 import type {
-  ApiKeyRecord,
   ImportResult,
   LoginAttemptRef,
   LoginReservation,
@@ -10,22 +9,10 @@ import type {
   User,
   UserExport,
 } from "../repository.js";
-import { USER_COLUMNS } from "../rows.js";
+import { SQL } from "../sql.js";
 import { uniqueViolation } from "./errors.js";
 
 export type SqliteStatements = ReturnType<typeof prepareStatements>;
-
-export function keyParams(key: ApiKeyRecord) {
-  return {
-    id: key.id,
-    key_digest: key.keyDigest,
-    namespace: key.namespace,
-    label: key.label,
-    role: key.role,
-    created_ms: key.createdMs,
-    revoked_ms: key.revokedMs,
-  };
-}
 
 /** Named parameters of the session insert. */
 export interface SessionParams {
@@ -39,16 +26,12 @@ export interface SessionParams {
 }
 
 export function prepareStatements(db: Db) {
-  const credentialSelect = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-     FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
   const insertUser = db.prepare(
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
      VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms)`,
   );
   const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
-  const updatePassword = db.prepare(
-    "UPDATE passwords SET hash = ?, updated_ms = ? WHERE namespace = ? AND user_id = ? AND hash = ?",
-  );
+  const updatePassword = db.prepare(SQL.replacePassword);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
      SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
@@ -91,7 +74,7 @@ export function prepareStatements(db: Db) {
        WHERE namespace = @namespace AND user_id = @user_id AND id_digest <> @id_digest
        ORDER BY created_ms DESC, id_digest DESC LIMIT 1000 OFFSET @keep)`,
   );
-  const deleteUserSessions = db.prepare("DELETE FROM sessions WHERE namespace = ? AND user_id = ?");
+  const deleteUserSessions = db.prepare(SQL.deleteUserSessions);
   const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
   const importUser = db.prepare(
     `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
@@ -117,8 +100,9 @@ export function prepareStatements(db: Db) {
     }),
     replacePasswordTx: db.transaction(
       (namespace: string, userId: string, expected: string, next: string, nowMs: number, revoke: boolean): boolean => {
-        if (updatePassword.run(next, nowMs, namespace, userId, expected).changes !== 1) return false;
-        if (revoke) deleteUserSessions.run(namespace, userId);
+        const changed = updatePassword.run({ hash: next, updated_ms: nowMs, namespace, user_id: userId, expected });
+        if (changed.changes !== 1) return false;
+        if (revoke) deleteUserSessions.run({ namespace, user_id: userId });
         return true;
       },
     ),
@@ -132,20 +116,13 @@ export function prepareStatements(db: Db) {
       }
       return { inserted, skipped: batch.length - inserted };
     }),
-    schemaVersion: db.prepare("SELECT max(version) AS version FROM schema_migrations"),
-    getUser: db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE namespace = ? AND id = ?`),
-    credentialByUsername: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.username = ?`),
-    credentialByEmail: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.email = ?`),
-    credentialById: db.prepare(`${credentialSelect} WHERE u.namespace = ? AND u.id = ?`),
-    updateUser: wrapUnique(
-      db.prepare(
-        `UPDATE users SET username = coalesce(@username, username), email = coalesce(@email, email),
-           updated_ms = @updated_ms,
-           verified_ms = CASE WHEN coalesce(@email, email) = email THEN verified_ms ELSE 0 END
-         WHERE namespace = @namespace AND id = @id RETURNING ${USER_COLUMNS}`,
-      ),
-    ),
-    deleteUser: db.prepare("DELETE FROM users WHERE namespace = ? AND id = ?"),
+    schemaVersion: db.prepare(SQL.schemaVersion),
+    getUser: db.prepare(SQL.getUser),
+    credentialByUsername: db.prepare(SQL.credentialByUsername),
+    credentialByEmail: db.prepare(SQL.credentialByEmail),
+    credentialById: db.prepare(SQL.credentialById),
+    updateUser: wrapUnique(db.prepare(SQL.updateUser)),
+    deleteUser: db.prepare(SQL.deleteUser),
     insertSessionTx: db.transaction((params: SessionParams, options: SessionInsertOptions): boolean => {
       if (insertSession.run(params).changes !== 1) return false;
       if (options.maxSessions !== undefined) {
@@ -193,25 +170,14 @@ export function prepareStatements(db: Db) {
         if (clearFailures) clearThrottle.run(namespace, account);
       }
     }),
-    deleteSessionBatch: db.prepare(
-      `DELETE FROM sessions WHERE id_digest IN (
-         SELECT id_digest FROM sessions WHERE namespace = ? AND user_id = ? LIMIT ?)`,
-    ),
-    getSession: db.prepare(
-      `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
-       FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
-       WHERE s.id_digest = ? AND s.namespace = ? AND s.expires_ms > ?`,
-    ),
-    deleteSession: db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ?"),
+    deleteSessionBatch: db.prepare(SQL.deleteSessionBatch),
+    getSession: db.prepare(SQL.getSession),
+    deleteSession: db.prepare(SQL.deleteSession),
     deleteUserSessions,
     deleteSessionsTx: db.transaction((namespace: string, userId: string, digests: Buffer[]): number =>
       digests.reduce((n, d) => n + deleteOneSession.run(d, namespace, userId).changes, 0),
     ),
-    listSessions: db.prepare(
-      `SELECT id_digest, created_ms, expires_ms FROM sessions
-       WHERE namespace = ? AND user_id = ? AND expires_ms > ?
-       ORDER BY created_ms DESC, id_digest DESC LIMIT ?`,
-    ),
+    listSessions: db.prepare(SQL.listSessions),
     sweepSessions: db.prepare(
       "DELETE FROM sessions WHERE id_digest IN (SELECT id_digest FROM sessions WHERE expires_ms <= ? LIMIT ?)",
     ),
@@ -224,24 +190,13 @@ export function prepareStatements(db: Db) {
       `DELETE FROM login_attempts WHERE (namespace, account, attempt) IN (
          SELECT namespace, account, attempt FROM login_attempts WHERE expires_ms <= ? LIMIT ?)`,
     ),
-    insertKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms, @role)`,
-    ),
-    importKey: db.prepare(
-      `INSERT INTO api_keys (id, key_digest, namespace, label, created_ms, revoked_ms, role)
-       VALUES (@id, @key_digest, @namespace, @label, @created_ms, @revoked_ms, @role) ON CONFLICT DO NOTHING`,
-    ),
-    findKey: db.prepare(
-      "SELECT id, namespace, role, label, created_ms, revoked_ms FROM api_keys WHERE key_digest = ? AND revoked_ms IS NULL",
-    ),
-    listKeys: db.prepare(
-      "SELECT id, namespace, role, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
-    ),
-    exportKeys: db.prepare(
-      "SELECT id, key_digest, namespace, role, label, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id",
-    ),
-    revokeKey: db.prepare("UPDATE api_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL"),
+    clearThrottle,
+    insertKey: db.prepare(SQL.insertKey),
+    importKey: db.prepare(SQL.importKey),
+    findKey: db.prepare(SQL.findKey),
+    listKeys: db.prepare(SQL.listKeys),
+    exportKeys: db.prepare(SQL.exportKeys),
+    revokeKey: db.prepare(SQL.revokeKey),
     chargeRateLimit: db.prepare(
       `INSERT INTO rate_limits AS r (bucket, window_start_ms, count) VALUES (@bucket, @window_start_ms, 1)
        ON CONFLICT (bucket) DO UPDATE SET
@@ -250,18 +205,9 @@ export function prepareStatements(db: Db) {
        WHERE r.window_start_ms < excluded.window_start_ms OR r.count < @limit
        RETURNING count`,
     ),
-    countUsers: db.prepare("SELECT count(*) AS n FROM users"),
-    exportUsersFirst: db.prepare(
-      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
-       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
-    ),
-    exportUsersAfter: db.prepare(
-      `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, p.hash
-       FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id
-       WHERE (u.namespace, u.created_ms, u.id) > (@namespace, @created_ms, @id)
-       ORDER BY u.namespace, u.created_ms, u.id LIMIT @limit`,
-    ),
+    countUsers: db.prepare(SQL.countUsers),
+    exportUsersFirst: db.prepare(SQL.exportUsersFirst),
+    exportUsersAfter: db.prepare(SQL.exportUsersAfter),
   };
 }
 
