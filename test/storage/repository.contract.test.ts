@@ -727,13 +727,9 @@ describe.each(ENGINES)("Repository contract, global state (%s)", (engine) => {
 
     test("rate limits count up to the limit in a window, start again in a later one, per bucket", async () => {
       const charge = (bucket: string, window: number, limit = 3) => repo.chargeRateLimit(bucket, window, limit);
-      expect(await Promise.all([1, 2, 3, 4, 5].map(() => charge("b1", 1_000)))).toEqual([
-        true,
-        true,
-        true,
-        false,
-        false,
-      ]);
+      // Five at once: exactly the limit count, in whatever order the connections run them.
+      const burst = await Promise.all([1, 2, 3, 4, 5].map(() => charge("b1", 1_000)));
+      expect(burst.filter((counted) => counted)).toHaveLength(3);
       expect(await charge("b2", 1_000)).toBe(true);
       // A replica with a clock behind counts in the current window, never resets it.
       expect(await charge("b1", 0)).toBe(false);

@@ -20,6 +20,8 @@ interface User {
   email: string;
   created: string;
   updated: string;
+  verified: boolean;
+  verification_date: string;
 }
 interface Session {
   id: string;
@@ -77,6 +79,8 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         email: "asim@example.com",
         created: String(clock.seconds()),
         updated: String(clock.seconds()),
+        verified: false,
+        verification_date: "0",
       });
     });
 
@@ -137,6 +141,8 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         email: `new.${user.email}`,
         created: user.created,
         updated: String(Number(user.updated) + 30),
+        verified: false,
+        verification_date: "0",
       });
       expect(after.created).toBe(user.created);
     });

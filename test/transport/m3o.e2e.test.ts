@@ -12,6 +12,8 @@ import { startTestServer, type TestServer } from "../support/server.js";
 const PATHS = ["/users/Users", "/v1/users"];
 const TTL = 604800;
 
+/** A user whose email was never verified, as the M3O paths show it (every field, snake_case). */
+const UNVERIFIED = { verified: false, verification_date: 0 };
 describe.each(ENGINES)("M3O paths (%s)", (engine) => {
   describe.each(PATHS)("the docs' examples at %s/<Method>, sent as curl sends them", (base) => {
     let t: TestServer;
@@ -40,7 +42,7 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       expect(res.headers["content-type"]).toBe("application/json");
       // M3O answers {}; this service adds the created user.
       expect(res.json).toEqual({
-        user: { id, username: "joe", email: "joe@example.com", created: now(), updated: now() },
+        user: { ...UNVERIFIED, id, username: "joe", email: "joe@example.com", created: now(), updated: now() },
       });
     });
 
@@ -48,7 +50,7 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       const res = await curl("Read", '{"id": "ff3c06de-9e43-41c7-9bab-578f6b4ad32b"}');
       expect([res.status, res.json]).toEqual([
         200,
-        { user: { created: now(), email: "joe@example.com", id, updated: now(), username: "joe" } },
+        { user: { ...UNVERIFIED, created: now(), email: "joe@example.com", id, updated: now(), username: "joe" } },
       ]);
     });
 
@@ -60,7 +62,14 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       );
       expect(res.status).toBe(200);
       expect(res.json).toEqual({
-        user: { id, username: "joe", email: "joe+update@example.com", created: now() - 60, updated: now() },
+        user: {
+          ...UNVERIFIED,
+          id,
+          username: "joe",
+          email: "joe+update@example.com",
+          created: now() - 60,
+          updated: now(),
+        },
       });
     });
 
@@ -71,6 +80,7 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       const users = (res.json as { users: Array<Record<string, unknown>> }).users;
       expect(users.map((u) => u.username)).toEqual(["joe", "joanna"]);
       expect(users[0]).toEqual({
+        ...UNVERIFIED,
         id,
         username: "joe",
         email: "joe+update@example.com",

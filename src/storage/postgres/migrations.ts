@@ -213,9 +213,9 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         id              text COLLATE "C" NOT NULL,
         namespace       text COLLATE "C" NOT NULL,
         recipient       text COLLATE "C" NOT NULL,
-        subject         text NOT NULL,
-        body            text NOT NULL,
-        from_name       text NOT NULL,
+        subject         text COLLATE "C" NOT NULL,
+        body            text COLLATE "C" NOT NULL,
+        from_name       text COLLATE "C" NOT NULL,
         status          text COLLATE "C" NOT NULL DEFAULT 'queued',
         attempts        integer NOT NULL DEFAULT 0,
         created_ms      bigint NOT NULL,
@@ -224,7 +224,7 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         lease_owner     text COLLATE "C" NOT NULL DEFAULT '',
         lease_until_ms  bigint NOT NULL DEFAULT 0,
         finished_ms     bigint NOT NULL DEFAULT 0,
-        reason          text NOT NULL DEFAULT '',
+        reason          text COLLATE "C" NOT NULL DEFAULT '',
         CONSTRAINT mail_outbox_pkey PRIMARY KEY (id)
       );
       CREATE INDEX mail_outbox_due      ON mail_outbox (status, next_attempt_ms);
@@ -248,8 +248,8 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         expires_ms           bigint NOT NULL,
         spent_ms             bigint NOT NULL DEFAULT 0,
         attempts             integer NOT NULL DEFAULT 0,
-        redirect_url         text NOT NULL DEFAULT '',
-        failure_redirect_url text NOT NULL DEFAULT '',
+        redirect_url         text COLLATE "C" NOT NULL DEFAULT '',
+        failure_redirect_url text COLLATE "C" NOT NULL DEFAULT '',
         CONSTRAINT mail_tokens_pkey PRIMARY KEY (namespace, purpose, user_id),
         CONSTRAINT mail_tokens_digest UNIQUE (digest),
         CONSTRAINT mail_tokens_user FOREIGN KEY (namespace, user_id)
