@@ -1,5 +1,5 @@
 // `npm run bench`: measures the service against its floors on this machine.
-// See bench/README section in the top-level README and docs/benchmarks.md.
+// See docs/benchmarks.md.
 //
 // The service (compiled, bin/users-service.js) and each floor run in their
 // own processes; load generators (autocannon for HTTP/1.1, a grpc-js loop for

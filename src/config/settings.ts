@@ -1,5 +1,5 @@
 // The table of every environment variable the service reads: its default, its
-// rule and what it means. `users-service --help` and the README print this table.
+// rule and what it means. `users-service --help` and docs/operations.md print this table.
 import { parseDatabaseUrl } from "../storage/database-url.js";
 import {
   parseBaseUrl,

@@ -2,7 +2,7 @@
 // of these stable, machine-readable reasons (sent as google.rpc.ErrorInfo in
 // the domain ERROR_DOMAIN), and its message is written here and nowhere else.
 // A reason never changes meaning once published: add a new one instead.
-// The README's Errors section lists them (a test keeps the two equal).
+// docs/api.md's Errors section lists them (a test keeps the two equal).
 
 export type ErrorCode =
   | "invalid_argument"
@@ -42,7 +42,7 @@ export interface ReasonParams {
 
 interface ReasonSpec {
   code: ErrorCode;
-  /** When it happens, for the README's table. */
+  /** When it happens, for the table in docs/api.md. */
   when: string;
   message: (p: ReasonParams) => string;
 }

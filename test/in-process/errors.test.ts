@@ -1,6 +1,6 @@
 // Errors: the catalogue of reasons (each with its code and its one message,
-// listed in the README), the one mapping from service and storage errors to
-// protocol codes and details (checked against the README's Errors table), and
+// listed in docs/api.md), the one mapping from service and storage errors to
+// protocol codes and details (checked against docs/api.md's Errors table), and
 // each code the database or the hashing queue can cause, in process over real
 // faults.
 import fs from "node:fs";
@@ -17,7 +17,7 @@ import { failure } from "../support/errors.js";
 import { hideTable, holdWriteLock } from "../support/faults.js";
 import { type InProcess, startInProcess } from "../support/services.js";
 
-const README = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const README = fs.readFileSync(new URL("../../docs/api.md", import.meta.url), "utf8");
 const SRC = new URL("../../src/", import.meta.url).pathname;
 
 function sourceFiles(dir: string): string[] {
@@ -33,7 +33,7 @@ describe("the catalogue of reasons", () => {
     for (const reason of Object.keys(REASONS)) expect(reason).toMatch(/^[A-Z][A-Z0-9_]{0,61}[A-Z0-9]$/);
   });
 
-  test("the README's reason table lists every reason with its code, and nothing else", () => {
+  test("docs/api.md's reason table lists every reason with its code, and nothing else", () => {
     // The table under the header "| Reason | Code | When |", up to its first non-row line.
     const table = README.split("| Reason | Code | When |\n")[1]?.split(/\n(?!\|)/)[0] ?? "";
     const rows = [...table.matchAll(/^\| `([A-Z0-9_]+)` \| ([A-Za-z]+) \|/gm)].map((r) => [r[1], r[2]]);
@@ -77,7 +77,7 @@ function codeName(code: Code): string {
 }
 
 describe("the error mapping", () => {
-  test("the README's Errors table states the gRPC code and HTTP status of each code", () => {
+  test("docs/api.md's Errors table states the gRPC code and HTTP status of each code", () => {
     const rows = [...README.matchAll(/^\| ([A-Za-z]+) \| (\d+) \| (\d+)[^|]*\|/gm)];
     expect(rows.map((r) => r[1])).toEqual([
       "InvalidArgument",

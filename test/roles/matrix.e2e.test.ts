@@ -1,8 +1,8 @@
 // The roles × RPCs matrix, generated from the contract's service descriptors:
 // every RPC of every keyed service, called with a key of every role over every
-// protocol, against the roles table of the README (which must name every
+// protocol, against the roles table of docs/api.md (which must name every
 // RPC). A new RPC without a role decision (in src/service/access.ts and the
-// README) fails here.
+// docs/api.md) fails here.
 import fs from "node:fs";
 import type { DescMethod, JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
@@ -15,11 +15,11 @@ const ROLES = ["admin", "service", "public"] as const;
 
 /** The README's roles × RPCs table: RPC name -> decision per role. */
 function documentedMatrix(): Map<string, Record<(typeof ROLES)[number], Decision>> {
-  const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const readme = fs.readFileSync(new URL("../../docs/api.md", import.meta.url), "utf8");
   const rows = [...readme.matchAll(/^\| `([A-Za-z]+)` \| (yes|no)\b[^|]*\| (yes|no)\b[^|]*\| ([^|]+)\|$/gm)];
   const decision = (cell: string): Decision => {
     const word = /^(yes|no|own|sign-up)\b/.exec(cell.trim())?.[1];
-    if (!word) throw new Error(`README roles table: cannot read "${cell}"`);
+    if (!word) throw new Error(`roles table of docs/api.md: cannot read "${cell}"`);
     return word as Decision;
   };
   return new Map(
@@ -98,7 +98,8 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     "%s: each role as the table says, over every protocol",
     async (_name, service, method: DescMethod) => {
       const row = matrix.get(method.name);
-      if (!row) throw new Error(`README roles table has no row for ${method.name}: decide which roles may call it`);
+      if (!row)
+        throw new Error(`roles table of docs/api.md has no row for ${method.name}: decide which roles may call it`);
       const request = requests[method.localName];
       if (!request) throw new Error(`no request for ${method.name} in this test`);
       for (const protocol of Callers.protocolsFor(service)) {
@@ -136,7 +137,7 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     },
   );
 
-  test("every row of the README's table is an RPC of the contract", () => {
+  test("every row of docs/api.md's table is an RPC of the contract", () => {
     const names = new Set(SERVICES.flatMap((s) => s.methods.map((m) => m.name)));
     expect([...matrix.keys()].filter((rpc) => !names.has(rpc))).toEqual([]);
     expect(matrix.size).toBe(names.size);
