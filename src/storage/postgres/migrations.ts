@@ -1,5 +1,8 @@
-// Versioned schema for PostgreSQL: the same tables, columns and indexes as the
-// SQLite engine. Append new migrations; never edit applied ones.
+// Versioned schema for PostgreSQL: the same tables and columns as the SQLite
+// engine, with indexes that serve the same queries (unique constraints where
+// SQLite has unique indexes; plpgsql functions where a login's steps would
+// otherwise take several round trips). Append new migrations; never edit
+// applied ones.
 // Migrations only add (tables, indexes, columns with defaults): during a
 // rolling upgrade, replicas of the previous version keep working on the new
 // schema (and ping() accepts a schema newer than its own).

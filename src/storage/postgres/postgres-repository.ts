@@ -87,7 +87,7 @@ export class PostgresRepository implements Repository {
     return new PostgresRepository(pool, db, options.searchScanMax ?? SEARCH_SCAN_MAX_DEFAULT);
   }
 
-  /** Answers only when the schema is at exactly this build's version (as the SQLite engine). */
+  /** Answers when the database is reachable and its schema is at this build's version or newer (as SQLite's). */
   async ping(): Promise<void> {
     const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
     const rows = await this.named<{ version: number | null }>(SQL.schemaVersion, {});
