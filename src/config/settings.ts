@@ -162,6 +162,31 @@ const SETTING_MAP = {
     describe: "The window the public sign-up limits count in, in seconds.",
     parse: parseDurationSeconds(1, 86400),
   }),
+  mailRateWindowSeconds: define({
+    env: "MAIL_RATE_WINDOW_SECONDS",
+    default: "3600",
+    describe: "The window of MAILS_PER_ADDRESS, PUBLIC_MAILS_PER_KEY and PUBLIC_MAILS_PER_NAMESPACE.",
+    parse: parseDurationSeconds(1, 7 * 86_400),
+  }),
+  mailsPerAddress: define({
+    env: "MAILS_PER_ADDRESS",
+    default: "5",
+    describe:
+      "Mails (verification, and later reset and magic links) one email address of a namespace may be sent per MAIL_RATE_WINDOW_SECONDS, whatever the key; counted for unknown addresses too.",
+    parse: parseInteger(0, 1_000_000),
+  }),
+  publicMailsPerKey: define({
+    env: "PUBLIC_MAILS_PER_KEY",
+    default: "100",
+    describe: "Mail-sending calls one public key may make per MAIL_RATE_WINDOW_SECONDS.",
+    parse: parseInteger(0, 10_000_000),
+  }),
+  publicMailsPerNamespace: define({
+    env: "PUBLIC_MAILS_PER_NAMESPACE",
+    default: "1000",
+    describe: "Mail-sending calls all public keys of one namespace may make per MAIL_RATE_WINDOW_SECONDS.",
+    parse: parseInteger(0, 10_000_000),
+  }),
   apiKeyCacheSeconds: define({
     env: "API_KEY_CACHE_SECONDS",
     default: "5",

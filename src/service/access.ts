@@ -13,12 +13,15 @@ import type { Users } from "../../gen/users/v1/users_pb.js";
 import type { KeyRole, Repository } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import type { Caller } from "./model.js";
+import { chargeWindow } from "./rate-limit.js";
 import type { SessionsService } from "./sessions.js";
 
 /** What a public key must show to make a call its role allows. */
 export type PublicProof =
   /** Sign-up: allowed unless off for the namespace; rate limited per key and per namespace. */
   | "sign-up"
+  /** A call that sends mail: the request is the proof; rate limited per key and per namespace. */
+  | "sends-mail"
   /** The request itself is the proof: a session id, or the password (throttled like Login). */
   | "in-request"
   /** A live session of the user the request names (in this field), sent as the `x-session-id` header. */
@@ -45,7 +48,7 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   listSessions: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   revokeSessions: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   // The token in the mail is the proof; the answer is the same for any email.
-  sendVerificationEmail: { roles: ANYONE, publicProof: "in-request" },
+  sendVerificationEmail: { roles: ANYONE, publicProof: "sends-mail" },
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
@@ -77,10 +80,18 @@ export interface SignUpLimits {
   windowSeconds: number;
 }
 
+/** What one public key, and all of a namespace's, may send (mail-sending calls per window). */
+export interface PublicMailLimits {
+  perKey: number;
+  perNamespace: number;
+  windowSeconds: number;
+}
+
 export interface AccessDeps {
   repo: Repository;
   sessions: SessionsService;
   signUp: SignUpLimits;
+  mail: PublicMailLimits;
   now: () => number;
 }
 
@@ -113,6 +124,7 @@ export class AccessPolicy {
     }
     if (publicProof === "in-request") return;
     if (publicProof === "sign-up") return this.admitSignUp(caller);
+    if (publicProof === "sends-mail") return this.admitMail(caller);
     await this.requireSessionOf(caller.namespace, String(request[publicProof.sessionOfUserIn] ?? ""), proof, method);
   }
 
@@ -140,18 +152,26 @@ export class AccessPolicy {
     if (signUp.offNamespaces.has(caller.namespace)) {
       throw new ServiceError("PUBLIC_SIGNUP_OFF", { namespace: caller.namespace });
     }
-    const windowMs = signUp.windowSeconds * 1000;
-    const at = now();
-    const windowStart = at - (at % windowMs);
-    const exhausted = (what: string) => {
-      const seconds = Math.max(1, Math.ceil((windowStart + windowMs - at) / 1000));
-      return new ServiceError("SIGNUP_RATE_LIMITED", { scope: what, retryAfterSeconds: seconds });
-    };
-    if (!(await repo.chargeRateLimit(`sign-up:key:${caller.keyId}`, windowStart, signUp.perKey))) {
-      throw exhausted("with this API key");
+    const window = { repo, now, windowSeconds: signUp.windowSeconds };
+    for (const [bucket, limit, scope] of [
+      [`sign-up:key:${caller.keyId}`, signUp.perKey, "with this API key"],
+      [`sign-up:namespace:${caller.namespace}`, signUp.perNamespace, "in this namespace"],
+    ] as const) {
+      const retryAfterSeconds = await chargeWindow(window, bucket, limit);
+      if (retryAfterSeconds !== undefined) throw new ServiceError("SIGNUP_RATE_LIMITED", { scope, retryAfterSeconds });
     }
-    if (!(await repo.chargeRateLimit(`sign-up:namespace:${caller.namespace}`, windowStart, signUp.perNamespace))) {
-      throw exhausted("in this namespace");
+  }
+
+  /** A public key's mail-sending calls, per key and per namespace (per address: the mail's own service). */
+  private async admitMail(caller: Caller): Promise<void> {
+    const { mail, repo, now } = this.deps;
+    const window = { repo, now, windowSeconds: mail.windowSeconds };
+    for (const [bucket, limit, scope] of [
+      [`mail:key:${caller.keyId}`, mail.perKey, "sent with this API key"],
+      [`mail:namespace:${caller.namespace}`, mail.perNamespace, "sent by public keys in this namespace"],
+    ] as const) {
+      const retryAfterSeconds = await chargeWindow(window, bucket, limit);
+      if (retryAfterSeconds !== undefined) throw new ServiceError("MAIL_RATE_LIMITED", { scope, retryAfterSeconds });
     }
   }
 }

@@ -30,6 +30,10 @@ export type ServiceSettings = Pick<
   | "publicSignupsPerKey"
   | "publicSignupsPerNamespace"
   | "publicSignupWindowSeconds"
+  | "mailRateWindowSeconds"
+  | "mailsPerAddress"
+  | "publicMailsPerKey"
+  | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
   Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
@@ -95,6 +99,11 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
         perNamespace: settings.publicSignupsPerNamespace,
         windowSeconds: settings.publicSignupWindowSeconds,
       },
+      mail: {
+        perKey: settings.publicMailsPerKey,
+        perNamespace: settings.publicMailsPerNamespace,
+        windowSeconds: settings.mailRateWindowSeconds,
+      },
     }),
     verification: new VerificationService({
       repo,
@@ -102,6 +111,8 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
       publicUrl: settings.publicUrl ?? "http://localhost:8080",
       redirectOrigins: settings.redirectOrigins ?? [],
       ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
+      mailsPerAddress: settings.mailsPerAddress,
+      mailRateWindowSeconds: settings.mailRateWindowSeconds,
       onMailQueued,
     }),
   };

@@ -156,6 +156,11 @@ export const REASONS = {
     when: "too many sign-ups with one public key, or in one namespace, in the window (retry-after)",
     message: (p) => `too many sign-ups ${p.scope}; retry in ${p.retryAfterSeconds} s`,
   },
+  MAIL_RATE_LIMITED: {
+    code: "resource_exhausted",
+    when: "too many mails to one address, or mail-sending calls by one public key or namespace, in the window (retry-after)",
+    message: (p) => `too many mails ${p.scope}; retry in ${p.retryAfterSeconds} s`,
+  },
   LOGIN_BUSY: {
     code: "resource_exhausted",
     when: "as many sign-in checks of the account are in progress as it has attempts left, for longer than the wait (retry-after)",

@@ -15,6 +15,7 @@ import { renderMail } from "../mail/templates.js";
 import type { Repository, User } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import * as fields from "./mail-fields.js";
+import { chargeWindow } from "./rate-limit.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
 
@@ -27,6 +28,9 @@ export interface VerificationDeps {
   publicUrl: string;
   redirectOrigins: readonly string[];
   ttlSeconds: number;
+  /** MAILS_PER_ADDRESS per MAIL_RATE_WINDOW_SECONDS: bounds the mail any caller can make one address receive. */
+  mailsPerAddress: number;
+  mailRateWindowSeconds: number;
   /** Told once a mail is committed (wakes the outbox sender). */
   onMailQueued?: () => void;
 }
@@ -60,6 +64,17 @@ export class VerificationService {
     };
     const redirectUrl = fields.redirectUrl(input.redirectUrl, redirectOrigins, "redirect_url");
     const failureRedirectUrl = fields.redirectUrl(input.failureRedirectUrl, redirectOrigins, "failure_redirect_url");
+    // Counted before the address is looked up, known or not, so the limit
+    // tells nothing about which addresses have accounts. The bucket names the
+    // address by its digest: typed addresses of strangers are not kept.
+    const retryAfterSeconds = await chargeWindow(
+      { repo, now, windowSeconds: this.deps.mailRateWindowSeconds },
+      `mail:address:${namespace}:${digest(email).toString("hex")}`,
+      this.deps.mailsPerAddress,
+    );
+    if (retryAfterSeconds !== undefined) {
+      throw new ServiceError("MAIL_RATE_LIMITED", { scope: "to this address", retryAfterSeconds });
+    }
     const token = newToken();
     const link = `${this.deps.publicUrl}${VERIFY_EMAIL_PATH}?token=${token}`;
     const mail = renderMail("verification", link, given);

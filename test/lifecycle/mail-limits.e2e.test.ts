@@ -1,0 +1,70 @@
+// Mail-sending calls are rate limited in the database: per address for every
+// key (counted for unknown addresses too, so a refusal says nothing about who
+// has an account), and per public key and per namespace for public keys; each
+// refusal is ResourceExhausted with retry-after on every protocol.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { Users } from "../../gen/users/v1/users_pb.js";
+import type { Protocol } from "../roles/support/callers.js";
+import { headersOf, type RolesWorld, startRolesWorld } from "../roles/support/setup.js";
+import { ENGINES } from "../support/databases.js";
+
+const WINDOW_SECONDS = 600;
+
+describe.each(ENGINES)("mail-sending limits (%s)", (engine) => {
+  let w: RolesWorld;
+  let clock = Date.UTC(2030, 0, 1, 0, 0, 10);
+  let n = 0;
+
+  beforeAll(async () => {
+    w = await startRolesWorld(
+      engine,
+      {
+        MAILS_PER_ADDRESS: "2",
+        PUBLIC_MAILS_PER_KEY: "4",
+        PUBLIC_MAILS_PER_NAMESPACE: "6",
+        MAIL_RATE_WINDOW_SECONDS: String(WINDOW_SECONDS),
+      },
+      () => clock,
+    );
+    await w.userWithSession("known");
+  });
+  afterAll(() => w.close());
+
+  const send = (key: string, email: string, protocol: Protocol = "connect-json") =>
+    w.callers.call(protocol, Users, Users.method.sendVerificationEmail, { email }, headersOf(key, "alpha"));
+
+  test("per address, for a known and an unknown address alike, whatever the key", async () => {
+    for (const email of ["known@example.com", "nobody@example.com"]) {
+      expect((await send(w.keys.service, email)).code).toBe("ok");
+      expect((await send(w.keys.admin, email, "grpc")).code).toBe("ok");
+      for (const protocol of ["connect-json", "grpc", "grpc-web", "m3o"] as Protocol[]) {
+        const refused = await send(w.keys.service, email, protocol);
+        expect({ protocol, code: refused.code, retry: refused.retryAfter }).toEqual({
+          protocol,
+          code: "resource_exhausted",
+          // 10 s into a 600 s window.
+          retry: "590",
+        });
+        if (refused.http) expect(refused.http.status).toBe(429);
+      }
+    }
+    // Another address has its own count.
+    expect((await send(w.keys.service, "other@example.com")).code).toBe("ok");
+    // The next window counts from zero.
+    clock += WINDOW_SECONDS * 1000;
+    expect((await send(w.keys.service, "known@example.com")).code).toBe("ok");
+  });
+
+  test("per public key, then per namespace; trusted keys are not limited that way", async () => {
+    clock += WINDOW_SECONDS * 1000;
+    for (let i = 0; i < 4; i++) expect((await send(w.keys.public, `app${++n}@example.com`)).code).toBe("ok");
+    const refused = await send(w.keys.public, `app${++n}@example.com`, "m3o");
+    expect([refused.code, refused.http?.status]).toEqual(["resource_exhausted", 429]);
+    // A second public key of the namespace: the namespace's 6 are reached after 2 more.
+    const second = (await w.t.server.keys.create("alpha", "second app", "public")).key;
+    expect((await send(second, `app${++n}@example.com`)).code).toBe("ok");
+    expect((await send(second, `app${++n}@example.com`)).code).toBe("ok");
+    expect((await send(second, `app${++n}@example.com`)).code).toBe("resource_exhausted");
+    expect((await send(w.keys.service, `app${++n}@example.com`)).code).toBe("ok");
+  });
+});
