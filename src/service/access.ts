@@ -115,12 +115,12 @@ export class AccessPolicy {
   ): Promise<void> {
     const rule = ACCESS.get(service)?.[method];
     if (!rule?.roles.includes(caller.role)) {
-      throw new ServiceError("ROLE_FORBIDDEN", { role: caller.role, rpc: method });
+      throw new ServiceError("ROLE_FORBIDDEN", { role: caller.role, rpc: rpcName(method) });
     }
     if (caller.role !== "public") return;
     const publicProof = rule.publicProof;
     if (publicProof === undefined) {
-      throw new ServiceError("ROLE_FORBIDDEN", { role: caller.role, rpc: method });
+      throw new ServiceError("ROLE_FORBIDDEN", { role: caller.role, rpc: rpcName(method) });
     }
     if (publicProof === "in-request") return;
     if (publicProof === "sign-up") return this.admitSignUp(caller);
@@ -135,7 +135,7 @@ export class AccessPolicy {
    * the answer says nothing about which users or sessions exist.
    */
   private async requireSessionOf(namespace: string, userId: string, proof: string | null, method: string) {
-    const refused = () => new ServiceError("SESSION_PROOF_REQUIRED", { rpc: method });
+    const refused = () => new ServiceError("SESSION_PROOF_REQUIRED", { rpc: rpcName(method) });
     if (proof === null || proof === "" || proof.length > MAX_PROOF_LENGTH || userId === "") throw refused();
     const session = await this.deps.sessions.read(namespace, proof.trim()).catch((err: unknown) => {
       if (err instanceof ServiceError && (err.code === "not_found" || err.code === "invalid_argument")) {
@@ -174,4 +174,9 @@ export class AccessPolicy {
       if (retryAfterSeconds !== undefined) throw new ServiceError("MAIL_RATE_LIMITED", { scope, retryAfterSeconds });
     }
   }
+}
+
+/** The RPC's name as the contract spells it (Search), from the handler's local name (search). */
+function rpcName(localName: string): string {
+  return localName.charAt(0).toUpperCase() + localName.slice(1);
 }
