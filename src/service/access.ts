@@ -124,7 +124,18 @@ export class AccessPolicy {
     }
     if (publicProof === "in-request") return;
     if (publicProof === "sign-up") return this.admitSignUp(caller);
-    if (publicProof === "sends-mail") return this.admitMail(caller);
+    if (publicProof === "sends-mail") {
+      // Anyone can read a public key: the mail it sends says only the
+      // service's own words, or it would mail phishing from the real sender.
+      for (const [field, value] of [
+        ["subject", request.subject],
+        ["text_content", request.textContent],
+        ["from_name", request.fromName],
+      ] as const) {
+        if (value !== undefined && value !== "") throw new ServiceError("PUBLIC_MAIL_TEXT_FORBIDDEN", { field });
+      }
+      return this.admitMail(caller);
+    }
     await this.requireSessionOf(caller.namespace, String(request[publicProof.sessionOfUserIn] ?? ""), proof, method);
   }
 

@@ -146,6 +146,11 @@ export const REASONS = {
     when: "a public key's call about a user without a live session of that user in x-session-id",
     message: (p) => `a public API key may call ${p.rpc} only for the user of the live session in x-session-id`,
   },
+  PUBLIC_MAIL_TEXT_FORBIDDEN: {
+    code: "permission_denied",
+    when: "a public key's mail-sending call that sets subject, text_content or from_name (only the service's own texts go out)",
+    message: (p) => `${p.field}: a public API key may not set a mail's text; leave it empty for the service's own`,
+  },
   PUBLIC_SIGNUP_OFF: {
     code: "permission_denied",
     when: "Create with a public key in a namespace listed in PUBLIC_SIGNUP_OFF_NAMESPACES",

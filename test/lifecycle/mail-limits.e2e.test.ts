@@ -67,4 +67,34 @@ describe.each(ENGINES)("mail-sending limits (%s)", (engine) => {
     expect((await send(second, `app${++n}@example.com`)).code).toBe("resource_exhausted");
     expect((await send(w.keys.service, `app${++n}@example.com`)).code).toBe("ok");
   });
+
+  test("a public key sends only the service's own texts: a subject, text or sender name of its own is refused", async () => {
+    clock += WINDOW_SECONDS * 1000;
+    for (const [field, request] of [
+      ["subject", { subject: "Your account is compromised" }],
+      ["text_content", { textContent: "Sign in at https://evil.example now" }],
+      ["from_name", { fromName: "Security Team" }],
+    ] as const) {
+      for (const protocol of ["connect-json", "grpc", "m3o"] as Protocol[]) {
+        const refused = await w.callers.call(
+          protocol,
+          Users,
+          Users.method.sendVerificationEmail,
+          { email: "known@example.com", ...request },
+          headersOf(w.keys.public, "alpha"),
+        );
+        expect({ field, protocol, code: refused.code }).toEqual({ field, protocol, code: "permission_denied" });
+      }
+    }
+    // The same request with the service's own texts goes; a service key may write its own.
+    expect((await send(w.keys.public, "known@example.com")).code).toBe("ok");
+    const custom = await w.callers.call(
+      "connect-json",
+      Users,
+      Users.method.sendVerificationEmail,
+      { email: "known@example.com", subject: "Welcome to Example", fromName: "Example" },
+      headersOf(w.keys.service, "alpha"),
+    );
+    expect(custom.code).toBe("ok");
+  });
 });
