@@ -106,6 +106,13 @@ export class Listener {
       if (req instanceof http2.Http2ServerRequest) {
         req.stream.once("finish", () => endHalfOpenStream(req));
         limitRequestTime(req, limits.requestTimeoutMs, () => this.refused(req, 408, started));
+        // Node only advertises SETTINGS_MAX_HEADER_LIST_SIZE; a client may
+        // ignore it. Enforce the same bound HTTP/1.1 has, before any handler.
+        if (headerListSize(req.rawHeaders) > limits.maxHeaderBytes) {
+          res.writeHead(431, { "content-type": "text/plain" });
+          res.end("request header fields too large\n");
+          return;
+        }
       } else {
         const socket = req.socket;
         responses.set(req, res as http.ServerResponse);
@@ -455,4 +462,14 @@ function closeWhenIdle(session: http2.ServerHttp2Session, timeoutMs: number): vo
   session.setTimeout(timeoutMs, () => {
     if (open === 0) session.close();
   });
+}
+
+/**
+ * A header list's size as HTTP/2 counts it (RFC 9113 6.5.2): each field's
+ * name and value in octets, plus 32.
+ */
+function headerListSize(rawHeaders: string[]): number {
+  let size = 0;
+  for (const field of rawHeaders) size += Buffer.byteLength(field);
+  return size + 16 * rawHeaders.length;
 }

@@ -65,6 +65,29 @@ describe("HTTP/2 limits", () => {
     expect(await postAndRead(session, "/next")).toBe("done");
   });
 
+  test("a header list over maxHeaderBytes is refused with 431 before any handler, and the session lives on", async () => {
+    let handled = 0;
+    const session = await start((req, res) => {
+      handled++;
+      echoAfter(0)(req, res);
+    });
+    // Node's client sends it although the server advertised a smaller limit.
+    const big = session.request({ ":method": "POST", ":path": "/big", "x-big": "a".repeat(20 * 1024) });
+    big.end("{}");
+    const status = await new Promise<number>((resolve) => big.on("response", (h) => resolve(Number(h[":status"]))));
+    big.resume();
+    expect(status).toBe(431);
+    expect(handled).toBe(0);
+    // Within the limit, on the same session: served.
+    const fits = session.request({ ":method": "POST", ":path": "/fits", "x-fits": "a".repeat(8 * 1024) });
+    fits.end("{}");
+    let body = "";
+    fits.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+    await new Promise((resolve) => fits.on("end", resolve));
+    expect(body).toBe("done");
+    expect(handled).toBe(1);
+  });
+
   test("a session with no stream is closed once idle", async () => {
     const session = await start(echoAfter(0));
     const goaway = new Promise<void>((resolve) => session.on("goaway", () => resolve()));
