@@ -144,6 +144,19 @@ export class Listener {
       counted,
     );
     // Requests Node's parser refuses (headers too large, malformed) never reach a handler.
+    // Expect: 100-continue: Node would invite the body at once. Invite it only
+    // when a handler starts reading it, so a call refused on its headers (no
+    // key, a declared size over the limit) is answered before the client sends
+    // a byte of it. Node then closes that connection (it never said continue).
+    this.h1.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const invite = (event: string | symbol) => {
+        if (event !== "data" && event !== "readable") return;
+        req.off("newListener", invite);
+        if (!res.headersSent) res.writeContinue();
+      };
+      req.on("newListener", invite);
+      counted(req, res);
+    });
     this.h1.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) =>
       this.clientError(err, socket as net.Socket),
     );
