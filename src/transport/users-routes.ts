@@ -10,6 +10,7 @@ import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
+import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
   users: UsersService;
@@ -61,8 +62,8 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {
           sessions: list.map((s) => ({
             handle: s.handle,
-            created: seconds(s.createdMs),
-            expires: seconds(s.expiresMs),
+            created: unixSeconds(s.createdMs),
+            expires: unixSeconds(s.expiresMs),
           })),
         };
       },
@@ -89,17 +90,15 @@ function namespaceOf(ctx: HandlerContext): string {
   return caller.namespace;
 }
 
-const seconds = (ms: number): bigint => BigInt(Math.floor(ms / 1000));
-
 function userMessage(user: User): UserInit {
   return {
     id: user.id,
     username: user.username,
     email: user.email,
-    created: seconds(user.createdMs),
-    updated: seconds(user.updatedMs),
+    created: unixSeconds(user.createdMs),
+    updated: unixSeconds(user.updatedMs),
     verified: user.verifiedMs !== undefined,
-    verificationDate: seconds(user.verifiedMs ?? 0),
+    verificationDate: unixSeconds(user.verifiedMs ?? 0),
   };
 }
 
@@ -109,7 +108,7 @@ function sessionMessage(session: Session): SessionInit {
     userId: session.userId,
     username: session.username,
     email: session.email,
-    created: seconds(session.createdMs),
-    expires: seconds(session.expiresMs),
+    created: unixSeconds(session.createdMs),
+    expires: unixSeconds(session.expiresMs),
   };
 }
