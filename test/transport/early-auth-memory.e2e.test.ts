@@ -60,7 +60,7 @@ describe.each(ENGINES)("keyless bodies are never held (%s)", (engine) => {
     return Promise.all(streams).finally(() => session.destroy());
   }
 
-  test("300 unfinished streams per codec: every one refused unread, resident memory grows by less than 64 MiB", async () => {
+  test("300 unfinished streams per codec: every one refused unread, resident memory grows by less than 128 MiB", async () => {
     const before = await metricSample(server.url, "process_resident_memory_bytes");
     for (const contentType of [
       "application/grpc+json",
@@ -75,7 +75,11 @@ describe.each(ENGINES)("keyless bodies are never held (%s)", (engine) => {
       expect(statuses.filter((s) => s === "16").length).toBeGreaterThan(0);
     }
     const after = await metricSample(server.url, "process_resident_memory_bytes");
-    expect(after - before).toBeLessThan(64 * 1024 * 1024);
+    // Held bodies would be 1 MiB a stream (900 MiB here, 326 MiB measured before
+    // the fix); what each stream's flow-control window lets in before its
+    // reset (up to 64 KiB, about 56 MiB in all) plus allocator noise is not.
+    // 64 MiB was passed by 1.3 MiB in one fresh-machine run.
+    expect(after - before).toBeLessThan(128 * 1024 * 1024);
     const ok = await fetch(`${server.url}/healthz`);
     expect(ok.status).toBe(200);
   }, 60_000);
