@@ -9,7 +9,8 @@ import { createSecureContext } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
-import type { Config } from "./config/config.js";
+import { type Config, ConfigError } from "./config/config.js";
+import { EncryptionKeyFileError, loadSecretBox } from "./files/encryption-key-file.js";
 import { mailTransport } from "./mail/delivery.js";
 import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
@@ -23,6 +24,7 @@ import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
 import type { PasswordsService } from "./service/passwords.js";
+import type { SecretBox } from "./service/secret-box.js";
 import type { SessionsService } from "./service/sessions.js";
 import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
@@ -69,11 +71,28 @@ export interface ServerOptions {
 
 const SWEEP_INTERVAL_MS = 60_000;
 
+/** The encryption keys, or a start-up refusal naming ENCRYPTION_KEY_FILE. */
+function openSecretBox(config: Config, logger: Logger): SecretBox {
+  try {
+    const { box, file, created } = loadSecretBox(config);
+    if (created)
+      logger.warn(
+        { file },
+        "encryption keys created: back this file up with the database (it is needed to read secrets stored there)",
+      );
+    return box;
+  } catch (err) {
+    if (err instanceof EncryptionKeyFileError) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
+
 export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
   const { logger } = options;
   const now = options.now ?? Date.now;
   let listener: Listener | undefined;
   const metrics = new Metrics({ openConnections: () => listener?.connections ?? 0 });
+  const secrets = openSecretBox(config, logger);
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
@@ -102,6 +121,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hashTiming: metrics,
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
+    secrets,
   });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);

@@ -135,6 +135,13 @@ const SETTING_MAP = {
       "Where the first start writes its admin key when stdout is not a terminal (mode 0600, never over an existing file). Empty: admin-key beside the SQLite database, or ./admin-key with PostgreSQL.",
     parse: (text) => text,
   }),
+  encryptionKeyFile: define({
+    env: "ENCRYPTION_KEY_FILE",
+    default: "",
+    describe:
+      "File of the keys that encrypt secrets at rest (signing keys, TOTP secrets): mode 0600, one base64 key per line, the first seals. Empty: encryption-keys beside the SQLite database, made on first start. Required with PostgreSQL (every replica shares it); make one with `users-service encryption-keys new FILE`.",
+    parse: parsePath,
+  }),
   publicSignupOffNamespaces: define({
     env: "PUBLIC_SIGNUP_OFF_NAMESPACES",
     default: "",

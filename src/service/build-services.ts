@@ -9,6 +9,7 @@ import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
+import { SecretBox } from "./secret-box.js";
 import { SessionsService } from "./sessions.js";
 import { UsersService } from "./users.js";
 import { VerificationService } from "./verification.js";
@@ -47,6 +48,8 @@ export interface ServiceDeps {
   hashTiming?: HashTiming;
   /** Told when a call committed a mail to the outbox (wakes the sender). */
   onMailQueued?: () => void;
+  /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
+  secrets?: SecretBox;
 }
 
 export interface Services {
@@ -58,10 +61,12 @@ export interface Services {
   passwords: PasswordsService;
   /** Which API key role may call which RPC, and a public key's proof. */
   access: AccessPolicy;
+  /** Seals secrets at rest (signing keys, TOTP secrets). */
+  secrets: SecretBox;
   verification: VerificationService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
+export function buildServices({ settings, repo, now, hashTiming, onMailQueued, secrets }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -115,5 +120,6 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
       mailRateWindowSeconds: settings.mailRateWindowSeconds,
       onMailQueued,
     }),
+    secrets: secrets ?? SecretBox.ephemeral(),
   };
 }
