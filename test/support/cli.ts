@@ -1,8 +1,8 @@
 // Runs the built `users-service` command (bin/users-service.js) as a separate
 // process, the way an operator runs it.
 import { type ChildProcess, spawn } from "node:child_process";
-import { withEncryptionKeys } from "./databases.js";
 import path from "node:path";
+import { withEncryptionKeys } from "./databases.js";
 
 export const BIN = path.resolve(process.cwd(), "bin/users-service.js");
 
@@ -15,7 +15,12 @@ export interface CliResult {
 export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: withEncryptionKeys({ PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "warn", ...env }),
+      env: withEncryptionKeys({
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        LOG_LEVEL: "warn",
+        ...env,
+      }),
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -31,15 +31,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const adminKey = `test-admin-${randomBytes(24).toString("base64url")}`;
   const config = loadConfig(
     withEncryptionKeys({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    DATABASE_URL: options.databaseUrl ?? (await freshDatabaseUrl(options.engine ?? "sqlite")),
-    BCRYPT_COST: "4",
-    USERS_BOOTSTRAP_KEY: adminKey,
-    LOG_LEVEL: "info",
-    SHUTDOWN_TIMEOUT_SECONDS: "5",
-    ...options.env,
-  }),
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: options.databaseUrl ?? (await freshDatabaseUrl(options.engine ?? "sqlite")),
+      BCRYPT_COST: "4",
+      USERS_BOOTSTRAP_KEY: adminKey,
+      LOG_LEVEL: "info",
+      SHUTDOWN_TIMEOUT_SECONDS: "5",
+      ...options.env,
+    }),
   );
   const logs: string[] = [];
   const sink = new Writable({
