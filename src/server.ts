@@ -127,7 +127,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
 
-  const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
+  const callLog = logCalls(logger, {
+    mode: config.logCalls,
+    perSecond: config.logCallsPerSecond,
+    slowMs: config.logSlowCallMs,
+  });
+  const observe = observeInterceptor([callLog, metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
     registerApi(router, services, observe);
     // Probes and schema discovery need no API key.

@@ -349,6 +349,26 @@ const SETTING_MAP = {
     describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
     parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
   }),
+  // --- Call log sampling (issue 12's speed work) ---
+  logCalls: define({
+    env: "LOG_CALLS",
+    default: "sample",
+    describe:
+      "Which finished calls get a log line: all; errors (failed or slow calls only); sample (every failed or slow call, and successful ones up to LOG_CALLS_PER_SECOND a second, the rest counted in the next line's unlogged_calls). Metrics count every call whatever this says.",
+    parse: parseEnum(["all", "errors", "sample"] as const),
+  }),
+  logCallsPerSecond: define({
+    env: "LOG_CALLS_PER_SECOND",
+    default: "100",
+    describe: "With LOG_CALLS=sample: successful calls logged per second at most (1–1000000).",
+    parse: parseInteger(1, 1_000_000),
+  }),
+  logSlowCallMs: define({
+    env: "LOG_SLOW_CALL_MS",
+    default: "1000",
+    describe: "A call that takes at least this long (ms) is logged whatever LOG_CALLS says (1–3600000).",
+    parse: parseInteger(1, 3_600_000),
+  }),
   shutdownTimeoutSeconds: define({
     env: "SHUTDOWN_TIMEOUT_SECONDS",
     default: "10",
