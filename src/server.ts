@@ -102,6 +102,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hashTiming: metrics,
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
+    warn: (fields, message) => logger.warn(fields, message),
   });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);

@@ -3,10 +3,12 @@
 // in a test is wired exactly as what runs in production.
 import os from "node:os";
 import type { Config } from "../config/config.js";
+import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { PasskeysService, type PasskeyWarning } from "./passkeys.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
 import { SessionsService } from "./sessions.js";
@@ -36,7 +38,9 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">> &
+  // Passkey settings: absent means passkeys are off.
+  Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -47,6 +51,8 @@ export interface ServiceDeps {
   hashTiming?: HashTiming;
   /** Told when a call committed a mail to the outbox (wakes the sender). */
   onMailQueued?: () => void;
+  /** Told what the operator should hear about (a passkey counter that went backwards). */
+  warn?: PasskeyWarning;
 }
 
 export interface Services {
@@ -59,9 +65,10 @@ export interface Services {
   /** Which API key role may call which RPC, and a public key's proof. */
   access: AccessPolicy;
   verification: VerificationService;
+  passkeys: PasskeysService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
+export function buildServices({ settings, repo, now, hashTiming, onMailQueued, warn }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -114,6 +121,18 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
       mailsPerAddress: settings.mailsPerAddress,
       mailRateWindowSeconds: settings.mailRateWindowSeconds,
       onMailQueued,
+    }),
+    passkeys: new PasskeysService({
+      repo,
+      rp: relyingParty({
+        rpId: settings.rpId ?? "",
+        rpName: settings.rpName ?? "users",
+        rpOrigins: settings.rpOrigins ?? [],
+      }),
+      sessionTtlSeconds: settings.sessionTtlSeconds,
+      ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
+      now,
+      ...(warn ? { warn } : {}),
     }),
   };
 }
