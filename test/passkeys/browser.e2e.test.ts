@@ -6,6 +6,7 @@
 // challenge expires, another origin is refused, a sign counter that goes
 // backwards is refused and logged, a removed passkey no longer signs in.
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from "@jest/globals";
+import { decodeAttestationObject } from "@simplewebauthn/server/helpers";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "../browser/support/chromium.js";
 import { PROTOCOLS, type Protocol } from "../reliability/support/wire.js";
@@ -186,6 +187,31 @@ describe.each(ENGINES)("passkeys in Chromium (%s)", (engine) => {
     expect((await w.call("grpc", "finishPasskeyRegistration", request)).code).toBe("ok");
     const twice = await w.call("grpc", "finishPasskeyRegistration", request);
     expect([twice.code, twice.message]).toEqual(CHALLENGE_INVALID);
+  });
+
+  test("user verification is required: a registration whose authenticator did not verify the user is refused", async () => {
+    const p = await open();
+    const user = await w.newUser();
+    const begin = await w.ok("connect-json", "beginPasskeyRegistration", { userId: user.id });
+    const created = await inPage<string>(p, "createCredential", (begin.json as { optionsJson: string }).optionsJson);
+    if (!created.ok) throw new Error(created.message);
+    // With "none" attestation nothing signs the authenticator data: clear its UV flag (bit 2 of the flags byte).
+    const answer = JSON.parse(created.value) as { response: { attestationObject: string } };
+    const attestation = Buffer.from(answer.response.attestationObject, "base64url");
+    const authData = decodeAttestationObject(new Uint8Array(attestation)).get("authData");
+    const at = attestation.indexOf(Buffer.from(authData));
+    expect(attestation[at + 32]! & 0x04).toBe(0x04);
+    attestation[at + 32] = attestation[at + 32]! & ~0x04;
+    answer.response.attestationObject = attestation.toString("base64url");
+    const refused = await w.call("connect-json", "finishPasskeyRegistration", {
+      userId: user.id,
+      responseJson: JSON.stringify(answer),
+    });
+    expect([refused.code, refused.message]).toEqual([
+      "invalid_argument",
+      "response_json: lacks user verification, which is required",
+    ]);
+    expect((await w.ok("connect-json", "listPasskeys", { userId: user.id })).json!.passkeys ?? []).toEqual([]);
   });
 
   test("a ceremony on an origin not in RP_ORIGINS is refused: registration and sign-in", async () => {
