@@ -122,6 +122,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
     secrets,
+    warn: (fields, message) => logger.warn(fields, message),
   });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);

@@ -10,6 +10,7 @@ import {
   parseOrigin,
   parseSmtpUrl,
 } from "./parsers.js";
+import { PASSKEY_SETTINGS } from "./passkey-settings.js";
 
 /** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
 const SHOWN_URL_PARAMETERS = new Set([
@@ -375,6 +376,7 @@ const SETTING_MAP = {
     describe: "On SIGTERM/SIGINT: how long in-flight calls may take to finish before the process exits.",
     parse: parseDurationSeconds(0, 600),
   }),
+  ...PASSKEY_SETTINGS,
 };
 
 type SettingMap = typeof SETTING_MAP;

@@ -52,6 +52,13 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.
+  beginPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  finishPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  beginPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
+  finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
+  listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

@@ -3,10 +3,12 @@
 // in a test is wired exactly as what runs in production.
 import os from "node:os";
 import type { Config } from "../config/config.js";
+import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { PasskeysService, type PasskeyWarning } from "./passkeys.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
 import { SecretBox } from "./secret-box.js";
@@ -37,7 +39,9 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">> &
+  // Passkey settings: absent means passkeys are off.
+  Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -50,6 +54,8 @@ export interface ServiceDeps {
   onMailQueued?: () => void;
   /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
   secrets?: SecretBox;
+  /** Told what the operator should hear about (a passkey counter that went backwards). */
+  warn?: PasskeyWarning;
 }
 
 export interface Services {
@@ -64,9 +70,10 @@ export interface Services {
   /** Seals secrets at rest (signing keys, TOTP secrets). */
   secrets: SecretBox;
   verification: VerificationService;
+  passkeys: PasskeysService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming, onMailQueued, secrets }: ServiceDeps): Services {
+export function buildServices({ settings, repo, now, hashTiming, onMailQueued, secrets, warn }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -121,5 +128,17 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
       onMailQueued,
     }),
     secrets: secrets ?? SecretBox.ephemeral(),
+    passkeys: new PasskeysService({
+      repo,
+      rp: relyingParty({
+        rpId: settings.rpId ?? "",
+        rpName: settings.rpName ?? "users",
+        rpOrigins: settings.rpOrigins ?? [],
+      }),
+      sessionTtlSeconds: settings.sessionTtlSeconds,
+      ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
+      now,
+      ...(warn ? { warn } : {}),
+    }),
   };
 }

@@ -38,6 +38,8 @@ export interface ReasonParams {
   rpc?: string;
   /** What a rate limit counts over ("with this API key", "in this namespace"). */
   scope?: string;
+  /** A count a limit allows (passkeys per user). */
+  max?: number;
 }
 
 interface ReasonSpec {
@@ -195,6 +197,37 @@ export const REASONS = {
     code: "deadline_exceeded",
     when: "the database did not answer in time (a lock held too long); retry",
     message: () => "the database did not answer in time; retry",
+  },
+  // Passkeys (WebAuthn): docs/mfa.md
+  PASSKEYS_OFF: {
+    code: "failed_precondition",
+    when: "a passkey RPC while passkeys are off (RP_ORIGINS is not set)",
+    message: () => "passkeys are off on this service (RP_ORIGINS is not set)",
+  },
+  PASSKEY_CHALLENGE_INVALID: {
+    code: "invalid_argument",
+    when: "a passkey ceremony whose challenge is unknown, used, expired or another's (start again with Begin)",
+    message: () => "the passkey challenge is invalid or expired; start again",
+  },
+  PASSKEY_RESPONSE_INVALID: {
+    code: "invalid_argument",
+    when: "a passkey registration the browser's answer does not verify (origin, RP ID, user verification, attestation)",
+    message: fieldRule,
+  },
+  PASSKEY_ALREADY_REGISTERED: {
+    code: "already_exists",
+    when: "a passkey registration of a credential already registered in the namespace",
+    message: () => "this passkey is already registered",
+  },
+  PASSKEY_LIMIT_REACHED: {
+    code: "failed_precondition",
+    when: "a passkey registration for a user who has the most passkeys allowed (remove one first)",
+    message: (p) => `a user may have at most ${p.max} passkeys; remove one first`,
+  },
+  PASSKEY_NOT_FOUND: {
+    code: "not_found",
+    when: "no passkey with that id for the user",
+    message: () => "passkey not found",
   },
   INTERNAL: {
     code: "internal",

@@ -5,11 +5,13 @@
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
 import type { Session, User } from "../service/model.js";
+import type { PasskeysService } from "../service/passkeys.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
+import { passkeyHandlers } from "./passkeys-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -17,6 +19,7 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  passkeys: PasskeysService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
@@ -27,6 +30,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
   router.service(
     Users,
     {
+      ...passkeyHandlers(services.passkeys, sessionMessage),
       async create(req, ctx) {
         return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
       },

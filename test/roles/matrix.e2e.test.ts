@@ -70,6 +70,13 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),
+    // Passkeys
+    beginPasskeyRegistration: () => ({ userId: owner.id }),
+    finishPasskeyRegistration: () => ({ userId: owner.id, responseJson: "{}" }),
+    beginPasskeyLogin: () => ({}),
+    finishPasskeyLogin: () => ({ handle: "A".repeat(43), responseJson: "{}" }),
+    listPasskeys: () => ({ userId: owner.id }),
+    removePasskey: () => ({ userId: owner.id, passkeyId: `pk_${"0".repeat(24)}` }),
   };
 
   const expectDenied = (answer: Answer, what: string) => {

@@ -12,7 +12,7 @@ import { PROTOCOLS } from "./support/callers.js";
 import { headersOf, PASSWORD, type RolesWorld, startRolesWorld } from "./support/setup.js";
 
 const USERS = 4;
-const METHODS = ["read", "update", "listSessions", "revokeSessions", "delete", "search"] as const;
+const METHODS = ["read", "update", "listSessions", "revokeSessions", "listPasskeys", "delete", "search"] as const;
 
 describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
   let w: RolesWorld;
@@ -89,6 +89,7 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
       case "update":
         return { id, email: `changed${++counter}@example.com` };
       case "listSessions":
+      case "listPasskeys":
         return { userId: id };
       case "revokeSessions":
         // Every session: a wrongful success would end the victim's session.

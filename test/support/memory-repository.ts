@@ -6,6 +6,13 @@
 
 import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
 import type {
+  ChallengePurpose,
+  NewChallenge,
+  PasskeyInsert,
+  PasskeyRow,
+  TakenChallenge,
+} from "../../src/storage/passkey-store.js";
+import type {
   ApiKeyRecord,
   ApiKeyRow,
   CredentialRow,
@@ -26,6 +33,7 @@ import type {
   VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
+import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
   namespace: string;
@@ -164,6 +172,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("deleteUser");
     if (!this.users.delete(this.userKey(namespace, id))) return false;
     this.dropSessions(namespace, id, null);
+    this.passkeys.dropUser(namespace, id);
     return true;
   }
 
@@ -574,5 +583,62 @@ export class MemoryRepository implements Repository, OutboxStore {
       }
     }
     return n;
+  }
+
+  // Passkeys and ceremony challenges (memory-passkeys.ts)
+  private readonly passkeys = new MemoryPasskeys((namespace, id) => this.users.has(this.userKey(namespace, id)));
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.enter("insertChallenge");
+    this.passkeys.insertChallenge(challenge);
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    await this.enter("takeChallenge");
+    return this.passkeys.takeChallenge(namespace, digest, purpose, nowMs);
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.passkeys.sweepChallenges(beforeMs, limit);
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    await this.enter("insertPasskey");
+    return this.passkeys.insert(namespace, passkey, maxPerUser);
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    await this.enter("listPasskeys");
+    return this.passkeys.list(namespace, userId);
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    await this.enter("findPasskeyByCredential");
+    return this.passkeys.byCredential(namespace, credentialId);
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    await this.enter("usePasskey");
+    return this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    await this.enter("deletePasskey");
+    return this.passkeys.remove(namespace, userId, id);
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.passkeys.list(namespace, userId).length > 0;
   }
 }

@@ -15,6 +15,7 @@
 // Constraint names matter: errors.ts maps a unique violation to the field
 // through them (users_pkey → id, users_username → username, users_email → email).
 import type { Migration } from "../migration.js";
+import { POSTGRES_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {
@@ -261,4 +262,5 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  ...POSTGRES_PASSKEY_MIGRATIONS,
 ];

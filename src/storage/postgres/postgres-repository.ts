@@ -7,6 +7,7 @@
 import type pg from "pg";
 import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -53,6 +54,7 @@ import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
+import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
 import { searchWithPlan } from "./user-search.js";
 
@@ -516,5 +518,54 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  insertChallenge(challenge: NewChallenge): Promise<void> {
+    return passkeys.insertChallenge(this.db, challenge);
+  }
+
+  takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return passkeys.takeChallenge(this.db, namespace, digest, purpose, nowMs);
+  }
+
+  sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return passkeys.sweepChallenges(this.db, beforeMs, limit);
+  }
+
+  insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return passkeys.insertPasskey(this.db, namespace, passkey, maxPerUser);
+  }
+
+  listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return passkeys.listPasskeys(this.db, namespace, userId);
+  }
+
+  findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return passkeys.findPasskeyByCredential(this.db, namespace, credentialId);
+  }
+
+  usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return passkeys.usePasskey(this.db, namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return passkeys.deletePasskey(this.db, namespace, userId, id);
+  }
+
+  hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return passkeys.hasPasskey(this.db, namespace, userId);
   }
 }

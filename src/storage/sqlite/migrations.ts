@@ -3,6 +3,7 @@
 // rolling upgrade, replicas of the previous version keep working on the new
 // schema (and ping() accepts a schema newer than its own).
 import type { Migration } from "../migration.js";
+import { SQLITE_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {
@@ -189,4 +190,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  ...SQLITE_PASSKEY_MIGRATIONS,
 ];

@@ -8,6 +8,7 @@ import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
 import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -52,6 +53,7 @@ import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
+import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -91,6 +93,7 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly passkeys: SqlitePasskeys;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -117,6 +120,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.passkeys = preparePasskeys(this.db);
   }
 
   async ping(): Promise<void> {
@@ -438,5 +442,54 @@ export class SqliteRepository implements Repository {
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.write(() => this.passkeys.insertChallenge(challenge));
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return this.write(() => this.passkeys.takeChallenge(namespace, digest, purpose, nowMs));
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.passkeys.sweepChallenges(beforeMs, limit));
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return this.write(() => this.passkeys.insertPasskey(namespace, passkey, maxPerUser));
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return this.guard(() => this.passkeys.list(namespace, userId));
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return this.guard(() => this.passkeys.byCredential(namespace, credentialId));
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs));
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return this.write(() => this.passkeys.remove(namespace, userId, id));
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.guard(() => this.passkeys.any(namespace, userId));
   }
 }
