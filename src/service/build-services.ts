@@ -7,7 +7,9 @@ import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { MagicLinkService } from "./magic-link.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
+import { PasswordResetService } from "./password-reset.js";
 import { PasswordsService } from "./passwords.js";
 import { SessionsService } from "./sessions.js";
 import { UsersService } from "./users.js";
@@ -36,7 +38,12 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
+  Partial<
+    Pick<
+      Config,
+      "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "passwordResetMaxTtlSeconds" | "magicLinkTtlSeconds"
+    >
+  >;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -59,6 +66,8 @@ export interface Services {
   /** Which API key role may call which RPC, and a public key's proof. */
   access: AccessPolicy;
   verification: VerificationService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
 }
 
 export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
@@ -82,6 +91,14 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
     maxSessionsPerUser: settings.maxSessionsPerUser,
     now,
   });
+  const tokenMail = {
+    repo,
+    now,
+    mailsPerAddress: settings.mailsPerAddress,
+    mailRateWindowSeconds: settings.mailRateWindowSeconds,
+    onMailQueued,
+  };
+  const redirectOrigins = settings.redirectOrigins ?? [];
   return {
     hasher,
     throttle,
@@ -106,14 +123,22 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
       },
     }),
     verification: new VerificationService({
-      repo,
-      now,
+      ...tokenMail,
       publicUrl: settings.publicUrl ?? "http://localhost:8080",
-      redirectOrigins: settings.redirectOrigins ?? [],
+      redirectOrigins,
       ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
-      mailsPerAddress: settings.mailsPerAddress,
-      mailRateWindowSeconds: settings.mailRateWindowSeconds,
-      onMailQueued,
+    }),
+    passwordReset: new PasswordResetService({
+      ...tokenMail,
+      hasher,
+      throttle,
+      maxTtlSeconds: settings.passwordResetMaxTtlSeconds ?? 3600,
+    }),
+    magicLinks: new MagicLinkService({
+      ...tokenMail,
+      sessions,
+      redirectOrigins,
+      ttlSeconds: settings.magicLinkTtlSeconds ?? 600,
     }),
   };
 }

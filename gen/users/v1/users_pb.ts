@@ -15,13 +15,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ResetPasswordRequestSchema, ResetPasswordResponseSchema, SendMagicLinkRequestSchema, SendMagicLinkResponseSchema, SendPasswordResetEmailRequestSchema, SendPasswordResetEmailResponseSchema, VerifyTokenRequestSchema } from "./recovery_pb.js";
+import { file_users_v1_recovery } from "./recovery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiggEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDImkKB1Nlc3Npb24SCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgdleHBpcmVzGAUgASgDEg8KB3VzZXJfaWQYBiABKAkiTgoNQ3JlYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIZCgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiPAoNVXBkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIuCg5VcGRhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIbCg1EZWxldGVSZXF1ZXN0EgoKAmlkGAEgASgJIhAKDkRlbGV0ZVJlc3BvbnNlIk8KDVNlYXJjaFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDQoFbGltaXQYAyABKAMSDgoGb2Zmc2V0GAQgASgDIi8KDlNlYXJjaFJlc3BvbnNlEh0KBXVzZXJzGAEgAygLMg4udXNlcnMudjEuVXNlciJuChVVcGRhdGVQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxvbGRfcGFzc3dvcmQYAiABKAkSFAoMbmV3X3Bhc3N3b3JkGAMgASgJEhgKEGNvbmZpcm1fcGFzc3dvcmQYBCABKAkiGAoWVXBkYXRlUGFzc3dvcmRSZXNwb25zZSJBCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiMwoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UyvgcKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAYgZwcm90bzM");
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiggEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDImkKB1Nlc3Npb24SCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgdleHBpcmVzGAUgASgDEg8KB3VzZXJfaWQYBiABKAkiTgoNQ3JlYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIZCgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiPAoNVXBkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIuCg5VcGRhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIbCg1EZWxldGVSZXF1ZXN0EgoKAmlkGAEgASgJIhAKDkRlbGV0ZVJlc3BvbnNlIk8KDVNlYXJjaFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDQoFbGltaXQYAyABKAMSDgoGb2Zmc2V0GAQgASgDIi8KDlNlYXJjaFJlc3BvbnNlEh0KBXVzZXJzGAEgAygLMg4udXNlcnMudjEuVXNlciJuChVVcGRhdGVQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxvbGRfcGFzc3dvcmQYAiABKAkSFAoMbmV3X3Bhc3N3b3JkGAMgASgJEhgKEGNvbmZpcm1fcGFzc3dvcmQYBCABKAkiGAoWVXBkYXRlUGFzc3dvcmRSZXNwb25zZSJBCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiMwoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiXAoTVmVyaWZ5VG9rZW5SZXNwb25zZRIQCghpc192YWxpZBgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEiIKB3Nlc3Npb24YAyABKAsyES51c2Vycy52MS5TZXNzaW9uMqMKCgVVc2VycxI9CgZDcmVhdGUSFy51c2Vycy52MS5DcmVhdGVSZXF1ZXN0GhgudXNlcnMudjEuQ3JlYXRlUmVzcG9uc2UiABI3CgRSZWFkEhUudXNlcnMudjEuUmVhZFJlcXVlc3QaFi51c2Vycy52MS5SZWFkUmVzcG9uc2UiABI9CgZVcGRhdGUSFy51c2Vycy52MS5VcGRhdGVSZXF1ZXN0GhgudXNlcnMudjEuVXBkYXRlUmVzcG9uc2UiABI9CgZEZWxldGUSFy51c2Vycy52MS5EZWxldGVSZXF1ZXN0GhgudXNlcnMudjEuRGVsZXRlUmVzcG9uc2UiABI9CgZTZWFyY2gSFy51c2Vycy52MS5TZWFyY2hSZXF1ZXN0GhgudXNlcnMudjEuU2VhcmNoUmVzcG9uc2UiABJVCg5VcGRhdGVQYXNzd29yZBIfLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVxdWVzdBogLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVzcG9uc2UiABI6CgVMb2dpbhIWLnVzZXJzLnYxLkxvZ2luUmVxdWVzdBoXLnVzZXJzLnYxLkxvZ2luUmVzcG9uc2UiABI9CgZMb2dvdXQSFy51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0GhgudXNlcnMudjEuTG9nb3V0UmVzcG9uc2UiABJMCgtSZWFkU2Vzc2lvbhIcLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVxdWVzdBodLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVzcG9uc2UiABJPCgxMaXN0U2Vzc2lvbnMSHS51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0Gh4udXNlcnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiABJVCg5SZXZva2VTZXNzaW9ucxIfLnVzZXJzLnYxLlJldm9rZVNlc3Npb25zUmVxdWVzdBogLnVzZXJzLnYxLlJldm9rZVNlc3Npb25zUmVzcG9uc2UiABJqChVTZW5kVmVyaWZpY2F0aW9uRW1haWwSJi51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0GicudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiABJMCgtWZXJpZnlFbWFpbBIcLnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBodLnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2UiABJtChZTZW5kUGFzc3dvcmRSZXNldEVtYWlsEicudXNlcnMudjEuU2VuZFBhc3N3b3JkUmVzZXRFbWFpbFJlcXVlc3QaKC51c2Vycy52MS5TZW5kUGFzc3dvcmRSZXNldEVtYWlsUmVzcG9uc2UiABJSCg1SZXNldFBhc3N3b3JkEh4udXNlcnMudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHy51c2Vycy52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2UiABJSCg1TZW5kTWFnaWNMaW5rEh4udXNlcnMudjEuU2VuZE1hZ2ljTGlua1JlcXVlc3QaHy51c2Vycy52MS5TZW5kTWFnaWNMaW5rUmVzcG9uc2UiABJMCgtWZXJpZnlUb2tlbhIcLnVzZXJzLnYxLlZlcmlmeVRva2VuUmVxdWVzdBodLnVzZXJzLnYxLlZlcmlmeVRva2VuUmVzcG9uc2UiAGIGcHJvdG8z", [file_users_v1_recovery]);
 
 /**
  * A user account. The password is never part of it.
@@ -836,6 +838,41 @@ export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__P
   messageDesc(file_users_v1_users, 28);
 
 /**
+ * The result of VerifyToken.
+ *
+ * @generated from message users.v1.VerifyTokenResponse
+ */
+export type VerifyTokenResponse = Message<"users.v1.VerifyTokenResponse"> & {
+  /**
+   * Whether the token was a live magic link (it is now used up).
+   *
+   * @generated from field: bool is_valid = 1;
+   */
+  isValid: boolean;
+
+  /**
+   * Empty when valid; else "invalid or expired".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The new session when valid.
+   *
+   * @generated from field: users.v1.Session session = 3;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyTokenResponse.
+ * Use `create(VerifyTokenResponseSchema)` to create a new message.
+ */
+export const VerifyTokenResponseSchema: GenMessage<VerifyTokenResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 29);
+
+/**
  * Users manages the accounts of one namespace and signs them in.
  *
  * buf:lint:ignore SERVICE_SUFFIX
@@ -998,6 +1035,64 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof VerifyEmailRequestSchema;
     output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time code that resets the password.
+   * Answers the same whether or not the email belongs to a user (no mail is
+   * sent for an unknown one). Each new code voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule), RESOURCE_EXHAUSTED
+   * (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendPasswordResetEmail
+   */
+  sendPasswordResetEmail: {
+    methodKind: "unary";
+    input: typeof SendPasswordResetEmailRequestSchema;
+    output: typeof SendPasswordResetEmailResponseSchema;
+  },
+  /**
+   * Sets a new password with the code from the mail, ends every session of
+   * the user and marks the email verified (the code proved the inbox). A code
+   * works once, for its expiration, and is void after 5 wrong tries.
+   * Errors: INVALID_ARGUMENT "invalid or expired" (wrong, used, voided or
+   * expired code, or an unknown email: which one is never said), or a field
+   * breaks its rule (confirm_password must equal new_password).
+   *
+   * @generated from rpc users.v1.Users.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time sign-in link (address +
+   * endpoint + ?token=...) that works for 10 minutes (MAGIC_LINK_TTL_SECONDS).
+   * Answers the same whether or not the email belongs to a user. Each new
+   * link voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule, or `address` is not on
+   * the REDIRECT_ORIGINS allowlist), RESOURCE_EXHAUSTED (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendMagicLink
+   */
+  sendMagicLink: {
+    methodKind: "unary";
+    input: typeof SendMagicLinkRequestSchema;
+    output: typeof SendMagicLinkResponseSchema;
+  },
+  /**
+   * Signs in with a magic link's token: a session exactly as Login makes,
+   * and the email is marked verified. The token works once. A token that is
+   * unknown, used, voided or expired is not an error (as in M3O): the answer
+   * is is_valid = false with message "invalid or expired" and no session.
+   * Errors: INVALID_ARGUMENT only for an empty or over-long token.
+   *
+   * @generated from rpc users.v1.Users.VerifyToken
+   */
+  verifyToken: {
+    methodKind: "unary";
+    input: typeof VerifyTokenRequestSchema;
+    output: typeof VerifyTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);

@@ -18,6 +18,7 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
@@ -54,6 +55,7 @@ import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import * as recovery from "./recovery.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
@@ -516,5 +518,15 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return recovery.resetPassword(this.db, reset);
+  }
+
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
   }
 }

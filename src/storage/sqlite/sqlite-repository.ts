@@ -19,6 +19,7 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
@@ -52,6 +53,7 @@ import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
+import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -91,6 +93,7 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly recovery: SqliteRecovery;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -117,6 +120,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.recovery = prepareRecovery(this.db);
   }
 
   async ping(): Promise<void> {
@@ -438,5 +442,15 @@ export class SqliteRepository implements Repository {
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return this.write(() => this.recovery.resetPassword(reset));
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
   }
 }
