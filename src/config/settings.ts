@@ -344,6 +344,20 @@ const SETTING_MAP = {
     describe: "How long an email verification link works (default 24 hours).",
     parse: parseDurationSeconds(60, 7 * 86400),
   }),
+  // ---- Account recovery (docs/mail.md) ----
+  passwordResetMaxTtlSeconds: define({
+    env: "PASSWORD_RESET_MAX_TTL_SECONDS",
+    default: "3600",
+    describe:
+      "The longest a password reset code works: a longer `expiration` is cut to it (the default expiration is 1800 seconds, or this if shorter).",
+    parse: parseDurationSeconds(60, 86400),
+  }),
+  magicLinkTtlSeconds: define({
+    env: "MAGIC_LINK_TTL_SECONDS",
+    default: "600",
+    describe: "How long a magic sign-in link works (default 10 minutes).",
+    parse: parseDurationSeconds(60, 3600),
+  }),
   logLevel: define({
     env: "LOG_LEVEL",
     default: "info",

@@ -50,6 +50,11 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   // The token in the mail is the proof; the answer is the same for any email.
   sendVerificationEmail: { roles: ANYONE, publicProof: "sends-mail" },
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
+  // Account recovery: the code or link in the mail is the proof.
+  sendPasswordResetEmail: { roles: ANYONE, publicProof: "sends-mail" },
+  resetPassword: { roles: ANYONE, publicProof: "in-request" },
+  sendMagicLink: { roles: ANYONE, publicProof: "sends-mail" },
+  verifyToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
   // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.

@@ -8,8 +8,10 @@ import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { MagicLinkService } from "./magic-link.js";
 import { PasskeysService, type PasskeyWarning } from "./passkeys.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
+import { PasswordResetService } from "./password-reset.js";
 import { PasswordsService } from "./passwords.js";
 import { SecretBox } from "./secret-box.js";
 import { SessionsService } from "./sessions.js";
@@ -39,7 +41,12 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">> &
+  Partial<
+    Pick<
+      Config,
+      "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "passwordResetMaxTtlSeconds" | "magicLinkTtlSeconds"
+    >
+  > &
   // Passkey settings: absent means passkeys are off.
   Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">>;
 
@@ -71,6 +78,8 @@ export interface Services {
   secrets: SecretBox;
   verification: VerificationService;
   passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
 }
 
 export function buildServices({ settings, repo, now, hashTiming, onMailQueued, secrets, warn }: ServiceDeps): Services {
@@ -94,6 +103,14 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
     maxSessionsPerUser: settings.maxSessionsPerUser,
     now,
   });
+  const tokenMail = {
+    repo,
+    now,
+    mailsPerAddress: settings.mailsPerAddress,
+    mailRateWindowSeconds: settings.mailRateWindowSeconds,
+    onMailQueued,
+  };
+  const redirectOrigins = settings.redirectOrigins ?? [];
   return {
     hasher,
     throttle,
@@ -118,14 +135,22 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
       },
     }),
     verification: new VerificationService({
-      repo,
-      now,
+      ...tokenMail,
       publicUrl: settings.publicUrl ?? "http://localhost:8080",
-      redirectOrigins: settings.redirectOrigins ?? [],
+      redirectOrigins,
       ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
-      mailsPerAddress: settings.mailsPerAddress,
-      mailRateWindowSeconds: settings.mailRateWindowSeconds,
-      onMailQueued,
+    }),
+    passwordReset: new PasswordResetService({
+      ...tokenMail,
+      hasher,
+      throttle,
+      maxTtlSeconds: settings.passwordResetMaxTtlSeconds ?? 3600,
+    }),
+    magicLinks: new MagicLinkService({
+      ...tokenMail,
+      sessions,
+      redirectOrigins,
+      ttlSeconds: settings.magicLinkTtlSeconds ?? 600,
     }),
     secrets: secrets ?? SecretBox.ephemeral(),
     passkeys: new PasskeysService({

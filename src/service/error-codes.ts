@@ -82,7 +82,7 @@ export const REASONS = {
   },
   TOKEN_INVALID: {
     code: "invalid_argument",
-    when: "a verification token that is unknown, used or expired (which one is never said)",
+    when: "a verification token or password reset code that is unknown, used, voided or expired, or a reset for an unknown email (which one is never said)",
     message: () => "invalid or expired",
   },
   REQUEST_MALFORMED: {

@@ -325,9 +325,37 @@ export interface Repository extends OutboxStore, PasskeyStore {
   verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome>;
   /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
   sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
+
+  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  /**
+   * One try of a reset code, in one transaction: counts the try against the
+   * live code of the user who has reset.email (at most maxAttempts tries per
+   * code, however many run at once, on any replica); when the digest
+   * matches, spends the code, sets the password hash, ends every session of
+   * the user and marks the email verified. Returns the user, or undefined
+   * when no live code matched (nothing else changed).
+   */
+  resetPassword(reset: PasswordReset): Promise<User | undefined>;
+  /**
+   * Spends a live magic link of the namespace (first use only, whatever runs
+   * at once) and marks its user's email verified, in one transaction.
+   * Returns the user, or undefined (unknown, used, voided or expired link,
+   * or the user no longer has the email it was sent to).
+   */
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined>;
 }
 
-export type MailTokenPurpose = "verify_email";
+export type MailTokenPurpose = "verify_email" | "reset_password" | "magic_link";
+
+export interface PasswordReset {
+  namespace: string;
+  email: string;
+  /** Digest of the code as typed (see password-reset.ts for what it covers). */
+  digest: Buffer;
+  newHash: string;
+  nowMs: number;
+  maxAttempts: number;
+}
 
 export interface NewMailToken {
   namespace: string;

@@ -4,8 +4,10 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { MagicLinkService } from "../service/magic-link.js";
 import type { Session, User } from "../service/model.js";
 import type { PasskeysService } from "../service/passkeys.js";
+import type { PasswordResetService } from "../service/password-reset.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
@@ -20,13 +22,15 @@ export interface UsersServices {
   passwords: PasswordsService;
   verification: VerificationService;
   passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks } = services;
   router.service(
     Users,
     {
@@ -81,6 +85,25 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async verifyEmail(req, ctx) {
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
+      },
+      // ---- Account recovery ----
+      async sendPasswordResetEmail(req, ctx) {
+        await passwordReset.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async resetPassword(req, ctx) {
+        await passwordReset.reset(namespaceOf(ctx), req);
+        return {};
+      },
+      async sendMagicLink(req, ctx) {
+        await magicLinks.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async verifyToken(req, ctx) {
+        const check = await magicLinks.verify(namespaceOf(ctx), req.token);
+        return check.isValid
+          ? { isValid: true, session: sessionMessage(check.session) }
+          : { isValid: false, message: check.message };
       },
     },
     { interceptors },

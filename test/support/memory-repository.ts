@@ -23,6 +23,7 @@ import type {
   LoginThrottleRow,
   NewMailToken,
   NewSession,
+  PasswordReset,
   Repository,
   SessionInsertOptions,
   SessionRow,
@@ -542,7 +543,7 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   /** Mail tokens: (namespace, purpose, user id) → the live token. */
-  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number }>();
+  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number; attempts: number }>();
 
   async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
     await this.enter("issueMailToken");
@@ -552,6 +553,7 @@ export class MemoryRepository implements Repository, OutboxStore {
       ...token,
       userId: stored.user.id,
       spentMs: 0,
+      attempts: 0,
     });
     await this.queueMail(message);
     return true;
@@ -640,5 +642,35 @@ export class MemoryRepository implements Repository, OutboxStore {
 
   async hasPasskey(namespace: string, userId: string): Promise<boolean> {
     return this.passkeys.list(namespace, userId).length > 0;
+  }
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    await this.enter("resetPassword");
+    const stored = this.findBy(reset.namespace, (u) => u.email === reset.email);
+    const token = stored && this.mailTokens.get(`${reset.namespace}\nreset_password\n${stored.user.id}`);
+    if (!stored || !token || token.email !== reset.email || token.spentMs !== 0 || token.expiresMs <= reset.nowMs) {
+      return undefined;
+    }
+    if (token.attempts >= reset.maxAttempts) return undefined;
+    token.attempts++;
+    if (!token.digest.equals(reset.digest)) return undefined;
+    token.spentMs = reset.nowMs;
+    stored.passwordHash = reset.newHash;
+    this.dropSessions(reset.namespace, stored.user.id, null);
+    stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? reset.nowMs };
+    return { ...stored.user };
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    await this.enter("spendMagicLink");
+    const token = [...this.mailTokens.values()].find(
+      (t) => t.digest.equals(digest) && t.purpose === "magic_link" && t.namespace === namespace,
+    );
+    if (!token || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
+    token.spentMs = nowMs;
+    const stored = this.users.get(this.userKey(namespace, token.userId));
+    if (!stored || stored.user.email !== token.email) return undefined;
+    stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? nowMs };
+    return { ...stored.user };
   }
 }

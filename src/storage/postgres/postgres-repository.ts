@@ -19,6 +19,7 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
@@ -56,6 +57,7 @@ import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
 import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import * as recovery from "./recovery.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
@@ -567,5 +569,15 @@ export class PostgresRepository implements Repository {
 
   hasPasskey(namespace: string, userId: string): Promise<boolean> {
     return passkeys.hasPasskey(this.db, namespace, userId);
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return recovery.resetPassword(this.db, reset);
+  }
+
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
   }
 }

@@ -20,6 +20,7 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
@@ -54,6 +55,7 @@ import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
 import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
+import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -94,6 +96,7 @@ export class SqliteRepository implements Repository {
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
   private readonly passkeys: SqlitePasskeys;
+  private readonly recovery: SqliteRecovery;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -121,6 +124,7 @@ export class SqliteRepository implements Repository {
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
     this.passkeys = preparePasskeys(this.db);
+    this.recovery = prepareRecovery(this.db);
   }
 
   async ping(): Promise<void> {
@@ -491,5 +495,15 @@ export class SqliteRepository implements Repository {
 
   async hasPasskey(namespace: string, userId: string): Promise<boolean> {
     return this.guard(() => this.passkeys.any(namespace, userId));
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return this.write(() => this.recovery.resetPassword(reset));
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
   }
 }
