@@ -47,8 +47,9 @@ export class UsersService {
     return user;
   }
 
-  async read(namespace: string, id: string): Promise<User> {
-    const user = await this.deps.repo.getUser(namespace, rules.userId(id));
+  /** By exactly one of id, username or email. */
+  async read(namespace: string, lookup: { id: string; username: string; email: string }): Promise<User> {
+    const user = await this.deps.repo.findUser(namespace, rules.userLookup(lookup));
     if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }

@@ -2,7 +2,7 @@
 // value or throws InvalidArgument naming the field, the rule, and the rule's
 // reason of the catalogue (error-codes.ts). Lengths are
 // checked before any pattern so no input can make a check slow.
-import type { UserSearch } from "../storage/repository.js";
+import type { UserKey, UserSearch } from "../storage/repository.js";
 import { invalidArgument } from "./errors.js";
 
 export const LIMITS = {
@@ -110,6 +110,22 @@ export function userId(raw: string, field = "id"): string {
     throw invalidArgument(field, `must be 1 to ${LIMITS.idMax} of A-Z a-z 0-9 . _ -`, "FIELD_MALFORMED");
   }
   return raw;
+}
+
+/**
+ * Read's lookup: exactly one of id, username or email, each checked by its
+ * own rule. None or several is ONE_OF_FIELDS naming the fields given.
+ */
+export function userLookup(input: { id?: unknown; username?: unknown; email?: unknown }): UserKey {
+  const text = (value: unknown) => (typeof value === "string" ? value : "");
+  const given = (["id", "username", "email"] as const).filter((field) => text(input[field]) !== "");
+  if (given.length !== 1) {
+    const rule = `give exactly one of id, username or email (${given.length === 0 ? "none was" : `${given.join(", ")} were`} given)`;
+    throw invalidArgument(given.length === 0 ? "id" : given.join(", "), rule, "ONE_OF_FIELDS");
+  }
+  if (given[0] === "id") return { id: userId(text(input.id)) };
+  if (given[0] === "username") return { username: username(text(input.username)) };
+  return { email: email(text(input.email)) };
 }
 
 export function namespace(raw: string, field = "micro-namespace"): string {

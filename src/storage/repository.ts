@@ -23,6 +23,9 @@ export interface User {
   verifiedMs?: number;
 }
 
+/** One user named by exactly one of its unique fields. */
+export type UserKey = { id: string } | { username: string } | { email: string };
+
 export interface CredentialRow {
   user: User;
   passwordHash: string;
@@ -188,6 +191,8 @@ export interface Repository extends OutboxStore {
   /** Inserts the user and its password hash in one transaction. */
   insertUser(namespace: string, user: User, passwordHash: string): Promise<void>;
   getUser(namespace: string, id: string): Promise<User | undefined>;
+  /** The user with this id, username or email (username and email already lowercased). */
+  findUser(namespace: string, key: UserKey): Promise<User | undefined>;
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;

@@ -15,6 +15,8 @@ export const SQL = {
   schemaVersion: "SELECT max(version) AS version FROM schema_migrations",
 
   getUser: `SELECT ${USER_COLUMNS} FROM users WHERE namespace = @namespace AND id = @id`,
+  getUserByUsername: `SELECT ${USER_COLUMNS} FROM users WHERE namespace = @namespace AND username = @username`,
+  getUserByEmail: `SELECT ${USER_COLUMNS} FROM users WHERE namespace = @namespace AND email = @email`,
   credentialByUsername: `${CREDENTIAL_SELECT} WHERE u.namespace = @namespace AND u.username = @username`,
   credentialByEmail: `${CREDENTIAL_SELECT} WHERE u.namespace = @namespace AND u.email = @email`,
   credentialById: `${CREDENTIAL_SELECT} WHERE u.namespace = @namespace AND u.id = @id`,

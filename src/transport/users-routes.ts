@@ -31,7 +31,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
       },
       async read(req, ctx) {
-        return { user: userMessage(await users.read(namespaceOf(ctx), req.id)) };
+        return { user: userMessage(await users.read(namespaceOf(ctx), req)) };
       },
       async update(req, ctx) {
         return { user: userMessage(await users.update(namespaceOf(ctx), req)) };

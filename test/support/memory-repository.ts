@@ -22,6 +22,7 @@ import type {
   ThrottlePolicy,
   User,
   UserExport,
+  UserKey,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
@@ -122,6 +123,14 @@ export class MemoryRepository implements Repository, OutboxStore {
   async getUser(namespace: string, id: string): Promise<User | undefined> {
     await this.enter("getUser");
     const stored = this.users.get(this.userKey(namespace, id));
+    return stored && { ...stored.user };
+  }
+
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    await this.enter("findUser");
+    const stored = this.findBy(namespace, (u) =>
+      "id" in key ? u.id === key.id : "username" in key ? u.username === key.username : u.email === key.email,
+    );
     return stored && { ...stored.user };
   }
 

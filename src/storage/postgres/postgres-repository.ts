@@ -25,6 +25,7 @@ import {
   type ThrottlePolicy,
   type User,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -122,6 +123,16 @@ export class PostgresRepository implements Repository {
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
     const [row] = await this.named<UserRecord>(SQL.getUser, { namespace, id });
+    return row && toUser(row);
+  }
+
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const [row] =
+      "id" in key
+        ? await this.named<UserRecord>(SQL.getUser, { namespace, id: key.id })
+        : "username" in key
+          ? await this.named<UserRecord>(SQL.getUserByUsername, { namespace, username: key.username })
+          : await this.named<UserRecord>(SQL.getUserByEmail, { namespace, email: key.email });
     return row && toUser(row);
   }
 

@@ -26,6 +26,7 @@ import {
   type ThrottlePolicy,
   type User,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -175,6 +176,18 @@ export class SqliteRepository implements Repository {
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
     const row = await this.guard(() => this.stmts.getUser.get({ namespace, id }) as UserRecord | undefined);
+    return row && toUser(row);
+  }
+
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const row = await this.guard(
+      () =>
+        ("id" in key
+          ? this.stmts.getUser.get({ namespace, id: key.id })
+          : "username" in key
+            ? this.stmts.getUserByUsername.get({ namespace, username: key.username })
+            : this.stmts.getUserByEmail.get({ namespace, email: key.email })) as UserRecord | undefined,
+    );
     return row && toUser(row);
   }
 

@@ -118,6 +118,8 @@ export function prepareStatements(db: Db) {
     }),
     schemaVersion: db.prepare(SQL.schemaVersion),
     getUser: db.prepare(SQL.getUser),
+    getUserByUsername: db.prepare(SQL.getUserByUsername),
+    getUserByEmail: db.prepare(SQL.getUserByEmail),
     credentialByUsername: db.prepare(SQL.credentialByUsername),
     credentialByEmail: db.prepare(SQL.credentialByEmail),
     credentialById: db.prepare(SQL.credentialById),
