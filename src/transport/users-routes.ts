@@ -99,6 +99,7 @@ function userMessage(user: User): UserInit {
     updated: unixSeconds(user.updatedMs),
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
+    profile: { ...user.profile },
   };
 }
 

@@ -189,4 +189,9 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
+  },
 ];

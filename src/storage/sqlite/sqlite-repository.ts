@@ -25,6 +25,7 @@ import {
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
   type UserKey,
   type UserSearch,
@@ -45,7 +46,6 @@ import {
   toSession,
   toUser,
   type UserRecord,
-  updateUserParameters,
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
@@ -211,16 +211,8 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
-    const row = await this.write(
-      () =>
-        this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
-    );
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
+    const row = await this.write(() => this.stmts.updateUserTx(namespace, id, changes, updatedMs));
     return row && toUser(row);
   }
 
