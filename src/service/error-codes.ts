@@ -70,6 +70,11 @@ export const REASONS = {
     when: "a number is outside its range (limit, offset, a timestamp, a bcrypt cost)",
     message: fieldRule,
   },
+  ONE_OF_FIELDS: {
+    code: "invalid_argument",
+    when: "a call that takes exactly one of several fields (Read: id, username, email) got none or more than one",
+    message: fieldRule,
+  },
   PASSWORDS_DIFFER: {
     code: "invalid_argument",
     when: "confirm_password is not equal to new_password",
@@ -245,6 +250,7 @@ export type ValidationReason =
   | "FIELD_TOO_SHORT"
   | "FIELD_MALFORMED"
   | "FIELD_OUT_OF_RANGE"
+  | "ONE_OF_FIELDS"
   | "REDIRECT_NOT_ALLOWED";
 
 export function isReason(name: string): name is Reason {

@@ -22,7 +22,33 @@ export interface User {
   updatedMs: number;
   /** When the email was verified; absent if it never was (or changed since). Set only by verifyEmailToken. */
   verifiedMs?: number;
+  /** The user's profile (validation.ts bounds it); absent when empty. */
+  profile?: Record<string, string>;
 }
+
+/** What updateUser changes; a field left out stays as it is. */
+export interface UserChanges {
+  username?: string;
+  email?: string;
+  /**
+   * Profile entries merged into the stored profile in the same transaction
+   * (an empty value removes its key, see mergeProfile in rows.ts), so
+   * concurrent edits of other keys are never lost. ProfileTooLarge, and no
+   * change, when the result would hold more than maxEntries.
+   */
+  profile?: { edit: Record<string, string>; maxEntries: number };
+}
+
+/** An update would leave a profile with more entries than allowed. */
+export class ProfileTooLarge extends Error {
+  constructor(readonly entries: number) {
+    super(`the profile would hold ${entries} entries`);
+    this.name = "ProfileTooLarge";
+  }
+}
+
+/** One user named by exactly one of its unique fields. */
+export type UserKey = { id: string } | { username: string } | { email: string };
 
 export interface CredentialRow {
   user: User;
@@ -189,16 +215,13 @@ export interface Repository extends OutboxStore, PasskeyStore {
   /** Inserts the user and its password hash in one transaction. */
   insertUser(namespace: string, user: User, passwordHash: string): Promise<void>;
   getUser(namespace: string, id: string): Promise<User | undefined>;
+  /** The user with this id, username or email (username and email already lowercased). */
+  findUser(namespace: string, key: UserKey): Promise<User | undefined>;
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
   /** Applies the given fields (a changed email is no longer verified); returns the user after, or undefined if absent. */
-  updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined>;
+  updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined>;
   /**
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.

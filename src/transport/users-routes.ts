@@ -39,7 +39,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
       },
       async read(req, ctx) {
-        return { user: userMessage(await users.read(namespaceOf(ctx), req.id)) };
+        return { user: userMessage(await users.read(namespaceOf(ctx), req)) };
       },
       async update(req, ctx) {
         return { user: userMessage(await users.update(namespaceOf(ctx), req)) };
@@ -126,6 +126,7 @@ function userMessage(user: User): UserInit {
     updated: unixSeconds(user.updatedMs),
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
+    profile: { ...user.profile },
   };
 }
 

@@ -29,11 +29,14 @@ import type {
   SessionRow,
   ThrottlePolicy,
   User,
+  UserChanges,
   UserExport,
+  UserKey,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
+import { editedProfileText, profileText } from "../../src/storage/rows.js";
 import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
@@ -134,6 +137,14 @@ export class MemoryRepository implements Repository, OutboxStore {
     return stored && { ...stored.user };
   }
 
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    await this.enter("findUser");
+    const stored = this.findBy(namespace, (u) =>
+      "id" in key ? u.id === key.id : "username" in key ? u.username === key.username : u.email === key.email,
+    );
+    return stored && { ...stored.user };
+  }
+
   private credential(stored: StoredUser | undefined): CredentialRow | undefined {
     return stored && { user: { ...stored.user }, passwordHash: stored.passwordHash };
   }
@@ -153,16 +164,17 @@ export class MemoryRepository implements Repository, OutboxStore {
     return this.credential(this.users.get(this.userKey(namespace, userId)));
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
     await this.enter("updateUser");
     const stored = this.users.get(this.userKey(namespace, id));
     if (!stored) return undefined;
-    const next: User = { ...stored.user, ...changes, updatedMs };
+    const { profile, ...names } = changes;
+    const next: User = { ...stored.user, ...names, updatedMs };
+    if (profile) {
+      const merged = JSON.parse(editedProfileText(profileText(stored.user.profile), profile)) as Record<string, string>;
+      if (Object.keys(merged).length === 0) delete next.profile;
+      else next.profile = merged;
+    }
     if (next.email !== stored.user.email) delete next.verifiedMs;
     this.clash(namespace, next, id);
     stored.user = next;

@@ -263,4 +263,9 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     `,
   },
   ...POSTGRES_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
+  },
 ];

@@ -26,13 +26,16 @@ import {
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
   type ExportRecord,
+  editedProfileText,
   exportPages,
   type KeyRecord,
   keyParameters,
@@ -46,6 +49,7 @@ import {
   toUser,
   type UserRecord,
   updateUserParameters,
+  userParameters,
 } from "../rows.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
@@ -114,18 +118,29 @@ export class PostgresRepository implements Repository {
   async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     // One statement, so user and password are inserted atomically without a
     // transaction round trip; the foreign key check runs at its end and sees both.
+    const u = userParameters(namespace, user);
     await this.db.query(
       `WITH inserted AS (
-         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING namespace, id)
+         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $9) RETURNING namespace, id)
        INSERT INTO passwords (namespace, user_id, hash, updated_ms)
        SELECT namespace, id, $7, $5 FROM inserted`,
-      [namespace, user.id, user.username, user.email, user.createdMs, user.updatedMs, passwordHash],
+      [namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, passwordHash, u.verified_ms, u.profile],
     );
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
     const [row] = await this.named<UserRecord>(SQL.getUser, { namespace, id });
+    return row && toUser(row);
+  }
+
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const [row] =
+      "id" in key
+        ? await this.named<UserRecord>(SQL.getUser, { namespace, id: key.id })
+        : "username" in key
+          ? await this.named<UserRecord>(SQL.getUserByUsername, { namespace, username: key.username })
+          : await this.named<UserRecord>(SQL.getUserByEmail, { namespace, email: key.email });
     return row && toUser(row);
   }
 
@@ -158,13 +173,25 @@ export class PostgresRepository implements Repository {
     return (await on.query(text, values)).rowCount ?? 0;
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
-    const [row] = await this.named<UserRecord>(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs));
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
+    if (!changes.profile) {
+      const [row] = await this.named<UserRecord>(
+        SQL.updateUser,
+        updateUserParameters(namespace, id, changes, updatedMs),
+      );
+      return row && toUser(row);
+    }
+    const profileChange = changes.profile;
+    // The row is locked while the edit is merged into the profile as stored,
+    // so concurrent edits of other keys wait for each other, and none is lost.
+    const row = await this.db.transaction(async (tx) => {
+      const locked = toPositional(`${SQL.profileForUpdate} FOR UPDATE`, { namespace, id });
+      const stored = (await tx.query<{ profile: string }>(locked.text, locked.values)).rows[0];
+      if (!stored) return undefined;
+      const profile = editedProfileText(stored.profile, profileChange);
+      const update = toPositional(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs, profile));
+      return (await tx.query<UserRecord>(update.text, update.values)).rows[0];
+    });
     return row && toUser(row);
   }
 
@@ -456,20 +483,23 @@ export class PostgresRepository implements Repository {
       for (const item of batch) {
         // The password row is inserted only when the user row was: a user that
         // clashes on id, username or email is skipped whole.
+        const u = userParameters(item.namespace, item.user);
         const result = await tx.query(
           `WITH inserted AS (
-             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING namespace, id)
+             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
+             VALUES ($1, $2, $3, $4, $5, $6, $8, $9) ON CONFLICT DO NOTHING RETURNING namespace, id)
            INSERT INTO passwords (namespace, user_id, hash, updated_ms)
            SELECT namespace, id, $7, $6 FROM inserted`,
           [
             item.namespace,
-            item.user.id,
-            item.user.username,
-            item.user.email,
-            item.user.createdMs,
-            item.user.updatedMs,
+            u.id,
+            u.username,
+            u.email,
+            u.created_ms,
+            u.updated_ms,
             item.passwordHash,
+            u.verified_ms,
+            u.profile,
           ],
         );
         inserted += result.rowCount ?? 0;

@@ -191,4 +191,9 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     `,
   },
   ...SQLITE_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
+  },
 ];

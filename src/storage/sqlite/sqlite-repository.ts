@@ -27,7 +27,9 @@ import {
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -46,7 +48,6 @@ import {
   toSession,
   toUser,
   type UserRecord,
-  updateUserParameters,
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
@@ -186,6 +187,18 @@ export class SqliteRepository implements Repository {
     return row && toUser(row);
   }
 
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const row = await this.guard(
+      () =>
+        ("id" in key
+          ? this.stmts.getUser.get({ namespace, id: key.id })
+          : "username" in key
+            ? this.stmts.getUserByUsername.get({ namespace, username: key.username })
+            : this.stmts.getUserByEmail.get({ namespace, email: key.email })) as UserRecord | undefined,
+    );
+    return row && toUser(row);
+  }
+
   async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
     return toCredential(
       await this.guard(
@@ -206,16 +219,8 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
-    const row = await this.write(
-      () =>
-        this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
-    );
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
+    const row = await this.write(() => this.stmts.updateUserTx(namespace, id, changes, updatedMs));
     return row && toUser(row);
   }
 
