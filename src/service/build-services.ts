@@ -5,12 +5,14 @@ import os from "node:os";
 import type { Config } from "../config/config.js";
 import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
+import { AccessTokensService } from "./access-tokens.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
 import { SecretBox } from "./secret-box.js";
 import { SessionsService } from "./sessions.js";
+import { SigningKeyRing } from "./signing-keys.js";
 import { UsersService } from "./users.js";
 import { VerificationService } from "./verification.js";
 import { WorkQueue } from "./work-queue.js";
@@ -37,7 +39,9 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">> &
+  // Access tokens: defaults when left out (ACCESS_TOKEN_TTL_SECONDS, JWKS_MAX_AGE_SECONDS, SIGNING_KEY_RELOAD_SECONDS).
+  Partial<Pick<Config, "accessTokenTtlSeconds" | "jwksMaxAgeSeconds" | "signingKeyReloadSeconds">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -50,6 +54,8 @@ export interface ServiceDeps {
   onMailQueued?: () => void;
   /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
   secrets?: SecretBox;
+  /** Told of every access token issued (metrics). */
+  onTokenIssued?: () => void;
 }
 
 export interface Services {
@@ -64,9 +70,21 @@ export interface Services {
   /** Seals secrets at rest (signing keys, TOTP secrets). */
   secrets: SecretBox;
   verification: VerificationService;
+  /** The keys that sign access tokens (start() loads them; the server calls it at start). */
+  signingKeys: SigningKeyRing;
+  accessTokens: AccessTokensService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming, onMailQueued, secrets }: ServiceDeps): Services {
+export function buildServices({
+  settings,
+  repo,
+  now,
+  hashTiming,
+  onMailQueued,
+  secrets: givenSecrets,
+  onTokenIssued,
+}: ServiceDeps): Services {
+  const secrets = givenSecrets ?? SecretBox.ephemeral();
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -86,6 +104,16 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
     sessionTtlSeconds: settings.sessionTtlSeconds,
     maxSessionsPerUser: settings.maxSessionsPerUser,
     now,
+  });
+  const signingKeys = new SigningKeyRing({
+    repo,
+    secrets,
+    now,
+    times: {
+      accessTokenTtlSeconds: settings.accessTokenTtlSeconds ?? 300,
+      jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds ?? 300,
+      signingKeyReloadSeconds: settings.signingKeyReloadSeconds ?? 30,
+    },
   });
   return {
     hasher,
@@ -120,6 +148,16 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
       mailRateWindowSeconds: settings.mailRateWindowSeconds,
       onMailQueued,
     }),
-    secrets: secrets ?? SecretBox.ephemeral(),
+    secrets,
+    signingKeys,
+    accessTokens: new AccessTokensService({
+      repo,
+      sessions,
+      ring: signingKeys,
+      now,
+      issuer: settings.publicUrl ?? "http://localhost:8080",
+      ttlSeconds: settings.accessTokenTtlSeconds ?? 300,
+      onIssued: onTokenIssued,
+    }),
   };
 }

@@ -26,6 +26,7 @@ import type {
   VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
+import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
 
 interface StoredUser {
   namespace: string;
@@ -574,5 +575,34 @@ export class MemoryRepository implements Repository, OutboxStore {
       }
     }
     return n;
+  }
+
+  // Access-token signing keys
+  private readonly signingKeys: SigningKeyRow[] = [];
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    await this.enter("listSigningKeys");
+    return [...this.signingKeys].sort((a, b) => a.generation - b.generation).map((k) => ({ ...k }));
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    await this.enter("addSigningKey");
+    if (this.signingKeys.some((k) => k.generation === key.generation)) return false;
+    for (const k of this.signingKeys) {
+      if (k.generation < key.generation && k.signsUntilMs === 0) {
+        k.signsUntilMs = key.signsFromMs;
+        k.publishedUntilMs = key.signsFromMs + retiredAfterMs;
+      }
+    }
+    this.signingKeys.push({ ...key, signsUntilMs: 0, publishedUntilMs: 0 });
+    return true;
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    await this.enter("deleteRetiredSigningKeys");
+    const before = this.signingKeys.length;
+    const kept = this.signingKeys.filter((k) => k.publishedUntilMs === 0 || k.publishedUntilMs > nowMs);
+    this.signingKeys.splice(0, this.signingKeys.length, ...kept);
+    return before - kept.length;
   }
 }

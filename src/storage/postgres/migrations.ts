@@ -261,4 +261,23 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                text COLLATE "C" NOT NULL,
+        generation         integer NOT NULL,
+        public_jwk         text COLLATE "C" NOT NULL,
+        private_sealed     text COLLATE "C" NOT NULL,
+        created_ms         bigint NOT NULL,
+        signs_from_ms      bigint NOT NULL,
+        signs_until_ms     bigint NOT NULL DEFAULT 0,
+        published_until_ms bigint NOT NULL DEFAULT 0,
+        CONSTRAINT signing_keys_pkey PRIMARY KEY (kid),
+        CONSTRAINT signing_keys_generation UNIQUE (generation)
+      );
+    `,
+  },
 ];

@@ -45,6 +45,7 @@ import {
   type UserRecord,
   updateUserParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database, type Queryable } from "./database.js";
@@ -54,6 +55,7 @@ import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
@@ -516,5 +518,19 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  listSigningKeys(): Promise<SigningKeyRow[]> {
+    return signingKeys.listSigningKeys(this.db);
+  }
+
+  addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return signingKeys.addSigningKey(this.db, key, retiredAfterMs);
+  }
+
+  deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return signingKeys.deleteRetiredSigningKeys(this.db, nowMs);
   }
 }

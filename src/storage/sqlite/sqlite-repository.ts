@@ -46,12 +46,14 @@ import {
   type UserRecord,
   updateUserParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
+import { prepareSigningKeys, type SqliteSigningKeys } from "./signing-keys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -91,6 +93,7 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly signingKeys: SqliteSigningKeys;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -117,6 +120,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.signingKeys = prepareSigningKeys(this.db);
   }
 
   async ping(): Promise<void> {
@@ -438,5 +442,19 @@ export class SqliteRepository implements Repository {
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    return this.guard(() => this.signingKeys.list());
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return this.write(() => this.signingKeys.add.immediate(key, retiredAfterMs));
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return this.write(() => this.signingKeys.deleteRetired(nowMs));
   }
 }
