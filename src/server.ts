@@ -45,6 +45,7 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
+import { wellKnownRoutes } from "./transport/well-known-routes.js";
 
 export interface Server {
   readonly config: Config;
@@ -163,7 +164,17 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(services.verification, logger)],
+    routes: [
+      ...probeRoutes(health, metrics),
+      consoleRoute(),
+      verifyEmailRoute(services.verification, logger),
+      ...wellKnownRoutes({
+        ring: services.signingKeys,
+        now,
+        issuer: config.publicUrl,
+        jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+      }),
+    ],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const logRefusal = logRefusals(logger);

@@ -50,6 +50,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   // The token in the mail is the proof; the answer is the same for any email.
   sendVerificationEmail: { roles: ANYONE, publicProof: "sends-mail" },
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
+  // The session id in the request is the proof: whoever holds it may have its token.
+  createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
 };

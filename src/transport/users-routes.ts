@@ -4,12 +4,14 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { AccessTokensService } from "../service/access-tokens.js";
 import type { Session, User } from "../service/model.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
+import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -17,6 +19,7 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  accessTokens: AccessTokensService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
@@ -78,6 +81,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
       },
+      ...tokenHandlers(services.accessTokens),
     },
     { interceptors },
   );

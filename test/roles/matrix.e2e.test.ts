@@ -65,6 +65,7 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     revokeSessions: () => ({ userId: owner.id, handles: ["00".repeat(32)] }),
     sendVerificationEmail: () => ({ email: "owner@example.com" }),
     verifyEmail: () => ({ token: "A".repeat(43) }),
+    createToken: () => ({ sessionId: owner.session }),
     delete: () => ({ id: "no-such-user" }),
     search: () => ({}),
     listKeys: () => ({}),

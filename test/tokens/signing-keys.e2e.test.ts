@@ -10,7 +10,7 @@ import { encryptionKeyFile } from "../../src/files/encryption-key-file.js";
 import { runCli } from "../support/cli.js";
 import { ENGINES, freshDatabaseUrl, tempDir, withEncryptionKeys } from "../support/databases.js";
 import { startTestServer } from "../support/server.js";
-import { openPrivateJwk, sqliteFileText, storedKeys } from "./support.js";
+import { openPrivateJwk, sqliteFileText, storedKeys } from "./support/stored-keys.js";
 
 describe.each(ENGINES)("signing keys (%s)", (engine) => {
   test("the first start makes one Ed25519 key; its private half is stored only sealed", async () => {

@@ -2,11 +2,11 @@
 // with the encryption key file the way only the service should.
 import fs from "node:fs";
 import path from "node:path";
-import type { Config } from "../../src/config/config.js";
-import { encryptionKeyFile, readEncryptionKeys } from "../../src/files/encryption-key-file.js";
-import { SecretBox } from "../../src/service/secret-box.js";
-import { parseDatabaseUrl } from "../../src/storage/database-url.js";
-import { rawQuery } from "../support/raw-query.js";
+import type { Config } from "../../../src/config/config.js";
+import { encryptionKeyFile, readEncryptionKeys } from "../../../src/files/encryption-key-file.js";
+import { SecretBox } from "../../../src/service/secret-box.js";
+import { parseDatabaseUrl } from "../../../src/storage/database-url.js";
+import { rawQuery } from "../../support/raw-query.js";
 
 export interface StoredKey {
   kid: string;
