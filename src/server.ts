@@ -20,12 +20,14 @@ import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
+import { countTokens } from "./observability/token-metrics.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
 import type { PasswordsService } from "./service/passwords.js";
 import type { SecretBox } from "./service/secret-box.js";
 import type { SessionsService } from "./service/sessions.js";
+import { type SigningKeyRing, SigningKeyUnreadable } from "./service/signing-keys.js";
 import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
@@ -43,6 +45,7 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
+import { wellKnownRoutes } from "./transport/well-known-routes.js";
 
 export interface Server {
   readonly config: Config;
@@ -70,6 +73,17 @@ export interface ServerOptions {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+
+/** Loads (on first start, makes) the signing keys; one the encryption keys cannot open stops the start. */
+async function startSigningKeys(ring: SigningKeyRing, repo: Repository): Promise<void> {
+  try {
+    await ring.start();
+  } catch (err) {
+    await repo.close().catch(() => undefined);
+    if (err instanceof SigningKeyUnreadable) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
 
 /** The encryption keys, or a start-up refusal naming ENCRYPTION_KEY_FILE. */
 function openSecretBox(config: Config, logger: Logger): SecretBox {
@@ -123,7 +137,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     onMailQueued: () => mailSender.wake(),
     secrets,
     warn: (fields, message) => logger.warn(fields, message),
+    onTokenIssued: countTokens(metrics.registry),
   });
+  await startSigningKeys(services.signingKeys, repo);
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
@@ -154,7 +170,17 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(services.verification, logger)],
+    routes: [
+      ...probeRoutes(health, metrics),
+      consoleRoute(),
+      verifyEmailRoute(services.verification, logger),
+      ...wellKnownRoutes({
+        ring: services.signingKeys,
+        now,
+        issuer: config.publicUrl,
+        jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+      }),
+    ],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const logRefusal = logRefusals(logger);
@@ -200,6 +226,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       const address = await server.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      services.signingKeys.startReloading((err) => logger.warn({ err }, "signing keys reload failed"));
       mailSender.start();
       return address;
     },
@@ -210,6 +237,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     close() {
       closing ??= (async () => {
         stopSweeper?.();
+        services.signingKeys.stop();
         // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
         health.drain();
         await server.close(config.shutdownTimeoutSeconds * 1000);

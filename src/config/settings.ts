@@ -358,6 +358,27 @@ const SETTING_MAP = {
     describe: "How long a magic sign-in link works (default 10 minutes).",
     parse: parseDurationSeconds(60, 3600),
   }),
+  // Access tokens (docs/tokens.md)
+  accessTokenTtlSeconds: define({
+    env: "ACCESS_TOKEN_TTL_SECONDS",
+    default: "300",
+    describe:
+      "How long an access token from CreateToken is valid (never past its session's end). A revoked session's tokens stay valid this long.",
+    parse: parseDurationSeconds(10, 86400),
+  }),
+  jwksMaxAgeSeconds: define({
+    env: "JWKS_MAX_AGE_SECONDS",
+    default: "300",
+    describe:
+      "Cache-Control max-age of /.well-known/jwks.json. A rotated key is published this long (plus SIGNING_KEY_RELOAD_SECONDS and 60 s) before it signs.",
+    parse: parseDurationSeconds(0, 86400),
+  }),
+  signingKeyReloadSeconds: define({
+    env: "SIGNING_KEY_RELOAD_SECONDS",
+    default: "30",
+    describe: "How often each replica reads the signing keys from the database (picks up `signing-keys rotate`).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
   logLevel: define({
     env: "LOG_LEVEL",
     default: "info",

@@ -62,6 +62,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   resetPassword: { roles: ANYONE, publicProof: "in-request" },
   sendMagicLink: { roles: ANYONE, publicProof: "sends-mail" },
   verifyToken: { roles: ANYONE, publicProof: "in-request" },
+  // The session id in the request is the proof: whoever holds it may have its token.
+  createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
   // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.

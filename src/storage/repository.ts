@@ -13,6 +13,7 @@
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
 import type { PasskeyStore } from "./passkey-store.js";
+import type { SigningKeyStore } from "./signing-keys.js";
 
 export interface User {
   id: string;
@@ -203,8 +204,8 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts) and passkeys (PasskeyStore) are part of every engine. */
-export interface Repository extends OutboxStore, PasskeyStore {
+/** The mail outbox (OutboxStore, src/mail/outbox.ts), passkeys (PasskeyStore) and the signing keys (signing-keys.ts) are part of every engine. */
+export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */

@@ -4,6 +4,7 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { AccessTokensService } from "../service/access-tokens.js";
 import type { MagicLinkService } from "../service/magic-link.js";
 import type { Session, User } from "../service/model.js";
 import type { PasskeysService } from "../service/passkeys.js";
@@ -14,6 +15,7 @@ import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
 import { passkeyHandlers } from "./passkeys-routes.js";
+import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -24,6 +26,7 @@ export interface UsersServices {
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
   magicLinks: MagicLinkService;
+  accessTokens: AccessTokensService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
@@ -105,6 +108,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
           ? { isValid: true, session: sessionMessage(check.session) }
           : { isValid: false, message: check.message };
       },
+      ...tokenHandlers(services.accessTokens),
     },
     { interceptors },
   );

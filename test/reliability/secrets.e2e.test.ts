@@ -4,7 +4,8 @@
 // fields, malformed and oversized bodies, Internal errors from a broken
 // database) against the server as an operator runs it (its stdout and stderr,
 // from the start-up configuration dump on), and again in process at the
-// trace log level. Every password, session id and API key the run used is
+// trace log level. Every password, session id, API key and access token the
+// run used, and the signing keys' private halves, are
 // then looked for in the logs, as written and as JSON or URL encoding would
 // write it, and none may be found.
 
@@ -12,9 +13,10 @@ import { randomBytes } from "node:crypto";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { beforeAll, describe, expect, test } from "@jest/globals";
 import { runCli } from "../support/cli.js";
-import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
+import { ENGINES, freshDatabaseUrl, withEncryptionKeys } from "../support/databases.js";
 import { hideTable } from "../support/faults.js";
 import { startTestServer } from "../support/server.js";
+import { openPrivateJwk, storedKeys } from "../tokens/support/stored-keys.js";
 import { type Method, rpc, rpcName } from "./support/rpc.js";
 import { startServerProcess } from "./support/server-process.js";
 import { grpcFrame, PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
@@ -106,6 +108,11 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       const sessionId = secrets.add((login.json!.session as { id: string }).id);
       await call(protocol, "readSession", { sessionId });
       await call(protocol, "readSession", { sessionId: secrets.make("not-a-session") });
+      // Access tokens are bearer credentials too: neither they nor the session ids they are made from are logged.
+      const token = await call(protocol, "createToken", { sessionId });
+      expect(token.code).toBe("ok");
+      secrets.add(token.json!.accessToken as string);
+      await call(protocol, "createToken", { sessionId: secrets.make("not-a-session-for-a-token") });
       await call(protocol, "listSessions", { userId: user.id });
       await call(protocol, "login", { email: `renamed-${tag}@example.com`, password: secrets.make("pw-wrong") });
       await call(protocol, "login", { username: "nobody-at-all", password: secrets.make("pw-unknown") });
@@ -194,6 +201,16 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
   }
 }
 
+/** The signing keys' private halves, opened and as sealed, join the secrets looked for. */
+async function addSigningKeySecrets(secrets: Secrets, databaseUrl: string, keyFile = ""): Promise<void> {
+  const keys = await storedKeys(databaseUrl);
+  expect(keys.length).toBeGreaterThan(0);
+  for (const key of keys) {
+    secrets.add(key.private_sealed);
+    secrets.add(openPrivateJwk({ databaseUrl, encryptionKeyFile: keyFile }, key).d!);
+  }
+}
+
 describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (engine) => {
   const SETTINGS = {
     BCRYPT_COST: "4",
@@ -231,6 +248,11 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
         databaseUrl,
       );
       expect(await server.stop()).toEqual({ code: 0, signal: null });
+      await addSigningKeySecrets(
+        secrets,
+        databaseUrl,
+        withEncryptionKeys({ DATABASE_URL: databaseUrl }).ENCRYPTION_KEY_FILE,
+      );
       const logs = server.output();
       const lines = logs.split("\n").filter((l) => l.trim() !== "");
       // The run was logged (one line per call and the Internal causes), and no secret is in it.
@@ -261,6 +283,7 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
         secrets,
         t.config.databaseUrl,
       );
+      await addSigningKeySecrets(secrets, t.config.databaseUrl, t.config.encryptionKeyFile);
       const logs = t.logs.join("\n");
       expect(t.logs.length).toBeGreaterThan(calls * 0.9);
       expect(secrets.foundIn(logs)).toEqual([]);

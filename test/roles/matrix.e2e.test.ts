@@ -74,6 +74,7 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     }),
     sendMagicLink: () => ({ email: "owner@example.com", address: "https://app.example.com", endpoint: "/signin" }),
     verifyToken: () => ({ token: "A".repeat(43) }),
+    createToken: () => ({ sessionId: owner.session }),
     delete: () => ({ id: "no-such-user" }),
     search: () => ({}),
     listKeys: () => ({}),

@@ -37,6 +37,7 @@ import type {
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
 import { editedProfileText, profileText } from "../../src/storage/rows.js";
+import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
 import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
@@ -684,5 +685,34 @@ export class MemoryRepository implements Repository, OutboxStore {
     if (!stored || stored.user.email !== token.email) return undefined;
     stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? nowMs };
     return { ...stored.user };
+  }
+
+  // Access-token signing keys
+  private readonly signingKeys: SigningKeyRow[] = [];
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    await this.enter("listSigningKeys");
+    return [...this.signingKeys].sort((a, b) => a.generation - b.generation).map((k) => ({ ...k }));
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    await this.enter("addSigningKey");
+    if (this.signingKeys.some((k) => k.generation === key.generation)) return false;
+    for (const k of this.signingKeys) {
+      if (k.generation < key.generation && k.signsUntilMs === 0) {
+        k.signsUntilMs = key.signsFromMs;
+        k.publishedUntilMs = key.signsFromMs + retiredAfterMs;
+      }
+    }
+    this.signingKeys.push({ ...key, signsUntilMs: 0, publishedUntilMs: 0 });
+    return true;
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    await this.enter("deleteRetiredSigningKeys");
+    const before = this.signingKeys.length;
+    const kept = this.signingKeys.filter((k) => k.publishedUntilMs === 0 || k.publishedUntilMs > nowMs);
+    this.signingKeys.splice(0, this.signingKeys.length, ...kept);
+    return before - kept.length;
   }
 }

@@ -268,4 +268,23 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     name: "user profiles: a small map of text, stored as canonical JSON",
     sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
   },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                text COLLATE "C" NOT NULL,
+        generation         integer NOT NULL,
+        public_jwk         text COLLATE "C" NOT NULL,
+        private_sealed     text COLLATE "C" NOT NULL,
+        created_ms         bigint NOT NULL,
+        signs_from_ms      bigint NOT NULL,
+        signs_until_ms     bigint NOT NULL DEFAULT 0,
+        published_until_ms bigint NOT NULL DEFAULT 0,
+        CONSTRAINT signing_keys_pkey PRIMARY KEY (kid),
+        CONSTRAINT signing_keys_generation UNIQUE (generation)
+      );
+    `,
+  },
 ];

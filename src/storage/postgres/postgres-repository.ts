@@ -51,6 +51,7 @@ import {
   updateUserParameters,
   userParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database, type Queryable } from "./database.js";
@@ -62,6 +63,7 @@ import * as outbox from "./outbox.js";
 import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
 import * as recovery from "./recovery.js";
+import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
@@ -609,5 +611,19 @@ export class PostgresRepository implements Repository {
 
   spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
     return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  listSigningKeys(): Promise<SigningKeyRow[]> {
+    return signingKeys.listSigningKeys(this.db);
+  }
+
+  addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return signingKeys.addSigningKey(this.db, key, retiredAfterMs);
+  }
+
+  deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return signingKeys.deleteRetiredSigningKeys(this.db, nowMs);
   }
 }

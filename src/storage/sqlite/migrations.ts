@@ -196,4 +196,21 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     name: "user profiles: a small map of text, stored as canonical JSON",
     sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
   },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                TEXT    NOT NULL PRIMARY KEY,
+        generation         INTEGER NOT NULL UNIQUE,
+        public_jwk         TEXT    NOT NULL,
+        private_sealed     TEXT    NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        signs_from_ms      INTEGER NOT NULL,
+        signs_until_ms     INTEGER NOT NULL DEFAULT 0,
+        published_until_ms INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+    `,
+  },
 ];

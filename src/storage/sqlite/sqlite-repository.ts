@@ -49,6 +49,7 @@ import {
   toUser,
   type UserRecord,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
@@ -57,6 +58,7 @@ import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
 import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
 import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
+import { prepareSigningKeys, type SqliteSigningKeys } from "./signing-keys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -98,6 +100,7 @@ export class SqliteRepository implements Repository {
   private readonly mailTokens: SqliteMailTokens;
   private readonly passkeys: SqlitePasskeys;
   private readonly recovery: SqliteRecovery;
+  private readonly signingKeys: SqliteSigningKeys;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -126,6 +129,7 @@ export class SqliteRepository implements Repository {
     this.mailTokens = prepareMailTokens(this.db);
     this.passkeys = preparePasskeys(this.db);
     this.recovery = prepareRecovery(this.db);
+    this.signingKeys = prepareSigningKeys(this.db);
   }
 
   async ping(): Promise<void> {
@@ -510,5 +514,19 @@ export class SqliteRepository implements Repository {
 
   async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
     return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    return this.guard(() => this.signingKeys.list());
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return this.write(() => this.signingKeys.add.immediate(key, retiredAfterMs));
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return this.write(() => this.signingKeys.deleteRetired(nowMs));
   }
 }

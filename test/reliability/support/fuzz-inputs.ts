@@ -255,7 +255,7 @@ function coherentRequest(pools: Pools): fc.Arbitrary<{ method: Method; request: 
       request: { id: `fz-${i}`, username: `fz${j}`, email: `fz${j}@example.com` },
     })),
     fc
-      .tuple(fc.constantFrom<Method>("readSession", "logout"), seed)
+      .tuple(fc.constantFrom<Method>("readSession", "logout", "createToken"), seed)
       .map(([method, i]) => ({ method, request: { sessionId: at(pools.sessionIds, i) } })),
   );
 }
