@@ -331,7 +331,7 @@ const abandoned = new WeakSet<object>();
 /** The answer of each HTTP/1.1 request in progress. */
 const responses = new WeakMap<object, http.ServerResponse>();
 
-/** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
+/** How much of an abandoned request body is read and thrown away; past it, the connection (HTTP/1.1) or the stream (HTTP/2) is dropped. */
 const DISCARD_MAX_BYTES = 1024 * 1024;
 
 /**
@@ -345,6 +345,7 @@ const DISCARD_MAX_BYTES = 1024 * 1024;
  */
 export function abandonBody(req: object): void {
   abandoned.add(req);
+  if (req instanceof http2.Http2ServerRequest) return discardH2Body(req);
   const res = responses.get(req);
   const message = req as http.IncomingMessage;
   if (!res || res.headersSent || message.complete) return;
@@ -385,13 +386,58 @@ function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void 
   req.on("data", count);
 }
 
+/** HTTP/2 request bodies being thrown away, and whether they have passed DISCARD_MAX_BYTES. */
+const discarding = new WeakMap<http2.Http2ServerRequest, { over: boolean }>();
+
 /**
- * An answer may be sent before the request body was read to its end (e.g. a
- * message over the size limit is refused at its header). The HTTP/2 stream is
- * then still open for the client's remaining bytes; once the client's flow
- * control window fills it waits forever, and the open stream would hold up a
- * graceful shutdown. As RFC 9113 8.1 allows, tell the client to stop sending
- * with RST_STREAM(NO_ERROR), after the complete answer has been sent.
+ * HTTP/2: an answer may be sent before the request body was read to its end
+ * (a call refused on its key, a message over the size limit). From the
+ * moment the body is abandoned, the rest of it is read and thrown away (never
+ * held), as on HTTP/1.1, up to DISCARD_MAX_BYTES; the stream then ends as any
+ * other once the client has sent it all. Past the bound (declared or found)
+ * reading stops, and the stream is reset once its answer is out
+ * (endHalfOpenStream).
+ *
+ * Resetting every such stream after its answer (RST_STREAM NO_ERROR, which
+ * RFC 9113 8.1 allows) cost more than the stream with Node's own http2
+ * client: it keeps the unsent rest of a reset stream's body counted against
+ * its session memory for good, and once 10 MiB of them have added up (its
+ * default maxSessionMemory; fifty refused 200 kB bodies) it refuses the
+ * headers of every later answer on the session, a keyed call's included, with
+ * RST_STREAM(ENHANCE_YOUR_CALM). nghttp2's own clients (h2load, nghttp) and
+ * curl were not affected; with the body read to its end no client is.
+ */
+function discardH2Body(req: http2.Http2ServerRequest): void {
+  if (req.complete || req.stream.destroyed || discarding.has(req)) return;
+  const state = { over: false };
+  discarding.set(req, state);
+  const declared = Number(req.headers["content-length"] ?? Number.NaN);
+  // A request a reader has destroyed (Connect stops reading a message over
+  // its size limit that way) passes nothing more on: reset it instead.
+  if (declared > DISCARD_MAX_BYTES || req.destroyed) {
+    state.over = true;
+    return;
+  }
+  let discarded = 0;
+  const count = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded <= DISCARD_MAX_BYTES) return;
+    state.over = true;
+    req.off("data", count);
+    req.pause();
+    // Answered already: stop the client now; otherwise once the answer is out.
+    if (req.stream.state.localClose) resetStream(req.stream);
+  };
+  req.on("data", count);
+  req.resume();
+}
+
+/**
+ * An HTTP/2 request answered with its body not read to the end: a body being
+ * thrown away (discardH2Body) is left to finish; any other (never abandoned,
+ * or past the bound) gets RST_STREAM(NO_ERROR) once the answer is out, so the
+ * client stops sending, and the stream does not stay open (holding up a
+ * graceful shutdown) once the client's flow-control window is full.
  */
 function endHalfOpenStream(req: http2.Http2ServerRequest): void {
   if (req.complete) return;
@@ -401,17 +447,24 @@ function endHalfOpenStream(req: http2.Http2ServerRequest): void {
   // the stream's own side is closed, i.e. END_STREAM was sent.
   let ticks = 0;
   const check = () => {
-    if (stream.destroyed || stream.closed) return;
+    if (stream.destroyed || stream.closed || req.complete) return;
     if (stream.state.localClose || ++ticks > 1000) {
-      stream.close(http2.constants.NGHTTP2_NO_ERROR);
-      // Closing is not enough: the unread request bytes stay paused in the
-      // stream's buffer, so it never ends and Node never destroys it. It
-      // would stay counted as in flight (every shutdown then waits the whole
-      // SHUTDOWN_TIMEOUT_SECONDS) and keep its memory. The reset is sent.
-      setImmediate(() => stream.destroy());
+      const discard = discarding.get(req);
+      if (discard === undefined || discard.over) resetStream(stream);
     } else setImmediate(check);
   };
   setImmediate(check);
+}
+
+/** Tells the client to stop sending a body nobody reads (RST_STREAM NO_ERROR), and frees the stream. */
+function resetStream(stream: http2.ServerHttp2Stream): void {
+  if (stream.destroyed) return;
+  stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  // Closing is not enough: the unread request bytes stay paused in the
+  // stream's buffer, so it never ends and Node never destroys it. It would
+  // stay counted as in flight (every shutdown then waits the whole
+  // SHUTDOWN_TIMEOUT_SECONDS) and keep its memory. The reset is sent.
+  setImmediate(() => stream.destroy());
 }
 
 /**
@@ -452,6 +505,8 @@ function missedDeadline(socket: net.Socket, answered: boolean): void {
 function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number, onReset: () => void): void {
   const timer = setTimeout(() => {
     if (req.complete || req.stream.destroyed) return;
+    // Answered already, its body still being thrown away (discardH2Body): no 408 to tell of.
+    if (req.stream.state.localClose) return resetStream(req.stream);
     req.stream.close(http2.constants.NGHTTP2_CANCEL);
     onReset();
   }, timeoutMs);
