@@ -345,7 +345,10 @@ const DISCARD_MAX_BYTES = 1024 * 1024;
  */
 export function abandonBody(req: object): void {
   abandoned.add(req);
-  if (req instanceof http2.Http2ServerRequest) return discardH2Body(req);
+  if (req instanceof http2.Http2ServerRequest) {
+    discardH2Body(req);
+    return;
+  }
   const res = responses.get(req);
   const message = req as http.IncomingMessage;
   if (!res || res.headersSent || message.complete) return;
@@ -506,7 +509,10 @@ function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number, onRe
   const timer = setTimeout(() => {
     if (req.complete || req.stream.destroyed) return;
     // Answered already, its body still being thrown away (discardH2Body): no 408 to tell of.
-    if (req.stream.state.localClose) return resetStream(req.stream);
+    if (req.stream.state.localClose) {
+      resetStream(req.stream);
+      return;
+    }
     req.stream.close(http2.constants.NGHTTP2_CANCEL);
     onReset();
   }, timeoutMs);
