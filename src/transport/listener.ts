@@ -12,7 +12,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { ConnectionCaps, type ConnectionLimit } from "./connection-caps.js";
-import { RequestDeadlines } from "./request-deadlines.js";
+import { type AnswerState, RequestDeadlines } from "./request-deadlines.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -26,8 +26,10 @@ export interface ListenerLimits {
   maxHeaderBytes: number;
   /** Concurrent streams per HTTP/2 connection. */
   maxConcurrentStreams: number;
-  /** Idle keep-alive time for HTTP/1.1 connections and HTTP/2 sessions with no open stream, in ms. */
+  /** Idle keep-alive time for HTTP/1.1 connections (and HTTP/2 sessions, unless h2IdleTimeoutMs is given), in ms. */
   keepAliveTimeoutMs: number;
+  /** Idle time of an HTTP/2 session with no open stream before it is closed, in ms. */
+  h2IdleTimeoutMs?: number;
   /** Time allowed to receive a whole request's headers, in ms (slowloris guard). */
   headersTimeoutMs: number;
   /** Time allowed to receive a whole request, body included, on either protocol (a slowly trickled body is cut off). */
@@ -164,7 +166,7 @@ export class Listener {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
       if (this.draining) session.close();
-      closeWhenIdle(session, limits.keepAliveTimeoutMs);
+      closeWhenIdle(session, limits.h2IdleTimeoutMs ?? limits.keepAliveTimeoutMs);
     });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
@@ -268,9 +270,9 @@ export class Listener {
     // which can make it lose the answer. Close gracefully instead.
     socket.destroySoon = () => lingeringClose(socket);
     // Node's own request timeouts never apply to a server that does not listen itself.
-    const deadlines = new RequestDeadlines(socket, this.limits, (late, answered, startedAt) => {
-      missedDeadline(late, answered);
-      if (!answered) this.refused(undefined, 408, startedAt);
+    const deadlines = new RequestDeadlines(socket, this.limits, (late, answer, startedAt) => {
+      missedDeadline(late, answer);
+      if (answer === "none") this.refused(undefined, 408, startedAt);
     });
     this.deadlines.set(socket, deadlines);
     deadlines.begin();
@@ -488,14 +490,17 @@ const REQUEST_TIMEOUT_ANSWER =
   "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 16\r\n\r\nrequest timeout\n";
 
 /**
- * An HTTP/1.1 request that did not arrive in time: answered 408 (unless its
- * answer has begun), then the connection is closed gracefully. Reading stops
- * first, so nothing more of it reaches a handler; an answer a handler writes
- * later is never sent.
+ * An HTTP/1.1 request that did not arrive in time: answered 408, then the
+ * connection is closed gracefully. Reading stops first, so nothing more of it
+ * reaches a handler; an answer a handler writes later is never sent. A
+ * request already answered in full (refused before its body was read, the
+ * rest being thrown away) gets the 408 too: its answer let the client keep
+ * the connection, so a close with no word would look like a network fault.
+ * Only an answer being sent cannot be followed by one.
  */
-function missedDeadline(socket: net.Socket, answered: boolean): void {
+function missedDeadline(socket: net.Socket, answer: AnswerState): void {
   socket.pause();
-  if (!answered) socket.write(REQUEST_TIMEOUT_ANSWER);
+  if (answer !== "sending" && socket.writable) socket.write(REQUEST_TIMEOUT_ANSWER);
   lingeringClose(socket);
 }
 
