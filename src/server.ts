@@ -189,9 +189,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     {
       maxHeaderBytes: 16 * 1024,
       maxConcurrentStreams: 100,
-      keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 30_000,
-      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutSeconds * 1000,
+      h2IdleTimeoutMs: config.http2IdleTimeoutSeconds * 1000,
+      headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),

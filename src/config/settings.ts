@@ -385,6 +385,35 @@ const SETTING_MAP = {
     describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
     parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
   }),
+  // --- HTTP timeouts (issue 12) ---
+  httpHeadersTimeoutSeconds: define({
+    env: "HTTP_HEADERS_TIMEOUT_SECONDS",
+    default: "30",
+    describe:
+      "Time a client has to send a request's headers (HTTP/1.1; also a TLS handshake and a new connection's first bytes); past it: 408 and the connection is closed (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpRequestTimeoutSeconds: define({
+    env: "HTTP_REQUEST_TIMEOUT_SECONDS",
+    default: "60",
+    describe:
+      "Time a client has to send a whole request, body included (HTTP/1.1: 408 and the connection is closed; HTTP/2: the stream is reset). At least HTTP_HEADERS_TIMEOUT_SECONDS (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpKeepAliveTimeoutSeconds: define({
+    env: "HTTP_KEEP_ALIVE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an idle HTTP/1.1 keep-alive connection is kept open for a next request (longer than a load balancer's idle timeout; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  http2IdleTimeoutSeconds: define({
+    env: "HTTP2_IDLE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an HTTP/2 connection with no open stream and no frame is kept open (an open stream, such as a health Watch, keeps it; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
   // --- Call log sampling (issue 12's speed work) ---
   logCalls: define({
     env: "LOG_CALLS",

@@ -55,7 +55,9 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
       },
       async updatePassword(req, ctx) {
-        await passwords.update(namespaceOf(ctx), req);
+        // A public key (a browser's) is not told whether a user id exists.
+        const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";
+        await passwords.update(namespaceOf(ctx), req, { hideUnknownUser });
         return {};
       },
       async login(req, ctx) {
