@@ -4,7 +4,14 @@
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
 
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
+import type {
+  BindOutcome,
+  NewOutboxMessage,
+  OutboxMessage,
+  OutboxStats,
+  OutboxStore,
+  OutboxSweep,
+} from "../../src/mail/outbox.js";
 import type {
   ChallengePurpose,
   NewChallenge,
@@ -21,6 +28,7 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
+  MailTokenPurpose,
   NewMailToken,
   NewSession,
   PasswordReset,
@@ -485,6 +493,33 @@ export class MemoryRepository implements Repository, OutboxStore {
     return due.map(({ status: _s, nextAttemptMs: _n, leaseOwner: _o, leaseUntilMs: _l, reason: _r, ...m }) => ({
       ...m,
     }));
+  }
+
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    await this.enter("bindMailToken");
+    const held = this.leased(message.id, owner);
+    if (!held?.token) return "not-held";
+    const stored = this.findBy(message.namespace, (u) => u.email === message.recipient);
+    const key = stored && `${message.namespace}\n${held.token.purpose}\n${stored.user.id}`;
+    if (!stored || key === undefined) {
+      this.outbox.splice(this.outbox.indexOf(held), 1);
+      return "dropped";
+    }
+    this.mailTokens.set(key, {
+      namespace: message.namespace,
+      purpose: held.token.purpose as MailTokenPurpose,
+      email: stored.user.email,
+      digest: held.token.digest,
+      createdMs: message.createdMs,
+      expiresMs: message.expiresMs,
+      redirectUrl: held.token.redirectUrl,
+      failureRedirectUrl: held.token.failureRedirectUrl,
+      userId: stored.user.id,
+      spentMs: 0,
+      attempts: 0,
+    });
+    delete held.token;
+    return "bound";
   }
 
   private leased(id: string, owner: string): StoredMail | undefined {

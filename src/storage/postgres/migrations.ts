@@ -262,6 +262,17 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    sql: `
+      ALTER TABLE mail_outbox
+        ADD COLUMN token_purpose text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_digest bytea,
+        ADD COLUMN token_redirect_url text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_failure_redirect_url text COLLATE "C" NOT NULL DEFAULT '';
+    `,
+  },
   ...POSTGRES_PASSKEY_MIGRATIONS,
   {
     version: 55,

@@ -5,7 +5,7 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
@@ -518,6 +518,10 @@ export class PostgresRepository implements Repository {
 
   claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
     return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return outbox.bindMailToken(this.db, message, owner);
   }
 
   markMailSent(id: string, owner: string, nowMs: number): Promise<void> {

@@ -190,6 +190,20 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    // A Send* call queues its mail for any address with the token's digest
+    // here, so it does the same work for a known and an unknown address; the
+    // sender stores the token for the address's user before delivery (or
+    // drops the mail when nobody has it) and clears these columns.
+    sql: `
+      ALTER TABLE mail_outbox ADD COLUMN token_purpose TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_digest BLOB;
+      ALTER TABLE mail_outbox ADD COLUMN token_redirect_url TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_failure_redirect_url TEXT NOT NULL DEFAULT '';
+    `,
+  },
   ...SQLITE_PASSKEY_MIGRATIONS,
   {
     version: 55,

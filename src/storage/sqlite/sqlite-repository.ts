@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
@@ -421,6 +421,10 @@ export class SqliteRepository implements Repository {
 
   async claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
     return this.write(() => this.outbox.claim(owner, nowMs, leaseMs, limit));
+  }
+
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return this.write(() => this.outbox.bind(message, owner));
   }
 
   async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
