@@ -59,6 +59,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Accounts: every user of the namespace, and administrators' actions.
+  list: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

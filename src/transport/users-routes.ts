@@ -43,6 +43,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async search(req, ctx) {
         return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
       },
+      async list(req, ctx) {
+        const page = await users.list(namespaceOf(ctx), req);
+        return { users: page.users.map(userMessage), nextPageToken: page.nextPageToken };
+      },
       async updatePassword(req, ctx) {
         await passwords.update(namespaceOf(ctx), req);
         return {};

@@ -24,6 +24,7 @@ import type {
   UserChanges,
   UserExport,
   UserKey,
+  UserPage,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
@@ -177,6 +178,17 @@ export class MemoryRepository implements Repository, OutboxStore {
     if (!this.users.delete(this.userKey(namespace, id))) return false;
     this.dropSessions(namespace, id, null);
     return true;
+  }
+
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    await this.enter("listUsers");
+    const after = page.after;
+    return [...this.users.values()]
+      .filter((s) => s.namespace === namespace)
+      .map((s) => ({ ...s.user }))
+      .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .filter((u) => !after || u.createdMs > after.createdMs || (u.createdMs === after.createdMs && u.id > after.id))
+      .slice(page.offset, page.offset + page.limit);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {

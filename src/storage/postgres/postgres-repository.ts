@@ -27,6 +27,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -38,6 +39,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -197,6 +199,10 @@ export class PostgresRepository implements Repository {
     // Sessions made meanwhile go with the user.
     while ((await this.changed(SQL.deleteSessionBatch, { namespace, user_id: id, limit: DELETE_BATCH })) > 0);
     return (await this.changed(SQL.deleteUser, { namespace, id })) === 1;
+  }
+
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    return (await this.named<UserRecord>(SQL.listUsers, listParameters(namespace, page))).map(toUser);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {

@@ -28,6 +28,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -38,6 +39,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -229,6 +231,11 @@ export class SqliteRepository implements Repository {
     }
     // Passwords and the sessions left go with the user (ON DELETE CASCADE).
     return this.write(() => this.stmts.deleteUser.run({ namespace, id }).changes > 0);
+  }
+
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    const rows = await this.guard(() => this.stmts.listUsers.all(listParameters(namespace, page)) as UserRecord[]);
+    return rows.map(toUser);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {

@@ -109,6 +109,7 @@ export function prepareStatements(db: Db) {
     }),
     schemaVersion: db.prepare(SQL.schemaVersion),
     getUser: db.prepare(SQL.getUser),
+    listUsers: db.prepare(SQL.listUsers),
     getUserByUsername: db.prepare(SQL.getUserByUsername),
     getUserByEmail: db.prepare(SQL.getUserByEmail),
     credentialByUsername: db.prepare(SQL.credentialByUsername),
