@@ -61,6 +61,7 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   search: { roles: TRUSTED },
   // Accounts: every user of the namespace, and administrators' actions.
   list: { roles: TRUSTED },
+  logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

@@ -47,6 +47,9 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         const page = await users.list(namespaceOf(ctx), req);
         return { users: page.users.map(userMessage), nextPageToken: page.nextPageToken };
       },
+      async logoutAll(req, ctx) {
+        return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
+      },
       async updatePassword(req, ctx) {
         await passwords.update(namespaceOf(ctx), req);
         return {};
