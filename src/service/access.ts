@@ -62,6 +62,7 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   // Accounts: every user of the namespace, and administrators' actions.
   list: { roles: TRUSTED },
   logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  setPassword: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

@@ -260,6 +260,19 @@ export interface Repository extends OutboxStore {
     revokeSessions?: boolean,
   ): Promise<boolean>;
 
+  /**
+   * An administrator's reset: replaces the hash whatever it was, deletes
+   * every session of the user and forgets the failures of these login
+   * throttle accounts, in one transaction. False if the user is absent.
+   */
+  setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean>;
+
   // Sessions
   /**
    * Inserts the session only if the user's password hash still equals

@@ -46,6 +46,9 @@ export const SQL = {
   /** Replaces the hash only if it is still the one the caller checked. */
   replacePassword: `UPDATE passwords SET hash = @hash, updated_ms = @updated_ms
     WHERE namespace = @namespace AND user_id = @user_id AND hash = @expected`,
+  /** SetPassword: whatever the hash was. */
+  setPassword: `UPDATE passwords SET hash = @hash, updated_ms = @updated_ms
+    WHERE namespace = @namespace AND user_id = @user_id`,
   deleteUserSessions: "DELETE FROM sessions WHERE namespace = @namespace AND user_id = @user_id",
 
   getSession: `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms

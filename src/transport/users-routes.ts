@@ -50,6 +50,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async logoutAll(req, ctx) {
         return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
       },
+      async setPassword(req, ctx) {
+        await passwords.set(namespaceOf(ctx), req);
+        return {};
+      },
       async updatePassword(req, ctx) {
         await passwords.update(namespaceOf(ctx), req);
         return {};

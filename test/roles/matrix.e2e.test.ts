@@ -70,6 +70,7 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     list: () => ({ limit: 2 }),
     // Ends the owner's sessions: the test signs the owner in again after each success.
     logoutAll: () => ({ userId: owner.id }),
+    setPassword: () => ({ userId: "no-such-user", newPassword: "correct horse" }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),

@@ -224,6 +224,23 @@ export class MemoryRepository implements Repository, OutboxStore {
 
   private sessionKey = (namespace: string, digest: Buffer) => `${namespace}\n${digest.toString("hex")}`;
 
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    await this.enter("setPasswordHash");
+    const stored = this.users.get(this.userKey(namespace, userId));
+    if (!stored) return false;
+    stored.passwordHash = newHash;
+    stored.user = { ...stored.user, updatedMs: nowMs };
+    this.dropSessions(namespace, userId, null);
+    for (const account of throttleAccounts) this.throttles.delete(`${namespace}\n${account}`);
+    return true;
+  }
+
   async insertSession(
     namespace: string,
     session: NewSession,

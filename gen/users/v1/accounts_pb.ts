@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file users/v1/accounts.proto.
  */
 export const file_users_v1_accounts: GenFile = /*@__PURE__*/
-  fileDesc("Chd1c2Vycy92MS9hY2NvdW50cy5wcm90bxIIdXNlcnMudjEiIwoQTG9nb3V0QWxsUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIiQKEUxvZ291dEFsbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKANiBnByb3RvMw");
+  fileDesc("Chd1c2Vycy92MS9hY2NvdW50cy5wcm90bxIIdXNlcnMudjEiIwoQTG9nb3V0QWxsUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIiQKEUxvZ291dEFsbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMiOwoSU2V0UGFzc3dvcmRSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhUKE1NldFBhc3N3b3JkUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * End every session of a user.
@@ -58,4 +58,47 @@ export type LogoutAllResponse = Message<"users.v1.LogoutAllResponse"> & {
  */
 export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_accounts, 1);
+
+/**
+ * Set a user's password without the current one (an administrator's reset).
+ *
+ * @generated from message users.v1.SetPasswordRequest
+ */
+export type SetPasswordRequest = Message<"users.v1.SetPasswordRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The new password (same policy as Create).
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message users.v1.SetPasswordRequest.
+ * Use `create(SetPasswordRequestSchema)` to create a new message.
+ */
+export const SetPasswordRequestSchema: GenMessage<SetPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_accounts, 2);
+
+/**
+ * The result of SetPassword: empty. Every session of the user has ended.
+ *
+ * @generated from message users.v1.SetPasswordResponse
+ */
+export type SetPasswordResponse = Message<"users.v1.SetPasswordResponse"> & {
+};
+
+/**
+ * Describes the message users.v1.SetPasswordResponse.
+ * Use `create(SetPasswordResponseSchema)` to create a new message.
+ */
+export const SetPasswordResponseSchema: GenMessage<SetPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_accounts, 3);
 

@@ -242,6 +242,27 @@ export class PostgresRepository implements Repository {
     });
   }
 
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    // As replacePasswordHash: the UPDATE locks the passwords row first, so the
+    // DELETE's snapshot sees every session a login inserted against the old hash.
+    return this.db.transaction(async (tx) => {
+      const set = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId };
+      if ((await this.changed(SQL.setPassword, set, tx)) !== 1) return false;
+      await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      await tx.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = ANY($2::text[])", [
+        namespace,
+        throttleAccounts,
+      ]);
+      return true;
+    });
+  }
+
   async insertSession(
     namespace: string,
     session: NewSession,

@@ -260,6 +260,16 @@ export class SqliteRepository implements Repository {
     );
   }
 
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    return this.write(() => this.stmts.setPasswordTx(namespace, userId, newHash, nowMs, throttleAccounts));
+  }
+
   async insertSession(
     namespace: string,
     session: NewSession,

@@ -33,6 +33,7 @@ export function prepareStatements(db: Db) {
   const profileForUpdate = db.prepare(SQL.profileForUpdate);
   const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
   const updatePassword = db.prepare(SQL.replacePassword);
+  const setPassword = db.prepare(SQL.setPassword);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
      SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
@@ -94,6 +95,14 @@ export function prepareStatements(db: Db) {
         const changed = updatePassword.run({ hash: next, updated_ms: nowMs, namespace, user_id: userId, expected });
         if (changed.changes !== 1) return false;
         if (revoke) deleteUserSessions.run({ namespace, user_id: userId });
+        return true;
+      },
+    ),
+    setPasswordTx: db.transaction(
+      (namespace: string, userId: string, hash: string, nowMs: number, accounts: string[]): boolean => {
+        if (setPassword.run({ hash, updated_ms: nowMs, namespace, user_id: userId }).changes !== 1) return false;
+        deleteUserSessions.run({ namespace, user_id: userId });
+        for (const account of accounts) clearThrottle.run(namespace, account);
         return true;
       },
     ),
