@@ -73,6 +73,10 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
   listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Accounts: every user of the namespace, and administrators' actions.
+  list: { roles: TRUSTED },
+  logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  setPassword: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

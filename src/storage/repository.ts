@@ -77,6 +77,14 @@ export interface NewSession {
   expiresMs: number;
 }
 
+/** A page of List: the users after a position in (createdMs, id) order. */
+export interface UserPage {
+  /** The last user of the previous page; none: from the start. */
+  after?: { createdMs: number; id: string };
+  offset: number;
+  limit: number;
+}
+
 export interface UserSearch {
   /** Lowercased username prefix; "" matches any. */
   usernamePrefix: string;
@@ -228,6 +236,12 @@ export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore {
    * Bounded work per event-loop turn however many sessions the user has.
    */
   deleteUser(namespace: string, id: string): Promise<boolean>;
+  /**
+   * The namespace's users in (createdMs, id) order, after `page.after`,
+   * skipping `page.offset`, at most `page.limit` (keyset paging on the
+   * creation index: a user present throughout is on exactly one page).
+   */
+  listUsers(namespace: string, page: UserPage): Promise<User[]>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 
@@ -246,6 +260,19 @@ export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore {
     newHash: string,
     nowMs: number,
     revokeSessions?: boolean,
+  ): Promise<boolean>;
+
+  /**
+   * An administrator's reset: replaces the hash whatever it was, deletes
+   * every session of the user and forgets the failures of these login
+   * throttle accounts, in one transaction. False if the user is absent.
+   */
+  setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
   ): Promise<boolean>;
 
   // Sessions

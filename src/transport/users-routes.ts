@@ -54,6 +54,17 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async search(req, ctx) {
         return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
       },
+      async list(req, ctx) {
+        const page = await users.list(namespaceOf(ctx), req);
+        return { users: page.users.map(userMessage), nextPageToken: page.nextPageToken };
+      },
+      async logoutAll(req, ctx) {
+        return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
+      },
+      async setPassword(req, ctx) {
+        await passwords.set(namespaceOf(ctx), req);
+        return {};
+      },
       async updatePassword(req, ctx) {
         // A public key (a browser's) is not told whether a user id exists.
         const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";

@@ -40,6 +40,7 @@ import type {
   UserChanges,
   UserExport,
   UserKey,
+  UserPage,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
@@ -198,6 +199,17 @@ export class MemoryRepository implements Repository, OutboxStore {
     return true;
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    await this.enter("listUsers");
+    const after = page.after;
+    return [...this.users.values()]
+      .filter((s) => s.namespace === namespace)
+      .map((s) => ({ ...s.user }))
+      .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .filter((u) => !after || u.createdMs > after.createdMs || (u.createdMs === after.createdMs && u.id > after.id))
+      .slice(page.offset, page.offset + page.limit);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     await this.enter("searchUsers");
     return [...this.users.values()]
@@ -230,6 +242,23 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   private sessionKey = (namespace: string, digest: Buffer) => `${namespace}\n${digest.toString("hex")}`;
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    await this.enter("setPasswordHash");
+    const stored = this.users.get(this.userKey(namespace, userId));
+    if (!stored) return false;
+    stored.passwordHash = newHash;
+    stored.user = { ...stored.user, updatedMs: nowMs };
+    this.dropSessions(namespace, userId, null);
+    for (const account of throttleAccounts) this.throttles.delete(`${namespace}\n${account}`);
+    return true;
+  }
 
   async insertSession(
     namespace: string,

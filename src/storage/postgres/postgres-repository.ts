@@ -29,6 +29,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -40,6 +41,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -205,6 +207,10 @@ export class PostgresRepository implements Repository {
     return (await this.changed(SQL.deleteUser, { namespace, id })) === 1;
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    return (await this.named<UserRecord>(SQL.listUsers, listParameters(namespace, page))).map(toUser);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
@@ -238,6 +244,27 @@ export class PostgresRepository implements Repository {
       const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
       if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
       if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      return true;
+    });
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    // As replacePasswordHash: the UPDATE locks the passwords row first, so the
+    // DELETE's snapshot sees every session a login inserted against the old hash.
+    return this.db.transaction(async (tx) => {
+      const set = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId };
+      if ((await this.changed(SQL.setPassword, set, tx)) !== 1) return false;
+      await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      await tx.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = ANY($2::text[])", [
+        namespace,
+        throttleAccounts,
+      ]);
       return true;
     });
   }

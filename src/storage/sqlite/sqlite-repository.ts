@@ -30,6 +30,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -40,6 +41,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -243,6 +245,11 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.stmts.deleteUser.run({ namespace, id }).changes > 0);
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    const rows = await this.guard(() => this.stmts.listUsers.all(listParameters(namespace, page)) as UserRecord[]);
+    return rows.map(toUser);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
@@ -263,6 +270,16 @@ export class SqliteRepository implements Repository {
     return this.write(() =>
       this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
     );
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    return this.write(() => this.stmts.setPasswordTx(namespace, userId, newHash, nowMs, throttleAccounts));
   }
 
   async insertSession(
