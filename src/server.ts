@@ -122,6 +122,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
     secrets,
+    // An admin's way out for a locked-out user is recorded (docs/mfa.md).
+    onMfaAdminRemoval: (removal) =>
+      logger.warn(
+        { namespace: removal.namespace, user_id: removal.userId, key_id: removal.keyId, role: removal.role },
+        "second factor removed without a code (admin removal)",
+      ),
   });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);

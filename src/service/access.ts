@@ -52,6 +52,15 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Second factors (docs/mfa.md): a public key acts only for the user of its
+  // session; DisableTotp then also needs a code (checked in MfaService). The
+  // mfa_ticket is VerifyMfa's proof.
+  enrollTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  confirmTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  verifyMfa: { roles: ANYONE, publicProof: "in-request" },
+  disableTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  regenerateRecoveryCodes: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  getMfaStatus: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

@@ -7,6 +7,8 @@ import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { type MfaDeps, MfaService } from "./mfa.js";
+import { MfaTickets } from "./mfa-ticket.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordsService } from "./passwords.js";
 import { SecretBox } from "./secret-box.js";
@@ -37,7 +39,7 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "totpIssuer">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -50,6 +52,8 @@ export interface ServiceDeps {
   onMailQueued?: () => void;
   /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
   secrets?: SecretBox;
+  /** Told when a service or admin key removed a user's second factor without a code (logged). */
+  onMfaAdminRemoval?: MfaDeps["onAdminRemoval"];
 }
 
 export interface Services {
@@ -64,9 +68,19 @@ export interface Services {
   /** Seals secrets at rest (signing keys, TOTP secrets). */
   secrets: SecretBox;
   verification: VerificationService;
+  /** Second factors: TOTP, recovery codes, VerifyMfa (docs/mfa.md). */
+  mfa: MfaService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming, onMailQueued, secrets }: ServiceDeps): Services {
+export function buildServices({
+  settings,
+  repo,
+  now,
+  hashTiming,
+  onMailQueued,
+  secrets = SecretBox.ephemeral(),
+  onMfaAdminRemoval,
+}: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -81,6 +95,7 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
   });
   const sessions = new SessionsService({
     repo,
+    secondFactor: new MfaTickets({ repo, now }),
     hasher,
     throttle,
     sessionTtlSeconds: settings.sessionTtlSeconds,
@@ -120,6 +135,15 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued, s
       mailRateWindowSeconds: settings.mailRateWindowSeconds,
       onMailQueued,
     }),
-    secrets: secrets ?? SecretBox.ephemeral(),
+    secrets,
+    mfa: new MfaService({
+      repo,
+      secrets,
+      throttle,
+      sessions,
+      issuer: settings.totpIssuer ?? "users",
+      now,
+      onAdminRemoval: onMfaAdminRemoval,
+    }),
   };
 }

@@ -34,6 +34,10 @@ export function startSweeper(
         while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
           /* more to sweep */
         }
+        // Expired MFA tickets are refused anyway; they go here so the table stays small.
+        while ((await repo.sweepMfaTickets(now(), BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
       } catch (err) {
         onError(err);
       } finally {

@@ -12,6 +12,7 @@
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { MfaStore } from "./mfa-store.js";
 
 export interface User {
   id: string;
@@ -176,8 +177,8 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts) is part of every engine. */
-export interface Repository extends OutboxStore {
+/** The mail outbox (OutboxStore, src/mail/outbox.ts) and second factors (MfaStore) are part of every engine. */
+export interface Repository extends OutboxStore, MfaStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */

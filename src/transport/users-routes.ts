@@ -4,12 +4,14 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
+import { mfaHandlers } from "./mfa-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -17,13 +19,14 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  mfa: MfaService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification } = services;
+  const { users, sessions, passwords, verification, mfa } = services;
   router.service(
     Users,
     {
@@ -48,7 +51,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       async login(req, ctx) {
-        return { session: sessionMessage(await sessions.login(namespaceOf(ctx), req)) };
+        const outcome = await sessions.login(namespaceOf(ctx), req);
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in outcome) return { mfaRequired: true, mfaTicket: outcome.mfaTicket };
+        return { session: sessionMessage(outcome) };
       },
       async logout(req, ctx) {
         await sessions.logout(namespaceOf(ctx), req.sessionId);
@@ -78,6 +84,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
       },
+      ...mfaHandlers(mfa, sessionMessage),
     },
     { interceptors },
   );

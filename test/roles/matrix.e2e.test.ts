@@ -67,6 +67,14 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     verifyEmail: () => ({ token: "A".repeat(43) }),
     delete: () => ({ id: "no-such-user" }),
     search: () => ({}),
+    // Second factors, about owner (whose TOTP is never on). A wrong code would be Unauthenticated, which reads as
+    // a refusal here: ConfirmTotp and VerifyMfa get a malformed one (InvalidArgument, checked past the role).
+    enrollTotp: () => ({ userId: owner.id }),
+    confirmTotp: () => ({ userId: owner.id, code: "x" }),
+    verifyMfa: () => ({ mfaTicket: "A".repeat(43), code: "x" }),
+    disableTotp: () => ({ userId: owner.id, code: "000000" }),
+    regenerateRecoveryCodes: () => ({ userId: owner.id, code: "000000" }),
+    getMfaStatus: () => ({ userId: owner.id }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),

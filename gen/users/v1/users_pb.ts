@@ -15,13 +15,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ConfirmTotpRequestSchema, ConfirmTotpResponseSchema, DisableTotpRequestSchema, DisableTotpResponseSchema, EnrollTotpRequestSchema, EnrollTotpResponseSchema, GetMfaStatusRequestSchema, GetMfaStatusResponseSchema, RegenerateRecoveryCodesRequestSchema, RegenerateRecoveryCodesResponseSchema, VerifyMfaRequestSchema } from "./mfa_pb.js";
+import { file_users_v1_mfa } from "./mfa_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiggEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDImkKB1Nlc3Npb24SCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgdleHBpcmVzGAUgASgDEg8KB3VzZXJfaWQYBiABKAkiTgoNQ3JlYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIZCgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiPAoNVXBkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIuCg5VcGRhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIbCg1EZWxldGVSZXF1ZXN0EgoKAmlkGAEgASgJIhAKDkRlbGV0ZVJlc3BvbnNlIk8KDVNlYXJjaFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDQoFbGltaXQYAyABKAMSDgoGb2Zmc2V0GAQgASgDIi8KDlNlYXJjaFJlc3BvbnNlEh0KBXVzZXJzGAEgAygLMg4udXNlcnMudjEuVXNlciJuChVVcGRhdGVQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxvbGRfcGFzc3dvcmQYAiABKAkSFAoMbmV3X3Bhc3N3b3JkGAMgASgJEhgKEGNvbmZpcm1fcGFzc3dvcmQYBCABKAkiGAoWVXBkYXRlUGFzc3dvcmRSZXNwb25zZSJBCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiMwoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UyvgcKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAYgZwcm90bzM");
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiggEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDImkKB1Nlc3Npb24SCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgdleHBpcmVzGAUgASgDEg8KB3VzZXJfaWQYBiABKAkiTgoNQ3JlYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIZCgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiPAoNVXBkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIuCg5VcGRhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIbCg1EZWxldGVSZXF1ZXN0EgoKAmlkGAEgASgJIhAKDkRlbGV0ZVJlc3BvbnNlIk8KDVNlYXJjaFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDQoFbGltaXQYAyABKAMSDgoGb2Zmc2V0GAQgASgDIi8KDlNlYXJjaFJlc3BvbnNlEh0KBXVzZXJzGAEgAygLMg4udXNlcnMudjEuVXNlciJuChVVcGRhdGVQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxvbGRfcGFzc3dvcmQYAiABKAkSFAoMbmV3X3Bhc3N3b3JkGAMgASgJEhgKEGNvbmZpcm1fcGFzc3dvcmQYBCABKAkiGAoWVXBkYXRlUGFzc3dvcmRSZXNwb25zZSJBCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkihwEKDUxvZ2luUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24SGQoMbWZhX3JlcXVpcmVkGAIgASgISACIAQESFwoKbWZhX3RpY2tldBgDIAEoCUgBiAEBQg8KDV9tZmFfcmVxdWlyZWRCDQoLX21mYV90aWNrZXQiNwoRVmVyaWZ5TWZhUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24iIwoNTG9nb3V0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIigKElJlYWRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIjkKE1JlYWRTZXNzaW9uUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24iJgoTTGlzdFNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIj8KC1Nlc3Npb25JbmZvEg4KBmhhbmRsZRgBIAEoCRIPCgdjcmVhdGVkGAIgASgDEg8KB2V4cGlyZXMYAyABKAMiPwoUTGlzdFNlc3Npb25zUmVzcG9uc2USJwoIc2Vzc2lvbnMYASADKAsyFS51c2Vycy52MS5TZXNzaW9uSW5mbyI5ChVSZXZva2VTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdoYW5kbGVzGAIgAygJIikKFlJldm9rZVNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoAyKbAQocU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhQKDHRleHRfY29udGVudBgDIAEoCRIUCgxyZWRpcmVjdF91cmwYBCABKAkSHAoUZmFpbHVyZV9yZWRpcmVjdF91cmwYBSABKAkSEQoJZnJvbV9uYW1lGAYgASgJIh8KHVNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIiMKElZlcmlmeUVtYWlsUmVxdWVzdBINCgV0b2tlbhgBIAEoCSIVChNWZXJpZnlFbWFpbFJlc3BvbnNlMrALCgVVc2VycxI9CgZDcmVhdGUSFy51c2Vycy52MS5DcmVhdGVSZXF1ZXN0GhgudXNlcnMudjEuQ3JlYXRlUmVzcG9uc2UiABI3CgRSZWFkEhUudXNlcnMudjEuUmVhZFJlcXVlc3QaFi51c2Vycy52MS5SZWFkUmVzcG9uc2UiABI9CgZVcGRhdGUSFy51c2Vycy52MS5VcGRhdGVSZXF1ZXN0GhgudXNlcnMudjEuVXBkYXRlUmVzcG9uc2UiABI9CgZEZWxldGUSFy51c2Vycy52MS5EZWxldGVSZXF1ZXN0GhgudXNlcnMudjEuRGVsZXRlUmVzcG9uc2UiABI9CgZTZWFyY2gSFy51c2Vycy52MS5TZWFyY2hSZXF1ZXN0GhgudXNlcnMudjEuU2VhcmNoUmVzcG9uc2UiABJVCg5VcGRhdGVQYXNzd29yZBIfLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVxdWVzdBogLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVzcG9uc2UiABI6CgVMb2dpbhIWLnVzZXJzLnYxLkxvZ2luUmVxdWVzdBoXLnVzZXJzLnYxLkxvZ2luUmVzcG9uc2UiABI9CgZMb2dvdXQSFy51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0GhgudXNlcnMudjEuTG9nb3V0UmVzcG9uc2UiABJMCgtSZWFkU2Vzc2lvbhIcLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVxdWVzdBodLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVzcG9uc2UiABJPCgxMaXN0U2Vzc2lvbnMSHS51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0Gh4udXNlcnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiABJVCg5SZXZva2VTZXNzaW9ucxIfLnVzZXJzLnYxLlJldm9rZVNlc3Npb25zUmVxdWVzdBogLnVzZXJzLnYxLlJldm9rZVNlc3Npb25zUmVzcG9uc2UiABJqChVTZW5kVmVyaWZpY2F0aW9uRW1haWwSJi51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0GicudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiABJMCgtWZXJpZnlFbWFpbBIcLnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBodLnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2UiABJJCgpFbnJvbGxUb3RwEhsudXNlcnMudjEuRW5yb2xsVG90cFJlcXVlc3QaHC51c2Vycy52MS5FbnJvbGxUb3RwUmVzcG9uc2UiABJMCgtDb25maXJtVG90cBIcLnVzZXJzLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBodLnVzZXJzLnYxLkNvbmZpcm1Ub3RwUmVzcG9uc2UiABJGCglWZXJpZnlNZmESGi51c2Vycy52MS5WZXJpZnlNZmFSZXF1ZXN0GhsudXNlcnMudjEuVmVyaWZ5TWZhUmVzcG9uc2UiABJMCgtEaXNhYmxlVG90cBIcLnVzZXJzLnYxLkRpc2FibGVUb3RwUmVxdWVzdBodLnVzZXJzLnYxLkRpc2FibGVUb3RwUmVzcG9uc2UiABJwChdSZWdlbmVyYXRlUmVjb3ZlcnlDb2RlcxIoLnVzZXJzLnYxLlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVxdWVzdBopLnVzZXJzLnYxLlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVzcG9uc2UiABJPCgxHZXRNZmFTdGF0dXMSHS51c2Vycy52MS5HZXRNZmFTdGF0dXNSZXF1ZXN0Gh4udXNlcnMudjEuR2V0TWZhU3RhdHVzUmVzcG9uc2UiAGIGcHJvdG8z", [file_users_v1_mfa]);
 
 /**
  * A user account. The password is never part of it.
@@ -514,10 +516,28 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
 export type LoginResponse = Message<"users.v1.LoginResponse"> & {
   /**
    * The new session. Its id is the bearer secret: keep it like a password.
+   * Absent when mfa_required is set.
    *
    * @generated from field: users.v1.Session session = 1;
    */
   session?: Session | undefined;
+
+  /**
+   * Set (true) when the account has a second factor: no session yet; call
+   * VerifyMfa with mfa_ticket. Absent for accounts without one, so their
+   * answer is exactly as before (on the M3O paths too).
+   *
+   * @generated from field: optional bool mfa_required = 2;
+   */
+  mfaRequired?: boolean | undefined;
+
+  /**
+   * With mfa_required: the ticket for VerifyMfa (256 random bits, base64url;
+   * single use, 5 minutes, dead after 5 wrong proofs).
+   *
+   * @generated from field: optional string mfa_ticket = 3;
+   */
+  mfaTicket?: string | undefined;
 };
 
 /**
@@ -526,6 +546,27 @@ export type LoginResponse = Message<"users.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 15);
+
+/**
+ * The result of VerifyMfa: the session, exactly as Login returns it.
+ *
+ * @generated from message users.v1.VerifyMfaResponse
+ */
+export type VerifyMfaResponse = Message<"users.v1.VerifyMfaResponse"> & {
+  /**
+   * The new session.
+   *
+   * @generated from field: users.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyMfaResponse.
+ * Use `create(VerifyMfaResponseSchema)` to create a new message.
+ */
+export const VerifyMfaResponseSchema: GenMessage<VerifyMfaResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 16);
 
 /**
  * End a session.
@@ -546,7 +587,7 @@ export type LogoutRequest = Message<"users.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 16);
+  messageDesc(file_users_v1_users, 17);
 
 /**
  * The result of Logout: empty.
@@ -561,7 +602,7 @@ export type LogoutResponse = Message<"users.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 17);
+  messageDesc(file_users_v1_users, 18);
 
 /**
  * Read a session.
@@ -582,7 +623,7 @@ export type ReadSessionRequest = Message<"users.v1.ReadSessionRequest"> & {
  * Use `create(ReadSessionRequestSchema)` to create a new message.
  */
 export const ReadSessionRequestSchema: GenMessage<ReadSessionRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 18);
+  messageDesc(file_users_v1_users, 19);
 
 /**
  * The result of ReadSession.
@@ -603,7 +644,7 @@ export type ReadSessionResponse = Message<"users.v1.ReadSessionResponse"> & {
  * Use `create(ReadSessionResponseSchema)` to create a new message.
  */
 export const ReadSessionResponseSchema: GenMessage<ReadSessionResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 19);
+  messageDesc(file_users_v1_users, 20);
 
 /**
  * List a user's sessions.
@@ -624,7 +665,7 @@ export type ListSessionsRequest = Message<"users.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 20);
+  messageDesc(file_users_v1_users, 21);
 
 /**
  * A live session as an administrator sees it: never its id.
@@ -660,7 +701,7 @@ export type SessionInfo = Message<"users.v1.SessionInfo"> & {
  * Use `create(SessionInfoSchema)` to create a new message.
  */
 export const SessionInfoSchema: GenMessage<SessionInfo> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 21);
+  messageDesc(file_users_v1_users, 22);
 
 /**
  * The result of ListSessions.
@@ -681,7 +722,7 @@ export type ListSessionsResponse = Message<"users.v1.ListSessionsResponse"> & {
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 22);
+  messageDesc(file_users_v1_users, 23);
 
 /**
  * End sessions of a user.
@@ -710,7 +751,7 @@ export type RevokeSessionsRequest = Message<"users.v1.RevokeSessionsRequest"> & 
  * Use `create(RevokeSessionsRequestSchema)` to create a new message.
  */
 export const RevokeSessionsRequestSchema: GenMessage<RevokeSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 23);
+  messageDesc(file_users_v1_users, 24);
 
 /**
  * The result of RevokeSessions.
@@ -731,7 +772,7 @@ export type RevokeSessionsResponse = Message<"users.v1.RevokeSessionsResponse"> 
  * Use `create(RevokeSessionsResponseSchema)` to create a new message.
  */
 export const RevokeSessionsResponseSchema: GenMessage<RevokeSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 24);
+  messageDesc(file_users_v1_users, 25);
 
 /**
  * @generated from message users.v1.SendVerificationEmailRequest
@@ -788,7 +829,7 @@ export type SendVerificationEmailRequest = Message<"users.v1.SendVerificationEma
  * Use `create(SendVerificationEmailRequestSchema)` to create a new message.
  */
 export const SendVerificationEmailRequestSchema: GenMessage<SendVerificationEmailRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 25);
+  messageDesc(file_users_v1_users, 26);
 
 /**
  * @generated from message users.v1.SendVerificationEmailResponse
@@ -801,7 +842,7 @@ export type SendVerificationEmailResponse = Message<"users.v1.SendVerificationEm
  * Use `create(SendVerificationEmailResponseSchema)` to create a new message.
  */
 export const SendVerificationEmailResponseSchema: GenMessage<SendVerificationEmailResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 26);
+  messageDesc(file_users_v1_users, 27);
 
 /**
  * @generated from message users.v1.VerifyEmailRequest
@@ -820,7 +861,7 @@ export type VerifyEmailRequest = Message<"users.v1.VerifyEmailRequest"> & {
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 27);
+  messageDesc(file_users_v1_users, 28);
 
 /**
  * @generated from message users.v1.VerifyEmailResponse
@@ -833,7 +874,7 @@ export type VerifyEmailResponse = Message<"users.v1.VerifyEmailResponse"> & {
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 28);
+  messageDesc(file_users_v1_users, 29);
 
 /**
  * Users manages the accounts of one namespace and signs them in.
@@ -998,6 +1039,76 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof VerifyEmailRequestSchema;
     output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Start a TOTP enrolment: a new secret and its otpauth:// URI. A pending
+   * enrolment replaces an older pending one; it counts once confirmed.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (TOTP is already on).
+   *
+   * @generated from rpc users.v1.Users.EnrollTotp
+   */
+  enrollTotp: {
+    methodKind: "unary";
+    input: typeof EnrollTotpRequestSchema;
+    output: typeof EnrollTotpResponseSchema;
+  },
+  /**
+   * Confirm the pending enrolment with a code; returns 10 recovery codes.
+   * Errors: FAILED_PRECONDITION (nothing pending, or already on),
+   * UNAUTHENTICATED (wrong code), RESOURCE_EXHAUSTED (throttled).
+   *
+   * @generated from rpc users.v1.Users.ConfirmTotp
+   */
+  confirmTotp: {
+    methodKind: "unary";
+    input: typeof ConfirmTotpRequestSchema;
+    output: typeof ConfirmTotpResponseSchema;
+  },
+  /**
+   * Second step of a sign-in: the mfa_ticket from Login (or VerifyToken) and
+   * a TOTP code or a recovery code; returns the session, as Login does.
+   * Errors: UNAUTHENTICATED (unknown, used, expired or dead ticket; wrong
+   * code), RESOURCE_EXHAUSTED (throttled).
+   *
+   * @generated from rpc users.v1.Users.VerifyMfa
+   */
+  verifyMfa: {
+    methodKind: "unary";
+    input: typeof VerifyMfaRequestSchema;
+    output: typeof VerifyMfaResponseSchema;
+  },
+  /**
+   * Turn TOTP off and void the recovery codes. Public keys prove it with a
+   * current code or a recovery code; service and admin keys need neither.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (TOTP is off), UNAUTHENTICATED.
+   *
+   * @generated from rpc users.v1.Users.DisableTotp
+   */
+  disableTotp: {
+    methodKind: "unary";
+    input: typeof DisableTotpRequestSchema;
+    output: typeof DisableTotpResponseSchema;
+  },
+  /**
+   * A new set of 10 recovery codes (given a current TOTP code); the old set
+   * stops working. Errors: FAILED_PRECONDITION (TOTP is off), UNAUTHENTICATED.
+   *
+   * @generated from rpc users.v1.Users.RegenerateRecoveryCodes
+   */
+  regenerateRecoveryCodes: {
+    methodKind: "unary";
+    input: typeof RegenerateRecoveryCodesRequestSchema;
+    output: typeof RegenerateRecoveryCodesResponseSchema;
+  },
+  /**
+   * Which second factors a user has, and recovery codes left. Errors: NOT_FOUND.
+   *
+   * @generated from rpc users.v1.Users.GetMfaStatus
+   */
+  getMfaStatus: {
+    methodKind: "unary";
+    input: typeof GetMfaStatusRequestSchema;
+    output: typeof GetMfaStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);
