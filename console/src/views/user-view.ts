@@ -6,6 +6,7 @@ import { h, time, viewHeading } from "../dom.js";
 import { describeError } from "../errors.js";
 import { deleteUserPanel } from "./delete-user-panel.js";
 import { editUserForm } from "./edit-user-form.js";
+import { mfaPanel } from "./mfa-panel.js";
 import { passwordForm } from "./password-form.js";
 import { sessionsPanel } from "./sessions-panel.js";
 
@@ -47,6 +48,7 @@ export function userView(app: App, id: string): HTMLElement {
         // A new password ends every session: show that at once.
         passwordForm(app, now, () => void sessions.refresh()),
         sessions.element,
+        mfaPanel(app, now),
         deleteUserPanel(app, now),
       );
     } catch (err) {
