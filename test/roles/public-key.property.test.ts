@@ -12,7 +12,16 @@ import { PROTOCOLS } from "./support/callers.js";
 import { headersOf, PASSWORD, type RolesWorld, startRolesWorld } from "./support/setup.js";
 
 const USERS = 4;
-const METHODS = ["read", "update", "listSessions", "revokeSessions", "delete", "search"] as const;
+const METHODS = [
+  "read",
+  "update",
+  "listSessions",
+  "revokeSessions",
+  "delete",
+  "search",
+  "enrollTotp",
+  "getMfaStatus",
+] as const;
 
 describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
   let w: RolesWorld;
@@ -89,6 +98,8 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
       case "update":
         return { id, email: `changed${++counter}@example.com` };
       case "listSessions":
+      case "enrollTotp":
+      case "getMfaStatus":
         return { userId: id };
       case "revokeSessions":
         // Every session: a wrongful success would end the victim's session.
@@ -125,7 +136,9 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
         { sessionId: user.session },
         headersOf(w.keys.admin, namespace),
       );
-      return { user: read.user, session: session.code };
+      // A second factor enrolled for a user whose session it did not hold would show here.
+      const mfa = await w.admin("getMfaStatus", { userId: user.id }, namespace);
+      return { user: read.user, session: session.code, mfa };
     };
     return {
       alpha: await Promise.all(alpha.map((u) => state(u, "alpha"))),
