@@ -128,12 +128,18 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         { namespace: removal.namespace, user_id: removal.userId, key_id: removal.keyId, role: removal.role },
         "second factor removed without a code (admin removal)",
       ),
+    warn: (fields, message) => logger.warn(fields, message),
   });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
 
-  const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
+  const callLog = logCalls(logger, {
+    mode: config.logCalls,
+    perSecond: config.logCallsPerSecond,
+    slowMs: config.logSlowCallMs,
+  });
+  const observe = observeInterceptor([callLog, metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
     registerApi(router, services, observe);
     // Probes and schema discovery need no API key.

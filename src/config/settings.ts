@@ -10,6 +10,7 @@ import {
   parseOrigin,
   parseSmtpUrl,
 } from "./parsers.js";
+import { PASSKEY_SETTINGS } from "./passkey-settings.js";
 
 /** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
 const SHOWN_URL_PARAMETERS = new Set([
@@ -356,11 +357,45 @@ const SETTING_MAP = {
       return text;
     },
   }),
+  // ---- Account recovery (docs/mail.md) ----
+  passwordResetMaxTtlSeconds: define({
+    env: "PASSWORD_RESET_MAX_TTL_SECONDS",
+    default: "3600",
+    describe:
+      "The longest a password reset code works: a longer `expiration` is cut to it (the default expiration is 1800 seconds, or this if shorter).",
+    parse: parseDurationSeconds(60, 86400),
+  }),
+  magicLinkTtlSeconds: define({
+    env: "MAGIC_LINK_TTL_SECONDS",
+    default: "600",
+    describe: "How long a magic sign-in link works (default 10 minutes).",
+    parse: parseDurationSeconds(60, 3600),
+  }),
   logLevel: define({
     env: "LOG_LEVEL",
     default: "info",
     describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
     parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
+  }),
+  // --- Call log sampling (issue 12's speed work) ---
+  logCalls: define({
+    env: "LOG_CALLS",
+    default: "sample",
+    describe:
+      "Which finished calls get a log line: all; errors (failed or slow calls only); sample (every failed or slow call, and successful ones up to LOG_CALLS_PER_SECOND a second, the rest counted in the next line's unlogged_calls). Metrics count every call whatever this says.",
+    parse: parseEnum(["all", "errors", "sample"] as const),
+  }),
+  logCallsPerSecond: define({
+    env: "LOG_CALLS_PER_SECOND",
+    default: "100",
+    describe: "With LOG_CALLS=sample: successful calls logged per second at most (1–1000000).",
+    parse: parseInteger(1, 1_000_000),
+  }),
+  logSlowCallMs: define({
+    env: "LOG_SLOW_CALL_MS",
+    default: "1000",
+    describe: "A call that takes at least this long (ms) is logged whatever LOG_CALLS says (1–3600000).",
+    parse: parseInteger(1, 3_600_000),
   }),
   shutdownTimeoutSeconds: define({
     env: "SHUTDOWN_TIMEOUT_SECONDS",
@@ -368,6 +403,7 @@ const SETTING_MAP = {
     describe: "On SIGTERM/SIGINT: how long in-flight calls may take to finish before the process exits.",
     parse: parseDurationSeconds(0, 600),
   }),
+  ...PASSKEY_SETTINGS,
 };
 
 type SettingMap = typeof SETTING_MAP;

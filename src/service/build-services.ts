@@ -3,13 +3,17 @@
 // in a test is wired exactly as what runs in production.
 import os from "node:os";
 import type { Config } from "../config/config.js";
+import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { MagicLinkService } from "./magic-link.js";
 import { type MfaDeps, MfaService } from "./mfa.js";
 import { MfaTickets } from "./mfa-ticket.js";
+import { PasskeysService, type PasskeyWarning } from "./passkeys.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
+import { PasswordResetService } from "./password-reset.js";
 import { PasswordsService } from "./passwords.js";
 import { SecretBox } from "./secret-box.js";
 import { SessionsService } from "./sessions.js";
@@ -39,7 +43,19 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "totpIssuer">>;
+  Partial<
+    Pick<
+      Config,
+      | "publicUrl"
+      | "redirectOrigins"
+      | "verificationTtlSeconds"
+      | "passwordResetMaxTtlSeconds"
+      | "magicLinkTtlSeconds"
+      | "totpIssuer"
+    >
+  > &
+  // Passkey settings: absent means passkeys are off.
+  Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -54,6 +70,8 @@ export interface ServiceDeps {
   secrets?: SecretBox;
   /** Told when a service or admin key removed a user's second factor without a code (logged). */
   onMfaAdminRemoval?: MfaDeps["onAdminRemoval"];
+  /** Told what the operator should hear about (a passkey counter that went backwards). */
+  warn?: PasskeyWarning;
 }
 
 export interface Services {
@@ -70,6 +88,9 @@ export interface Services {
   verification: VerificationService;
   /** Second factors: TOTP, recovery codes, VerifyMfa (docs/mfa.md). */
   mfa: MfaService;
+  passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
 }
 
 export function buildServices({
@@ -80,6 +101,7 @@ export function buildServices({
   onMailQueued,
   secrets = SecretBox.ephemeral(),
   onMfaAdminRemoval,
+  warn,
 }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
@@ -93,15 +115,24 @@ export function buildServices({
     },
     now,
   });
+  const secondFactor = new MfaTickets({ repo, now });
   const sessions = new SessionsService({
     repo,
-    secondFactor: new MfaTickets({ repo, now }),
+    secondFactor,
     hasher,
     throttle,
     sessionTtlSeconds: settings.sessionTtlSeconds,
     maxSessionsPerUser: settings.maxSessionsPerUser,
     now,
   });
+  const tokenMail = {
+    repo,
+    now,
+    mailsPerAddress: settings.mailsPerAddress,
+    mailRateWindowSeconds: settings.mailRateWindowSeconds,
+    onMailQueued,
+  };
+  const redirectOrigins = settings.redirectOrigins ?? [];
   return {
     hasher,
     throttle,
@@ -126,14 +157,23 @@ export function buildServices({
       },
     }),
     verification: new VerificationService({
-      repo,
-      now,
+      ...tokenMail,
       publicUrl: settings.publicUrl ?? "http://localhost:8080",
-      redirectOrigins: settings.redirectOrigins ?? [],
+      redirectOrigins,
       ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
-      mailsPerAddress: settings.mailsPerAddress,
-      mailRateWindowSeconds: settings.mailRateWindowSeconds,
-      onMailQueued,
+    }),
+    passwordReset: new PasswordResetService({
+      ...tokenMail,
+      hasher,
+      throttle,
+      maxTtlSeconds: settings.passwordResetMaxTtlSeconds ?? 3600,
+    }),
+    magicLinks: new MagicLinkService({
+      ...tokenMail,
+      sessions,
+      secondFactor,
+      redirectOrigins,
+      ttlSeconds: settings.magicLinkTtlSeconds ?? 600,
     }),
     secrets,
     mfa: new MfaService({
@@ -144,6 +184,18 @@ export function buildServices({
       issuer: settings.totpIssuer ?? "users",
       now,
       onAdminRemoval: onMfaAdminRemoval,
+    }),
+    passkeys: new PasskeysService({
+      repo,
+      rp: relyingParty({
+        rpId: settings.rpId ?? "",
+        rpName: settings.rpName ?? "users",
+        rpOrigins: settings.rpOrigins ?? [],
+      }),
+      sessionTtlSeconds: settings.sessionTtlSeconds,
+      ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
+      now,
+      ...(warn ? { warn } : {}),
     }),
   };
 }

@@ -4,14 +4,18 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { MagicLinkService } from "../service/magic-link.js";
 import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
+import type { PasskeysService } from "../service/passkeys.js";
+import type { PasswordResetService } from "../service/password-reset.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
 import { mfaHandlers } from "./mfa-routes.js";
+import { passkeyHandlers } from "./passkeys-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -20,21 +24,25 @@ export interface UsersServices {
   passwords: PasswordsService;
   verification: VerificationService;
   mfa: MfaService;
+  passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification, mfa } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks, mfa } = services;
   router.service(
     Users,
     {
+      ...passkeyHandlers(services.passkeys, sessionMessage),
       async create(req, ctx) {
         return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
       },
       async read(req, ctx) {
-        return { user: userMessage(await users.read(namespaceOf(ctx), req.id)) };
+        return { user: userMessage(await users.read(namespaceOf(ctx), req)) };
       },
       async update(req, ctx) {
         return { user: userMessage(await users.update(namespaceOf(ctx), req)) };
@@ -85,6 +93,26 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       ...mfaHandlers(mfa, sessionMessage),
+      // ---- Account recovery ----
+      async sendPasswordResetEmail(req, ctx) {
+        await passwordReset.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async resetPassword(req, ctx) {
+        await passwordReset.reset(namespaceOf(ctx), req);
+        return {};
+      },
+      async sendMagicLink(req, ctx) {
+        await magicLinks.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async verifyToken(req, ctx) {
+        const check = await magicLinks.verify(namespaceOf(ctx), req.token);
+        if (!check.isValid) return { isValid: false, message: check.message };
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in check) return { isValid: true, mfaRequired: true, mfaTicket: check.mfaTicket };
+        return { isValid: true, session: sessionMessage(check.session) };
+      },
     },
     { interceptors },
   );
@@ -106,6 +134,7 @@ function userMessage(user: User): UserInit {
     updated: unixSeconds(user.updatedMs),
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
+    profile: { ...user.profile },
   };
 }
 

@@ -229,6 +229,8 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
     MAX_BODY_BYTES: "1048576",
     // The keys' cache would hide a revocation made by the CLI from the server for a few seconds.
     API_KEY_CACHE_SECONDS: "0",
+    // Every call's line, not a sample: the test counts them.
+    LOG_CALLS: "all",
   };
   let secrets: Secrets;
 

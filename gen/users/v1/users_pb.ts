@@ -17,13 +17,17 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ConfirmTotpRequestSchema, ConfirmTotpResponseSchema, DisableTotpRequestSchema, DisableTotpResponseSchema, EnrollTotpRequestSchema, EnrollTotpResponseSchema, GetMfaStatusRequestSchema, GetMfaStatusResponseSchema, RegenerateRecoveryCodesRequestSchema, RegenerateRecoveryCodesResponseSchema, VerifyMfaRequestSchema } from "./mfa_pb.js";
 import { file_users_v1_mfa } from "./mfa_pb.js";
+import type { BeginPasskeyLoginRequestSchema, BeginPasskeyLoginResponseSchema, BeginPasskeyRegistrationRequestSchema, BeginPasskeyRegistrationResponseSchema, FinishPasskeyLoginRequestSchema, FinishPasskeyRegistrationRequestSchema, FinishPasskeyRegistrationResponseSchema, ListPasskeysRequestSchema, ListPasskeysResponseSchema, RemovePasskeyRequestSchema, RemovePasskeyResponseSchema } from "./passkeys_pb.js";
+import { file_users_v1_passkeys } from "./passkeys_pb.js";
+import type { ResetPasswordRequestSchema, ResetPasswordResponseSchema, SendMagicLinkRequestSchema, SendMagicLinkResponseSchema, SendPasswordResetEmailRequestSchema, SendPasswordResetEmailResponseSchema, VerifyTokenRequestSchema } from "./recovery_pb.js";
+import { file_users_v1_recovery } from "./recovery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiggEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDImkKB1Nlc3Npb24SCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgdleHBpcmVzGAUgASgDEg8KB3VzZXJfaWQYBiABKAkiTgoNQ3JlYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIZCgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiPAoNVXBkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIuCg5VcGRhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIbCg1EZWxldGVSZXF1ZXN0EgoKAmlkGAEgASgJIhAKDkRlbGV0ZVJlc3BvbnNlIk8KDVNlYXJjaFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDQoFbGltaXQYAyABKAMSDgoGb2Zmc2V0GAQgASgDIi8KDlNlYXJjaFJlc3BvbnNlEh0KBXVzZXJzGAEgAygLMg4udXNlcnMudjEuVXNlciJuChVVcGRhdGVQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxvbGRfcGFzc3dvcmQYAiABKAkSFAoMbmV3X3Bhc3N3b3JkGAMgASgJEhgKEGNvbmZpcm1fcGFzc3dvcmQYBCABKAkiGAoWVXBkYXRlUGFzc3dvcmRSZXNwb25zZSJBCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkihwEKDUxvZ2luUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24SGQoMbWZhX3JlcXVpcmVkGAIgASgISACIAQESFwoKbWZhX3RpY2tldBgDIAEoCUgBiAEBQg8KDV9tZmFfcmVxdWlyZWRCDQoLX21mYV90aWNrZXQiNwoRVmVyaWZ5TWZhUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24iIwoNTG9nb3V0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIigKElJlYWRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIjkKE1JlYWRTZXNzaW9uUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24iJgoTTGlzdFNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIj8KC1Nlc3Npb25JbmZvEg4KBmhhbmRsZRgBIAEoCRIPCgdjcmVhdGVkGAIgASgDEg8KB2V4cGlyZXMYAyABKAMiPwoUTGlzdFNlc3Npb25zUmVzcG9uc2USJwoIc2Vzc2lvbnMYASADKAsyFS51c2Vycy52MS5TZXNzaW9uSW5mbyI5ChVSZXZva2VTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdoYW5kbGVzGAIgAygJIikKFlJldm9rZVNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoAyKbAQocU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhQKDHRleHRfY29udGVudBgDIAEoCRIUCgxyZWRpcmVjdF91cmwYBCABKAkSHAoUZmFpbHVyZV9yZWRpcmVjdF91cmwYBSABKAkSEQoJZnJvbV9uYW1lGAYgASgJIh8KHVNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIiMKElZlcmlmeUVtYWlsUmVxdWVzdBINCgV0b2tlbhgBIAEoCSIVChNWZXJpZnlFbWFpbFJlc3BvbnNlMrALCgVVc2VycxI9CgZDcmVhdGUSFy51c2Vycy52MS5DcmVhdGVSZXF1ZXN0GhgudXNlcnMudjEuQ3JlYXRlUmVzcG9uc2UiABI3CgRSZWFkEhUudXNlcnMudjEuUmVhZFJlcXVlc3QaFi51c2Vycy52MS5SZWFkUmVzcG9uc2UiABI9CgZVcGRhdGUSFy51c2Vycy52MS5VcGRhdGVSZXF1ZXN0GhgudXNlcnMudjEuVXBkYXRlUmVzcG9uc2UiABI9CgZEZWxldGUSFy51c2Vycy52MS5EZWxldGVSZXF1ZXN0GhgudXNlcnMudjEuRGVsZXRlUmVzcG9uc2UiABI9CgZTZWFyY2gSFy51c2Vycy52MS5TZWFyY2hSZXF1ZXN0GhgudXNlcnMudjEuU2VhcmNoUmVzcG9uc2UiABJVCg5VcGRhdGVQYXNzd29yZBIfLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVxdWVzdBogLnVzZXJzLnYxLlVwZGF0ZVBhc3N3b3JkUmVzcG9uc2UiABI6CgVMb2dpbhIWLnVzZXJzLnYxLkxvZ2luUmVxdWVzdBoXLnVzZXJzLnYxLkxvZ2luUmVzcG9uc2UiABI9CgZMb2dvdXQSFy51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0GhgudXNlcnMudjEuTG9nb3V0UmVzcG9uc2UiABJMCgtSZWFkU2Vzc2lvbhIcLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVxdWVzdBodLnVzZXJzLnYxLlJlYWRTZXNzaW9uUmVzcG9uc2UiABJPCgxMaXN0U2Vzc2lvbnMSHS51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0Gh4udXNlcnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiABJVCg5SZXZva2VTZXNzaW9ucxIfLnVzZXJzLnYxLlJldm9rZVNlc3Npb25zUmVxdWVzdBogLnVzZXJzLnYxLlJldm9rZVNlc3Npb25zUmVzcG9uc2UiABJqChVTZW5kVmVyaWZpY2F0aW9uRW1haWwSJi51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0GicudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiABJMCgtWZXJpZnlFbWFpbBIcLnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBodLnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2UiABJJCgpFbnJvbGxUb3RwEhsudXNlcnMudjEuRW5yb2xsVG90cFJlcXVlc3QaHC51c2Vycy52MS5FbnJvbGxUb3RwUmVzcG9uc2UiABJMCgtDb25maXJtVG90cBIcLnVzZXJzLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBodLnVzZXJzLnYxLkNvbmZpcm1Ub3RwUmVzcG9uc2UiABJGCglWZXJpZnlNZmESGi51c2Vycy52MS5WZXJpZnlNZmFSZXF1ZXN0GhsudXNlcnMudjEuVmVyaWZ5TWZhUmVzcG9uc2UiABJMCgtEaXNhYmxlVG90cBIcLnVzZXJzLnYxLkRpc2FibGVUb3RwUmVxdWVzdBodLnVzZXJzLnYxLkRpc2FibGVUb3RwUmVzcG9uc2UiABJwChdSZWdlbmVyYXRlUmVjb3ZlcnlDb2RlcxIoLnVzZXJzLnYxLlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVxdWVzdBopLnVzZXJzLnYxLlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVzcG9uc2UiABJPCgxHZXRNZmFTdGF0dXMSHS51c2Vycy52MS5HZXRNZmFTdGF0dXNSZXF1ZXN0Gh4udXNlcnMudjEuR2V0TWZhU3RhdHVzUmVzcG9uc2UiAGIGcHJvdG8z", [file_users_v1_mfa]);
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi4AEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSKHAQoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbhIZCgxtZmFfcmVxdWlyZWQYAiABKAhIAIgBARIXCgptZmFfdGlja2V0GAMgASgJSAGIAQFCDwoNX21mYV9yZXF1aXJlZEINCgtfbWZhX3RpY2tldCI3ChFWZXJpZnlNZmFSZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiQAoaRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24isAEKE1ZlcmlmeVRva2VuUmVzcG9uc2USEAoIaXNfdmFsaWQYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIiCgdzZXNzaW9uGAMgASgLMhEudXNlcnMudjEuU2Vzc2lvbhIZCgxtZmFfcmVxdWlyZWQYBCABKAhIAIgBARIXCgptZmFfdGlja2V0GAUgASgJSAGIAQFCDwoNX21mYV9yZXF1aXJlZEINCgtfbWZhX3RpY2tldDLqEgoFVXNlcnMSPQoGQ3JlYXRlEhcudXNlcnMudjEuQ3JlYXRlUmVxdWVzdBoYLnVzZXJzLnYxLkNyZWF0ZVJlc3BvbnNlIgASNwoEUmVhZBIVLnVzZXJzLnYxLlJlYWRSZXF1ZXN0GhYudXNlcnMudjEuUmVhZFJlc3BvbnNlIgASPQoGVXBkYXRlEhcudXNlcnMudjEuVXBkYXRlUmVxdWVzdBoYLnVzZXJzLnYxLlVwZGF0ZVJlc3BvbnNlIgASPQoGRGVsZXRlEhcudXNlcnMudjEuRGVsZXRlUmVxdWVzdBoYLnVzZXJzLnYxLkRlbGV0ZVJlc3BvbnNlIgASPQoGU2VhcmNoEhcudXNlcnMudjEuU2VhcmNoUmVxdWVzdBoYLnVzZXJzLnYxLlNlYXJjaFJlc3BvbnNlIgASVQoOVXBkYXRlUGFzc3dvcmQSHy51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlcXVlc3QaIC51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlc3BvbnNlIgASOgoFTG9naW4SFi51c2Vycy52MS5Mb2dpblJlcXVlc3QaFy51c2Vycy52MS5Mb2dpblJlc3BvbnNlIgASPQoGTG9nb3V0EhcudXNlcnMudjEuTG9nb3V0UmVxdWVzdBoYLnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlIgASTAoLUmVhZFNlc3Npb24SHC51c2Vycy52MS5SZWFkU2Vzc2lvblJlcXVlc3QaHS51c2Vycy52MS5SZWFkU2Vzc2lvblJlc3BvbnNlIgASTwoMTGlzdFNlc3Npb25zEh0udXNlcnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgASVQoOUmV2b2tlU2Vzc2lvbnMSHy51c2Vycy52MS5SZXZva2VTZXNzaW9uc1JlcXVlc3QaIC51c2Vycy52MS5SZXZva2VTZXNzaW9uc1Jlc3BvbnNlIgASagoVU2VuZFZlcmlmaWNhdGlvbkVtYWlsEiYudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBonLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIgASTAoLVmVyaWZ5RW1haWwSHC51c2Vycy52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIgASSQoKRW5yb2xsVG90cBIbLnVzZXJzLnYxLkVucm9sbFRvdHBSZXF1ZXN0GhwudXNlcnMudjEuRW5yb2xsVG90cFJlc3BvbnNlIgASTAoLQ29uZmlybVRvdHASHC51c2Vycy52MS5Db25maXJtVG90cFJlcXVlc3QaHS51c2Vycy52MS5Db25maXJtVG90cFJlc3BvbnNlIgASRgoJVmVyaWZ5TWZhEhoudXNlcnMudjEuVmVyaWZ5TWZhUmVxdWVzdBobLnVzZXJzLnYxLlZlcmlmeU1mYVJlc3BvbnNlIgASTAoLRGlzYWJsZVRvdHASHC51c2Vycy52MS5EaXNhYmxlVG90cFJlcXVlc3QaHS51c2Vycy52MS5EaXNhYmxlVG90cFJlc3BvbnNlIgAScAoXUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXMSKC51c2Vycy52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1JlcXVlc3QaKS51c2Vycy52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1Jlc3BvbnNlIgASTwoMR2V0TWZhU3RhdHVzEh0udXNlcnMudjEuR2V0TWZhU3RhdHVzUmVxdWVzdBoeLnVzZXJzLnYxLkdldE1mYVN0YXR1c1Jlc3BvbnNlIgAScwoYQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uEikudXNlcnMudjEuQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBoqLnVzZXJzLnYxLkJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlIgASdgoZRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvbhIqLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0GisudXNlcnMudjEuRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlIgASXgoRQmVnaW5QYXNza2V5TG9naW4SIi51c2Vycy52MS5CZWdpblBhc3NrZXlMb2dpblJlcXVlc3QaIy51c2Vycy52MS5CZWdpblBhc3NrZXlMb2dpblJlc3BvbnNlIgASYQoSRmluaXNoUGFzc2tleUxvZ2luEiMudXNlcnMudjEuRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBokLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlMb2dpblJlc3BvbnNlIgASTwoMTGlzdFBhc3NrZXlzEh0udXNlcnMudjEuTGlzdFBhc3NrZXlzUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RQYXNza2V5c1Jlc3BvbnNlIgASUgoNUmVtb3ZlUGFzc2tleRIeLnVzZXJzLnYxLlJlbW92ZVBhc3NrZXlSZXF1ZXN0Gh8udXNlcnMudjEuUmVtb3ZlUGFzc2tleVJlc3BvbnNlIgASbQoWU2VuZFBhc3N3b3JkUmVzZXRFbWFpbBInLnVzZXJzLnYxLlNlbmRQYXNzd29yZFJlc2V0RW1haWxSZXF1ZXN0GigudXNlcnMudjEuU2VuZFBhc3N3b3JkUmVzZXRFbWFpbFJlc3BvbnNlIgASUgoNUmVzZXRQYXNzd29yZBIeLnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gh8udXNlcnMudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIgASUgoNU2VuZE1hZ2ljTGluaxIeLnVzZXJzLnYxLlNlbmRNYWdpY0xpbmtSZXF1ZXN0Gh8udXNlcnMudjEuU2VuZE1hZ2ljTGlua1Jlc3BvbnNlIgASTAoLVmVyaWZ5VG9rZW4SHC51c2Vycy52MS5WZXJpZnlUb2tlblJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlUb2tlblJlc3BvbnNlIgBiBnByb3RvMw", [file_users_v1_mfa, file_users_v1_passkeys, file_users_v1_recovery]);
 
 /**
  * A user account. The password is never part of it.
@@ -84,6 +88,15 @@ export type User = Message<"users.v1.User"> & {
    * @generated from field: int64 verification_date = 7;
    */
   verificationDate: bigint;
+
+  /**
+   * Free-form data of the app about the user (a display name, a locale...):
+   * at most 32 entries; keys 1 to 64 of [A-Za-z0-9._-]; values 1 to 1024
+   * bytes of UTF-8, without NUL. Not for secrets: any reader of the user sees it.
+   *
+   * @generated from field: map<string, string> profile = 8;
+   */
+  profile: { [key: string]: string };
 };
 
 /**
@@ -188,6 +201,13 @@ export type CreateRequest = Message<"users.v1.CreateRequest"> & {
    * @generated from field: string password = 4;
    */
   password: string;
+
+  /**
+   * Optional profile (see User.profile); an entry with an empty value is left out.
+   *
+   * @generated from field: map<string, string> profile = 5;
+   */
+  profile: { [key: string]: string };
 };
 
 /**
@@ -219,7 +239,7 @@ export const CreateResponseSchema: GenMessage<CreateResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 3);
 
 /**
- * Read a user.
+ * Read a user: give exactly one of id, username or email.
  *
  * @generated from message users.v1.ReadRequest
  */
@@ -230,6 +250,20 @@ export type ReadRequest = Message<"users.v1.ReadRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * The user's username (case-insensitive).
+   *
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * The user's email (trimmed, case-insensitive).
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
 };
 
 /**
@@ -281,11 +315,22 @@ export type UpdateRequest = Message<"users.v1.UpdateRequest"> & {
   username: string;
 
   /**
-   * The new email (same rules as Create), or empty to keep it.
+   * The new email (same rules as Create), or empty to keep it. Another email
+   * than the current one is not verified.
    *
    * @generated from field: string email = 3;
    */
   email: string;
+
+  /**
+   * Profile entries to set, merged into the stored profile: each key given
+   * takes its value, a key given with an empty value is removed, and keys not
+   * given stay as they are (an omitted profile changes nothing). The profile
+   * after the merge must stay within User.profile's bounds.
+   *
+   * @generated from field: map<string, string> profile = 4;
+   */
+  profile: { [key: string]: string };
 };
 
 /**
@@ -877,6 +922,79 @@ export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__P
   messageDesc(file_users_v1_users, 29);
 
 /**
+ * The answer of FinishPasskeyLogin (here, beside Session: passkeys.proto
+ * cannot import this file, which imports it).
+ *
+ * @generated from message users.v1.FinishPasskeyLoginResponse
+ */
+export type FinishPasskeyLoginResponse = Message<"users.v1.FinishPasskeyLoginResponse"> & {
+  /**
+   * The new session, exactly as Login returns it.
+   *
+   * @generated from field: users.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.FinishPasskeyLoginResponse.
+ * Use `create(FinishPasskeyLoginResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyLoginResponseSchema: GenMessage<FinishPasskeyLoginResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 30);
+
+/**
+ * The result of VerifyToken.
+ *
+ * @generated from message users.v1.VerifyTokenResponse
+ */
+export type VerifyTokenResponse = Message<"users.v1.VerifyTokenResponse"> & {
+  /**
+   * Whether the token was a live magic link (it is now used up).
+   *
+   * @generated from field: bool is_valid = 1;
+   */
+  isValid: boolean;
+
+  /**
+   * Empty when valid; else "invalid or expired".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The new session when valid, unless the account has a second factor.
+   *
+   * @generated from field: users.v1.Session session = 3;
+   */
+  session?: Session | undefined;
+
+  /**
+   * Set (true) when the link was valid but the account has a second factor:
+   * no session yet; call VerifyMfa with mfa_ticket (docs/mfa.md). Absent
+   * otherwise, so other answers are exactly as before.
+   *
+   * @generated from field: optional bool mfa_required = 4;
+   */
+  mfaRequired?: boolean | undefined;
+
+  /**
+   * With mfa_required: the ticket for VerifyMfa, as LoginResponse's.
+   *
+   * @generated from field: optional string mfa_ticket = 5;
+   */
+  mfaTicket?: string | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyTokenResponse.
+ * Use `create(VerifyTokenResponseSchema)` to create a new message.
+ */
+export const VerifyTokenResponseSchema: GenMessage<VerifyTokenResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 31);
+
+/**
  * Users manages the accounts of one namespace and signs them in.
  *
  * buf:lint:ignore SERVICE_SUFFIX
@@ -900,7 +1018,8 @@ export const Users: GenService<{
     output: typeof CreateResponseSchema;
   },
   /**
-   * Read one user by id. Errors: NOT_FOUND.
+   * Read one user by id, username or email (exactly one of them).
+   * Errors: INVALID_ARGUMENT (none or several given, or malformed), NOT_FOUND.
    *
    * @generated from rpc users.v1.Users.Read
    */
@@ -910,7 +1029,8 @@ export const Users: GenService<{
     output: typeof ReadResponseSchema;
   },
   /**
-   * Update a user's username and/or email. An empty field is left unchanged.
+   * Update a user's username, email and/or profile entries. An empty field is
+   * left unchanged; profile entries are merged (an empty value removes a key).
    * Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS.
    *
    * @generated from rpc users.v1.Users.Update
@@ -1109,6 +1229,132 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof GetMfaStatusRequestSchema;
     output: typeof GetMfaStatusResponseSchema;
+  },
+  /**
+   * Begin registering a passkey for a user: the options for
+   * navigator.credentials.create(). Errors: NOT_FOUND (unknown user),
+   * FAILED_PRECONDITION (the user has the most passkeys allowed).
+   *
+   * @generated from rpc users.v1.Users.BeginPasskeyRegistration
+   */
+  beginPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyRegistrationRequestSchema;
+    output: typeof BeginPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * Finish registering: verifies the browser's answer (challenge, origin in
+   * RP_ORIGINS, RP_ID, user verification) and stores the passkey.
+   * Errors: INVALID_ARGUMENT (malformed, PASSKEY_CHALLENGE_INVALID,
+   * PASSKEY_RESPONSE_INVALID), ALREADY_EXISTS (the passkey is registered).
+   *
+   * @generated from rpc users.v1.Users.FinishPasskeyRegistration
+   */
+  finishPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyRegistrationRequestSchema;
+    output: typeof FinishPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * Begin a passwordless sign-in: options for navigator.credentials.get() and a handle.
+   *
+   * @generated from rpc users.v1.Users.BeginPasskeyLogin
+   */
+  beginPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyLoginRequestSchema;
+    output: typeof BeginPasskeyLoginResponseSchema;
+  },
+  /**
+   * Finish a passwordless sign-in: a new session, as Login's. Errors:
+   * UNAUTHENTICATED "invalid credentials" (unknown passkey, a signature or
+   * counter that does not verify), INVALID_ARGUMENT (malformed, PASSKEY_CHALLENGE_INVALID).
+   *
+   * @generated from rpc users.v1.Users.FinishPasskeyLogin
+   */
+  finishPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyLoginRequestSchema;
+    output: typeof FinishPasskeyLoginResponseSchema;
+  },
+  /**
+   * A user's passkeys, oldest first. Errors: NOT_FOUND (unknown user).
+   *
+   * @generated from rpc users.v1.Users.ListPasskeys
+   */
+  listPasskeys: {
+    methodKind: "unary";
+    input: typeof ListPasskeysRequestSchema;
+    output: typeof ListPasskeysResponseSchema;
+  },
+  /**
+   * Remove one of a user's passkeys. Errors: NOT_FOUND (unknown user or passkey).
+   *
+   * @generated from rpc users.v1.Users.RemovePasskey
+   */
+  removePasskey: {
+    methodKind: "unary";
+    input: typeof RemovePasskeyRequestSchema;
+    output: typeof RemovePasskeyResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time code that resets the password.
+   * Answers the same whether or not the email belongs to a user (no mail is
+   * sent for an unknown one). Each new code voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule), RESOURCE_EXHAUSTED
+   * (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendPasswordResetEmail
+   */
+  sendPasswordResetEmail: {
+    methodKind: "unary";
+    input: typeof SendPasswordResetEmailRequestSchema;
+    output: typeof SendPasswordResetEmailResponseSchema;
+  },
+  /**
+   * Sets a new password with the code from the mail, ends every session of
+   * the user and marks the email verified (the code proved the inbox). A code
+   * works once, for its expiration, and is void after 5 wrong tries.
+   * Errors: INVALID_ARGUMENT "invalid or expired" (wrong, used, voided or
+   * expired code, or an unknown email: which one is never said), or a field
+   * breaks its rule (confirm_password must equal new_password).
+   *
+   * @generated from rpc users.v1.Users.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time sign-in link (address +
+   * endpoint + ?token=...) that works for 10 minutes (MAGIC_LINK_TTL_SECONDS).
+   * Answers the same whether or not the email belongs to a user. Each new
+   * link voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule, or `address` is not on
+   * the REDIRECT_ORIGINS allowlist), RESOURCE_EXHAUSTED (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendMagicLink
+   */
+  sendMagicLink: {
+    methodKind: "unary";
+    input: typeof SendMagicLinkRequestSchema;
+    output: typeof SendMagicLinkResponseSchema;
+  },
+  /**
+   * Signs in with a magic link's token: a session exactly as Login makes
+   * (or, for an account with a second factor, mfa_required and an
+   * mfa_ticket for VerifyMfa, as Login), and the email is marked verified. The token works once. A token that is
+   * unknown, used, voided or expired is not an error (as in M3O): the answer
+   * is is_valid = false with message "invalid or expired" and no session.
+   * Errors: INVALID_ARGUMENT only for an empty or over-long token.
+   *
+   * @generated from rpc users.v1.Users.VerifyToken
+   */
+  verifyToken: {
+    methodKind: "unary";
+    input: typeof VerifyTokenRequestSchema;
+    output: typeof VerifyTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);

@@ -15,6 +15,7 @@
 // Constraint names matter: errors.ts maps a unique violation to the field
 // through them (users_pkey → id, users_username → username, users_email → email).
 import type { Migration } from "../migration.js";
+import { POSTGRES_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {
@@ -299,5 +300,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
       CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
+  },
+  ...POSTGRES_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
   },
 ];

@@ -3,6 +3,7 @@
 // rolling upgrade, replicas of the previous version keep working on the new
 // schema (and ping() accepts a schema newer than its own).
 import type { Migration } from "../migration.js";
+import { SQLITE_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {
@@ -226,5 +227,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
       CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
+  },
+  ...SQLITE_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
   },
 ];

@@ -9,6 +9,7 @@ import Database, { type Database as Db } from "better-sqlite3";
 import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -20,13 +21,16 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -45,7 +49,6 @@ import {
   toSession,
   toUser,
   type UserRecord,
-  updateUserParameters,
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
@@ -54,6 +57,8 @@ import { prepareMfa, type SqliteMfa } from "./mfa.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
+import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
+import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -94,6 +99,8 @@ export class SqliteRepository implements Repository {
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
   private readonly mfa: SqliteMfa;
+  private readonly passkeys: SqlitePasskeys;
+  private readonly recovery: SqliteRecovery;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -121,6 +128,8 @@ export class SqliteRepository implements Repository {
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
     this.mfa = prepareMfa(this.db);
+    this.passkeys = preparePasskeys(this.db);
+    this.recovery = prepareRecovery(this.db);
   }
 
   async ping(): Promise<void> {
@@ -182,6 +191,18 @@ export class SqliteRepository implements Repository {
     return row && toUser(row);
   }
 
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const row = await this.guard(
+      () =>
+        ("id" in key
+          ? this.stmts.getUser.get({ namespace, id: key.id })
+          : "username" in key
+            ? this.stmts.getUserByUsername.get({ namespace, username: key.username })
+            : this.stmts.getUserByEmail.get({ namespace, email: key.email })) as UserRecord | undefined,
+    );
+    return row && toUser(row);
+  }
+
   async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
     return toCredential(
       await this.guard(
@@ -202,16 +223,8 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
-    const row = await this.write(
-      () =>
-        this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
-    );
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
+    const row = await this.write(() => this.stmts.updateUserTx(namespace, id, changes, updatedMs));
     return row && toUser(row);
   }
 
@@ -506,5 +519,64 @@ export class SqliteRepository implements Repository {
 
   async sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
     return this.write(() => this.mfa.sweepMfaTickets(nowMs, limit));
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.write(() => this.passkeys.insertChallenge(challenge));
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return this.write(() => this.passkeys.takeChallenge(namespace, digest, purpose, nowMs));
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.passkeys.sweepChallenges(beforeMs, limit));
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return this.write(() => this.passkeys.insertPasskey(namespace, passkey, maxPerUser));
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return this.guard(() => this.passkeys.list(namespace, userId));
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return this.guard(() => this.passkeys.byCredential(namespace, credentialId));
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs));
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return this.write(() => this.passkeys.remove(namespace, userId, id));
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.guard(() => this.passkeys.any(namespace, userId));
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return this.write(() => this.recovery.resetPassword(reset));
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
   }
 }
