@@ -66,6 +66,15 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Second factors (docs/mfa.md): a public key acts only for the user of its
+  // session; DisableTotp then also needs a code (checked in MfaService). The
+  // mfa_ticket is VerifyMfa's proof.
+  enrollTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  confirmTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  verifyMfa: { roles: ANYONE, publicProof: "in-request" },
+  disableTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  regenerateRecoveryCodes: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  getMfaStatus: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.
   beginPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   finishPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },

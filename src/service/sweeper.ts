@@ -1,5 +1,5 @@
 // Periodically removes expired sessions, forgotten login-failure counts,
-// unfinished passkey challenges and finished or dead mail, so tables do not
+// unfinished passkey challenges, expired MFA tickets and finished or dead mail, so tables do not
 // grow without bound. Reads never rely on it: an expired session is refused
 // whether or not it has been swept yet.
 import type { Repository } from "../storage/repository.js";
@@ -33,6 +33,10 @@ export function startSweeper(
         }
         // Spent and voided tokens stay a day past their expiry, so an old link still finds its failure redirect.
         while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        // Expired MFA tickets are refused anyway; they go here so the table stays small.
+        while ((await repo.sweepMfaTickets(now(), BATCH)) >= BATCH) {
           /* more to sweep */
         }
         // Passkey ceremony challenges nobody finished.

@@ -12,6 +12,7 @@
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { MfaStore } from "./mfa-store.js";
 import type { PasskeyStore } from "./passkey-store.js";
 import type { SigningKeyStore } from "./signing-keys.js";
 
@@ -212,8 +213,11 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts), passkeys (PasskeyStore) and the signing keys (signing-keys.ts) are part of every engine. */
-export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore {
+/**
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore) and the
+ * signing keys (signing-keys.ts) are part of every engine.
+ */
+export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */

@@ -6,6 +6,7 @@ import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/con
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
 import type { AccessTokensService } from "../service/access-tokens.js";
 import type { MagicLinkService } from "../service/magic-link.js";
+import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
 import type { PasskeysService } from "../service/passkeys.js";
 import type { PasswordResetService } from "../service/password-reset.js";
@@ -14,6 +15,7 @@ import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
+import { mfaHandlers } from "./mfa-routes.js";
 import { passkeyHandlers } from "./passkeys-routes.js";
 import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
@@ -23,6 +25,7 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  mfa: MfaService;
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
   magicLinks: MagicLinkService;
@@ -33,7 +36,7 @@ type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification, passwordReset, magicLinks } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks, mfa } = services;
   router.service(
     Users,
     {
@@ -72,7 +75,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       async login(req, ctx) {
-        return { session: sessionMessage(await sessions.login(namespaceOf(ctx), req)) };
+        const outcome = await sessions.login(namespaceOf(ctx), req);
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in outcome) return { mfaRequired: true, mfaTicket: outcome.mfaTicket };
+        return { session: sessionMessage(outcome) };
       },
       async logout(req, ctx) {
         await sessions.logout(namespaceOf(ctx), req.sessionId);
@@ -102,6 +108,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
       },
+      ...mfaHandlers(mfa, sessionMessage),
       // ---- Account recovery ----
       async sendPasswordResetEmail(req, ctx) {
         await passwordReset.send(namespaceOf(ctx), req);
@@ -117,9 +124,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       },
       async verifyToken(req, ctx) {
         const check = await magicLinks.verify(namespaceOf(ctx), req.token);
-        return check.isValid
-          ? { isValid: true, session: sessionMessage(check.session) }
-          : { isValid: false, message: check.message };
+        if (!check.isValid) return { isValid: false, message: check.message };
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in check) return { isValid: true, mfaRequired: true, mfaTicket: check.mfaTicket };
+        return { isValid: true, session: sessionMessage(check.session) };
       },
       ...tokenHandlers(services.accessTokens),
     },

@@ -81,6 +81,14 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     // Ends the owner's sessions: the test signs the owner in again after each success.
     logoutAll: () => ({ userId: owner.id }),
     setPassword: () => ({ userId: "no-such-user", newPassword: "correct horse" }),
+    // Second factors, about owner (whose TOTP is never on). A wrong code would be Unauthenticated, which reads as
+    // a refusal here: ConfirmTotp and VerifyMfa get a malformed one (InvalidArgument, checked past the role).
+    enrollTotp: () => ({ userId: owner.id }),
+    confirmTotp: () => ({ userId: owner.id, code: "x" }),
+    verifyMfa: () => ({ mfaTicket: "A".repeat(43), code: "x" }),
+    disableTotp: () => ({ userId: owner.id, code: "000000" }),
+    regenerateRecoveryCodes: () => ({ userId: owner.id, code: "000000" }),
+    getMfaStatus: () => ({ userId: owner.id }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),

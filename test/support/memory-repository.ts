@@ -47,6 +47,7 @@ import type {
 import { UniqueViolation } from "../../src/storage/repository.js";
 import { editedProfileText, profileText } from "../../src/storage/rows.js";
 import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
+import { MemoryMfaStore } from "./memory-mfa-store.js";
 import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
@@ -86,6 +87,8 @@ export class MemoryRepository implements Repository, OutboxStore {
   /** Login attempts in flight: (namespace, account) → attempt → lease end. */
   private readonly slots = new Map<string, Map<string, number>>();
   private readonly keys = new Map<string, ApiKeyRecord>();
+  /** Second factors (memory-mfa-store.ts). */
+  private readonly mfa = new MemoryMfaStore((namespace, id) => this.users.has(this.userKey(namespace, id)));
   /** The outbox, in queue order. */
   readonly outbox: StoredMail[] = [];
   private readonly gates = new Map<Method, Array<{ arrive(): void; wait: Promise<Error | undefined> }>>();
@@ -195,6 +198,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("deleteUser");
     if (!this.users.delete(this.userKey(namespace, id))) return false;
     this.dropSessions(namespace, id, null);
+    this.mfa.forgetUser(namespace, id);
     this.passkeys.dropUser(namespace, id);
     return true;
   }
@@ -664,6 +668,18 @@ export class MemoryRepository implements Repository, OutboxStore {
     return n;
   }
 
+  // Second factors: the MfaStore in memory-mfa-store.ts.
+  readonly putPendingTotp = this.mfa.putPendingTotp.bind(this.mfa);
+  readonly getTotp = this.mfa.getTotp.bind(this.mfa);
+  readonly confirmTotp = this.mfa.confirmTotp.bind(this.mfa);
+  readonly spendMfaProof = this.mfa.spendMfaProof.bind(this.mfa);
+  readonly replaceRecoveryCodes = this.mfa.replaceRecoveryCodes.bind(this.mfa);
+  readonly countRecoveryCodes = this.mfa.countRecoveryCodes.bind(this.mfa);
+  readonly deleteTotp = this.mfa.deleteTotp.bind(this.mfa);
+  readonly insertMfaTicket = this.mfa.insertMfaTicket.bind(this.mfa);
+  readonly getMfaTicket = this.mfa.getMfaTicket.bind(this.mfa);
+  readonly redeemMfaTicket = this.mfa.redeemMfaTicket.bind(this.mfa);
+  readonly sweepMfaTickets = this.mfa.sweepMfaTickets.bind(this.mfa);
   // Passkeys and ceremony challenges (memory-passkeys.ts)
   private readonly passkeys = new MemoryPasskeys((namespace, id) => this.users.has(this.userKey(namespace, id)));
 

@@ -6,6 +6,7 @@ import { h, time, viewHeading } from "../dom.js";
 import { describeError } from "../errors.js";
 import { deleteUserPanel } from "./delete-user-panel.js";
 import { editUserForm } from "./edit-user-form.js";
+import { mfaPanel } from "./mfa-panel.js";
 import { passkeysPanel } from "./passkeys-panel.js";
 import { passwordForm } from "./password-form.js";
 import { sessionsPanel } from "./sessions-panel.js";
@@ -49,6 +50,7 @@ export function userView(app: App, id: string): HTMLElement {
         passwordForm(app, now, () => void sessions.refresh()),
         sessions.element,
         passkeysPanel(app, now),
+        mfaPanel(app, now),
         deleteUserPanel(app, now),
       );
     } catch (err) {

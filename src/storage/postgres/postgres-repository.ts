@@ -7,6 +7,7 @@
 import type pg from "pg";
 import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
@@ -58,6 +59,7 @@ import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database, type Queryable } from "./database.js";
 import * as mailTokens from "./mail-tokens.js";
+import { PostgresMfa } from "./mfa.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
@@ -79,12 +81,15 @@ export interface PostgresOptions extends PoolOptions {
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
   private closed = false;
+  private readonly mfa: PostgresMfa;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly db: Database,
     private readonly searchScanMax: number,
-  ) {}
+  ) {
+    this.mfa = new PostgresMfa(db);
+  }
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
   static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
@@ -583,6 +588,70 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.mfa.putPendingTotp(namespace, userId, sealed, nowMs);
+  }
+
+  getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.mfa.getTotp(namespace, userId);
+  }
+
+  confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs);
+  }
+
+  spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.mfa.spendMfaProof(namespace, userId, proof);
+  }
+
+  replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests);
+  }
+
+  countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.mfa.countRecoveryCodes(namespace, userId);
+  }
+
+  deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.mfa.deleteTotp(namespace, userId);
+  }
+
+  insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    return this.mfa.insertMfaTicket(ticket);
+  }
+
+  getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures);
+  }
+
+  redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof);
+  }
+
+  sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.mfa.sweepMfaTickets(nowMs, limit);
   }
 
   // Passkeys and ceremony challenges (statements in passkeys.ts)

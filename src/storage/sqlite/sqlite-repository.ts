@@ -8,6 +8,7 @@ import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
 import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
@@ -55,6 +56,7 @@ import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
+import { prepareMfa, type SqliteMfa } from "./mfa.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
@@ -100,6 +102,7 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly mfa: SqliteMfa;
   private readonly passkeys: SqlitePasskeys;
   private readonly recovery: SqliteRecovery;
   private readonly signingKeys: SqliteSigningKeys;
@@ -129,6 +132,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.mfa = prepareMfa(this.db);
     this.passkeys = preparePasskeys(this.db);
     this.recovery = prepareRecovery(this.db);
     this.signingKeys = prepareSigningKeys(this.db);
@@ -476,6 +480,70 @@ export class SqliteRepository implements Repository {
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  async putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.write(() => this.mfa.putPendingTotp(namespace, userId, sealed, nowMs));
+  }
+
+  async getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.guard(() => this.mfa.getTotp(namespace, userId));
+  }
+
+  async confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs));
+  }
+
+  async spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.write(() => this.mfa.spendMfaProof(namespace, userId, proof));
+  }
+
+  async replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.write(() => this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests));
+  }
+
+  async countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.guard(() => this.mfa.countRecoveryCodes(namespace, userId));
+  }
+
+  async deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.write(() => this.mfa.deleteTotp(namespace, userId));
+  }
+
+  async insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    await this.write(() => this.mfa.insertMfaTicket(ticket));
+  }
+
+  async getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.guard(() => this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures));
+  }
+
+  async redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.write(() => this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof));
+  }
+
+  async sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.write(() => this.mfa.sweepMfaTickets(nowMs, limit));
   }
 
   // Passkeys and ceremony challenges (statements in passkeys.ts)
