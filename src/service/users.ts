@@ -2,6 +2,7 @@
 import type { Repository, User } from "../storage/repository.js";
 import { SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -43,7 +44,8 @@ export class UsersService {
     const hash = await this.deps.hasher.hash(password);
     const now = this.deps.now();
     const user: User = { id, username, email, createdMs: now, updatedMs: now };
-    await uniquely(() => this.deps.repo.insertUser(namespace, user, hash));
+    const created = draftEvent("user.created", namespace, id, now, { username, email });
+    await uniquely(() => this.deps.repo.insertUser(namespace, user, hash, [created]));
     return user;
   }
 
@@ -65,13 +67,17 @@ export class UsersService {
       if (!user) throw new ServiceError("USER_NOT_FOUND");
       return user;
     }
-    const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, this.deps.now()));
+    const now = this.deps.now();
+    const updated = draftEvent("user.updated", namespace, id, now, { ...changes });
+    const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, now, [updated]));
     if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }
 
   async delete(namespace: string, id: string): Promise<void> {
-    if (!(await this.deps.repo.deleteUser(namespace, rules.userId(id)))) throw new ServiceError("USER_NOT_FOUND");
+    const userId = rules.userId(id);
+    const deleted = draftEvent("user.deleted", namespace, userId, this.deps.now());
+    if (!(await this.deps.repo.deleteUser(namespace, userId, [deleted]))) throw new ServiceError("USER_NOT_FOUND");
   }
 
   async search(namespace: string, input: SearchUsersInput): Promise<User[]> {

@@ -10,8 +10,11 @@
 // - username and email arrive already lowercased; prefixes match case-sensitively
 //   on those lowercased columns, in code point (byte) order, served by an index.
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
+// - A write method's `events` are appended to the event log in the write's own
+//   transaction, only when the write took effect (see events.ts).
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { EventDraft, EventQuery, StoredEvent } from "./events.js";
 
 export interface User {
   id: string;
@@ -107,6 +110,8 @@ export interface SessionInsertOptions {
   maxSessions?: number;
   /** The login's attempt: on insert, its slots go and its accounts' failures are cleared, in the same commit. */
   endsAttempt?: LoginAttemptRef;
+  /** Appended in the same commit, only when the session is inserted. */
+  events?: EventDraft[];
 }
 
 export interface ThrottlePolicy {
@@ -186,7 +191,7 @@ export interface Repository extends OutboxStore {
 
   // Users
   /** Inserts the user and its password hash in one transaction. */
-  insertUser(namespace: string, user: User, passwordHash: string): Promise<void>;
+  insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void>;
   getUser(namespace: string, id: string): Promise<User | undefined>;
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
@@ -197,12 +202,13 @@ export interface Repository extends OutboxStore {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
+    events?: EventDraft[],
   ): Promise<User | undefined>;
   /**
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.
    */
-  deleteUser(namespace: string, id: string): Promise<boolean>;
+  deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 
@@ -221,6 +227,7 @@ export interface Repository extends OutboxStore {
     newHash: string,
     nowMs: number,
     revokeSessions?: boolean,
+    events?: EventDraft[],
   ): Promise<boolean>;
 
   // Sessions
@@ -241,11 +248,12 @@ export interface Repository extends OutboxStore {
   ): Promise<boolean>;
   /** The session if it exists and expiresMs > nowMs. */
   getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
-  deleteSession(namespace: string, idDigest: Buffer): Promise<void>;
+  /** `events` are written only if the session existed, with its user as their user when they name none. */
+  deleteSession(namespace: string, idDigest: Buffer, events?: EventDraft[]): Promise<void>;
   /** The user's unexpired sessions, newest first (by createdMs, then digest), at most `limit`. */
   listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]>;
   /** Deletes the user's sessions with these digests, or all of them when digests is null; returns how many. */
-  deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number>;
+  deleteSessions(namespace: string, userId: string, digests: Buffer[] | null, events?: EventDraft[]): Promise<number>;
 
   // Housekeeping
   /**
@@ -278,15 +286,21 @@ export interface Repository extends OutboxStore {
    * is locked until nowMs + min(baseLockMs * 2^(failures - maxFailures),
    * maxLockMs) (never shortening a lock already there).
    */
-  failLoginAttempt(namespace: string, ref: LoginAttemptRef, nowMs: number, policy: ThrottlePolicy): Promise<void>;
+  failLoginAttempt(
+    namespace: string,
+    ref: LoginAttemptRef,
+    nowMs: number,
+    policy: ThrottlePolicy,
+    events?: EventDraft[],
+  ): Promise<void>;
   /** The attempt's slots go; with clearFailures (a success) its accounts' failures are forgotten too. */
   endLoginAttempt(namespace: string, ref: LoginAttemptRef, clearFailures: boolean): Promise<void>;
   // API keys (global: a key may be for any namespace, or admin)
-  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  insertApiKey(key: ApiKeyRecord, events?: EventDraft[]): Promise<void>;
   /** The key with this digest, if it exists and is not revoked. */
   findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined>;
   listApiKeys(): Promise<ApiKeyRow[]>;
-  revokeApiKey(id: string, nowMs: number): Promise<boolean>;
+  revokeApiKey(id: string, nowMs: number, events?: EventDraft[]): Promise<boolean>;
   exportApiKeys(): Promise<ApiKeyRecord[]>;
   /** Inserts keys that are not there yet (by id); returns how many were inserted. */
   importApiKeys(keys: ApiKeyRecord[]): Promise<number>;
@@ -320,10 +334,22 @@ export interface Repository extends OutboxStore {
    * `namespace`, or any when null) and marks its user's email verified at
    * nowMs if the user still has the email the token was sent to, in one
    * transaction. Returns the outcome and the redirect the token carries.
+   * `events` are written only when verified, with the token's namespace and user.
    */
-  verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome>;
+  verifyEmailToken(
+    namespace: string | null,
+    digest: Buffer,
+    nowMs: number,
+    events?: EventDraft[],
+  ): Promise<VerifyOutcome>;
   /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
   sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
+
+  // Events (the log the write methods append to; see events.ts)
+  /** A page of the namespace's events matching the query, newest first. */
+  listEvents(query: EventQuery): Promise<StoredEvent[]>;
+  /** Deletes up to `limit` events created before beforeMs; returns how many. */
+  sweepEvents(beforeMs: number, limit: number): Promise<number>;
 }
 
 export type MailTokenPurpose = "verify_email";
@@ -342,6 +368,6 @@ export interface NewMailToken {
 }
 
 export type VerifyOutcome =
-  | { verified: true; user: User; redirectUrl: string }
+  | { verified: true; user: User; redirectUrl: string; namespace: string }
   /** failureRedirectUrl: "" when the token is unknown (or had none). */
   | { verified: false; failureRedirectUrl: string };

@@ -5,6 +5,7 @@
 // requests interleave (a login against a password change, say).
 
 import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
+import type { EventQuery, StoredEvent } from "../../src/storage/events.js";
 import type {
   ApiKeyRecord,
   ApiKeyRow,
@@ -562,7 +563,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     }
     token.spentMs = nowMs;
     stored.user = { ...stored.user, verifiedMs: nowMs };
-    return { verified: true, user: { ...stored.user }, redirectUrl: token.redirectUrl };
+    return { verified: true, user: { ...stored.user }, redirectUrl: token.redirectUrl, namespace: token.namespace };
   }
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
@@ -574,5 +575,15 @@ export class MemoryRepository implements Repository, OutboxStore {
       }
     }
     return n;
+  }
+
+  // Events: the service tests that use this repository look at users and
+  // sessions only; the event log is tested on the real engines (test/events/).
+  async listEvents(_query: EventQuery): Promise<StoredEvent[]> {
+    return [];
+  }
+
+  async sweepEvents(_beforeMs: number, _limit: number): Promise<number> {
+    return 0;
   }
 }

@@ -261,4 +261,26 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  {
+    version: 65,
+    name: "events: the append-only log of every change (audit, webhooks)",
+    sql: `
+      CREATE TABLE events (
+        id            bigint GENERATED ALWAYS AS IDENTITY,
+        namespace     text COLLATE "C" NOT NULL,
+        type          text COLLATE "C" NOT NULL,
+        user_id       text COLLATE "C" NOT NULL,
+        actor_key     text COLLATE "C" NOT NULL,
+        actor_session text COLLATE "C" NOT NULL,
+        request_id    text COLLATE "C" NOT NULL,
+        created_ms    bigint NOT NULL,
+        data          text COLLATE "C" NOT NULL,
+        CONSTRAINT events_pkey PRIMARY KEY (id)
+      );
+      CREATE INDEX events_namespace ON events (namespace, id);
+      CREATE INDEX events_user      ON events (namespace, user_id, id);
+      CREATE INDEX events_type      ON events (namespace, type, id);
+      CREATE INDEX events_created   ON events (created_ms);
+    `,
+  },
 ];

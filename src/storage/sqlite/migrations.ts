@@ -189,4 +189,27 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
     `,
   },
+  {
+    version: 65,
+    name: "events: the append-only log of every change (audit, webhooks)",
+    // AUTOINCREMENT: an id is never reused, even after the newest events are
+    // trimmed, so ids only grow (page tokens and webhook order rely on it).
+    sql: `
+      CREATE TABLE events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace     TEXT    NOT NULL,
+        type          TEXT    NOT NULL,
+        user_id       TEXT    NOT NULL,
+        actor_key     TEXT    NOT NULL,
+        actor_session TEXT    NOT NULL,
+        request_id    TEXT    NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        data          TEXT    NOT NULL
+      ) STRICT;
+      CREATE INDEX events_namespace ON events (namespace, id);
+      CREATE INDEX events_user      ON events (namespace, user_id, id);
+      CREATE INDEX events_type      ON events (namespace, type, id);
+      CREATE INDEX events_created   ON events (created_ms);
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
 import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import {
   type ApiKeyRecord,
@@ -48,6 +49,7 @@ import {
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
+import { prepareEvents, type SqliteEvents } from "./events.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
@@ -91,6 +93,7 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly events: SqliteEvents;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -117,6 +120,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.events = prepareEvents(this.db);
   }
 
   async ping(): Promise<void> {
@@ -169,8 +173,14 @@ export class SqliteRepository implements Repository {
     }
   }
 
-  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
-    await this.write(() => this.stmts.insertUserTx(namespace, user, passwordHash));
+  async insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void> {
+    await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.insertUserTx(namespace, user, passwordHash),
+        () => events ?? [],
+      ),
+    );
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
@@ -203,15 +213,20 @@ export class SqliteRepository implements Repository {
     id: string,
     changes: { username?: string; email?: string },
     updatedMs: number,
+    events?: EventDraft[],
   ): Promise<User | undefined> {
-    const row = await this.write(
-      () =>
-        this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
+    const row = await this.write(() =>
+      this.events.recording(
+        events,
+        () =>
+          this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
+        (updated) => (updated ? (events ?? []) : []),
+      ),
     );
     return row && toUser(row);
   }
 
-  async deleteUser(namespace: string, id: string): Promise<boolean> {
+  async deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean> {
     // The sessions go first, a batch per write with a turn of the event loop
     // between: in one statement, a user with 300k sessions would hold every
     // other call for a second. Sessions made meanwhile go with the user.
@@ -223,7 +238,13 @@ export class SqliteRepository implements Repository {
       await new Promise((resolve) => setImmediate(resolve));
     }
     // Passwords and the sessions left go with the user (ON DELETE CASCADE).
-    return this.write(() => this.stmts.deleteUser.run({ namespace, id }).changes > 0);
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.deleteUser.run({ namespace, id }).changes > 0,
+        (deleted) => (deleted ? (events ?? []) : []),
+      ),
+    );
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
@@ -242,9 +263,14 @@ export class SqliteRepository implements Repository {
     newHash: string,
     nowMs: number,
     revokeSessions = true,
+    events?: EventDraft[],
   ): Promise<boolean> {
     return this.write(() =>
-      this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
+      this.events.recording(
+        events,
+        () => this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
+        (replaced) => (replaced ? (events ?? []) : []),
+      ),
     );
   }
 
@@ -254,17 +280,19 @@ export class SqliteRepository implements Repository {
     expectedHash: string,
     options: SessionInsertOptions = {},
   ): Promise<boolean> {
+    const params = {
+      id_digest: session.idDigest,
+      namespace,
+      user_id: session.userId,
+      created_ms: session.createdMs,
+      expires_ms: session.expiresMs,
+      hash: expectedHash,
+    };
     return this.write(() =>
-      this.stmts.insertSessionTx(
-        {
-          id_digest: session.idDigest,
-          namespace,
-          user_id: session.userId,
-          created_ms: session.createdMs,
-          expires_ms: session.expiresMs,
-          hash: expectedHash,
-        },
-        options,
+      this.events.recording(
+        options.events,
+        () => this.stmts.insertSessionTx(params, options),
+        (inserted) => (inserted ? (options.events ?? []) : []),
       ),
     );
   }
@@ -276,8 +304,14 @@ export class SqliteRepository implements Repository {
     return row && toSession(row);
   }
 
-  async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    await this.write(() => this.stmts.deleteSession.run({ id_digest: idDigest, namespace }));
+  async deleteSession(namespace: string, idDigest: Buffer, events?: EventDraft[]): Promise<void> {
+    await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.deleteSession.get({ id_digest: idDigest, namespace }) as { user_id: string } | undefined,
+        (gone) => (gone ? withSubject(events ?? [], namespace, gone.user_id) : []),
+      ),
+    );
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
@@ -287,11 +321,22 @@ export class SqliteRepository implements Repository {
     return rows.map(toListedSession);
   }
 
-  async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
-    return this.write(() => {
-      if (digests === null) return this.stmts.deleteUserSessions.run({ namespace, user_id: userId }).changes;
-      return this.stmts.deleteSessionsTx(namespace, userId, digests);
-    });
+  async deleteSessions(
+    namespace: string,
+    userId: string,
+    digests: Buffer[] | null,
+    events?: EventDraft[],
+  ): Promise<number> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => {
+          if (digests === null) return this.stmts.deleteUserSessions.run({ namespace, user_id: userId }).changes;
+          return this.stmts.deleteSessionsTx(namespace, userId, digests);
+        },
+        (n) => (n > 0 ? (events ?? []) : []),
+      ),
+    );
   }
 
   async sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number> {
@@ -325,15 +370,21 @@ export class SqliteRepository implements Repository {
     ref: LoginAttemptRef,
     nowMs: number,
     policy: ThrottlePolicy,
+    events?: EventDraft[],
   ): Promise<void> {
+    const params = {
+      now: nowMs,
+      max_failures: policy.maxFailures,
+      base: policy.baseLockMs,
+      cap: policy.maxLockMs,
+      max_shift: lockShiftLimit(policy),
+    };
     await this.write(() =>
-      this.stmts.failAttemptTx(namespace, ref, {
-        now: nowMs,
-        max_failures: policy.maxFailures,
-        base: policy.baseLockMs,
-        cap: policy.maxLockMs,
-        max_shift: lockShiftLimit(policy),
-      }),
+      this.events.recording(
+        events,
+        () => this.stmts.failAttemptTx(namespace, ref, params),
+        () => events ?? [],
+      ),
     );
   }
 
@@ -341,8 +392,14 @@ export class SqliteRepository implements Repository {
     await this.write(() => this.stmts.endAttemptTx(namespace, ref, clearFailures));
   }
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.write(() => this.stmts.insertKey.run(keyParameters(key)));
+  async insertApiKey(key: ApiKeyRecord, events?: EventDraft[]): Promise<void> {
+    await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.insertKey.run(keyParameters(key)),
+        () => events ?? [],
+      ),
+    );
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
@@ -354,8 +411,14 @@ export class SqliteRepository implements Repository {
     return this.guard(() => (this.stmts.listKeys.all() as KeyRecord[]).map(toKey));
   }
 
-  async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
-    return this.write(() => this.stmts.revokeKey.run({ revoked_ms: nowMs, id }).changes > 0);
+  async revokeApiKey(id: string, nowMs: number, events?: EventDraft[]): Promise<boolean> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.revokeKey.run({ revoked_ms: nowMs, id }).changes > 0,
+        (revoked) => (revoked ? (events ?? []) : []),
+      ),
+    );
   }
 
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
@@ -432,11 +495,32 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.mailTokens.issue(token, message));
   }
 
-  async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
-    return this.write(() => this.mailTokens.verify(namespace, digest, nowMs));
+  async verifyEmailToken(
+    namespace: string | null,
+    digest: Buffer,
+    nowMs: number,
+    events?: EventDraft[],
+  ): Promise<VerifyOutcome> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.mailTokens.verify(namespace, digest, nowMs),
+        (outcome) => (outcome.verified ? withSubject(events ?? [], outcome.namespace, outcome.user.id) : []),
+      ),
+    );
   }
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Events (statements in events.ts)
+
+  async listEvents(query: EventQuery): Promise<StoredEvent[]> {
+    return this.guard(() => this.events.list(query));
+  }
+
+  async sweepEvents(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.events.sweep(beforeMs, limit));
   }
 }
