@@ -13,6 +13,7 @@ import type { Config } from "./config/config.js";
 import { mailTransport } from "./mail/delivery.js";
 import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
+import { countEvents } from "./observability/event-metrics.js";
 import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
 import { watchOutbox } from "./observability/mail-metrics.js";
@@ -76,6 +77,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const metrics = new Metrics({ openConnections: () => listener?.connections ?? 0 });
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
+  engine.onEventsWritten = countEvents(metrics.registry);
   const health = new HealthMonitor(repo);
 
   const transport = mailTransport(config);
@@ -173,7 +175,13 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     async listen() {
       const address = await server.listen(config.port, config.host);
       health.start();
-      stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      stopSweeper = startSweeper(
+        repo,
+        now,
+        SWEEP_INTERVAL_MS,
+        (err) => logger.warn({ err }, "sweep failed"),
+        config.eventRetentionDays * 86_400_000,
+      );
       mailSender.start();
       return address;
     },

@@ -336,6 +336,13 @@ const SETTING_MAP = {
     describe: "How long an email verification link works (default 24 hours).",
     parse: parseDurationSeconds(60, 7 * 86400),
   }),
+  // --- Events and webhooks (docs/webhooks.md) ---
+  eventRetentionDays: define({
+    env: "EVENT_RETENTION_DAYS",
+    default: "90",
+    describe: "How long events (the audit log) are kept; older ones are deleted by the sweeper.",
+    parse: parseInteger(1, 36500),
+  }),
   logLevel: define({
     env: "LOG_LEVEL",
     default: "info",

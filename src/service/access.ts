@@ -52,6 +52,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Events and audit: the namespace's whole history, so never a public key's.
+  listEvents: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

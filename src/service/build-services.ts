@@ -5,6 +5,7 @@ import os from "node:os";
 import type { Config } from "../config/config.js";
 import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
+import { AuditService } from "./audit.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
@@ -59,6 +60,7 @@ export interface Services {
   /** Which API key role may call which RPC, and a public key's proof. */
   access: AccessPolicy;
   verification: VerificationService;
+  audit: AuditService;
 }
 
 export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
@@ -115,5 +117,6 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
       mailRateWindowSeconds: settings.mailRateWindowSeconds,
       onMailQueued,
     }),
+    audit: new AuditService({ repo }),
   };
 }

@@ -1,5 +1,5 @@
-// Periodically removes expired sessions, forgotten login-failure counts and
-// finished or dead mail, so tables do not grow without bound. Reads never rely on it: an expired session
+// Periodically removes expired sessions, forgotten login-failure counts,
+// finished or dead mail and events past their retention, so tables do not grow without bound. Reads never rely on it: an expired session
 // is refused whether or not it has been swept yet.
 import type { Repository } from "../storage/repository.js";
 import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
@@ -14,6 +14,8 @@ export function startSweeper(
   now: () => number,
   intervalMs: number,
   onError: (err: unknown) => void,
+  /** How long events are kept (EVENT_RETENTION_DAYS); none: events are not trimmed. */
+  eventRetentionMs?: number,
 ): () => void {
   let running = false;
   const timer = setInterval(() => {
@@ -32,6 +34,9 @@ export function startSweeper(
         }
         // Spent and voided tokens stay a day past their expiry, so an old link still finds its failure redirect.
         while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        while (eventRetentionMs !== undefined && (await repo.sweepEvents(now() - eventRetentionMs, BATCH)) >= BATCH) {
           /* more to sweep */
         }
       } catch (err) {

@@ -184,6 +184,8 @@ export class SearchTooBroad extends Error {
 /** The mail outbox (OutboxStore, src/mail/outbox.ts) is part of every engine. */
 export interface Repository extends OutboxStore {
   readonly engine: "sqlite" | "postgres";
+  /** Told of the events each write appended, once committed (the events-written metric). */
+  onEventsWritten?: (events: readonly EventDraft[]) => void;
 
   /** Resolves when the database answers a trivial query and migrations are applied. */
   ping(): Promise<void>;

@@ -3,12 +3,15 @@
 // converts its result to the generated message types. Nothing here knows
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
+import type { Event as EventMessage } from "../../gen/users/v1/events_pb.js";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { AuditService } from "../service/audit.js";
 import type { Session, User } from "../service/model.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
+import type { StoredEvent } from "../storage/events.js";
 import { callerKey } from "./call-context.js";
 import { unixSeconds } from "./unix-seconds.js";
 
@@ -17,13 +20,15 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  audit: AuditService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
+type EventInit = Omit<EventMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification } = services;
+  const { users, sessions, passwords, verification, audit } = services;
   router.service(
     Users,
     {
@@ -78,6 +83,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
       },
+      async listEvents(req, ctx) {
+        const page = await audit.list(namespaceOf(ctx), req);
+        return { events: page.events.map(eventMessage), nextPageToken: page.nextPageToken };
+      },
     },
     { interceptors },
   );
@@ -99,6 +108,20 @@ function userMessage(user: User): UserInit {
     updated: unixSeconds(user.updatedMs),
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
+  };
+}
+
+function eventMessage(event: StoredEvent): EventInit {
+  return {
+    id: BigInt(event.id),
+    type: event.type,
+    namespace: event.namespace,
+    userId: event.userId,
+    actorKeyId: event.actorKey,
+    actorSession: event.actorSession,
+    requestId: event.requestId,
+    created: unixSeconds(event.createdMs),
+    data: JSON.stringify(event.data),
   };
 }
 

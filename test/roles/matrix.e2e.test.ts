@@ -67,6 +67,7 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     verifyEmail: () => ({ token: "A".repeat(43) }),
     delete: () => ({ id: "no-such-user" }),
     search: () => ({}),
+    listEvents: () => ({ userId: owner.id }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),

@@ -68,6 +68,7 @@ export interface PostgresOptions extends PoolOptions {
 
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
+  onEventsWritten?: (events: readonly EventDraft[]) => void;
   private closed = false;
 
   private constructor(
@@ -137,11 +138,15 @@ export class PostgresRepository implements Repository {
     written: (result: T) => EventDraft[],
   ): Promise<T> {
     if (!events?.length) return work(this.db);
-    return this.db.transaction(async (tx) => {
+    let appended: EventDraft[] = [];
+    const result = await this.db.transaction(async (tx) => {
       const result = await work(tx);
-      await appendEvents(tx, written(result));
+      appended = written(result);
+      await appendEvents(tx, appended);
       return result;
     });
+    if (appended.length > 0) this.onEventsWritten?.(appended);
+    return result;
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
@@ -240,13 +245,18 @@ export class PostgresRepository implements Repository {
     // FOR SHARE to commit), and only then does the DELETE take its snapshot,
     // which therefore sees every session inserted against the old hash. A
     // single statement would delete from a snapshot taken before that wait.
-    return this.db.transaction(async (tx) => {
-      const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
-      if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
-      if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
-      await appendEvents(tx, events ?? []);
-      return true;
-    });
+    return this.db
+      .transaction(async (tx) => {
+        const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
+        if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
+        if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+        await appendEvents(tx, events ?? []);
+        return true;
+      })
+      .then((replaced) => {
+        if (replaced && events?.length) this.onEventsWritten?.(events);
+        return replaced;
+      });
   }
 
   async insertSession(
@@ -599,13 +609,15 @@ export class PostgresRepository implements Repository {
     return mailTokens.issueMailToken(this.db, token, message);
   }
 
-  verifyEmailToken(
+  async verifyEmailToken(
     namespace: string | null,
     digest: Buffer,
     nowMs: number,
     events?: EventDraft[],
   ): Promise<VerifyOutcome> {
-    return mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs, events);
+    const outcome = await mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs, events);
+    if (outcome.verified && events?.length) this.onEventsWritten?.(events);
+    return outcome;
   }
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {

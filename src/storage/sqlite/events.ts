@@ -14,7 +14,8 @@ import {
 
 export type SqliteEvents = ReturnType<typeof prepareEvents>;
 
-export function prepareEvents(db: Db) {
+/** `written` is told of the events of each transaction once it committed. */
+export function prepareEvents(db: Db, written: (events: EventDraft[]) => void) {
   const insert = db.prepare(
     `INSERT INTO events (namespace, type, user_id, actor_key, actor_session, request_id, created_ms, data)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -29,13 +30,17 @@ export function prepareEvents(db: Db) {
      * Runs `work` and appends the events `written` returns for its result, in
      * one transaction; without events, runs `work` alone.
      */
-    recording<T>(events: EventDraft[] | undefined, work: () => T, written: (result: T) => EventDraft[]): T {
+    recording<T>(events: EventDraft[] | undefined, work: () => T, toWrite: (result: T) => EventDraft[]): T {
       if (!events?.length) return work();
-      return inTransaction(() => {
+      let appended: EventDraft[] = [];
+      const result = inTransaction(() => {
         const result = work();
-        for (const draft of written(result)) insert.run(...eventValues(draft));
+        appended = toWrite(result);
+        for (const draft of appended) insert.run(...eventValues(draft));
         return result;
       }) as T;
+      if (appended.length > 0) written(appended);
+      return result;
     },
     list(query: EventQuery): StoredEvent[] {
       const { where, values } = eventFilter(query, () => "?");

@@ -88,6 +88,7 @@ function openPrivately(file: string): Db {
 
 export class SqliteRepository implements Repository {
   readonly engine = "sqlite" as const;
+  onEventsWritten?: (events: readonly EventDraft[]) => void;
   private readonly db: Db;
   private readonly stmts: SqliteStatements;
   private readonly userSearch: SqliteUserSearch;
@@ -120,7 +121,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
-    this.events = prepareEvents(this.db);
+    this.events = prepareEvents(this.db, (events) => this.onEventsWritten?.(events));
   }
 
   async ping(): Promise<void> {
