@@ -9,6 +9,7 @@ import { createSecureContext } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
+import { WebhooksService as WebhooksRpc } from "../gen/users/v1/webhooks_pb.js";
 import type { Config } from "./config/config.js";
 import { mailTransport } from "./mail/delivery.js";
 import { OutboxSender } from "./mail/outbox-sender.js";
@@ -20,6 +21,7 @@ import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
+import { watchWebhooks } from "./observability/webhook-metrics.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
@@ -42,6 +44,8 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
+import { secretBox } from "./webhooks/secret-box.js";
+import { WebhookSender } from "./webhooks/sender.js";
 
 export interface Server {
   readonly config: Config;
@@ -54,6 +58,7 @@ export interface Server {
   readonly metrics: Metrics;
   readonly health: HealthMonitor;
   readonly mailSender: OutboxSender;
+  readonly webhookSender: WebhookSender;
   listen(): Promise<AddressInfo>;
   /** Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves new connections with them (SIGHUP); open ones are kept. */
   reloadTls(): Promise<void>;
@@ -77,7 +82,25 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const metrics = new Metrics({ openConnections: () => listener?.connections ?? 0 });
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
-  engine.onEventsWritten = countEvents(metrics.registry);
+  const eventsWritten = countEvents(metrics.registry);
+  const webhookSecrets = secretBox(config);
+  const webhookSender = new WebhookSender({
+    store: repo,
+    box: webhookSecrets,
+    now,
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutSeconds * 1000,
+    maxAttempts: config.webhookMaxAttempts,
+    baseBackoffMs: config.webhookRetryBaseMs,
+    disableAfter: config.webhookDisableAfter,
+    onOutcome: watchWebhooks(metrics.registry, () => repo.webhookStats(now())),
+    onError: (err) => logger.warn({ err }, "webhook delivery round failed"),
+  });
+  engine.onEventsWritten = (events) => {
+    eventsWritten(events);
+    // Committed: deliver soon, not at the next poll.
+    webhookSender.wake();
+  };
   const health = new HealthMonitor(repo);
 
   const transport = mailTransport(config);
@@ -104,6 +127,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hashTiming: metrics,
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
+    ...(webhookSecrets ? { webhookSecrets } : {}),
   });
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
@@ -123,7 +147,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-    keyed: { keys, services: [Users.typeName, KeysRpc.typeName] },
+    keyed: { keys, services: [Users.typeName, KeysRpc.typeName, WebhooksRpc.typeName] },
     logger,
   });
   const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys, logger });
@@ -172,6 +196,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     metrics,
     health,
     mailSender,
+    webhookSender,
     async listen() {
       const address = await server.listen(config.port, config.host);
       health.start();
@@ -183,6 +208,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         config.eventRetentionDays * 86_400_000,
       );
       mailSender.start();
+      webhookSender.start();
       return address;
     },
     async reloadTls() {
@@ -199,6 +225,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         shutdown.abort();
         // A delivery in progress finishes and records its outcome first.
         await mailSender.stop();
+        await webhookSender.stop();
         transport.close();
         await repo.close();
       })();

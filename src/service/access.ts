@@ -10,6 +10,7 @@
 // what an end user may do for themselves, with proof of who they are).
 import type { KeysService as KeysRpc } from "../../gen/users/v1/keys_pb.js";
 import type { Users } from "../../gen/users/v1/users_pb.js";
+import type { WebhooksService as WebhooksRpc } from "../../gen/users/v1/webhooks_pb.js";
 import type { KeyRole, Repository } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import type { Caller } from "./model.js";
@@ -62,6 +63,12 @@ export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {
   revokeKey: { roles: ADMIN },
 };
 
+export const WEBHOOKS_ACCESS: Record<keyof typeof WebhooksRpc.method, MethodAccess> = {
+  listWebhooks: { roles: ADMIN },
+  createWebhook: { roles: ADMIN },
+  deleteWebhook: { roles: ADMIN },
+};
+
 /** Every service's table, by the service's full protobuf name. */
 export const ACCESS: ReadonlyMap<string, Readonly<Record<string, MethodAccess>>> = new Map<
   string,
@@ -69,6 +76,7 @@ export const ACCESS: ReadonlyMap<string, Readonly<Record<string, MethodAccess>>>
 >([
   ["users.v1.Users", USERS_ACCESS],
   ["users.v1.KeysService", KEYS_ACCESS],
+  ["users.v1.WebhooksService", WEBHOOKS_ACCESS],
 ]);
 
 /** The header (gRPC metadata) that carries a public caller's session as proof. */

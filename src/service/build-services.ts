@@ -4,6 +4,7 @@
 import os from "node:os";
 import type { Config } from "../config/config.js";
 import type { Repository } from "../storage/repository.js";
+import type { SecretBox } from "../webhooks/secret-box.js";
 import { AccessPolicy } from "./access.js";
 import { AuditService } from "./audit.js";
 import { KeysService } from "./keys.js";
@@ -13,6 +14,7 @@ import { PasswordsService } from "./passwords.js";
 import { SessionsService } from "./sessions.js";
 import { UsersService } from "./users.js";
 import { VerificationService } from "./verification.js";
+import { WebhooksService } from "./webhooks.js";
 import { WorkQueue } from "./work-queue.js";
 
 /** The settings the services read. */
@@ -37,7 +39,7 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds">>;
+  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "webhookAllowPrivate">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -48,6 +50,8 @@ export interface ServiceDeps {
   hashTiming?: HashTiming;
   /** Told when a call committed a mail to the outbox (wakes the sender). */
   onMailQueued?: () => void;
+  /** Seals webhook secrets (src/webhooks/secret-box.ts); none: webhooks cannot be added. */
+  webhookSecrets?: SecretBox;
 }
 
 export interface Services {
@@ -61,9 +65,17 @@ export interface Services {
   access: AccessPolicy;
   verification: VerificationService;
   audit: AuditService;
+  webhooks: WebhooksService;
 }
 
-export function buildServices({ settings, repo, now, hashTiming, onMailQueued }: ServiceDeps): Services {
+export function buildServices({
+  settings,
+  repo,
+  now,
+  hashTiming,
+  onMailQueued,
+  webhookSecrets,
+}: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -118,5 +130,11 @@ export function buildServices({ settings, repo, now, hashTiming, onMailQueued }:
       onMailQueued,
     }),
     audit: new AuditService({ repo }),
+    webhooks: new WebhooksService({
+      repo,
+      now,
+      box: webhookSecrets,
+      allowPrivate: settings.webhookAllowPrivate ?? false,
+    }),
   };
 }

@@ -15,6 +15,7 @@
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
 import type { EventDraft, EventQuery, StoredEvent } from "./events.js";
+import type { WebhookStore } from "./webhooks.js";
 
 export interface User {
   id: string;
@@ -181,8 +182,8 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts) is part of every engine. */
-export interface Repository extends OutboxStore {
+/** The mail outbox (OutboxStore, src/mail/outbox.ts) and the webhooks (WebhookStore, webhooks.ts) are part of every engine. */
+export interface Repository extends OutboxStore, WebhookStore {
   readonly engine: "sqlite" | "postgres";
   /** Told of the events each write appended, once committed (the events-written metric). */
   onEventsWritten?: (events: readonly EventDraft[]) => void;
@@ -350,7 +351,7 @@ export interface Repository extends OutboxStore {
   // Events (the log the write methods append to; see events.ts)
   /** A page of the namespace's events matching the query, newest first. */
   listEvents(query: EventQuery): Promise<StoredEvent[]>;
-  /** Deletes up to `limit` events created before beforeMs; returns how many. */
+  /** Deletes up to `limit` events created before beforeMs (but none a webhook has still to deliver); returns how many. */
   sweepEvents(beforeMs: number, limit: number): Promise<number>;
 }
 

@@ -71,6 +71,10 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),
+    // A public address written as an IP: checked without a lookup.
+    listWebhooks: () => ({}),
+    createWebhook: () => ({ namespace: "alpha", url: "https://203.0.113.10/hooks", events: ["user.created"] }),
+    deleteWebhook: () => ({ id: "wh_0000000000000000" }),
   };
 
   const expectDenied = (answer: Answer, what: string) => {

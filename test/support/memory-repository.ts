@@ -27,6 +27,13 @@ import type {
   VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
+import type {
+  DeliveryFailure,
+  DueDelivery,
+  NewWebhookEndpoint,
+  WebhookEndpoint,
+  WebhookStats,
+} from "../../src/storage/webhooks.js";
 
 interface StoredUser {
   namespace: string;
@@ -585,5 +592,30 @@ export class MemoryRepository implements Repository, OutboxStore {
 
   async sweepEvents(_beforeMs: number, _limit: number): Promise<number> {
     return 0;
+  }
+
+  // Webhooks: delivered from the real engines only (test/events/).
+  async insertWebhook(_endpoint: NewWebhookEndpoint): Promise<void> {
+    throw new Error("webhooks are not kept by the memory repository");
+  }
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    return [];
+  }
+
+  async deleteWebhook(_id: string): Promise<boolean> {
+    return false;
+  }
+
+  async claimDeliveries(_owner: string, _nowMs: number, _leaseMs: number, _limit: number): Promise<DueDelivery[]> {
+    return [];
+  }
+
+  async markDelivered(_id: number, _owner: string, _nowMs: number): Promise<void> {}
+
+  async markDeliveryFailed(_id: number, _owner: string, _failure: DeliveryFailure): Promise<void> {}
+
+  async webhookStats(_nowMs: number): Promise<WebhookStats> {
+    return { pending: 0, oldestPendingMs: 0 };
   }
 }

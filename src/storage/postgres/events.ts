@@ -39,7 +39,10 @@ export async function listEvents(db: Queryable, query: EventQuery): Promise<Stor
 
 export async function sweepEvents(db: Queryable, beforeMs: number, limit: number): Promise<number> {
   const { rowCount } = await db.query(
-    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_ms < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    // An event a webhook has still to deliver stays until it is delivered or given up.
+    `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_ms < $1 AND NOT EXISTS (
+       SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id AND d.state = 'pending')
+     LIMIT $2 FOR UPDATE SKIP LOCKED)`,
     [beforeMs, limit],
   );
   return rowCount ?? 0;

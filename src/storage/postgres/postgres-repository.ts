@@ -48,6 +48,7 @@ import {
 } from "../rows.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
+import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
 import { Database, type Queryable } from "./database.js";
 import { appendEvents, listEvents, sweepEvents } from "./events.js";
 import * as mailTokens from "./mail-tokens.js";
@@ -57,6 +58,7 @@ import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
 import { createPool, type PoolOptions } from "./pool.js";
 import { searchWithPlan } from "./user-search.js";
+import * as webhooks from "./webhooks.js";
 
 /** Sessions deleted per statement when a user is deleted. */
 const DELETE_BATCH = 2000;
@@ -632,5 +634,35 @@ export class PostgresRepository implements Repository {
 
   sweepEvents(beforeMs: number, limit: number): Promise<number> {
     return sweepEvents(this.db, beforeMs, limit);
+  }
+
+  // Webhooks (statements in webhooks.ts)
+
+  insertWebhook(endpoint: NewWebhookEndpoint): Promise<void> {
+    return webhooks.insertWebhook(this.db, endpoint);
+  }
+
+  listWebhooks(): Promise<WebhookEndpoint[]> {
+    return webhooks.listWebhooks(this.db);
+  }
+
+  deleteWebhook(id: string): Promise<boolean> {
+    return webhooks.deleteWebhook(this.db, id);
+  }
+
+  claimDeliveries(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+    return webhooks.claimDeliveries(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  markDelivered(id: number, owner: string, nowMs: number): Promise<void> {
+    return webhooks.markDelivered(this.db, id, owner, nowMs);
+  }
+
+  markDeliveryFailed(id: number, owner: string, failure: DeliveryFailure): Promise<void> {
+    return webhooks.markDeliveryFailed(this.db, id, owner, failure);
+  }
+
+  webhookStats(nowMs: number): Promise<WebhookStats> {
+    return webhooks.webhookStats(this.db, nowMs);
   }
 }

@@ -20,7 +20,11 @@ export function prepareEvents(db: Db, written: (events: EventDraft[]) => void) {
     `INSERT INTO events (namespace, type, user_id, actor_key, actor_session, request_id, created_ms, data)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const sweep = db.prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_ms < ? LIMIT ?)");
+  // An event a webhook has still to deliver stays until it is delivered or given up.
+  const sweep = db.prepare(
+    `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_ms < ? AND NOT EXISTS (
+       SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id AND d.state = 'pending') LIMIT ?)`,
+  );
   const inTransaction = db.transaction(<T>(work: () => T): T => work());
   // One prepared statement per filter shape (at most 2^5 of them).
   const pages = new Map<string, Statement>();

@@ -48,6 +48,7 @@ import {
   updateUserParameters,
 } from "../rows.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
+import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareEvents, type SqliteEvents } from "./events.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
@@ -57,6 +58,7 @@ import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
+import { prepareWebhooks, type SqliteWebhooks } from "./webhooks.js";
 
 /** Sessions deleted per write when a user is deleted. */
 const DELETE_BATCH = 2000;
@@ -95,6 +97,7 @@ export class SqliteRepository implements Repository {
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
   private readonly events: SqliteEvents;
+  private readonly webhooks: SqliteWebhooks;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -122,6 +125,7 @@ export class SqliteRepository implements Repository {
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
     this.events = prepareEvents(this.db, (events) => this.onEventsWritten?.(events));
+    this.webhooks = prepareWebhooks(this.db);
   }
 
   async ping(): Promise<void> {
@@ -523,5 +527,35 @@ export class SqliteRepository implements Repository {
 
   async sweepEvents(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.events.sweep(beforeMs, limit));
+  }
+
+  // Webhooks (statements in webhooks.ts)
+
+  async insertWebhook(endpoint: NewWebhookEndpoint): Promise<void> {
+    await this.write(() => this.webhooks.insert(endpoint));
+  }
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    return this.guard(() => this.webhooks.list());
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return this.write(() => this.webhooks.remove(id));
+  }
+
+  async claimDeliveries(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+    return this.write(() => this.webhooks.claim(owner, nowMs, leaseMs, limit));
+  }
+
+  async markDelivered(id: number, owner: string, nowMs: number): Promise<void> {
+    await this.write(() => this.webhooks.delivered(id, owner, nowMs));
+  }
+
+  async markDeliveryFailed(id: number, owner: string, failure: DeliveryFailure): Promise<void> {
+    await this.write(() => this.webhooks.failed(id, owner, failure));
+  }
+
+  async webhookStats(nowMs: number): Promise<WebhookStats> {
+    return this.guard(() => this.webhooks.stats(nowMs));
   }
 }
