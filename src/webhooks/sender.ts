@@ -72,8 +72,9 @@ export class WebhookSender {
   /** One round: claims a batch and delivers it. Returns how many deliveries it handled. */
   async deliverDue(): Promise<number> {
     const { store, now } = this.deps;
-    // A claim outlives every delivery of its batch (they run at once) with room to record the outcome.
-    const leaseMs = this.deps.timeoutMs * 2 + 30_000;
+    // A claim outlives every delivery of its batch (they run at once: the lookup
+    // and the request each bounded by the timeout) with room to record the outcome.
+    const leaseMs = this.deps.timeoutMs * 3 + 5_000;
     const batch = await store.claimDeliveries(this.owner, now(), leaseMs, this.batchSize);
     // The batch holds at most one delivery per (endpoint, user): sending them at once keeps each user's order.
     await Promise.all(batch.map((delivery) => this.deliver(delivery)));
@@ -107,7 +108,7 @@ export class WebhookSender {
     const secret = this.deps.box.open(delivery.sealedSecret);
     const url = parseWebhookUrl(delivery.url);
     // Resolved and checked now, and the connection made to exactly that address.
-    const target = await resolveTarget(url, this.deps.allowPrivate);
+    const target = await bounded(resolveTarget(url, this.deps.allowPrivate), this.deps.timeoutMs, "lookup");
     const body = JSON.stringify(payload(delivery.event));
     const id = `msg_${delivery.event.id}`;
     const sentAt = new Date(this.deps.now());
@@ -194,6 +195,15 @@ function send(
     });
     req.end(body);
   });
+}
+
+/** The promise, or a rejection once `ms` have passed. */
+function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A short reason for operators: the status or the error code, never a body. */

@@ -27,6 +27,8 @@ export class Receiver {
   /** What to answer: a status, or "hang-up" to destroy the socket. */
   answer: number | "hang-up" | ((n: number) => number | "hang-up") = 204;
   secret = "";
+  /** How long it takes to answer (after recording a delivery). */
+  delayMs = 0;
   private server: http.Server | undefined;
 
   async start(): Promise<string> {
@@ -56,7 +58,7 @@ export class Receiver {
             return;
           }
         }
-        res.writeHead(answer).end();
+        setTimeout(() => res.writeHead(answer).end(), this.delayMs);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
