@@ -10,7 +10,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
 import { WebhooksService as WebhooksRpc } from "../gen/users/v1/webhooks_pb.js";
-import type { Config } from "./config/config.js";
+import { type Config, ConfigError } from "./config/config.js";
+import { EncryptionKeyFileError, loadSecretBox } from "./files/encryption-key-file.js";
 import { mailTransport } from "./mail/delivery.js";
 import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
@@ -21,12 +22,15 @@ import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
+import { countTokens } from "./observability/token-metrics.js";
 import { watchWebhooks } from "./observability/webhook-metrics.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
 import type { PasswordsService } from "./service/passwords.js";
+import type { SecretBox } from "./service/secret-box.js";
 import type { SessionsService } from "./service/sessions.js";
+import { type SigningKeyRing, SigningKeyUnreadable } from "./service/signing-keys.js";
 import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
@@ -44,6 +48,7 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
+import { wellKnownRoutes } from "./transport/well-known-routes.js";
 import { secretBox } from "./webhooks/secret-box.js";
 import { WebhookSender } from "./webhooks/sender.js";
 
@@ -75,11 +80,39 @@ export interface ServerOptions {
 
 const SWEEP_INTERVAL_MS = 60_000;
 
+/** Loads (on first start, makes) the signing keys; one the encryption keys cannot open stops the start. */
+async function startSigningKeys(ring: SigningKeyRing, repo: Repository): Promise<void> {
+  try {
+    await ring.start();
+  } catch (err) {
+    await repo.close().catch(() => undefined);
+    if (err instanceof SigningKeyUnreadable) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
+
+/** The encryption keys, or a start-up refusal naming ENCRYPTION_KEY_FILE. */
+function openSecretBox(config: Config, logger: Logger): SecretBox {
+  try {
+    const { box, file, created } = loadSecretBox(config);
+    if (created)
+      logger.warn(
+        { file },
+        "encryption keys created: back this file up with the database (it is needed to read secrets stored there)",
+      );
+    return box;
+  } catch (err) {
+    if (err instanceof EncryptionKeyFileError) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
+
 export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
   const { logger } = options;
   const now = options.now ?? Date.now;
   let listener: Listener | undefined;
   const metrics = new Metrics({ openConnections: () => listener?.connections ?? 0 });
+  const secrets = openSecretBox(config, logger);
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const eventsWritten = countEvents(metrics.registry);
@@ -128,12 +161,21 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
     ...(webhookSecrets ? { webhookSecrets } : {}),
+    secrets,
+    warn: (fields, message) => logger.warn(fields, message),
+    onTokenIssued: countTokens(metrics.registry),
   });
+  await startSigningKeys(services.signingKeys, repo);
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
 
-  const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
+  const callLog = logCalls(logger, {
+    mode: config.logCalls,
+    perSecond: config.logCallsPerSecond,
+    slowMs: config.logSlowCallMs,
+  });
+  const observe = observeInterceptor([callLog, metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
     registerApi(router, services, observe);
     // Probes and schema discovery need no API key.
@@ -154,7 +196,17 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(services.verification, logger)],
+    routes: [
+      ...probeRoutes(health, metrics),
+      consoleRoute(),
+      verifyEmailRoute(services.verification, logger),
+      ...wellKnownRoutes({
+        ring: services.signingKeys,
+        now,
+        issuer: config.publicUrl,
+        jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+      }),
+    ],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const logRefusal = logRefusals(logger);
@@ -163,9 +215,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     {
       maxHeaderBytes: 16 * 1024,
       maxConcurrentStreams: 100,
-      keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 30_000,
-      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutSeconds * 1000,
+      h2IdleTimeoutMs: config.http2IdleTimeoutSeconds * 1000,
+      headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),
@@ -207,6 +260,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         (err) => logger.warn({ err }, "sweep failed"),
         config.eventRetentionDays * 86_400_000,
       );
+      services.signingKeys.startReloading((err) => logger.warn({ err }, "signing keys reload failed"));
       mailSender.start();
       webhookSender.start();
       return address;
@@ -218,6 +272,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     close() {
       closing ??= (async () => {
         stopSweeper?.();
+        services.signingKeys.stop();
         // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
         health.drain();
         await server.close(config.shutdownTimeoutSeconds * 1000);

@@ -38,6 +38,8 @@ Usage:
                                               signed (Standard Webhooks); prints the signing secret once
   users-service webhooks list                 list webhook endpoints, their state and why one is disabled
   users-service webhooks remove ID            remove an endpoint and its pending deliveries
+  users-service encryption-keys new FILE     make the encryption key file (mode 0600), or add a new
+                                              sealing key at its top (rotation); see ENCRYPTION_KEY_FILE
   users-service --help | --version
 
 Configuration (environment variables):

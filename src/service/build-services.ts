@@ -3,15 +3,22 @@
 // in a test is wired exactly as what runs in production.
 import os from "node:os";
 import type { Config } from "../config/config.js";
+import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
-import type { SecretBox } from "../webhooks/secret-box.js";
+import type { SecretBox as WebhookSecretBox } from "../webhooks/secret-box.js";
 import { AccessPolicy } from "./access.js";
+import { AccessTokensService } from "./access-tokens.js";
 import { AuditService } from "./audit.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { MagicLinkService } from "./magic-link.js";
+import { PasskeysService, type PasskeyWarning } from "./passkeys.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
+import { PasswordResetService } from "./password-reset.js";
 import { PasswordsService } from "./passwords.js";
+import { SecretBox } from "./secret-box.js";
 import { SessionsService } from "./sessions.js";
+import { SigningKeyRing } from "./signing-keys.js";
 import { UsersService } from "./users.js";
 import { VerificationService } from "./verification.js";
 import { WebhooksService } from "./webhooks.js";
@@ -39,7 +46,18 @@ export type ServiceSettings = Pick<
   | "publicMailsPerNamespace"
 > &
   // Mail settings: tests that send no mail may leave them out.
-  Partial<Pick<Config, "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "webhookAllowPrivate">>;
+  Partial<
+    Pick<
+      Config,
+      "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "passwordResetMaxTtlSeconds" | "magicLinkTtlSeconds"
+    >
+  > &
+  // Webhooks: private addresses refused when left out.
+  Partial<Pick<Config, "webhookAllowPrivate">> &
+  // Passkey settings: absent means passkeys are off.
+  Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">> &
+  // Access tokens: defaults when left out (ACCESS_TOKEN_TTL_SECONDS, JWKS_MAX_AGE_SECONDS, SIGNING_KEY_RELOAD_SECONDS).
+  Partial<Pick<Config, "accessTokenTtlSeconds" | "jwksMaxAgeSeconds" | "signingKeyReloadSeconds">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -51,7 +69,13 @@ export interface ServiceDeps {
   /** Told when a call committed a mail to the outbox (wakes the sender). */
   onMailQueued?: () => void;
   /** Seals webhook secrets (src/webhooks/secret-box.ts); none: webhooks cannot be added. */
-  webhookSecrets?: SecretBox;
+  webhookSecrets?: WebhookSecretBox;
+  /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
+  secrets?: SecretBox;
+  /** Told what the operator should hear about (a passkey counter that went backwards). */
+  warn?: PasskeyWarning;
+  /** Told of every access token issued (metrics). */
+  onTokenIssued?: () => void;
 }
 
 export interface Services {
@@ -63,9 +87,17 @@ export interface Services {
   passwords: PasswordsService;
   /** Which API key role may call which RPC, and a public key's proof. */
   access: AccessPolicy;
+  /** Seals secrets at rest (signing keys, TOTP secrets). */
+  secrets: SecretBox;
   verification: VerificationService;
   audit: AuditService;
   webhooks: WebhooksService;
+  passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
+  /** The keys that sign access tokens (start() loads them; the server calls it at start). */
+  signingKeys: SigningKeyRing;
+  accessTokens: AccessTokensService;
 }
 
 export function buildServices({
@@ -75,7 +107,11 @@ export function buildServices({
   hashTiming,
   onMailQueued,
   webhookSecrets,
+  secrets: givenSecrets,
+  warn,
+  onTokenIssued,
 }: ServiceDeps): Services {
+  const secrets = givenSecrets ?? SecretBox.ephemeral();
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -95,6 +131,24 @@ export function buildServices({
     sessionTtlSeconds: settings.sessionTtlSeconds,
     maxSessionsPerUser: settings.maxSessionsPerUser,
     now,
+  });
+  const tokenMail = {
+    repo,
+    now,
+    mailsPerAddress: settings.mailsPerAddress,
+    mailRateWindowSeconds: settings.mailRateWindowSeconds,
+    onMailQueued,
+  };
+  const redirectOrigins = settings.redirectOrigins ?? [];
+  const signingKeys = new SigningKeyRing({
+    repo,
+    secrets,
+    now,
+    times: {
+      accessTokenTtlSeconds: settings.accessTokenTtlSeconds ?? 300,
+      jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds ?? 300,
+      signingKeyReloadSeconds: settings.signingKeyReloadSeconds ?? 30,
+    },
   });
   return {
     hasher,
@@ -120,14 +174,45 @@ export function buildServices({
       },
     }),
     verification: new VerificationService({
-      repo,
-      now,
+      ...tokenMail,
       publicUrl: settings.publicUrl ?? "http://localhost:8080",
-      redirectOrigins: settings.redirectOrigins ?? [],
+      redirectOrigins,
       ttlSeconds: settings.verificationTtlSeconds ?? 86_400,
-      mailsPerAddress: settings.mailsPerAddress,
-      mailRateWindowSeconds: settings.mailRateWindowSeconds,
-      onMailQueued,
+    }),
+    passwordReset: new PasswordResetService({
+      ...tokenMail,
+      hasher,
+      throttle,
+      maxTtlSeconds: settings.passwordResetMaxTtlSeconds ?? 3600,
+    }),
+    magicLinks: new MagicLinkService({
+      ...tokenMail,
+      sessions,
+      redirectOrigins,
+      ttlSeconds: settings.magicLinkTtlSeconds ?? 600,
+    }),
+    passkeys: new PasskeysService({
+      repo,
+      rp: relyingParty({
+        rpId: settings.rpId ?? "",
+        rpName: settings.rpName ?? "users",
+        rpOrigins: settings.rpOrigins ?? [],
+      }),
+      sessionTtlSeconds: settings.sessionTtlSeconds,
+      ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
+      now,
+      ...(warn ? { warn } : {}),
+    }),
+    secrets,
+    signingKeys,
+    accessTokens: new AccessTokensService({
+      repo,
+      sessions,
+      ring: signingKeys,
+      now,
+      issuer: settings.publicUrl ?? "http://localhost:8080",
+      ttlSeconds: settings.accessTokenTtlSeconds ?? 300,
+      onIssued: onTokenIssued,
     }),
     audit: new AuditService({ repo }),
     webhooks: new WebhooksService({

@@ -38,6 +38,8 @@ export interface ReasonParams {
   rpc?: string;
   /** What a rate limit counts over ("with this API key", "in this namespace"). */
   scope?: string;
+  /** A count a limit allows (passkeys per user). */
+  max?: number;
 }
 
 interface ReasonSpec {
@@ -68,6 +70,11 @@ export const REASONS = {
     when: "a number is outside its range (limit, offset, a timestamp, a bcrypt cost)",
     message: fieldRule,
   },
+  ONE_OF_FIELDS: {
+    code: "invalid_argument",
+    when: "a call that takes exactly one of several fields (Read: id, username, email) got none or more than one",
+    message: fieldRule,
+  },
   PASSWORDS_DIFFER: {
     code: "invalid_argument",
     when: "confirm_password is not equal to new_password",
@@ -80,7 +87,7 @@ export const REASONS = {
   },
   TOKEN_INVALID: {
     code: "invalid_argument",
-    when: "a verification token that is unknown, used or expired (which one is never said)",
+    when: "a verification token or password reset code that is unknown, used, voided or expired, or a reset for an unknown email (which one is never said)",
     message: () => "invalid or expired",
   },
   REQUEST_MALFORMED: {
@@ -208,6 +215,37 @@ export const REASONS = {
     when: "the database did not answer in time (a lock held too long); retry",
     message: () => "the database did not answer in time; retry",
   },
+  // Passkeys (WebAuthn): docs/mfa.md
+  PASSKEYS_OFF: {
+    code: "failed_precondition",
+    when: "a passkey RPC while passkeys are off (RP_ORIGINS is not set)",
+    message: () => "passkeys are off on this service (RP_ORIGINS is not set)",
+  },
+  PASSKEY_CHALLENGE_INVALID: {
+    code: "invalid_argument",
+    when: "a passkey ceremony whose challenge is unknown, used, expired or another's (start again with Begin)",
+    message: () => "the passkey challenge is invalid or expired; start again",
+  },
+  PASSKEY_RESPONSE_INVALID: {
+    code: "invalid_argument",
+    when: "a passkey registration the browser's answer does not verify (origin, RP ID, user verification, attestation)",
+    message: fieldRule,
+  },
+  PASSKEY_ALREADY_REGISTERED: {
+    code: "already_exists",
+    when: "a passkey registration of a credential already registered in the namespace",
+    message: () => "this passkey is already registered",
+  },
+  PASSKEY_LIMIT_REACHED: {
+    code: "failed_precondition",
+    when: "a passkey registration for a user who has the most passkeys allowed (remove one first)",
+    message: (p) => `a user may have at most ${p.max} passkeys; remove one first`,
+  },
+  PASSKEY_NOT_FOUND: {
+    code: "not_found",
+    when: "no passkey with that id for the user",
+    message: () => "passkey not found",
+  },
   INTERNAL: {
     code: "internal",
     when: "a bug: the detail goes to the log with the request id, never to the caller",
@@ -224,6 +262,7 @@ export type ValidationReason =
   | "FIELD_TOO_SHORT"
   | "FIELD_MALFORMED"
   | "FIELD_OUT_OF_RANGE"
+  | "ONE_OF_FIELDS"
   | "REDIRECT_NOT_ALLOWED";
 
 export function isReason(name: string): name is Reason {

@@ -146,6 +146,12 @@ export class LoginThrottle {
     }
   }
 
+  /** The accounts' failures and locks are forgotten (their owner proved who they are another way: a password reset). */
+  async forget(namespace: string, accounts: string[]): Promise<void> {
+    await this.repo.endLoginAttempt(namespace, { accounts, attempt: randomBytes(16).toString("hex") }, true);
+    this.wake(namespace, accounts);
+  }
+
   /** The attempt's slots were ended elsewhere (Repository.insertSession): wake who waits for them. */
   ended(namespace: string, attempt: LoginAttemptRef): void {
     this.wake(namespace, attempt.accounts);

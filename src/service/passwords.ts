@@ -24,7 +24,18 @@ export class PasswordsService {
   constructor(private readonly deps: PasswordsDeps) {}
 
   /** Replaces the password and revokes every session of the user. */
-  async update(namespace: string, input: UpdatePasswordInput): Promise<void> {
+  /**
+   * `hideUnknownUser` (a public key's call): an unknown user id is answered
+   * as a wrong old password, after the same bcrypt check and the same charge
+   * to the id's throttle budget, so the answer, its time and a lockout tell a
+   * browser's key nothing about which ids exist. Trusted keys are told
+   * USER_NOT_FOUND.
+   */
+  async update(
+    namespace: string,
+    input: UpdatePasswordInput,
+    options: { hideUnknownUser?: boolean } = {},
+  ): Promise<void> {
     const { repo, hasher, throttle } = this.deps;
     const userId = rules.userId(input.userId, "user_id");
     const oldPassword = rules.givenPassword(input.oldPassword, "old_password");
@@ -37,18 +48,21 @@ export class PasswordsService {
     // as guessing it at Login.
     const { credential, matches, attempt } = await hasher.slots.withPlace(async (place) => {
       const credential = await repo.getCredential(namespace, userId);
-      if (!credential) throw new ServiceError("USER_NOT_FOUND");
+      if (!credential && !options.hideUnknownUser) throw new ServiceError("USER_NOT_FOUND");
       const attempt = await throttle.admit(namespace, [throttleAccount("user", userId)]);
       try {
-        const matches = await hasher.verify(oldPassword, credential.passwordHash, attempt.guard(place));
+        const matches = credential
+          ? await hasher.verify(oldPassword, credential.passwordHash, attempt.guard(place))
+          : await hasher.verifyNothing(oldPassword, attempt.guard(place));
         return { credential, matches, attempt };
       } catch (err) {
         await throttle.released(namespace, attempt).catch(() => undefined);
         throw err;
       }
     });
-    if (!matches) {
-      await throttle.failed(namespace, attempt, userId, "update_password");
+    if (!credential || !matches) {
+      // An unknown id (a public key's call) is an event about no user, as at Login.
+      await throttle.failed(namespace, attempt, credential ? userId : "", "update_password");
       throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }
     await throttle.succeeded(namespace, attempt);

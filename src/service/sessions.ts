@@ -157,6 +157,32 @@ export class SessionsService {
       .finally(() => this.upgrading.delete(key));
   }
 
+  /**
+   * A session for a user who proved who they are without a password (a magic
+   * link): the same session as Login's, with the same TTL and per-user cap.
+   * Stored against the user's current hash, so a password change that
+   * commits first leaves it out; undefined if the user is gone.
+   */
+  async startWithoutPassword(namespace: string, userId: string): Promise<Session | undefined> {
+    const { repo } = this.deps;
+    const id = newToken();
+    const createdMs = this.deps.now();
+    const expiresMs = createdMs + this.deps.sessionTtlSeconds * 1000;
+    const row = { idDigest: digest(id), userId, createdMs, expiresMs };
+    const options = this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser };
+    // Twice at most: a password change between the read and the insert
+    // (which ends every session) is simply read again.
+    for (let tries = 0; tries < 2; tries++) {
+      const credential = await repo.getCredential(namespace, userId);
+      if (!credential) return undefined;
+      if (await repo.insertSession(namespace, row, credential.passwordHash, options)) {
+        const { user } = credential;
+        return { id, userId, username: user.username, email: user.email, createdMs, expiresMs };
+      }
+    }
+    return undefined;
+  }
+
   async read(namespace: string, sessionId: string): Promise<Session> {
     const id = rules.sessionId(sessionId);
     const row = await this.deps.repo.getSession(namespace, digest(id), this.deps.now());

@@ -1,6 +1,7 @@
 // Periodically removes expired sessions, forgotten login-failure counts,
-// finished or dead mail and events past their retention, so tables do not grow without bound. Reads never rely on it: an expired session
-// is refused whether or not it has been swept yet.
+// unfinished passkey challenges, finished or dead mail and events past their
+// retention, so tables do not grow without bound. Reads never rely on it: an
+// expired session is refused whether or not it has been swept yet.
 import type { Repository } from "../storage/repository.js";
 import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
 
@@ -34,6 +35,10 @@ export function startSweeper(
         }
         // Spent and voided tokens stay a day past their expiry, so an old link still finds its failure redirect.
         while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        // Passkey ceremony challenges nobody finished.
+        while ((await repo.sweepChallenges(now(), BATCH)) >= BATCH) {
           /* more to sweep */
         }
         while (eventRetentionMs !== undefined && (await repo.sweepEvents(now() - eventRetentionMs, BATCH)) >= BATCH) {

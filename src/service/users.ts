@@ -1,6 +1,6 @@
 // Accounts: create, read, update, delete and search users of a namespace.
-import type { Repository, User } from "../storage/repository.js";
-import { SearchTooBroad, UniqueViolation } from "../storage/repository.js";
+import type { Repository, User, UserChanges } from "../storage/repository.js";
+import { ProfileTooLarge, SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import { draftEvent } from "./events.js";
 import type { PasswordHasher } from "./password-hasher.js";
@@ -18,12 +18,15 @@ export interface CreateUserInput {
   username: string;
   email: string;
   password: string;
+  profile?: Record<string, string>;
 }
 
 export interface UpdateUserInput {
   id: string;
   username: string;
   email: string;
+  /** Entries to merge in; an empty value removes its key. */
+  profile?: Record<string, string>;
 }
 
 export interface SearchUsersInput {
@@ -41,37 +44,62 @@ export class UsersService {
     const username = rules.username(input.username);
     const email = rules.email(input.email);
     const password = rules.newPassword(input.password);
+    // At Create an empty value means no entry.
+    const profile = rules.mergedProfile({}, rules.profileEntries(input.profile ?? {}));
     const hash = await this.deps.hasher.hash(password);
     const now = this.deps.now();
     const user: User = { id, username, email, createdMs: now, updatedMs: now };
+    if (Object.keys(profile).length > 0) user.profile = profile;
     const created = draftEvent("user.created", namespace, id, now, { username, email });
     await uniquely(() => this.deps.repo.insertUser(namespace, user, hash, [created]));
     return user;
   }
 
-  async read(namespace: string, id: string): Promise<User> {
-    const user = await this.deps.repo.getUser(namespace, rules.userId(id));
+  /** By exactly one of id, username or email. */
+  async read(namespace: string, lookup: { id: string; username: string; email: string }): Promise<User> {
+    const user = await this.deps.repo.findUser(namespace, rules.userLookup(lookup));
     if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }
 
-  /** Partial update: empty fields are left as they are. */
+  /**
+   * Partial update: empty fields are left as they are; profile entries are
+   * merged into the stored profile (an empty value removes its key). The
+   * user's own current username or email is no clash.
+   */
   async update(namespace: string, input: UpdateUserInput): Promise<User> {
+    const { repo } = this.deps;
     const id = rules.userId(input.id);
-    const changes: { username?: string; email?: string } = {};
+    const changes: UserChanges = {};
     if (input.username !== "") changes.username = rules.username(input.username);
     if (input.email !== "") changes.email = rules.email(input.email);
-    if (changes.username === undefined && changes.email === undefined) {
+    const edit = rules.profileEntries(input.profile ?? {});
+    const editsProfile = Object.keys(edit).length > 0;
+    if (changes.username === undefined && changes.email === undefined && !editsProfile) {
       // Nothing to change: no write, and `updated` stays where it was.
-      const user = await this.deps.repo.getUser(namespace, id);
+      const user = await repo.getUser(namespace, id);
       if (!user) throw new ServiceError("USER_NOT_FOUND");
       return user;
     }
     const now = this.deps.now();
-    const updated = draftEvent("user.updated", namespace, id, now, { ...changes });
-    const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, now, [updated]));
-    if (!user) throw new ServiceError("USER_NOT_FOUND");
-    return user;
+    // What changed, by name; profile values are the caller's data, so only their keys are named.
+    const updated = draftEvent("user.updated", namespace, id, now, {
+      ...(changes.username !== undefined ? { username: changes.username } : {}),
+      ...(changes.email !== undefined ? { email: changes.email } : {}),
+      ...(editsProfile ? { profile_keys: Object.keys(edit).sort() } : {}),
+    });
+    // The edit is merged into the stored profile by the write itself (one
+    // transaction), so concurrent edits of other keys are never lost and the
+    // entry bound holds whatever runs at once.
+    if (editsProfile) changes.profile = { edit, maxEntries: rules.LIMITS.profileEntriesMax };
+    try {
+      const user = await uniquely(() => repo.updateUser(namespace, id, changes, now, [updated]));
+      if (!user) throw new ServiceError("USER_NOT_FOUND");
+      return user;
+    } catch (err) {
+      if (err instanceof ProfileTooLarge) throw rules.profileTooLarge(err.entries);
+      throw err;
+    }
   }
 
   async delete(namespace: string, id: string): Promise<void> {

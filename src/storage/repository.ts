@@ -15,6 +15,8 @@
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
 import type { EventDraft, EventQuery, StoredEvent } from "./events.js";
+import type { PasskeyStore } from "./passkey-store.js";
+import type { SigningKeyStore } from "./signing-keys.js";
 import type { WebhookStore } from "./webhooks.js";
 
 export interface User {
@@ -25,7 +27,33 @@ export interface User {
   updatedMs: number;
   /** When the email was verified; absent if it never was (or changed since). Set only by verifyEmailToken. */
   verifiedMs?: number;
+  /** The user's profile (validation.ts bounds it); absent when empty. */
+  profile?: Record<string, string>;
 }
+
+/** What updateUser changes; a field left out stays as it is. */
+export interface UserChanges {
+  username?: string;
+  email?: string;
+  /**
+   * Profile entries merged into the stored profile in the same transaction
+   * (an empty value removes its key, see mergeProfile in rows.ts), so
+   * concurrent edits of other keys are never lost. ProfileTooLarge, and no
+   * change, when the result would hold more than maxEntries.
+   */
+  profile?: { edit: Record<string, string>; maxEntries: number };
+}
+
+/** An update would leave a profile with more entries than allowed. */
+export class ProfileTooLarge extends Error {
+  constructor(readonly entries: number) {
+    super(`the profile would hold ${entries} entries`);
+    this.name = "ProfileTooLarge";
+  }
+}
+
+/** One user named by exactly one of its unique fields. */
+export type UserKey = { id: string } | { username: string } | { email: string };
 
 export interface CredentialRow {
   user: User;
@@ -182,8 +210,11 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts) and the webhooks (WebhookStore, webhooks.ts) are part of every engine. */
-export interface Repository extends OutboxStore, WebhookStore {
+/**
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), passkeys (PasskeyStore), the signing keys (signing-keys.ts)
+ * and the webhooks (WebhookStore, webhooks.ts) are part of every engine.
+ */
+export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore, WebhookStore {
   readonly engine: "sqlite" | "postgres";
   /** Told of the events each write appended, once committed (the events-written metric). */
   onEventsWritten?: (events: readonly EventDraft[]) => void;
@@ -196,6 +227,8 @@ export interface Repository extends OutboxStore, WebhookStore {
   /** Inserts the user and its password hash in one transaction. */
   insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void>;
   getUser(namespace: string, id: string): Promise<User | undefined>;
+  /** The user with this id, username or email (username and email already lowercased). */
+  findUser(namespace: string, key: UserKey): Promise<User | undefined>;
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
@@ -203,7 +236,7 @@ export interface Repository extends OutboxStore, WebhookStore {
   updateUser(
     namespace: string,
     id: string,
-    changes: { username?: string; email?: string },
+    changes: UserChanges,
     updatedMs: number,
     events?: EventDraft[],
   ): Promise<User | undefined>;
@@ -353,9 +386,37 @@ export interface Repository extends OutboxStore, WebhookStore {
   listEvents(query: EventQuery): Promise<StoredEvent[]>;
   /** Deletes up to `limit` events created before beforeMs (but none a webhook has still to deliver); returns how many. */
   sweepEvents(beforeMs: number, limit: number): Promise<number>;
+
+  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  /**
+   * One try of a reset code, in one transaction: counts the try against the
+   * live code of the user who has reset.email (at most maxAttempts tries per
+   * code, however many run at once, on any replica); when the digest
+   * matches, spends the code, sets the password hash, ends every session of
+   * the user and marks the email verified. Returns the user, or undefined
+   * when no live code matched (nothing else changed).
+   */
+  resetPassword(reset: PasswordReset): Promise<User | undefined>;
+  /**
+   * Spends a live magic link of the namespace (first use only, whatever runs
+   * at once) and marks its user's email verified, in one transaction.
+   * Returns the user, or undefined (unknown, used, voided or expired link,
+   * or the user no longer has the email it was sent to).
+   */
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined>;
 }
 
-export type MailTokenPurpose = "verify_email";
+export type MailTokenPurpose = "verify_email" | "reset_password" | "magic_link";
+
+export interface PasswordReset {
+  namespace: string;
+  email: string;
+  /** Digest of the code as typed (see password-reset.ts for what it covers). */
+  digest: Buffer;
+  newHash: string;
+  nowMs: number;
+  maxAttempts: number;
+}
 
 export interface NewMailToken {
   namespace: string;

@@ -26,7 +26,13 @@ import type { KeysService } from "../service/keys.js";
 import { logAdapterFailure } from "./adapter-failure.js";
 import { m3oCallKey } from "./call-context.js";
 import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
-import { type DecodeProblem, isInt64, jsonDecodeProblem, notValidJson } from "./json-decode-errors.js";
+import {
+  type DecodeProblem,
+  isInt64,
+  jsonDecodeProblem,
+  nonDecimalInteger,
+  notValidJson,
+} from "./json-decode-errors.js";
 import { abandonBody } from "./listener.js";
 import { BodyTooLarge, oneChunk, readBody } from "./read-body.js";
 
@@ -159,6 +165,8 @@ function parseInput(schema: DescMessage, body: Buffer) {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new BadInput({ rule: "request body: must be a JSON object" });
   }
+  const notDecimal = nonDecimalInteger(schema, json);
+  if (notDecimal) throw new BadInput(notDecimal);
   try {
     return fromJson(schema, json, { ignoreUnknownFields: true });
   } catch (err) {

@@ -5,14 +5,20 @@
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import type { Event as EventMessage } from "../../gen/users/v1/events_pb.js";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { AccessTokensService } from "../service/access-tokens.js";
 import type { AuditService } from "../service/audit.js";
+import type { MagicLinkService } from "../service/magic-link.js";
 import type { Session, User } from "../service/model.js";
+import type { PasskeysService } from "../service/passkeys.js";
+import type { PasswordResetService } from "../service/password-reset.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import type { StoredEvent } from "../storage/events.js";
 import { callerKey } from "./call-context.js";
+import { passkeyHandlers } from "./passkeys-routes.js";
+import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -21,6 +27,10 @@ export interface UsersServices {
   passwords: PasswordsService;
   verification: VerificationService;
   audit: AuditService;
+  passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
+  accessTokens: AccessTokensService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
@@ -28,15 +38,16 @@ type SessionInit = Omit<SessionMessage, "$typeName">;
 type EventInit = Omit<EventMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification, audit } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks, audit } = services;
   router.service(
     Users,
     {
+      ...passkeyHandlers(services.passkeys, sessionMessage),
       async create(req, ctx) {
         return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
       },
       async read(req, ctx) {
-        return { user: userMessage(await users.read(namespaceOf(ctx), req.id)) };
+        return { user: userMessage(await users.read(namespaceOf(ctx), req)) };
       },
       async update(req, ctx) {
         return { user: userMessage(await users.update(namespaceOf(ctx), req)) };
@@ -49,7 +60,9 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
       },
       async updatePassword(req, ctx) {
-        await passwords.update(namespaceOf(ctx), req);
+        // A public key (a browser's) is not told whether a user id exists.
+        const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";
+        await passwords.update(namespaceOf(ctx), req, { hideUnknownUser });
         return {};
       },
       async login(req, ctx) {
@@ -87,6 +100,26 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         const page = await audit.list(namespaceOf(ctx), req);
         return { events: page.events.map(eventMessage), nextPageToken: page.nextPageToken };
       },
+      // ---- Account recovery ----
+      async sendPasswordResetEmail(req, ctx) {
+        await passwordReset.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async resetPassword(req, ctx) {
+        await passwordReset.reset(namespaceOf(ctx), req);
+        return {};
+      },
+      async sendMagicLink(req, ctx) {
+        await magicLinks.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async verifyToken(req, ctx) {
+        const check = await magicLinks.verify(namespaceOf(ctx), req.token);
+        return check.isValid
+          ? { isValid: true, session: sessionMessage(check.session) }
+          : { isValid: false, message: check.message };
+      },
+      ...tokenHandlers(services.accessTokens),
     },
     { interceptors },
   );
@@ -108,6 +141,7 @@ function userMessage(user: User): UserInit {
     updated: unixSeconds(user.updatedMs),
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
+    profile: { ...user.profile },
   };
 }
 

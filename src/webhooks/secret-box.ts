@@ -5,8 +5,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { createExclusivePrivateFile } from "../cli/private-file.js";
 import type { Config } from "../config/config.js";
+import { createExclusivePrivateFile } from "../files/private-file.js";
 import { parseDatabaseUrl } from "../storage/database-url.js";
 
 const VERSION = "v1";

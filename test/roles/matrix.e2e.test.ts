@@ -65,6 +65,16 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     revokeSessions: () => ({ userId: owner.id, handles: ["00".repeat(32)] }),
     sendVerificationEmail: () => ({ email: "owner@example.com" }),
     verifyEmail: () => ({ token: "A".repeat(43) }),
+    sendPasswordResetEmail: () => ({ email: "owner@example.com" }),
+    resetPassword: () => ({
+      email: "owner@example.com",
+      code: "0000000000",
+      newPassword: "a new password",
+      confirmPassword: "a new password",
+    }),
+    sendMagicLink: () => ({ email: "owner@example.com", address: "https://app.example.com", endpoint: "/signin" }),
+    verifyToken: () => ({ token: "A".repeat(43) }),
+    createToken: () => ({ sessionId: owner.session }),
     delete: () => ({ id: "no-such-user" }),
     search: () => ({}),
     listEvents: () => ({ userId: owner.id }),
@@ -75,6 +85,13 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     listWebhooks: () => ({}),
     createWebhook: () => ({ namespace: "alpha", url: "https://203.0.113.10/hooks", events: ["user.created"] }),
     deleteWebhook: () => ({ id: "wh_0000000000000000" }),
+    // Passkeys
+    beginPasskeyRegistration: () => ({ userId: owner.id }),
+    finishPasskeyRegistration: () => ({ userId: owner.id, responseJson: "{}" }),
+    beginPasskeyLogin: () => ({}),
+    finishPasskeyLogin: () => ({ handle: "A".repeat(43), responseJson: "{}" }),
+    listPasskeys: () => ({ userId: owner.id }),
+    removePasskey: () => ({ userId: owner.id, passkeyId: `pk_${"0".repeat(24)}` }),
   };
 
   const expectDenied = (answer: Answer, what: string) => {

@@ -4,8 +4,22 @@
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
 
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
+import type {
+  BindOutcome,
+  NewOutboxMessage,
+  OutboxMessage,
+  OutboxStats,
+  OutboxStore,
+  OutboxSweep,
+} from "../../src/mail/outbox.js";
 import type { EventQuery, StoredEvent } from "../../src/storage/events.js";
+import type {
+  ChallengePurpose,
+  NewChallenge,
+  PasskeyInsert,
+  PasskeyRow,
+  TakenChallenge,
+} from "../../src/storage/passkey-store.js";
 import type {
   ApiKeyRecord,
   ApiKeyRow,
@@ -15,18 +29,24 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
+  MailTokenPurpose,
   NewMailToken,
   NewSession,
+  PasswordReset,
   Repository,
   SessionInsertOptions,
   SessionRow,
   ThrottlePolicy,
   User,
+  UserChanges,
   UserExport,
+  UserKey,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
+import { editedProfileText, profileText } from "../../src/storage/rows.js";
+import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
 import type {
   DeliveryFailure,
   DueDelivery,
@@ -34,6 +54,7 @@ import type {
   WebhookEndpoint,
   WebhookStats,
 } from "../../src/storage/webhooks.js";
+import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
   namespace: string;
@@ -133,6 +154,14 @@ export class MemoryRepository implements Repository, OutboxStore {
     return stored && { ...stored.user };
   }
 
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    await this.enter("findUser");
+    const stored = this.findBy(namespace, (u) =>
+      "id" in key ? u.id === key.id : "username" in key ? u.username === key.username : u.email === key.email,
+    );
+    return stored && { ...stored.user };
+  }
+
   private credential(stored: StoredUser | undefined): CredentialRow | undefined {
     return stored && { user: { ...stored.user }, passwordHash: stored.passwordHash };
   }
@@ -152,16 +181,17 @@ export class MemoryRepository implements Repository, OutboxStore {
     return this.credential(this.users.get(this.userKey(namespace, userId)));
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
     await this.enter("updateUser");
     const stored = this.users.get(this.userKey(namespace, id));
     if (!stored) return undefined;
-    const next: User = { ...stored.user, ...changes, updatedMs };
+    const { profile, ...names } = changes;
+    const next: User = { ...stored.user, ...names, updatedMs };
+    if (profile) {
+      const merged = JSON.parse(editedProfileText(profileText(stored.user.profile), profile)) as Record<string, string>;
+      if (Object.keys(merged).length === 0) delete next.profile;
+      else next.profile = merged;
+    }
     if (next.email !== stored.user.email) delete next.verifiedMs;
     this.clash(namespace, next, id);
     stored.user = next;
@@ -172,6 +202,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("deleteUser");
     if (!this.users.delete(this.userKey(namespace, id))) return false;
     this.dropSessions(namespace, id, null);
+    this.passkeys.dropUser(namespace, id);
     return true;
   }
 
@@ -472,6 +503,33 @@ export class MemoryRepository implements Repository, OutboxStore {
     }));
   }
 
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    await this.enter("bindMailToken");
+    const held = this.leased(message.id, owner);
+    if (!held?.token) return "not-held";
+    const stored = this.findBy(message.namespace, (u) => u.email === message.recipient);
+    const key = stored && `${message.namespace}\n${held.token.purpose}\n${stored.user.id}`;
+    if (!stored || key === undefined) {
+      this.outbox.splice(this.outbox.indexOf(held), 1);
+      return "dropped";
+    }
+    this.mailTokens.set(key, {
+      namespace: message.namespace,
+      purpose: held.token.purpose as MailTokenPurpose,
+      email: stored.user.email,
+      digest: held.token.digest,
+      createdMs: message.createdMs,
+      expiresMs: message.expiresMs,
+      redirectUrl: held.token.redirectUrl,
+      failureRedirectUrl: held.token.failureRedirectUrl,
+      userId: stored.user.id,
+      spentMs: 0,
+      attempts: 0,
+    });
+    delete held.token;
+    return "bound";
+  }
+
   private leased(id: string, owner: string): StoredMail | undefined {
     return this.outbox.find((m) => m.id === id && m.leaseOwner === owner && m.status === "queued");
   }
@@ -541,7 +599,7 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   /** Mail tokens: (namespace, purpose, user id) → the live token. */
-  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number }>();
+  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number; attempts: number }>();
 
   async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
     await this.enter("issueMailToken");
@@ -551,6 +609,7 @@ export class MemoryRepository implements Repository, OutboxStore {
       ...token,
       userId: stored.user.id,
       spentMs: 0,
+      attempts: 0,
     });
     await this.queueMail(message);
     return true;
@@ -617,5 +676,121 @@ export class MemoryRepository implements Repository, OutboxStore {
 
   async webhookStats(_nowMs: number): Promise<WebhookStats> {
     return { pending: 0, oldestPendingMs: 0 };
+  }
+
+  // Passkeys and ceremony challenges (memory-passkeys.ts)
+  private readonly passkeys = new MemoryPasskeys((namespace, id) => this.users.has(this.userKey(namespace, id)));
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.enter("insertChallenge");
+    this.passkeys.insertChallenge(challenge);
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    await this.enter("takeChallenge");
+    return this.passkeys.takeChallenge(namespace, digest, purpose, nowMs);
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.passkeys.sweepChallenges(beforeMs, limit);
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    await this.enter("insertPasskey");
+    return this.passkeys.insert(namespace, passkey, maxPerUser);
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    await this.enter("listPasskeys");
+    return this.passkeys.list(namespace, userId);
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    await this.enter("findPasskeyByCredential");
+    return this.passkeys.byCredential(namespace, credentialId);
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    await this.enter("usePasskey");
+    return this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    await this.enter("deletePasskey");
+    return this.passkeys.remove(namespace, userId, id);
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.passkeys.list(namespace, userId).length > 0;
+  }
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    await this.enter("resetPassword");
+    const stored = this.findBy(reset.namespace, (u) => u.email === reset.email);
+    const token = stored && this.mailTokens.get(`${reset.namespace}\nreset_password\n${stored.user.id}`);
+    if (!stored || !token || token.email !== reset.email || token.spentMs !== 0 || token.expiresMs <= reset.nowMs) {
+      return undefined;
+    }
+    if (token.attempts >= reset.maxAttempts) return undefined;
+    token.attempts++;
+    if (!token.digest.equals(reset.digest)) return undefined;
+    token.spentMs = reset.nowMs;
+    stored.passwordHash = reset.newHash;
+    this.dropSessions(reset.namespace, stored.user.id, null);
+    stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? reset.nowMs };
+    return { ...stored.user };
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    await this.enter("spendMagicLink");
+    const token = [...this.mailTokens.values()].find(
+      (t) => t.digest.equals(digest) && t.purpose === "magic_link" && t.namespace === namespace,
+    );
+    if (!token || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
+    token.spentMs = nowMs;
+    const stored = this.users.get(this.userKey(namespace, token.userId));
+    if (!stored || stored.user.email !== token.email) return undefined;
+    stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? nowMs };
+    return { ...stored.user };
+  }
+
+  // Access-token signing keys
+  private readonly signingKeys: SigningKeyRow[] = [];
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    await this.enter("listSigningKeys");
+    return [...this.signingKeys].sort((a, b) => a.generation - b.generation).map((k) => ({ ...k }));
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    await this.enter("addSigningKey");
+    if (this.signingKeys.some((k) => k.generation === key.generation)) return false;
+    for (const k of this.signingKeys) {
+      if (k.generation < key.generation && k.signsUntilMs === 0) {
+        k.signsUntilMs = key.signsFromMs;
+        k.publishedUntilMs = key.signsFromMs + retiredAfterMs;
+      }
+    }
+    this.signingKeys.push({ ...key, signsUntilMs: 0, publishedUntilMs: 0 });
+    return true;
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    await this.enter("deleteRetiredSigningKeys");
+    const before = this.signingKeys.length;
+    const kept = this.signingKeys.filter((k) => k.publishedUntilMs === 0 || k.publishedUntilMs > nowMs);
+    this.signingKeys.splice(0, this.signingKeys.length, ...kept);
+    return before - kept.length;
   }
 }

@@ -17,13 +17,19 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ListEventsRequestSchema, ListEventsResponseSchema } from "./events_pb.js";
 import { file_users_v1_events } from "./events_pb.js";
+import type { BeginPasskeyLoginRequestSchema, BeginPasskeyLoginResponseSchema, BeginPasskeyRegistrationRequestSchema, BeginPasskeyRegistrationResponseSchema, FinishPasskeyLoginRequestSchema, FinishPasskeyRegistrationRequestSchema, FinishPasskeyRegistrationResponseSchema, ListPasskeysRequestSchema, ListPasskeysResponseSchema, RemovePasskeyRequestSchema, RemovePasskeyResponseSchema } from "./passkeys_pb.js";
+import { file_users_v1_passkeys } from "./passkeys_pb.js";
+import type { ResetPasswordRequestSchema, ResetPasswordResponseSchema, SendMagicLinkRequestSchema, SendMagicLinkResponseSchema, SendPasswordResetEmailRequestSchema, SendPasswordResetEmailResponseSchema, VerifyTokenRequestSchema } from "./recovery_pb.js";
+import { file_users_v1_recovery } from "./recovery_pb.js";
+import type { CreateTokenRequestSchema, CreateTokenResponseSchema } from "./tokens_pb.js";
+import { file_users_v1_tokens } from "./tokens_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEiggEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDImkKB1Nlc3Npb24SCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgdleHBpcmVzGAUgASgDEg8KB3VzZXJfaWQYBiABKAkiTgoNQ3JlYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIQCghwYXNzd29yZBgEIAEoCSIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIZCgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiPAoNVXBkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIuCg5VcGRhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciIbCg1EZWxldGVSZXF1ZXN0EgoKAmlkGAEgASgJIhAKDkRlbGV0ZVJlc3BvbnNlIk8KDVNlYXJjaFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDQoFbGltaXQYAyABKAMSDgoGb2Zmc2V0GAQgASgDIi8KDlNlYXJjaFJlc3BvbnNlEh0KBXVzZXJzGAEgAygLMg4udXNlcnMudjEuVXNlciJuChVVcGRhdGVQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxvbGRfcGFzc3dvcmQYAiABKAkSFAoMbmV3X3Bhc3N3b3JkGAMgASgJEhgKEGNvbmZpcm1fcGFzc3dvcmQYBCABKAkiGAoWVXBkYXRlUGFzc3dvcmRSZXNwb25zZSJBCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkiMwoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UyiQgKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAEkkKCkxpc3RFdmVudHMSGy51c2Vycy52MS5MaXN0RXZlbnRzUmVxdWVzdBocLnVzZXJzLnYxLkxpc3RFdmVudHNSZXNwb25zZSIAYgZwcm90bzM", [file_users_v1_events]);
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi4AEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI/CgtTZXNzaW9uSW5mbxIOCgZoYW5kbGUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIPCgdleHBpcmVzGAMgASgDIj8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUudXNlcnMudjEuU2Vzc2lvbkluZm8iOQoVUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDwoHaGFuZGxlcxgCIAMoCSIpChZSZXZva2VTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMimwEKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSDQoFZW1haWwYASABKAkSDwoHc3ViamVjdBgCIAEoCRIUCgx0ZXh0X2NvbnRlbnQYAyABKAkSFAoMcmVkaXJlY3RfdXJsGAQgASgJEhwKFGZhaWx1cmVfcmVkaXJlY3RfdXJsGAUgASgJEhEKCWZyb21fbmFtZRgGIAEoCSIfCh1TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiFQoTVmVyaWZ5RW1haWxSZXNwb25zZSJAChpGaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiJcChNWZXJpZnlUb2tlblJlc3BvbnNlEhAKCGlzX3ZhbGlkGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSIgoHc2Vzc2lvbhgDIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24ykRAKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAEkkKCkxpc3RFdmVudHMSGy51c2Vycy52MS5MaXN0RXZlbnRzUmVxdWVzdBocLnVzZXJzLnYxLkxpc3RFdmVudHNSZXNwb25zZSIAEnMKGEJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvbhIpLnVzZXJzLnYxLkJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QaKi51c2Vycy52MS5CZWdpblBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZSIAEnYKGUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb24SKi51c2Vycy52MS5GaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBorLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZSIAEl4KEUJlZ2luUGFzc2tleUxvZ2luEiIudXNlcnMudjEuQmVnaW5QYXNza2V5TG9naW5SZXF1ZXN0GiMudXNlcnMudjEuQmVnaW5QYXNza2V5TG9naW5SZXNwb25zZSIAEmEKEkZpbmlzaFBhc3NrZXlMb2dpbhIjLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QaJC51c2Vycy52MS5GaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZSIAEk8KDExpc3RQYXNza2V5cxIdLnVzZXJzLnYxLkxpc3RQYXNza2V5c1JlcXVlc3QaHi51c2Vycy52MS5MaXN0UGFzc2tleXNSZXNwb25zZSIAElIKDVJlbW92ZVBhc3NrZXkSHi51c2Vycy52MS5SZW1vdmVQYXNza2V5UmVxdWVzdBofLnVzZXJzLnYxLlJlbW92ZVBhc3NrZXlSZXNwb25zZSIAEm0KFlNlbmRQYXNzd29yZFJlc2V0RW1haWwSJy51c2Vycy52MS5TZW5kUGFzc3dvcmRSZXNldEVtYWlsUmVxdWVzdBooLnVzZXJzLnYxLlNlbmRQYXNzd29yZFJlc2V0RW1haWxSZXNwb25zZSIAElIKDVJlc2V0UGFzc3dvcmQSHi51c2Vycy52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBofLnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSIAElIKDVNlbmRNYWdpY0xpbmsSHi51c2Vycy52MS5TZW5kTWFnaWNMaW5rUmVxdWVzdBofLnVzZXJzLnYxLlNlbmRNYWdpY0xpbmtSZXNwb25zZSIAEkwKC1ZlcmlmeVRva2VuEhwudXNlcnMudjEuVmVyaWZ5VG9rZW5SZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5VG9rZW5SZXNwb25zZSIAEkwKC0NyZWF0ZVRva2VuEhwudXNlcnMudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0Gh0udXNlcnMudjEuQ3JlYXRlVG9rZW5SZXNwb25zZSIAYgZwcm90bzM", [file_users_v1_events, file_users_v1_passkeys, file_users_v1_recovery, file_users_v1_tokens]);
 
 /**
  * A user account. The password is never part of it.
@@ -84,6 +90,15 @@ export type User = Message<"users.v1.User"> & {
    * @generated from field: int64 verification_date = 7;
    */
   verificationDate: bigint;
+
+  /**
+   * Free-form data of the app about the user (a display name, a locale...):
+   * at most 32 entries; keys 1 to 64 of [A-Za-z0-9._-]; values 1 to 1024
+   * bytes of UTF-8, without NUL. Not for secrets: any reader of the user sees it.
+   *
+   * @generated from field: map<string, string> profile = 8;
+   */
+  profile: { [key: string]: string };
 };
 
 /**
@@ -188,6 +203,13 @@ export type CreateRequest = Message<"users.v1.CreateRequest"> & {
    * @generated from field: string password = 4;
    */
   password: string;
+
+  /**
+   * Optional profile (see User.profile); an entry with an empty value is left out.
+   *
+   * @generated from field: map<string, string> profile = 5;
+   */
+  profile: { [key: string]: string };
 };
 
 /**
@@ -219,7 +241,7 @@ export const CreateResponseSchema: GenMessage<CreateResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 3);
 
 /**
- * Read a user.
+ * Read a user: give exactly one of id, username or email.
  *
  * @generated from message users.v1.ReadRequest
  */
@@ -230,6 +252,20 @@ export type ReadRequest = Message<"users.v1.ReadRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * The user's username (case-insensitive).
+   *
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * The user's email (trimmed, case-insensitive).
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
 };
 
 /**
@@ -281,11 +317,22 @@ export type UpdateRequest = Message<"users.v1.UpdateRequest"> & {
   username: string;
 
   /**
-   * The new email (same rules as Create), or empty to keep it.
+   * The new email (same rules as Create), or empty to keep it. Another email
+   * than the current one is not verified.
    *
    * @generated from field: string email = 3;
    */
   email: string;
+
+  /**
+   * Profile entries to set, merged into the stored profile: each key given
+   * takes its value, a key given with an empty value is removed, and keys not
+   * given stay as they are (an omitted profile changes nothing). The profile
+   * after the merge must stay within User.profile's bounds.
+   *
+   * @generated from field: map<string, string> profile = 4;
+   */
+  profile: { [key: string]: string };
 };
 
 /**
@@ -838,6 +885,63 @@ export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__P
   messageDesc(file_users_v1_users, 28);
 
 /**
+ * The answer of FinishPasskeyLogin (here, beside Session: passkeys.proto
+ * cannot import this file, which imports it).
+ *
+ * @generated from message users.v1.FinishPasskeyLoginResponse
+ */
+export type FinishPasskeyLoginResponse = Message<"users.v1.FinishPasskeyLoginResponse"> & {
+  /**
+   * The new session, exactly as Login returns it.
+   *
+   * @generated from field: users.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.FinishPasskeyLoginResponse.
+ * Use `create(FinishPasskeyLoginResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyLoginResponseSchema: GenMessage<FinishPasskeyLoginResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 29);
+
+/**
+ * The result of VerifyToken.
+ *
+ * @generated from message users.v1.VerifyTokenResponse
+ */
+export type VerifyTokenResponse = Message<"users.v1.VerifyTokenResponse"> & {
+  /**
+   * Whether the token was a live magic link (it is now used up).
+   *
+   * @generated from field: bool is_valid = 1;
+   */
+  isValid: boolean;
+
+  /**
+   * Empty when valid; else "invalid or expired".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The new session when valid.
+   *
+   * @generated from field: users.v1.Session session = 3;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyTokenResponse.
+ * Use `create(VerifyTokenResponseSchema)` to create a new message.
+ */
+export const VerifyTokenResponseSchema: GenMessage<VerifyTokenResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 30);
+
+/**
  * Users manages the accounts of one namespace and signs them in.
  *
  * buf:lint:ignore SERVICE_SUFFIX
@@ -861,7 +965,8 @@ export const Users: GenService<{
     output: typeof CreateResponseSchema;
   },
   /**
-   * Read one user by id. Errors: NOT_FOUND.
+   * Read one user by id, username or email (exactly one of them).
+   * Errors: INVALID_ARGUMENT (none or several given, or malformed), NOT_FOUND.
    *
    * @generated from rpc users.v1.Users.Read
    */
@@ -871,7 +976,8 @@ export const Users: GenService<{
     output: typeof ReadResponseSchema;
   },
   /**
-   * Update a user's username and/or email. An empty field is left unchanged.
+   * Update a user's username, email and/or profile entries. An empty field is
+   * left unchanged; profile entries are merged (an empty value removes a key).
    * Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS.
    *
    * @generated from rpc users.v1.Users.Update
@@ -1013,6 +1119,146 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof ListEventsRequestSchema;
     output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * Begin registering a passkey for a user: the options for
+   * navigator.credentials.create(). Errors: NOT_FOUND (unknown user),
+   * FAILED_PRECONDITION (the user has the most passkeys allowed).
+   *
+   * @generated from rpc users.v1.Users.BeginPasskeyRegistration
+   */
+  beginPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyRegistrationRequestSchema;
+    output: typeof BeginPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * Finish registering: verifies the browser's answer (challenge, origin in
+   * RP_ORIGINS, RP_ID, user verification) and stores the passkey.
+   * Errors: INVALID_ARGUMENT (malformed, PASSKEY_CHALLENGE_INVALID,
+   * PASSKEY_RESPONSE_INVALID), ALREADY_EXISTS (the passkey is registered).
+   *
+   * @generated from rpc users.v1.Users.FinishPasskeyRegistration
+   */
+  finishPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyRegistrationRequestSchema;
+    output: typeof FinishPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * Begin a passwordless sign-in: options for navigator.credentials.get() and a handle.
+   *
+   * @generated from rpc users.v1.Users.BeginPasskeyLogin
+   */
+  beginPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyLoginRequestSchema;
+    output: typeof BeginPasskeyLoginResponseSchema;
+  },
+  /**
+   * Finish a passwordless sign-in: a new session, as Login's. Errors:
+   * UNAUTHENTICATED "invalid credentials" (unknown passkey, a signature or
+   * counter that does not verify), INVALID_ARGUMENT (malformed, PASSKEY_CHALLENGE_INVALID).
+   *
+   * @generated from rpc users.v1.Users.FinishPasskeyLogin
+   */
+  finishPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyLoginRequestSchema;
+    output: typeof FinishPasskeyLoginResponseSchema;
+  },
+  /**
+   * A user's passkeys, oldest first. Errors: NOT_FOUND (unknown user).
+   *
+   * @generated from rpc users.v1.Users.ListPasskeys
+   */
+  listPasskeys: {
+    methodKind: "unary";
+    input: typeof ListPasskeysRequestSchema;
+    output: typeof ListPasskeysResponseSchema;
+  },
+  /**
+   * Remove one of a user's passkeys. Errors: NOT_FOUND (unknown user or passkey).
+   *
+   * @generated from rpc users.v1.Users.RemovePasskey
+   */
+  removePasskey: {
+    methodKind: "unary";
+    input: typeof RemovePasskeyRequestSchema;
+    output: typeof RemovePasskeyResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time code that resets the password.
+   * Answers the same whether or not the email belongs to a user (no mail is
+   * sent for an unknown one). Each new code voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule), RESOURCE_EXHAUSTED
+   * (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendPasswordResetEmail
+   */
+  sendPasswordResetEmail: {
+    methodKind: "unary";
+    input: typeof SendPasswordResetEmailRequestSchema;
+    output: typeof SendPasswordResetEmailResponseSchema;
+  },
+  /**
+   * Sets a new password with the code from the mail, ends every session of
+   * the user and marks the email verified (the code proved the inbox). A code
+   * works once, for its expiration, and is void after 5 wrong tries.
+   * Errors: INVALID_ARGUMENT "invalid or expired" (wrong, used, voided or
+   * expired code, or an unknown email: which one is never said), or a field
+   * breaks its rule (confirm_password must equal new_password).
+   *
+   * @generated from rpc users.v1.Users.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time sign-in link (address +
+   * endpoint + ?token=...) that works for 10 minutes (MAGIC_LINK_TTL_SECONDS).
+   * Answers the same whether or not the email belongs to a user. Each new
+   * link voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule, or `address` is not on
+   * the REDIRECT_ORIGINS allowlist), RESOURCE_EXHAUSTED (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendMagicLink
+   */
+  sendMagicLink: {
+    methodKind: "unary";
+    input: typeof SendMagicLinkRequestSchema;
+    output: typeof SendMagicLinkResponseSchema;
+  },
+  /**
+   * Signs in with a magic link's token: a session exactly as Login makes,
+   * and the email is marked verified. The token works once. A token that is
+   * unknown, used, voided or expired is not an error (as in M3O): the answer
+   * is is_valid = false with message "invalid or expired" and no session.
+   * Errors: INVALID_ARGUMENT only for an empty or over-long token.
+   *
+   * @generated from rpc users.v1.Users.VerifyToken
+   */
+  verifyToken: {
+    methodKind: "unary";
+    input: typeof VerifyTokenRequestSchema;
+    output: typeof VerifyTokenResponseSchema;
+  },
+  /**
+   * Beyond M3O: a signed access token (JWT, EdDSA) for a live session, which
+   * other services verify with the keys at /.well-known/jwks.json without a
+   * call. A token stays valid until it expires (ACCESS_TOKEN_TTL_SECONDS), even
+   * if its session ends first; a session that ended gets no new one.
+   * Errors: NOT_FOUND "session not found" (unknown, expired or ended session),
+   * INVALID_ARGUMENT (a malformed session_id).
+   *
+   * @generated from rpc users.v1.Users.CreateToken
+   */
+  createToken: {
+    methodKind: "unary";
+    input: typeof CreateTokenRequestSchema;
+    output: typeof CreateTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);

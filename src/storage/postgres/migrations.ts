@@ -15,6 +15,7 @@
 // Constraint names matter: errors.ts maps a unique violation to the field
 // through them (users_pkey → id, users_username → username, users_email → email).
 import type { Migration } from "../migration.js";
+import { POSTGRES_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {
@@ -259,6 +260,42 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
           REFERENCES users (namespace, id) ON DELETE CASCADE
       );
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
+    `,
+  },
+  {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    sql: `
+      ALTER TABLE mail_outbox
+        ADD COLUMN token_purpose text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_digest bytea,
+        ADD COLUMN token_redirect_url text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_failure_redirect_url text COLLATE "C" NOT NULL DEFAULT '';
+    `,
+  },
+  ...POSTGRES_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
+  },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                text COLLATE "C" NOT NULL,
+        generation         integer NOT NULL,
+        public_jwk         text COLLATE "C" NOT NULL,
+        private_sealed     text COLLATE "C" NOT NULL,
+        created_ms         bigint NOT NULL,
+        signs_from_ms      bigint NOT NULL,
+        signs_until_ms     bigint NOT NULL DEFAULT 0,
+        published_until_ms bigint NOT NULL DEFAULT 0,
+        CONSTRAINT signing_keys_pkey PRIMARY KEY (kid),
+        CONSTRAINT signing_keys_generation UNIQUE (generation)
+      );
     `,
   },
   {

@@ -5,9 +5,10 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -19,19 +20,23 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
   type ExportRecord,
+  editedProfileText,
   exportPages,
   type KeyRecord,
   keyParameters,
@@ -45,7 +50,9 @@ import {
   toUser,
   type UserRecord,
   updateUserParameters,
+  userParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
@@ -56,7 +63,10 @@ import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
+import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import * as recovery from "./recovery.js";
+import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
 import * as webhooks from "./webhooks.js";
 
@@ -115,16 +125,17 @@ export class PostgresRepository implements Repository {
   async insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void> {
     // One statement, so user and password are inserted atomically without a
     // transaction round trip; the foreign key check runs at its end and sees both.
+    const u = userParameters(namespace, user);
     await this.recording(
       events,
       (q) =>
         q.query(
           `WITH inserted AS (
-         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING namespace, id)
+         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $9) RETURNING namespace, id)
        INSERT INTO passwords (namespace, user_id, hash, updated_ms)
        SELECT namespace, id, $7, $5 FROM inserted`,
-          [namespace, user.id, user.username, user.email, user.createdMs, user.updatedMs, passwordHash],
+          [namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, passwordHash, u.verified_ms, u.profile],
         ),
       () => events ?? [],
     );
@@ -153,6 +164,16 @@ export class PostgresRepository implements Repository {
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
     const [row] = await this.named<UserRecord>(SQL.getUser, { namespace, id });
+    return row && toUser(row);
+  }
+
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const [row] =
+      "id" in key
+        ? await this.named<UserRecord>(SQL.getUser, { namespace, id: key.id })
+        : "username" in key
+          ? await this.named<UserRecord>(SQL.getUserByUsername, { namespace, username: key.username })
+          : await this.named<UserRecord>(SQL.getUserByEmail, { namespace, email: key.email });
     return row && toUser(row);
   }
 
@@ -192,16 +213,36 @@ export class PostgresRepository implements Repository {
   async updateUser(
     namespace: string,
     id: string,
-    changes: { username?: string; email?: string },
+    changes: UserChanges,
     updatedMs: number,
     events?: EventDraft[],
   ): Promise<User | undefined> {
-    const params = updateUserParameters(namespace, id, changes, updatedMs);
-    const [row] = await this.recording(
-      events,
-      (q) => this.named<UserRecord>(SQL.updateUser, params, q),
-      (rows) => (rows.length > 0 ? (events ?? []) : []),
-    );
+    const profileChange = changes.profile;
+    if (!profileChange) {
+      const [row] = await this.recording(
+        events,
+        (q) => this.named<UserRecord>(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs), q),
+        (rows) => (rows.length > 0 ? (events ?? []) : []),
+      );
+      return row && toUser(row);
+    }
+    // The row is locked while the edit is merged into the profile as stored,
+    // so concurrent edits of other keys wait for each other, and none is lost.
+    let updated = false;
+    const row = await this.db.transaction(async (tx) => {
+      const locked = toPositional(`${SQL.profileForUpdate} FOR UPDATE`, { namespace, id });
+      const stored = (await tx.query<{ profile: string }>(locked.text, locked.values)).rows[0];
+      if (!stored) return undefined;
+      const profile = editedProfileText(stored.profile, profileChange);
+      const update = toPositional(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs, profile));
+      const result = (await tx.query<UserRecord>(update.text, update.values)).rows[0];
+      if (result && events?.length) {
+        await appendEvents(tx, events);
+        updated = true;
+      }
+      return result;
+    });
+    if (updated && events?.length) this.onEventsWritten?.(events);
     return row && toUser(row);
   }
 
@@ -553,20 +594,23 @@ export class PostgresRepository implements Repository {
       for (const item of batch) {
         // The password row is inserted only when the user row was: a user that
         // clashes on id, username or email is skipped whole.
+        const u = userParameters(item.namespace, item.user);
         const result = await tx.query(
           `WITH inserted AS (
-             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING namespace, id)
+             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
+             VALUES ($1, $2, $3, $4, $5, $6, $8, $9) ON CONFLICT DO NOTHING RETURNING namespace, id)
            INSERT INTO passwords (namespace, user_id, hash, updated_ms)
            SELECT namespace, id, $7, $6 FROM inserted`,
           [
             item.namespace,
-            item.user.id,
-            item.user.username,
-            item.user.email,
-            item.user.createdMs,
-            item.user.updatedMs,
+            u.id,
+            u.username,
+            u.email,
+            u.created_ms,
+            u.updated_ms,
             item.passwordHash,
+            u.verified_ms,
+            u.profile,
           ],
         );
         inserted += result.rowCount ?? 0;
@@ -583,6 +627,10 @@ export class PostgresRepository implements Repository {
 
   claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
     return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return outbox.bindMailToken(this.db, message, owner);
   }
 
   markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
@@ -664,5 +712,78 @@ export class PostgresRepository implements Repository {
 
   webhookStats(nowMs: number): Promise<WebhookStats> {
     return webhooks.webhookStats(this.db, nowMs);
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  insertChallenge(challenge: NewChallenge): Promise<void> {
+    return passkeys.insertChallenge(this.db, challenge);
+  }
+
+  takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return passkeys.takeChallenge(this.db, namespace, digest, purpose, nowMs);
+  }
+
+  sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return passkeys.sweepChallenges(this.db, beforeMs, limit);
+  }
+
+  insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return passkeys.insertPasskey(this.db, namespace, passkey, maxPerUser);
+  }
+
+  listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return passkeys.listPasskeys(this.db, namespace, userId);
+  }
+
+  findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return passkeys.findPasskeyByCredential(this.db, namespace, credentialId);
+  }
+
+  usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return passkeys.usePasskey(this.db, namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return passkeys.deletePasskey(this.db, namespace, userId, id);
+  }
+
+  hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return passkeys.hasPasskey(this.db, namespace, userId);
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return recovery.resetPassword(this.db, reset);
+  }
+
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  listSigningKeys(): Promise<SigningKeyRow[]> {
+    return signingKeys.listSigningKeys(this.db);
+  }
+
+  addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return signingKeys.addSigningKey(this.db, key, retiredAfterMs);
+  }
+
+  deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return signingKeys.deleteRetiredSigningKeys(this.db, nowMs);
   }
 }

@@ -3,6 +3,7 @@
 // rolling upgrade, replicas of the previous version keep working on the new
 // schema (and ping() accepts a schema newer than its own).
 import type { Migration } from "../migration.js";
+import { SQLITE_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {
@@ -187,6 +188,43 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ) STRICT, WITHOUT ROWID;
       CREATE UNIQUE INDEX mail_tokens_digest ON mail_tokens (digest);
       CREATE INDEX mail_tokens_expires ON mail_tokens (expires_ms);
+    `,
+  },
+  {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    // A Send* call queues its mail for any address with the token's digest
+    // here, so it does the same work for a known and an unknown address; the
+    // sender stores the token for the address's user before delivery (or
+    // drops the mail when nobody has it) and clears these columns.
+    sql: `
+      ALTER TABLE mail_outbox ADD COLUMN token_purpose TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_digest BLOB;
+      ALTER TABLE mail_outbox ADD COLUMN token_redirect_url TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_failure_redirect_url TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  ...SQLITE_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
+  },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                TEXT    NOT NULL PRIMARY KEY,
+        generation         INTEGER NOT NULL UNIQUE,
+        public_jwk         TEXT    NOT NULL,
+        private_sealed     TEXT    NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        signs_from_ms      INTEGER NOT NULL,
+        signs_until_ms     INTEGER NOT NULL DEFAULT 0,
+        published_until_ms INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
     `,
   },
   {

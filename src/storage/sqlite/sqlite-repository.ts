@@ -6,9 +6,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -20,13 +21,16 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
+  type UserKey,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -45,8 +49,8 @@ import {
   toSession,
   toUser,
   type UserRecord,
-  updateUserParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
@@ -55,6 +59,9 @@ import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
+import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
+import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
+import { prepareSigningKeys, type SqliteSigningKeys } from "./signing-keys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -98,6 +105,9 @@ export class SqliteRepository implements Repository {
   private readonly mailTokens: SqliteMailTokens;
   private readonly events: SqliteEvents;
   private readonly webhooks: SqliteWebhooks;
+  private readonly passkeys: SqlitePasskeys;
+  private readonly recovery: SqliteRecovery;
+  private readonly signingKeys: SqliteSigningKeys;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -126,6 +136,9 @@ export class SqliteRepository implements Repository {
     this.mailTokens = prepareMailTokens(this.db);
     this.events = prepareEvents(this.db, (events) => this.onEventsWritten?.(events));
     this.webhooks = prepareWebhooks(this.db);
+    this.passkeys = preparePasskeys(this.db);
+    this.recovery = prepareRecovery(this.db);
+    this.signingKeys = prepareSigningKeys(this.db);
   }
 
   async ping(): Promise<void> {
@@ -193,6 +206,18 @@ export class SqliteRepository implements Repository {
     return row && toUser(row);
   }
 
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const row = await this.guard(
+      () =>
+        ("id" in key
+          ? this.stmts.getUser.get({ namespace, id: key.id })
+          : "username" in key
+            ? this.stmts.getUserByUsername.get({ namespace, username: key.username })
+            : this.stmts.getUserByEmail.get({ namespace, email: key.email })) as UserRecord | undefined,
+    );
+    return row && toUser(row);
+  }
+
   async findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined> {
     return toCredential(
       await this.guard(
@@ -216,15 +241,14 @@ export class SqliteRepository implements Repository {
   async updateUser(
     namespace: string,
     id: string,
-    changes: { username?: string; email?: string },
+    changes: UserChanges,
     updatedMs: number,
     events?: EventDraft[],
   ): Promise<User | undefined> {
     const row = await this.write(() =>
       this.events.recording(
         events,
-        () =>
-          this.stmts.updateUser.get(updateUserParameters(namespace, id, changes, updatedMs)) as UserRecord | undefined,
+        () => this.stmts.updateUserTx(namespace, id, changes, updatedMs),
         (updated) => (updated ? (events ?? []) : []),
       ),
     );
@@ -474,6 +498,10 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.outbox.claim(owner, nowMs, leaseMs, limit));
   }
 
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return this.write(() => this.outbox.bind(message, owner));
+  }
+
   async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     await this.write(() => this.outbox.sent(id, owner, nowMs));
   }
@@ -557,5 +585,78 @@ export class SqliteRepository implements Repository {
 
   async webhookStats(nowMs: number): Promise<WebhookStats> {
     return this.guard(() => this.webhooks.stats(nowMs));
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.write(() => this.passkeys.insertChallenge(challenge));
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return this.write(() => this.passkeys.takeChallenge(namespace, digest, purpose, nowMs));
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.passkeys.sweepChallenges(beforeMs, limit));
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return this.write(() => this.passkeys.insertPasskey(namespace, passkey, maxPerUser));
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return this.guard(() => this.passkeys.list(namespace, userId));
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return this.guard(() => this.passkeys.byCredential(namespace, credentialId));
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs));
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return this.write(() => this.passkeys.remove(namespace, userId, id));
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.guard(() => this.passkeys.any(namespace, userId));
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return this.write(() => this.recovery.resetPassword(reset));
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    return this.guard(() => this.signingKeys.list());
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return this.write(() => this.signingKeys.add.immediate(key, retiredAfterMs));
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return this.write(() => this.signingKeys.deleteRetired(nowMs));
   }
 }
