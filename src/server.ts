@@ -20,12 +20,14 @@ import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
+import { countTokens } from "./observability/token-metrics.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
 import type { PasswordsService } from "./service/passwords.js";
 import type { SecretBox } from "./service/secret-box.js";
 import type { SessionsService } from "./service/sessions.js";
+import { type SigningKeyRing, SigningKeyUnreadable } from "./service/signing-keys.js";
 import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
@@ -43,6 +45,7 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
+import { wellKnownRoutes } from "./transport/well-known-routes.js";
 
 export interface Server {
   readonly config: Config;
@@ -70,6 +73,17 @@ export interface ServerOptions {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+
+/** Loads (on first start, makes) the signing keys; one the encryption keys cannot open stops the start. */
+async function startSigningKeys(ring: SigningKeyRing, repo: Repository): Promise<void> {
+  try {
+    await ring.start();
+  } catch (err) {
+    await repo.close().catch(() => undefined);
+    if (err instanceof SigningKeyUnreadable) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
 
 /** The encryption keys, or a start-up refusal naming ENCRYPTION_KEY_FILE. */
 function openSecretBox(config: Config, logger: Logger): SecretBox {
@@ -129,7 +143,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         "second factor removed without a code (admin removal)",
       ),
     warn: (fields, message) => logger.warn(fields, message),
+    onTokenIssued: countTokens(metrics.registry),
   });
+  await startSigningKeys(services.signingKeys, repo);
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
@@ -160,7 +176,17 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(services.verification, logger)],
+    routes: [
+      ...probeRoutes(health, metrics),
+      consoleRoute(),
+      verifyEmailRoute(services.verification, logger),
+      ...wellKnownRoutes({
+        ring: services.signingKeys,
+        now,
+        issuer: config.publicUrl,
+        jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+      }),
+    ],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const logRefusal = logRefusals(logger);
@@ -169,9 +195,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     {
       maxHeaderBytes: 16 * 1024,
       maxConcurrentStreams: 100,
-      keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 30_000,
-      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutSeconds * 1000,
+      h2IdleTimeoutMs: config.http2IdleTimeoutSeconds * 1000,
+      headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),
@@ -206,6 +233,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       const address = await server.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      services.signingKeys.startReloading((err) => logger.warn({ err }, "signing keys reload failed"));
       mailSender.start();
       return address;
     },
@@ -216,6 +244,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     close() {
       closing ??= (async () => {
         stopSweeper?.();
+        services.signingKeys.stop();
         // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
         health.drain();
         await server.close(config.shutdownTimeoutSeconds * 1000);

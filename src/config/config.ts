@@ -43,6 +43,9 @@ function crossCheck(config: Config, problems: string[]): void {
     problems.push("TLS_CERT_FILE, TLS_KEY_FILE: set both (TLS) or neither (cleartext)");
   }
   checkRelyingParty(config, problems);
+  if (config.httpRequestTimeoutSeconds < config.httpHeadersTimeoutSeconds) {
+    problems.push("HTTP_REQUEST_TIMEOUT_SECONDS: must be at least HTTP_HEADERS_TIMEOUT_SECONDS");
+  }
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (config.hashConcurrency > Math.max(threads, os.availableParallelism())) {
     problems.push(

@@ -371,11 +371,61 @@ const SETTING_MAP = {
     describe: "How long a magic sign-in link works (default 10 minutes).",
     parse: parseDurationSeconds(60, 3600),
   }),
+  // Access tokens (docs/tokens.md)
+  accessTokenTtlSeconds: define({
+    env: "ACCESS_TOKEN_TTL_SECONDS",
+    default: "300",
+    describe:
+      "How long an access token from CreateToken is valid (never past its session's end). A revoked session's tokens stay valid this long.",
+    parse: parseDurationSeconds(10, 86400),
+  }),
+  jwksMaxAgeSeconds: define({
+    env: "JWKS_MAX_AGE_SECONDS",
+    default: "300",
+    describe:
+      "Cache-Control max-age of /.well-known/jwks.json. A rotated key is published this long (plus SIGNING_KEY_RELOAD_SECONDS and 60 s) before it signs.",
+    parse: parseDurationSeconds(0, 86400),
+  }),
+  signingKeyReloadSeconds: define({
+    env: "SIGNING_KEY_RELOAD_SECONDS",
+    default: "30",
+    describe: "How often each replica reads the signing keys from the database (picks up `signing-keys rotate`).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
   logLevel: define({
     env: "LOG_LEVEL",
     default: "info",
     describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
     parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
+  }),
+  // --- HTTP timeouts (issue 12) ---
+  httpHeadersTimeoutSeconds: define({
+    env: "HTTP_HEADERS_TIMEOUT_SECONDS",
+    default: "30",
+    describe:
+      "Time a client has to send a request's headers (HTTP/1.1; also a TLS handshake and a new connection's first bytes); past it: 408 and the connection is closed (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpRequestTimeoutSeconds: define({
+    env: "HTTP_REQUEST_TIMEOUT_SECONDS",
+    default: "60",
+    describe:
+      "Time a client has to send a whole request, body included (HTTP/1.1: 408 and the connection is closed; HTTP/2: the stream is reset). At least HTTP_HEADERS_TIMEOUT_SECONDS (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpKeepAliveTimeoutSeconds: define({
+    env: "HTTP_KEEP_ALIVE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an idle HTTP/1.1 keep-alive connection is kept open for a next request (longer than a load balancer's idle timeout; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  http2IdleTimeoutSeconds: define({
+    env: "HTTP2_IDLE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an HTTP/2 connection with no open stream and no frame is kept open (an open stream, such as a health Watch, keeps it; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
   }),
   // --- Call log sampling (issue 12's speed work) ---
   logCalls: define({

@@ -62,6 +62,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   resetPassword: { roles: ANYONE, publicProof: "in-request" },
   sendMagicLink: { roles: ANYONE, publicProof: "sends-mail" },
   verifyToken: { roles: ANYONE, publicProof: "in-request" },
+  // The session id in the request is the proof: whoever holds it may have its token.
+  createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
   // Second factors (docs/mfa.md): a public key acts only for the user of its
@@ -80,6 +82,10 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
   listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Accounts: every user of the namespace, and administrators' actions.
+  list: { roles: TRUSTED },
+  logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  setPassword: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

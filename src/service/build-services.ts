@@ -6,6 +6,7 @@ import type { Config } from "../config/config.js";
 import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
 import { AccessPolicy } from "./access.js";
+import { AccessTokensService } from "./access-tokens.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { MagicLinkService } from "./magic-link.js";
@@ -17,6 +18,7 @@ import { PasswordResetService } from "./password-reset.js";
 import { PasswordsService } from "./passwords.js";
 import { SecretBox } from "./secret-box.js";
 import { SessionsService } from "./sessions.js";
+import { SigningKeyRing } from "./signing-keys.js";
 import { UsersService } from "./users.js";
 import { VerificationService } from "./verification.js";
 import { WorkQueue } from "./work-queue.js";
@@ -55,7 +57,9 @@ export type ServiceSettings = Pick<
     >
   > &
   // Passkey settings: absent means passkeys are off.
-  Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">>;
+  Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">> &
+  // Access tokens: defaults when left out (ACCESS_TOKEN_TTL_SECONDS, JWKS_MAX_AGE_SECONDS, SIGNING_KEY_RELOAD_SECONDS).
+  Partial<Pick<Config, "accessTokenTtlSeconds" | "jwksMaxAgeSeconds" | "signingKeyReloadSeconds">>;
 
 export interface ServiceDeps {
   settings: ServiceSettings;
@@ -72,6 +76,8 @@ export interface ServiceDeps {
   onMfaAdminRemoval?: MfaDeps["onAdminRemoval"];
   /** Told what the operator should hear about (a passkey counter that went backwards). */
   warn?: PasskeyWarning;
+  /** Told of every access token issued (metrics). */
+  onTokenIssued?: () => void;
 }
 
 export interface Services {
@@ -91,6 +97,9 @@ export interface Services {
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
   magicLinks: MagicLinkService;
+  /** The keys that sign access tokens (start() loads them; the server calls it at start). */
+  signingKeys: SigningKeyRing;
+  accessTokens: AccessTokensService;
 }
 
 export function buildServices({
@@ -102,6 +111,7 @@ export function buildServices({
   secrets = SecretBox.ephemeral(),
   onMfaAdminRemoval,
   warn,
+  onTokenIssued,
 }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
@@ -133,6 +143,16 @@ export function buildServices({
     onMailQueued,
   };
   const redirectOrigins = settings.redirectOrigins ?? [];
+  const signingKeys = new SigningKeyRing({
+    repo,
+    secrets,
+    now,
+    times: {
+      accessTokenTtlSeconds: settings.accessTokenTtlSeconds ?? 300,
+      jwksMaxAgeSeconds: settings.jwksMaxAgeSeconds ?? 300,
+      signingKeyReloadSeconds: settings.signingKeyReloadSeconds ?? 30,
+    },
+  });
   return {
     hasher,
     throttle,
@@ -175,7 +195,6 @@ export function buildServices({
       redirectOrigins,
       ttlSeconds: settings.magicLinkTtlSeconds ?? 600,
     }),
-    secrets,
     mfa: new MfaService({
       repo,
       secrets,
@@ -196,6 +215,17 @@ export function buildServices({
       ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
       now,
       ...(warn ? { warn } : {}),
+    }),
+    secrets,
+    signingKeys,
+    accessTokens: new AccessTokensService({
+      repo,
+      sessions,
+      ring: signingKeys,
+      now,
+      issuer: settings.publicUrl ?? "http://localhost:8080",
+      ttlSeconds: settings.accessTokenTtlSeconds ?? 300,
+      onIssued: onTokenIssued,
     }),
   };
 }

@@ -90,6 +90,11 @@ export const REASONS = {
     when: "a verification token or password reset code that is unknown, used, voided or expired, or a reset for an unknown email (which one is never said)",
     message: () => "invalid or expired",
   },
+  PAGE_TOKEN_INVALID: {
+    code: "invalid_argument",
+    when: "a List page_token that is not a next_page_token this service returned",
+    message: (p) => `${p.field ?? "page_token"}: not a page token this service issued; start again without one`,
+  },
   REQUEST_MALFORMED: {
     code: "invalid_argument",
     when: "the request body cannot be decoded (not JSON, not protobuf, a value of the wrong type); never quotes it",

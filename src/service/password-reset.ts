@@ -2,7 +2,7 @@
 // code (reset-code.ts), ResetPassword sets a new password with it.
 //
 // Security choices:
-// - The code and its mail are committed together (token-mail.ts); a new code
+// - The code's digest is committed with its mail (token-mail.ts); a new code
 //   voids the previous one; only a digest is stored.
 // - A code works once, until it expires, and is void after
 //   RESET_CODE_MAX_TRIES wrong tries, counted in the same statement that

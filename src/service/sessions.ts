@@ -252,6 +252,11 @@ export class SessionsService {
     return this.deps.repo.deleteSessions(namespace, id, digests.length === 0 ? null : digests);
   }
 
+  /** Every session of the user ends ("sign out everywhere"): revoke without handles. */
+  async logoutAll(namespace: string, userId: string): Promise<number> {
+    return this.revoke(namespace, userId, []);
+  }
+
   private async requireUser(namespace: string, userId: string): Promise<void> {
     if (!(await this.deps.repo.getUser(namespace, userId))) throw new ServiceError("USER_NOT_FOUND");
   }

@@ -2,10 +2,16 @@
 // SendPasswordResetEmail, SendMagicLink): the mail's own fields, the
 // per-address limit, and committing the secret's digest with its mail.
 //
-// Enumeration: the per-address limit is charged before the address is looked
-// up, known or not, so it tells nothing about which addresses have accounts;
-// the bucket names the address by its digest, so typed addresses of strangers
-// are not kept. A known and an unknown address get the same answer.
+// Enumeration, by design: the call never looks the address up. It charges
+// the address's limit and commits the mail with the secret's digest, the
+// same two writes of the same size for a known and an unknown address, and
+// answers; so the answer and its timing cannot depend on whether someone has
+// the address. The outbox sender, after the answer, stores the token for the
+// address's user in one transaction (Repository.bindMailToken), or drops the
+// mail when nobody has it. A crash after the answer loses nothing: the mail
+// and its digest are committed, and the sender binds them when it runs again.
+// The limit's bucket names the address by its digest; the queued row holds
+// the typed address only until the sender drops it (milliseconds).
 import { randomUUID } from "node:crypto";
 import { type MailKind, renderMail } from "../mail/templates.js";
 import type { MailTokenPurpose, Repository } from "../storage/repository.js";
@@ -55,7 +61,7 @@ export interface TokenMail {
   failureRedirectUrl?: string;
 }
 
-/** Charges the address's limit, then stores the secret's digest and queues its mail, in one transaction, if a user has the address. */
+/** Charges the address's limit, then queues the mail with the secret's digest, whoever has the address. */
 export async function sendTokenMail(deps: TokenMailDeps, namespace: string, mail: TokenMail): Promise<void> {
   const { repo, now } = deps;
   const retryAfterSeconds = await chargeWindow(
@@ -68,19 +74,22 @@ export async function sendTokenMail(deps: TokenMailDeps, namespace: string, mail
   }
   const rendered = renderMail(mail.kind, mail.secret, mail.text);
   const createdMs = now();
-  const expiresMs = createdMs + mail.ttlSeconds * 1000;
-  const queued = await repo.issueMailToken(
-    {
-      namespace,
+  // Queued as it is for any address: the address is not looked up here. The
+  // sender stores the token for the address's user before delivering, or
+  // drops the mail when nobody has it (OutboxStore.bindMailToken).
+  await repo.queueMail({
+    id: randomUUID(),
+    namespace,
+    recipient: mail.email,
+    ...rendered,
+    createdMs,
+    expiresMs: createdMs + mail.ttlSeconds * 1000,
+    token: {
       purpose: mail.purpose,
-      email: mail.email,
       digest: mail.secretDigest,
-      createdMs,
-      expiresMs,
       redirectUrl: mail.redirectUrl ?? "",
       failureRedirectUrl: mail.failureRedirectUrl ?? "",
     },
-    { id: randomUUID(), namespace, recipient: mail.email, ...rendered, createdMs, expiresMs },
-  );
-  if (queued) deps.onMailQueued?.();
+  });
+  deps.onMailQueued?.();
 }

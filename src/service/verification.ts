@@ -5,8 +5,9 @@
 // - The token is 256 random bits; only its SHA-256 is stored, so the database
 //   holds nothing that verifies an address. It works once, expires
 //   (VERIFICATION_TTL_SECONDS), and a new one voids the previous.
-// - The token and its mail are committed together: a mail never carries a
-//   token that was not stored, and a stored token always has its mail queued.
+// - The token's digest is committed with its mail, and the sender stores it
+//   as the user's token before delivering: a mail never carries a token
+//   that was not stored (token-mail.ts).
 // - Enumeration: see token-mail.ts, shared by every call that mails a secret.
 // - A wrong token says only "invalid or expired", whatever the reason.
 import type { User } from "../storage/repository.js";

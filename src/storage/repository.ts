@@ -14,6 +14,7 @@
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
 import type { MfaStore } from "./mfa-store.js";
 import type { PasskeyStore } from "./passkey-store.js";
+import type { SigningKeyStore } from "./signing-keys.js";
 
 export interface User {
   id: string;
@@ -75,6 +76,14 @@ export interface NewSession {
   userId: string;
   createdMs: number;
   expiresMs: number;
+}
+
+/** A page of List: the users after a position in (createdMs, id) order. */
+export interface UserPage {
+  /** The last user of the previous page; none: from the start. */
+  after?: { createdMs: number; id: string };
+  offset: number;
+  limit: number;
 }
 
 export interface UserSearch {
@@ -205,10 +214,10 @@ export class SearchTooBroad extends Error {
 }
 
 /**
- * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore) and passkeys (PasskeyStore) are
- * part of every engine.
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore) and the
+ * signing keys (signing-keys.ts) are part of every engine.
  */
-export interface Repository extends OutboxStore, MfaStore, PasskeyStore {
+export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */
@@ -231,6 +240,12 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore {
    * Bounded work per event-loop turn however many sessions the user has.
    */
   deleteUser(namespace: string, id: string): Promise<boolean>;
+  /**
+   * The namespace's users in (createdMs, id) order, after `page.after`,
+   * skipping `page.offset`, at most `page.limit` (keyset paging on the
+   * creation index: a user present throughout is on exactly one page).
+   */
+  listUsers(namespace: string, page: UserPage): Promise<User[]>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 
@@ -249,6 +264,19 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore {
     newHash: string,
     nowMs: number,
     revokeSessions?: boolean,
+  ): Promise<boolean>;
+
+  /**
+   * An administrator's reset: replaces the hash whatever it was, deletes
+   * every session of the user and forgets the failures of these login
+   * throttle accounts, in one transaction. False if the user is absent.
+   */
+  setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
   ): Promise<boolean>;
 
   // Sessions

@@ -4,6 +4,7 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { AccessTokensService } from "../service/access-tokens.js";
 import type { MagicLinkService } from "../service/magic-link.js";
 import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
@@ -16,6 +17,7 @@ import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
 import { mfaHandlers } from "./mfa-routes.js";
 import { passkeyHandlers } from "./passkeys-routes.js";
+import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -27,6 +29,7 @@ export interface UsersServices {
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
   magicLinks: MagicLinkService;
+  accessTokens: AccessTokensService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
@@ -54,8 +57,21 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async search(req, ctx) {
         return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
       },
+      async list(req, ctx) {
+        const page = await users.list(namespaceOf(ctx), req);
+        return { users: page.users.map(userMessage), nextPageToken: page.nextPageToken };
+      },
+      async logoutAll(req, ctx) {
+        return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
+      },
+      async setPassword(req, ctx) {
+        await passwords.set(namespaceOf(ctx), req);
+        return {};
+      },
       async updatePassword(req, ctx) {
-        await passwords.update(namespaceOf(ctx), req);
+        // A public key (a browser's) is not told whether a user id exists.
+        const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";
+        await passwords.update(namespaceOf(ctx), req, { hideUnknownUser });
         return {};
       },
       async login(req, ctx) {
@@ -113,6 +129,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         if ("mfaTicket" in check) return { isValid: true, mfaRequired: true, mfaTicket: check.mfaTicket };
         return { isValid: true, session: sessionMessage(check.session) };
       },
+      ...tokenHandlers(services.accessTokens),
     },
     { interceptors },
   );

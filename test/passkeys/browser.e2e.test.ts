@@ -286,4 +286,40 @@ describe.each(ENGINES)("passkeys in Chromium (%s)", (engine) => {
     const again = await w.call(protocol, "removePasskey", { userId: user.id, passkeyId: user.passkeyId });
     expect([again.code, again.message]).toEqual(["not_found", "passkey not found"]);
   });
+
+  test("the console's user page lists the passkeys and an admin removes one; it no longer signs in", async () => {
+    const p = await open();
+    const user = await userWithPasskey(p, "Phone");
+    const context = await browser.newContext();
+    try {
+      const consolePage = await context.newPage();
+      consolePage.setDefaultTimeout(60_000);
+      const problems: string[] = [];
+      consolePage.on("pageerror", (error) => problems.push(String(error)));
+      await consolePage.goto(`${w.t.url}/console`);
+      await consolePage.getByLabel("API key", { exact: true }).fill(w.t.adminKey);
+      await consolePage.getByLabel("Namespace", { exact: true }).fill("default");
+      await consolePage.getByRole("button", { name: "Open the console" }).click();
+      await consolePage.getByLabel("Username starts with", { exact: true }).fill(user.username);
+      await consolePage.getByRole("button", { name: "Search" }).click();
+      await consolePage.getByRole("button", { name: user.username, exact: true }).click();
+      await consolePage.getByRole("heading", { name: `User ${user.username}`, level: 2 }).waitFor();
+      const panel = consolePage.getByRole("region", { name: "Passkeys" });
+      await panel.getByText("Phone").waitFor();
+      expect(await panel.textContent()).toContain("never used");
+      await panel.getByRole("button", { name: "Remove the passkey Phone" }).click();
+      await consolePage.getByRole("dialog").getByRole("button", { name: "Remove passkey" }).click();
+      await consolePage.getByRole("status").getByText('The passkey "Phone" was removed.').waitFor();
+      await panel.getByText("No passkeys.").waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    expect((await w.ok("connect-json", "listPasskeys", { userId: user.id })).json!.passkeys ?? []).toEqual([]);
+    expect(await inPage(p, "signInWithPasskey", plan())).toEqual({
+      ok: false,
+      code: "unauthenticated",
+      message: "invalid credentials",
+    });
+  });
 });

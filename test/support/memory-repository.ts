@@ -4,7 +4,14 @@
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
 
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
+import type {
+  BindOutcome,
+  NewOutboxMessage,
+  OutboxMessage,
+  OutboxStats,
+  OutboxStore,
+  OutboxSweep,
+} from "../../src/mail/outbox.js";
 import type {
   ChallengePurpose,
   NewChallenge,
@@ -21,6 +28,7 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
+  MailTokenPurpose,
   NewMailToken,
   NewSession,
   PasswordReset,
@@ -32,11 +40,13 @@ import type {
   UserChanges,
   UserExport,
   UserKey,
+  UserPage,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
 import { editedProfileText, profileText } from "../../src/storage/rows.js";
+import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
 import { MemoryMfaStore } from "./memory-mfa-store.js";
 import { MemoryPasskeys } from "./memory-passkeys.js";
 
@@ -193,6 +203,17 @@ export class MemoryRepository implements Repository, OutboxStore {
     return true;
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    await this.enter("listUsers");
+    const after = page.after;
+    return [...this.users.values()]
+      .filter((s) => s.namespace === namespace)
+      .map((s) => ({ ...s.user }))
+      .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .filter((u) => !after || u.createdMs > after.createdMs || (u.createdMs === after.createdMs && u.id > after.id))
+      .slice(page.offset, page.offset + page.limit);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     await this.enter("searchUsers");
     return [...this.users.values()]
@@ -225,6 +246,23 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   private sessionKey = (namespace: string, digest: Buffer) => `${namespace}\n${digest.toString("hex")}`;
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    await this.enter("setPasswordHash");
+    const stored = this.users.get(this.userKey(namespace, userId));
+    if (!stored) return false;
+    stored.passwordHash = newHash;
+    stored.user = { ...stored.user, updatedMs: nowMs };
+    this.dropSessions(namespace, userId, null);
+    for (const account of throttleAccounts) this.throttles.delete(`${namespace}\n${account}`);
+    return true;
+  }
 
   async insertSession(
     namespace: string,
@@ -490,6 +528,33 @@ export class MemoryRepository implements Repository, OutboxStore {
     }));
   }
 
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    await this.enter("bindMailToken");
+    const held = this.leased(message.id, owner);
+    if (!held?.token) return "not-held";
+    const stored = this.findBy(message.namespace, (u) => u.email === message.recipient);
+    const key = stored && `${message.namespace}\n${held.token.purpose}\n${stored.user.id}`;
+    if (!stored || key === undefined) {
+      this.outbox.splice(this.outbox.indexOf(held), 1);
+      return "dropped";
+    }
+    this.mailTokens.set(key, {
+      namespace: message.namespace,
+      purpose: held.token.purpose as MailTokenPurpose,
+      email: stored.user.email,
+      digest: held.token.digest,
+      createdMs: message.createdMs,
+      expiresMs: message.expiresMs,
+      redirectUrl: held.token.redirectUrl,
+      failureRedirectUrl: held.token.failureRedirectUrl,
+      userId: stored.user.id,
+      spentMs: 0,
+      attempts: 0,
+    });
+    delete held.token;
+    return "bound";
+  }
+
   private leased(id: string, owner: string): StoredMail | undefined {
     return this.outbox.find((m) => m.id === id && m.leaseOwner === owner && m.status === "queued");
   }
@@ -700,5 +765,34 @@ export class MemoryRepository implements Repository, OutboxStore {
     if (!stored || stored.user.email !== token.email) return undefined;
     stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? nowMs };
     return { ...stored.user };
+  }
+
+  // Access-token signing keys
+  private readonly signingKeys: SigningKeyRow[] = [];
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    await this.enter("listSigningKeys");
+    return [...this.signingKeys].sort((a, b) => a.generation - b.generation).map((k) => ({ ...k }));
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    await this.enter("addSigningKey");
+    if (this.signingKeys.some((k) => k.generation === key.generation)) return false;
+    for (const k of this.signingKeys) {
+      if (k.generation < key.generation && k.signsUntilMs === 0) {
+        k.signsUntilMs = key.signsFromMs;
+        k.publishedUntilMs = key.signsFromMs + retiredAfterMs;
+      }
+    }
+    this.signingKeys.push({ ...key, signsUntilMs: 0, publishedUntilMs: 0 });
+    return true;
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    await this.enter("deleteRetiredSigningKeys");
+    const before = this.signingKeys.length;
+    const kept = this.signingKeys.filter((k) => k.publishedUntilMs === 0 || k.publishedUntilMs > nowMs);
+    this.signingKeys.splice(0, this.signingKeys.length, ...kept);
+    return before - kept.length;
   }
 }

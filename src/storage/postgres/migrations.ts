@@ -263,6 +263,42 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    sql: `
+      ALTER TABLE mail_outbox
+        ADD COLUMN token_purpose text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_digest bytea,
+        ADD COLUMN token_redirect_url text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_failure_redirect_url text COLLATE "C" NOT NULL DEFAULT '';
+    `,
+  },
+  ...POSTGRES_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
+  },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                text COLLATE "C" NOT NULL,
+        generation         integer NOT NULL,
+        public_jwk         text COLLATE "C" NOT NULL,
+        private_sealed     text COLLATE "C" NOT NULL,
+        created_ms         bigint NOT NULL,
+        signs_from_ms      bigint NOT NULL,
+        signs_until_ms     bigint NOT NULL DEFAULT 0,
+        published_until_ms bigint NOT NULL DEFAULT 0,
+        CONSTRAINT signing_keys_pkey PRIMARY KEY (kid),
+        CONSTRAINT signing_keys_generation UNIQUE (generation)
+      );
+    `,
+  },
+  {
     version: 70,
     name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
     sql: `
@@ -300,11 +336,5 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
       CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
-  },
-  ...POSTGRES_PASSKEY_MIGRATIONS,
-  {
-    version: 55,
-    name: "user profiles: a small map of text, stored as canonical JSON",
-    sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
   },
 ];

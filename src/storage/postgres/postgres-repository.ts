@@ -5,7 +5,7 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
@@ -30,6 +30,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -41,6 +42,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -52,6 +54,7 @@ import {
   updateUserParameters,
   userParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database, type Queryable } from "./database.js";
@@ -64,6 +67,7 @@ import * as outbox from "./outbox.js";
 import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
 import * as recovery from "./recovery.js";
+import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
@@ -208,6 +212,10 @@ export class PostgresRepository implements Repository {
     return (await this.changed(SQL.deleteUser, { namespace, id })) === 1;
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    return (await this.named<UserRecord>(SQL.listUsers, listParameters(namespace, page))).map(toUser);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
@@ -241,6 +249,27 @@ export class PostgresRepository implements Repository {
       const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
       if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
       if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      return true;
+    });
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    // As replacePasswordHash: the UPDATE locks the passwords row first, so the
+    // DELETE's snapshot sees every session a login inserted against the old hash.
+    return this.db.transaction(async (tx) => {
+      const set = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId };
+      if ((await this.changed(SQL.setPassword, set, tx)) !== 1) return false;
+      await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      await tx.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = ANY($2::text[])", [
+        namespace,
+        throttleAccounts,
+      ]);
       return true;
     });
   }
@@ -523,6 +552,10 @@ export class PostgresRepository implements Repository {
     return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
   }
 
+  bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return outbox.bindMailToken(this.db, message, owner);
+  }
+
   markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     return outbox.markMailSent(this.db, id, owner, nowMs);
   }
@@ -678,5 +711,19 @@ export class PostgresRepository implements Repository {
 
   spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
     return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  listSigningKeys(): Promise<SigningKeyRow[]> {
+    return signingKeys.listSigningKeys(this.db);
+  }
+
+  addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return signingKeys.addSigningKey(this.db, key, retiredAfterMs);
+  }
+
+  deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return signingKeys.deleteRetiredSigningKeys(this.db, nowMs);
   }
 }

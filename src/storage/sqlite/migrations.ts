@@ -191,6 +191,43 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    // A Send* call queues its mail for any address with the token's digest
+    // here, so it does the same work for a known and an unknown address; the
+    // sender stores the token for the address's user before delivery (or
+    // drops the mail when nobody has it) and clears these columns.
+    sql: `
+      ALTER TABLE mail_outbox ADD COLUMN token_purpose TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_digest BLOB;
+      ALTER TABLE mail_outbox ADD COLUMN token_redirect_url TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_failure_redirect_url TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  ...SQLITE_PASSKEY_MIGRATIONS,
+  {
+    version: 55,
+    name: "user profiles: a small map of text, stored as canonical JSON",
+    sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
+  },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                TEXT    NOT NULL PRIMARY KEY,
+        generation         INTEGER NOT NULL UNIQUE,
+        public_jwk         TEXT    NOT NULL,
+        private_sealed     TEXT    NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        signs_from_ms      INTEGER NOT NULL,
+        signs_until_ms     INTEGER NOT NULL DEFAULT 0,
+        published_until_ms INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+    `,
+  },
+  {
     version: 70,
     name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
     // confirmed_ms 0: a pending enrolment (one per user, replaced by a new
@@ -227,11 +264,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
       CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
-  },
-  ...SQLITE_PASSKEY_MIGRATIONS,
-  {
-    version: 55,
-    name: "user profiles: a small map of text, stored as canonical JSON",
-    sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
   },
 ];

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
@@ -31,6 +31,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -41,6 +42,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -50,6 +52,7 @@ import {
   toUser,
   type UserRecord,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
@@ -59,6 +62,7 @@ import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
 import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
 import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
+import { prepareSigningKeys, type SqliteSigningKeys } from "./signing-keys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -101,6 +105,7 @@ export class SqliteRepository implements Repository {
   private readonly mfa: SqliteMfa;
   private readonly passkeys: SqlitePasskeys;
   private readonly recovery: SqliteRecovery;
+  private readonly signingKeys: SqliteSigningKeys;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -130,6 +135,7 @@ export class SqliteRepository implements Repository {
     this.mfa = prepareMfa(this.db);
     this.passkeys = preparePasskeys(this.db);
     this.recovery = prepareRecovery(this.db);
+    this.signingKeys = prepareSigningKeys(this.db);
   }
 
   async ping(): Promise<void> {
@@ -243,6 +249,11 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.stmts.deleteUser.run({ namespace, id }).changes > 0);
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    const rows = await this.guard(() => this.stmts.listUsers.all(listParameters(namespace, page)) as UserRecord[]);
+    return rows.map(toUser);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
@@ -263,6 +274,16 @@ export class SqliteRepository implements Repository {
     return this.write(() =>
       this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
     );
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    return this.write(() => this.stmts.setPasswordTx(namespace, userId, newHash, nowMs, throttleAccounts));
   }
 
   async insertSession(
@@ -423,6 +444,10 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.outbox.claim(owner, nowMs, leaseMs, limit));
   }
 
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return this.write(() => this.outbox.bind(message, owner));
+  }
+
   async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     await this.write(() => this.outbox.sent(id, owner, nowMs));
   }
@@ -578,5 +603,19 @@ export class SqliteRepository implements Repository {
 
   async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
     return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    return this.guard(() => this.signingKeys.list());
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return this.write(() => this.signingKeys.add.immediate(key, retiredAfterMs));
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return this.write(() => this.signingKeys.deleteRetired(nowMs));
   }
 }

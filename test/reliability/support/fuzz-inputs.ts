@@ -278,7 +278,7 @@ function coherentRequest(pools: Pools): fc.Arbitrary<{ method: Method; request: 
       request: { id: `fz-${i}`, username: `fz${j}`, email: `fz${j}@example.com` },
     })),
     fc
-      .tuple(fc.constantFrom<Method>("readSession", "logout"), seed)
+      .tuple(fc.constantFrom<Method>("readSession", "logout", "createToken"), seed)
       .map(([method, i]) => ({ method, request: { sessionId: at(pools.sessionIds, i) } })),
     // Second factors: a real ticket with a code or a real recovery code; a seeded user's factor.
     fc.tuple(seed, seed, fc.boolean(), fresh("totp")).map(([i, j, byRecovery, code]) => ({
