@@ -11,7 +11,7 @@
 //   on those lowercased columns, in code point (byte) order, served by an index.
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
-import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { OutboxStore } from "../mail/outbox.js";
 
 export interface User {
   id: string;
@@ -307,14 +307,8 @@ export interface Repository extends OutboxStore {
   /** Inserts a batch in one transaction, skipping users that clash with existing ones. */
   importUsers(batch: UserExport[]): Promise<ImportResult>;
 
-  // One-time mail tokens (email verification; see MailToken)
-  /**
-   * In one transaction: if a user of the namespace has token.email, stores
-   * the token for that user (voiding the user's previous token of the same
-   * purpose) and queues `message`; returns whether it did (false: no such
-   * user, nothing written).
-   */
-  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean>;
+  // One-time mail tokens: stored for their user by the outbox sender
+  // (OutboxStore.bindMailToken) from the digest a Send* queued with its mail.
   /**
    * Spends a live verification token (unspent, expiresMs > nowMs; in
    * `namespace`, or any when null) and marks its user's email verified at
@@ -325,7 +319,7 @@ export interface Repository extends OutboxStore {
   /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
   sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
 
-  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  // Account recovery: reset codes and magic links (mail_tokens rows, as above)
   /**
    * One try of a reset code, in one transaction: counts the try against the
    * live code of the user who has reset.email (at most maxAttempts tries per
@@ -354,19 +348,6 @@ export interface PasswordReset {
   newHash: string;
   nowMs: number;
   maxAttempts: number;
-}
-
-export interface NewMailToken {
-  namespace: string;
-  purpose: MailTokenPurpose;
-  /** The user is found by this email, in the issuing transaction. */
-  email: string;
-  /** SHA-256 of the token; the token itself is never stored. */
-  digest: Buffer;
-  createdMs: number;
-  expiresMs: number;
-  redirectUrl: string;
-  failureRedirectUrl: string;
 }
 
 export type VerifyOutcome =

@@ -16,7 +16,6 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
-  type NewMailToken,
   type NewSession,
   type PasswordReset,
   type Repository,
@@ -511,10 +510,6 @@ export class PostgresRepository implements Repository {
   }
 
   // One-time mail tokens (statements in mail-tokens.ts)
-
-  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    return mailTokens.issueMailToken(this.db, token, message);
-  }
 
   verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
     return mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs);

@@ -17,7 +17,6 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
-  type NewMailToken,
   type NewSession,
   type PasswordReset,
   type Repository,
@@ -435,10 +434,6 @@ export class SqliteRepository implements Repository {
   }
 
   // One-time mail tokens (statements in mail-tokens.ts)
-
-  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    return this.write(() => this.mailTokens.issue(token, message));
-  }
 
   async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
     return this.write(() => this.mailTokens.verify(namespace, digest, nowMs));
