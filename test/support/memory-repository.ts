@@ -561,6 +561,17 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    const strangers = this.outbox
+      .filter(
+        (m) =>
+          m.status === "queued" &&
+          m.token !== undefined &&
+          m.expiresMs <= nowMs &&
+          m.leaseUntilMs <= nowMs &&
+          !this.findBy(m.namespace, (u) => u.email === m.recipient),
+      )
+      .slice(0, limit);
+    for (const m of strangers) this.outbox.splice(this.outbox.indexOf(m), 1);
     const expiring = this.outbox
       .filter((m) => m.status === "queued" && m.expiresMs <= nowMs && m.leaseUntilMs <= nowMs)
       .slice(0, limit);
@@ -571,7 +582,7 @@ export class MemoryRepository implements Repository, OutboxStore {
         finishedMs: nowMs,
         reason: `expired before delivery: ${m.reason}`,
       });
-    let deleted = 0;
+    let deleted = strangers.length;
     for (let i = this.outbox.length - 1; i >= 0; i--) {
       const m = this.outbox[i]!;
       if (m.status !== "queued" && m.finishedMs < finishedBeforeMs && deleted < limit) {
