@@ -13,7 +13,7 @@
 // - A write method's `events` are appended to the event log in the write's own
 //   transaction, only when the write took effect (see events.ts).
 
-import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { OutboxStore } from "../mail/outbox.js";
 import type { EventDraft, EventQuery, StoredEvent } from "./events.js";
 import type { MfaStore } from "./mfa-store.js";
 import type { PasskeyStore } from "./passkey-store.js";
@@ -386,14 +386,8 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
   /** Inserts a batch in one transaction, skipping users that clash with existing ones. */
   importUsers(batch: UserExport[]): Promise<ImportResult>;
 
-  // One-time mail tokens (email verification; see MailToken)
-  /**
-   * In one transaction: if a user of the namespace has token.email, stores
-   * the token for that user (voiding the user's previous token of the same
-   * purpose) and queues `message`; returns whether it did (false: no such
-   * user, nothing written).
-   */
-  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean>;
+  // One-time mail tokens: stored for their user by the outbox sender
+  // (OutboxStore.bindMailToken) from the digest a Send* queued with its mail.
   /**
    * Spends a live verification token (unspent, expiresMs > nowMs; in
    * `namespace`, or any when null) and marks its user's email verified at
@@ -416,7 +410,7 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
   /** Deletes up to `limit` events created before beforeMs (but none a webhook has still to deliver); returns how many. */
   sweepEvents(beforeMs: number, limit: number): Promise<number>;
 
-  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  // Account recovery: reset codes and magic links (mail_tokens rows, as above)
   /**
    * One try of a reset code, in one transaction: counts the try against the
    * live code of the user who has reset.email (at most maxAttempts tries per
@@ -445,19 +439,6 @@ export interface PasswordReset {
   newHash: string;
   nowMs: number;
   maxAttempts: number;
-}
-
-export interface NewMailToken {
-  namespace: string;
-  purpose: MailTokenPurpose;
-  /** The user is found by this email, in the issuing transaction. */
-  email: string;
-  /** SHA-256 of the token; the token itself is never stored. */
-  digest: Buffer;
-  createdMs: number;
-  expiresMs: number;
-  redirectUrl: string;
-  failureRedirectUrl: string;
 }
 
 export type VerifyOutcome =

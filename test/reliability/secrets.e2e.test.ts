@@ -16,11 +16,11 @@ import os from "node:os";
 import path from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { beforeAll, describe, expect, test } from "@jest/globals";
-import { simpleParser } from "mailparser";
 import { codeAt } from "../mfa/support.js";
 import { runCli } from "../support/cli.js";
 import { ENGINES, freshDatabaseUrl, withEncryptionKeys } from "../support/databases.js";
 import { hideTable } from "../support/faults.js";
+import { mailTo } from "../support/file-mailbox.js";
 import { startTestServer } from "../support/server.js";
 import { openPrivateJwk, storedKeys } from "../tokens/support/stored-keys.js";
 import { type Method, rpc, rpcName } from "./support/rpc.js";
@@ -44,23 +44,6 @@ class Secrets {
       [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s)].some((form) => text.includes(form)),
     );
   }
-}
-
-/** The text of the mail to `to` written to the file mailbox after `seen` such mails (waits for it). */
-async function mailTo(folder: string, to: string, seen: Set<string>): Promise<string> {
-  for (let i = 0; i < 400; i++) {
-    const names = fs.existsSync(folder) ? fs.readdirSync(folder).filter((n) => !seen.has(n)) : [];
-    for (const name of names.sort()) {
-      const mail = await simpleParser(fs.readFileSync(path.join(folder, name)));
-      const recipients = [mail.to].flat().map((a) => a?.text ?? "");
-      if (recipients.includes(to)) {
-        seen.add(name);
-        return mail.text ?? "";
-      }
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`no mail to ${to} in ${folder}`);
 }
 
 interface Keys {

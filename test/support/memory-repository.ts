@@ -30,7 +30,6 @@ import type {
   LoginReservation,
   LoginThrottleRow,
   MailTokenPurpose,
-  NewMailToken,
   NewSession,
   PasswordReset,
   Repository,
@@ -85,6 +84,21 @@ export interface HeldCall {
   readonly arrived: Promise<void>;
   /** Lets the call run, or makes it throw `error` (a storage fault) without touching the data. */
   release(error?: Error): void;
+}
+
+/** A mail token as the engines' mail_tokens rows hold it. */
+interface StoredMailToken {
+  namespace: string;
+  purpose: MailTokenPurpose;
+  userId: string;
+  email: string;
+  digest: Buffer;
+  createdMs: number;
+  expiresMs: number;
+  spentMs: number;
+  attempts: number;
+  redirectUrl: string;
+  failureRedirectUrl: string;
 }
 
 export class MemoryRepository implements Repository, OutboxStore {
@@ -610,6 +624,17 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    const strangers = this.outbox
+      .filter(
+        (m) =>
+          m.status === "queued" &&
+          m.token !== undefined &&
+          m.expiresMs <= nowMs &&
+          m.leaseUntilMs <= nowMs &&
+          !this.findBy(m.namespace, (u) => u.email === m.recipient),
+      )
+      .slice(0, limit);
+    for (const m of strangers) this.outbox.splice(this.outbox.indexOf(m), 1);
     const expiring = this.outbox
       .filter((m) => m.status === "queued" && m.expiresMs <= nowMs && m.leaseUntilMs <= nowMs)
       .slice(0, limit);
@@ -620,7 +645,7 @@ export class MemoryRepository implements Repository, OutboxStore {
         finishedMs: nowMs,
         reason: `expired before delivery: ${m.reason}`,
       });
-    let deleted = 0;
+    let deleted = strangers.length;
     for (let i = this.outbox.length - 1; i >= 0; i--) {
       const m = this.outbox[i]!;
       if (m.status !== "queued" && m.finishedMs < finishedBeforeMs && deleted < limit) {
@@ -632,21 +657,7 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   /** Mail tokens: (namespace, purpose, user id) → the live token. */
-  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number; attempts: number }>();
-
-  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    await this.enter("issueMailToken");
-    const stored = this.findBy(token.namespace, (u) => u.email === token.email);
-    if (!stored) return false;
-    this.mailTokens.set(`${token.namespace}\n${token.purpose}\n${stored.user.id}`, {
-      ...token,
-      userId: stored.user.id,
-      spentMs: 0,
-      attempts: 0,
-    });
-    await this.queueMail(message);
-    return true;
-  }
+  private readonly mailTokens = new Map<string, StoredMailToken>();
 
   async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
     await this.enter("verifyEmailToken");
@@ -802,7 +813,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     const token = [...this.mailTokens.values()].find(
       (t) => t.digest.equals(digest) && t.purpose === "magic_link" && t.namespace === namespace,
     );
-    if (!token || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
+    if (token === undefined || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
     token.spentMs = nowMs;
     const stored = this.users.get(this.userKey(namespace, token.userId));
     if (!stored || stored.user.email !== token.email) return undefined;

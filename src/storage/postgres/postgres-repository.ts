@@ -19,7 +19,6 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
-  type NewMailToken,
   type NewSession,
   type PasswordReset,
   type Repository,
@@ -686,10 +685,6 @@ export class PostgresRepository implements Repository {
   }
 
   // One-time mail tokens (statements in mail-tokens.ts)
-
-  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    return mailTokens.issueMailToken(this.db, token, message);
-  }
 
   async verifyEmailToken(
     namespace: string | null,

@@ -20,7 +20,6 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
-  type NewMailToken,
   type NewSession,
   type PasswordReset,
   type Repository,
@@ -544,10 +543,6 @@ export class SqliteRepository implements Repository {
   }
 
   // One-time mail tokens (statements in mail-tokens.ts)
-
-  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    return this.write(() => this.mailTokens.issue(token, message));
-  }
 
   async verifyEmailToken(
     namespace: string | null,
