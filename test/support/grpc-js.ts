@@ -7,6 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
 const PROTO = fileURLToPath(new URL("../../proto/users/v1/users.proto", import.meta.url));
+/** Where users.proto's imports (users/v1/tokens.proto, ...) are found. */
+const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
 
 export interface GrpcFailure {
   code: grpc.status;
@@ -41,6 +43,7 @@ export function grpcUsersClient(address: string): GrpcUsersClient {
     enums: String,
     defaults: true,
     oneofs: true,
+    includeDirs: [PROTO_ROOT],
   });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     users: { v1: { Users: grpc.ServiceClientConstructor } };
