@@ -136,6 +136,13 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
     secrets,
+    // An admin's way out for a locked-out user is recorded (docs/mfa.md).
+    onMfaAdminRemoval: (removal) =>
+      logger.warn(
+        { namespace: removal.namespace, user_id: removal.userId, key_id: removal.keyId, role: removal.role },
+        "second factor removed without a code (admin removal)",
+      ),
+    warn: (fields, message) => logger.warn(fields, message),
     onTokenIssued: countTokens(metrics.registry),
   });
   await startSigningKeys(services.signingKeys, repo);
@@ -143,7 +150,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
 
-  const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
+  const callLog = logCalls(logger, {
+    mode: config.logCalls,
+    perSecond: config.logCallsPerSecond,
+    slowMs: config.logSlowCallMs,
+  });
+  const observe = observeInterceptor([callLog, metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
     registerApi(router, services, observe);
     // Probes and schema discovery need no API key.
@@ -183,9 +195,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     {
       maxHeaderBytes: 16 * 1024,
       maxConcurrentStreams: 100,
-      keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 30_000,
-      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutSeconds * 1000,
+      h2IdleTimeoutMs: config.http2IdleTimeoutSeconds * 1000,
+      headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),

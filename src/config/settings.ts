@@ -10,6 +10,7 @@ import {
   parseOrigin,
   parseSmtpUrl,
 } from "./parsers.js";
+import { PASSKEY_SETTINGS } from "./passkey-settings.js";
 
 /** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
 const SHOWN_URL_PARAMETERS = new Set([
@@ -343,6 +344,33 @@ const SETTING_MAP = {
     describe: "How long an email verification link works (default 24 hours).",
     parse: parseDurationSeconds(60, 7 * 86400),
   }),
+  // Second factors (docs/mfa.md)
+  totpIssuer: define({
+    env: "TOTP_ISSUER",
+    default: "users",
+    describe:
+      "The issuer an authenticator app shows beside a TOTP account (in EnrollTotp's otpauth:// URI). 1-64 printable characters, no colon.",
+    parse: (text) => {
+      // Printable ASCII and beyond, no colon (it separates issuer and label in the URI).
+      if (text.length > 64 || !/^[^:]+$/u.test(text) || [...text].some((c) => c.charCodeAt(0) < 0x20 || c === "\x7f"))
+        throw new Error("must be 1-64 printable characters, without ':'");
+      return text;
+    },
+  }),
+  // ---- Account recovery (docs/mail.md) ----
+  passwordResetMaxTtlSeconds: define({
+    env: "PASSWORD_RESET_MAX_TTL_SECONDS",
+    default: "3600",
+    describe:
+      "The longest a password reset code works: a longer `expiration` is cut to it (the default expiration is 1800 seconds, or this if shorter).",
+    parse: parseDurationSeconds(60, 86400),
+  }),
+  magicLinkTtlSeconds: define({
+    env: "MAGIC_LINK_TTL_SECONDS",
+    default: "600",
+    describe: "How long a magic sign-in link works (default 10 minutes).",
+    parse: parseDurationSeconds(60, 3600),
+  }),
   // Access tokens (docs/tokens.md)
   accessTokenTtlSeconds: define({
     env: "ACCESS_TOKEN_TTL_SECONDS",
@@ -370,12 +398,62 @@ const SETTING_MAP = {
     describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
     parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
   }),
+  // --- HTTP timeouts (issue 12) ---
+  httpHeadersTimeoutSeconds: define({
+    env: "HTTP_HEADERS_TIMEOUT_SECONDS",
+    default: "30",
+    describe:
+      "Time a client has to send a request's headers (HTTP/1.1; also a TLS handshake and a new connection's first bytes); past it: 408 and the connection is closed (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpRequestTimeoutSeconds: define({
+    env: "HTTP_REQUEST_TIMEOUT_SECONDS",
+    default: "60",
+    describe:
+      "Time a client has to send a whole request, body included (HTTP/1.1: 408 and the connection is closed; HTTP/2: the stream is reset). At least HTTP_HEADERS_TIMEOUT_SECONDS (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpKeepAliveTimeoutSeconds: define({
+    env: "HTTP_KEEP_ALIVE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an idle HTTP/1.1 keep-alive connection is kept open for a next request (longer than a load balancer's idle timeout; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  http2IdleTimeoutSeconds: define({
+    env: "HTTP2_IDLE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an HTTP/2 connection with no open stream and no frame is kept open (an open stream, such as a health Watch, keeps it; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  // --- Call log sampling (issue 12's speed work) ---
+  logCalls: define({
+    env: "LOG_CALLS",
+    default: "sample",
+    describe:
+      "Which finished calls get a log line: all; errors (failed or slow calls only); sample (every failed or slow call, and successful ones up to LOG_CALLS_PER_SECOND a second, the rest counted in the next line's unlogged_calls). Metrics count every call whatever this says.",
+    parse: parseEnum(["all", "errors", "sample"] as const),
+  }),
+  logCallsPerSecond: define({
+    env: "LOG_CALLS_PER_SECOND",
+    default: "100",
+    describe: "With LOG_CALLS=sample: successful calls logged per second at most (1–1000000).",
+    parse: parseInteger(1, 1_000_000),
+  }),
+  logSlowCallMs: define({
+    env: "LOG_SLOW_CALL_MS",
+    default: "1000",
+    describe: "A call that takes at least this long (ms) is logged whatever LOG_CALLS says (1–3600000).",
+    parse: parseInteger(1, 3_600_000),
+  }),
   shutdownTimeoutSeconds: define({
     env: "SHUTDOWN_TIMEOUT_SECONDS",
     default: "10",
     describe: "On SIGTERM/SIGINT: how long in-flight calls may take to finish before the process exits.",
     parse: parseDurationSeconds(0, 600),
   }),
+  ...PASSKEY_SETTINGS,
 };
 
 type SettingMap = typeof SETTING_MAP;

@@ -15,6 +15,7 @@ import { ServiceError } from "./errors.js";
 import type { Caller } from "./model.js";
 import { chargeWindow } from "./rate-limit.js";
 import type { SessionsService } from "./sessions.js";
+import * as rules from "./validation.js";
 
 /** What a public key must show to make a call its role allows. */
 export type PublicProof =
@@ -25,7 +26,13 @@ export type PublicProof =
   /** The request itself is the proof: a session id, or the password (throttled like Login). */
   | "in-request"
   /** A live session of the user the request names (in this field), sent as the `x-session-id` header. */
-  | { sessionOfUserIn: "id" | "userId" };
+  | { sessionOfUserIn: "id" | "userId" }
+  /**
+   * A live session of the user the request looks up (by id, username or
+   * email, validation.userLookup), checked against the user found: naming
+   * someone else by username or email proves nothing.
+   */
+  | "session-of-user-looked-up";
 
 export interface MethodAccess {
   roles: readonly KeyRole[];
@@ -43,17 +50,42 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   readSession: { roles: ANYONE, publicProof: "in-request" },
   logout: { roles: ANYONE, publicProof: "in-request" },
   updatePassword: { roles: ANYONE, publicProof: "in-request" },
-  read: { roles: ANYONE, publicProof: { sessionOfUserIn: "id" } },
+  read: { roles: ANYONE, publicProof: "session-of-user-looked-up" },
   update: { roles: ANYONE, publicProof: { sessionOfUserIn: "id" } },
   listSessions: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   revokeSessions: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   // The token in the mail is the proof; the answer is the same for any email.
   sendVerificationEmail: { roles: ANYONE, publicProof: "sends-mail" },
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
+  // Account recovery: the code or link in the mail is the proof.
+  sendPasswordResetEmail: { roles: ANYONE, publicProof: "sends-mail" },
+  resetPassword: { roles: ANYONE, publicProof: "in-request" },
+  sendMagicLink: { roles: ANYONE, publicProof: "sends-mail" },
+  verifyToken: { roles: ANYONE, publicProof: "in-request" },
   // The session id in the request is the proof: whoever holds it may have its token.
   createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Second factors (docs/mfa.md): a public key acts only for the user of its
+  // session; DisableTotp then also needs a code (checked in MfaService). The
+  // mfa_ticket is VerifyMfa's proof.
+  enrollTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  confirmTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  verifyMfa: { roles: ANYONE, publicProof: "in-request" },
+  disableTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  regenerateRecoveryCodes: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  getMfaStatus: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.
+  beginPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  finishPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  beginPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
+  finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
+  listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Accounts: every user of the namespace, and administrators' actions.
+  list: { roles: TRUSTED },
+  logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  setPassword: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {
@@ -138,7 +170,15 @@ export class AccessPolicy {
       }
       return this.admitMail(caller);
     }
-    await this.requireSessionOf(caller.namespace, String(request[publicProof.sessionOfUserIn] ?? ""), proof, method);
+    if (publicProof === "session-of-user-looked-up") {
+      const key = rules.userLookup(request);
+      return this.requireSessionOf(caller.namespace, proof, method, async () => {
+        const user = await this.deps.repo.findUser(caller.namespace, key);
+        return user?.id ?? "";
+      });
+    }
+    const userId = String(request[publicProof.sessionOfUserIn] ?? "");
+    await this.requireSessionOf(caller.namespace, proof, method, async () => userId);
   }
 
   /**
@@ -147,16 +187,23 @@ export class AccessPolicy {
    * expired session, another user's session) is the same PermissionDenied, so
    * the answer says nothing about which users or sessions exist.
    */
-  private async requireSessionOf(namespace: string, userId: string, proof: string | null, method: string) {
+  private async requireSessionOf(
+    namespace: string,
+    proof: string | null,
+    method: string,
+    userOfRequest: () => Promise<string>,
+  ) {
     const refused = () => new ServiceError("SESSION_PROOF_REQUIRED", { rpc: rpcName(method) });
-    if (proof === null || proof === "" || proof.length > MAX_PROOF_LENGTH || userId === "") throw refused();
+    if (proof === null || proof === "" || proof.length > MAX_PROOF_LENGTH) throw refused();
     const session = await this.deps.sessions.read(namespace, proof.trim()).catch((err: unknown) => {
       if (err instanceof ServiceError && (err.code === "not_found" || err.code === "invalid_argument")) {
         return undefined;
       }
       throw err;
     });
-    if (session?.userId !== userId) throw refused();
+    if (session === undefined) throw refused();
+    const userId = await userOfRequest();
+    if (userId === "" || session.userId !== userId) throw refused();
   }
 
   /** Counted in the database, so every replica shares the limits. */

@@ -2,7 +2,7 @@
 // rules as Create. Either an existing bcrypt hash (kept as it is, so nobody
 // has to reset a password) or, for systems that hold plain passwords, a
 // password to hash.
-import type { UserExport } from "../storage/repository.js";
+import type { User, UserExport } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
 import { importedBcryptHash, importedM3oHash } from "./imported-hash.js";
 import { newUserId } from "./tokens.js";
@@ -27,6 +27,8 @@ export function exportLine(item: UserExport): string {
     email: item.user.email,
     created_ms: item.user.createdMs,
     updated_ms: item.user.updatedMs,
+    verified_ms: item.user.verifiedMs ?? 0,
+    profile: item.user.profile ?? {},
     password_hash: item.passwordHash,
   });
 }
@@ -54,16 +56,19 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
   const namespace = rules.namespace(text("namespace") || defaults.namespace, "namespace");
   const idText = text("id");
   const createdMs = timestamp(o, "created", defaults.nowMs);
-  const record = {
-    namespace,
-    user: {
-      id: idText === "" ? newUserId() : rules.userId(idText),
-      username: rules.username(text("username")),
-      email: rules.email(text("email")),
-      createdMs,
-      updatedMs: timestamp(o, "updated", createdMs),
-    },
+  const user: User = {
+    id: idText === "" ? newUserId() : rules.userId(idText),
+    username: rules.username(text("username")),
+    email: rules.email(text("email")),
+    createdMs,
+    updatedMs: timestamp(o, "updated", createdMs),
   };
+  // verified_ms as `users export` writes it, or verification_date (seconds) as the API shows it; 0: not verified.
+  const verifiedMs = o.verified_ms !== undefined ? timestamp(o, "verified", 0) : timestamp(o, "verification_date", 0);
+  if (verifiedMs > 0) user.verifiedMs = verifiedMs;
+  const profile = importedProfile(o.profile);
+  if (Object.keys(profile).length > 0) user.profile = profile;
+  const record = { namespace, user };
   const hash = text("password_hash", "passwordHash", "hash");
   const scheme = text("scheme") || (hash.startsWith("$m3o$") ? "m3o" : "bcrypt");
   if (scheme !== "bcrypt" && scheme !== "m3o")
@@ -79,6 +84,15 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
   if (password === "")
     throw invalidArgument("password_hash", "required (or a plain password in password)", "FIELD_REQUIRED");
   return { kind: "password", record, password: rules.newPassword(password) };
+}
+
+/** The profile of an import line: an object of strings, with the API's bounds. */
+function importedProfile(value: unknown): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw invalidArgument("profile", "must be an object of strings", "FIELD_MALFORMED");
+  }
+  return rules.mergedProfile({}, rules.profileEntries(value as Record<string, string>));
 }
 
 /** `<name>_ms` in milliseconds, or `<name>` in unix seconds (as the API shows them). */

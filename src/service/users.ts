@@ -1,7 +1,8 @@
 // Accounts: create, read, update, delete and search users of a namespace.
-import type { Repository, User } from "../storage/repository.js";
-import { SearchTooBroad, UniqueViolation } from "../storage/repository.js";
+import type { Repository, User, UserChanges } from "../storage/repository.js";
+import { ProfileTooLarge, SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -17,12 +18,21 @@ export interface CreateUserInput {
   username: string;
   email: string;
   password: string;
+  profile?: Record<string, string>;
 }
 
 export interface UpdateUserInput {
   id: string;
   username: string;
   email: string;
+  /** Entries to merge in; an empty value removes its key. */
+  profile?: Record<string, string>;
+}
+
+export interface ListUsersInput {
+  offset: bigint | number;
+  limit: bigint | number;
+  pageToken: string;
 }
 
 export interface SearchUsersInput {
@@ -40,38 +50,73 @@ export class UsersService {
     const username = rules.username(input.username);
     const email = rules.email(input.email);
     const password = rules.newPassword(input.password);
+    // At Create an empty value means no entry.
+    const profile = rules.mergedProfile({}, rules.profileEntries(input.profile ?? {}));
     const hash = await this.deps.hasher.hash(password);
     const now = this.deps.now();
     const user: User = { id, username, email, createdMs: now, updatedMs: now };
+    if (Object.keys(profile).length > 0) user.profile = profile;
     await uniquely(() => this.deps.repo.insertUser(namespace, user, hash));
     return user;
   }
 
-  async read(namespace: string, id: string): Promise<User> {
-    const user = await this.deps.repo.getUser(namespace, rules.userId(id));
+  /** By exactly one of id, username or email. */
+  async read(namespace: string, lookup: { id: string; username: string; email: string }): Promise<User> {
+    const user = await this.deps.repo.findUser(namespace, rules.userLookup(lookup));
     if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }
 
-  /** Partial update: empty fields are left as they are. */
+  /**
+   * Partial update: empty fields are left as they are; profile entries are
+   * merged into the stored profile (an empty value removes its key). The
+   * user's own current username or email is no clash.
+   */
   async update(namespace: string, input: UpdateUserInput): Promise<User> {
+    const { repo } = this.deps;
     const id = rules.userId(input.id);
-    const changes: { username?: string; email?: string } = {};
+    const changes: UserChanges = {};
     if (input.username !== "") changes.username = rules.username(input.username);
     if (input.email !== "") changes.email = rules.email(input.email);
-    if (changes.username === undefined && changes.email === undefined) {
+    const edit = rules.profileEntries(input.profile ?? {});
+    const editsProfile = Object.keys(edit).length > 0;
+    if (changes.username === undefined && changes.email === undefined && !editsProfile) {
       // Nothing to change: no write, and `updated` stays where it was.
-      const user = await this.deps.repo.getUser(namespace, id);
+      const user = await repo.getUser(namespace, id);
       if (!user) throw new ServiceError("USER_NOT_FOUND");
       return user;
     }
-    const user = await uniquely(() => this.deps.repo.updateUser(namespace, id, changes, this.deps.now()));
-    if (!user) throw new ServiceError("USER_NOT_FOUND");
-    return user;
+    // The edit is merged into the stored profile by the write itself (one
+    // transaction), so concurrent edits of other keys are never lost and the
+    // entry bound holds whatever runs at once.
+    if (editsProfile) changes.profile = { edit, maxEntries: rules.LIMITS.profileEntriesMax };
+    try {
+      const user = await uniquely(() => repo.updateUser(namespace, id, changes, this.deps.now()));
+      if (!user) throw new ServiceError("USER_NOT_FOUND");
+      return user;
+    } catch (err) {
+      if (err instanceof ProfileTooLarge) throw rules.profileTooLarge(err.entries);
+      throw err;
+    }
   }
 
   async delete(namespace: string, id: string): Promise<void> {
     if (!(await this.deps.repo.deleteUser(namespace, rules.userId(id)))) throw new ServiceError("USER_NOT_FOUND");
+  }
+
+  /**
+   * A page of every user, oldest first, after the page token's position. One
+   * more row than asked is read to know whether a next page exists.
+   */
+  async list(namespace: string, input: ListUsersInput): Promise<{ users: User[]; nextPageToken: string }> {
+    const { limit, offset } = rules.pageBounds(input);
+    const after = input.pageToken === "" ? undefined : decodePageToken(input.pageToken);
+    const rows = await this.deps.repo.listUsers(namespace, { ...(after ? { after } : {}), offset, limit: limit + 1 });
+    const users = rows.slice(0, limit);
+    const last = users[users.length - 1];
+    const nextPageToken =
+      rows.length > limit && last ? encodePageToken({ createdMs: last.createdMs, id: last.id }) : "";
+    return { users, nextPageToken };
   }
 
   async search(namespace: string, input: SearchUsersInput): Promise<User[]> {

@@ -2,7 +2,7 @@
 // value or throws InvalidArgument naming the field, the rule, and the rule's
 // reason of the catalogue (error-codes.ts). Lengths are
 // checked before any pattern so no input can make a check slow.
-import type { UserSearch } from "../storage/repository.js";
+import type { UserKey, UserSearch } from "../storage/repository.js";
 import { invalidArgument } from "./errors.js";
 
 export const LIMITS = {
@@ -24,6 +24,10 @@ export const LIMITS = {
    * what `users export` is for.
    */
   searchOffsetMax: 10_000,
+  /** A profile is a small map for an app's display data, not a document store. */
+  profileEntriesMax: 32,
+  profileKeyMax: 64,
+  profileValueMaxBytes: 1024,
 } as const;
 
 const USERNAME_CHARS = /^[A-Za-z0-9_-]+$/;
@@ -31,6 +35,7 @@ const USERNAME_CHARS = /^[A-Za-z0-9_-]+$/;
 const USERNAME_SHAPE = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/;
 const ID_SHAPE = /^[A-Za-z0-9._-]+$/;
 const NAMESPACE_SHAPE = /^[a-z0-9_-]+$/;
+const PROFILE_KEY_SHAPE = /^[A-Za-z0-9._-]+$/;
 // One "@"; a local part without whitespace or control characters; a domain of
 // dot-separated labels of letters, digits and inner hyphens. Any TLD length.
 const EMAIL_LOCAL = /^[^\s@\p{Cc}]+$/u;
@@ -103,6 +108,63 @@ function boundedPassword(raw: string, field: string): string {
   return value;
 }
 
+/**
+ * Profile entries as given (Create's profile, Update's edit): at most
+ * profileEntriesMax of them, each key 1 to 64 of [A-Za-z0-9._-], each value at
+ * most 1024 bytes of UTF-8 without NUL. An empty value is kept here: it means
+ * "no entry" at Create and "remove the key" at Update.
+ */
+export function profileEntries(raw: Record<string, string>, field = "profile"): Record<string, string> {
+  const keys = Object.keys(raw);
+  if (keys.length > LIMITS.profileEntriesMax) {
+    throw invalidArgument(field, `at most ${LIMITS.profileEntriesMax} entries`, "FIELD_TOO_LONG");
+  }
+  const entries: Record<string, string> = {};
+  for (const key of keys) {
+    // "__proto__" fits the shape but no JavaScript object can hold it as a plain key.
+    if (key.length > LIMITS.profileKeyMax || !PROFILE_KEY_SHAPE.test(key) || key === "__proto__") {
+      throw invalidArgument(field, `each key is 1 to ${LIMITS.profileKeyMax} of A-Z a-z 0-9 . _ -`, "FIELD_MALFORMED");
+    }
+    const value = raw[key]!;
+    const at = `${field}.${key}`;
+    if (typeof value !== "string") throw invalidArgument(at, "must be a string", "FIELD_MALFORMED");
+    // A cheap bound first: a UTF-16 code unit is at least one byte of UTF-8.
+    if (value.length > LIMITS.profileValueMaxBytes || Buffer.byteLength(value, "utf8") > LIMITS.profileValueMaxBytes) {
+      throw invalidArgument(at, `must be at most ${LIMITS.profileValueMaxBytes} bytes of UTF-8`, "FIELD_TOO_LONG");
+    }
+    if (value.includes("\u0000")) throw invalidArgument(at, "must not contain the NUL character", "FIELD_MALFORMED");
+    entries[key] = value;
+  }
+  return entries;
+}
+
+/**
+ * `current` with `edit` merged in (an empty value removes its key), refused
+ * when the result would hold more than profileEntriesMax entries.
+ */
+export function mergedProfile(
+  current: Record<string, string>,
+  edit: Record<string, string>,
+  field = "profile",
+): Record<string, string> {
+  const merged = { ...current };
+  for (const [key, value] of Object.entries(edit)) {
+    if (value === "") delete merged[key];
+    else merged[key] = value;
+  }
+  const count = Object.keys(merged).length;
+  if (count > LIMITS.profileEntriesMax) throw profileTooLarge(count, field);
+  return merged;
+}
+
+export function profileTooLarge(entries: number, field = "profile") {
+  return invalidArgument(
+    field,
+    `at most ${LIMITS.profileEntriesMax} entries (this update would leave ${entries})`,
+    "FIELD_TOO_LONG",
+  );
+}
+
 /** A user id chosen by the caller. */
 export function userId(raw: string, field = "id"): string {
   if (raw === "") throw invalidArgument(field, "required", "FIELD_REQUIRED");
@@ -110,6 +172,22 @@ export function userId(raw: string, field = "id"): string {
     throw invalidArgument(field, `must be 1 to ${LIMITS.idMax} of A-Z a-z 0-9 . _ -`, "FIELD_MALFORMED");
   }
   return raw;
+}
+
+/**
+ * Read's lookup: exactly one of id, username or email, each checked by its
+ * own rule. None or several is ONE_OF_FIELDS naming the fields given.
+ */
+export function userLookup(input: { id?: unknown; username?: unknown; email?: unknown }): UserKey {
+  const text = (value: unknown) => (typeof value === "string" ? value : "");
+  const given = (["id", "username", "email"] as const).filter((field) => text(input[field]) !== "");
+  if (given.length !== 1) {
+    const rule = `give exactly one of id, username or email (${given.length === 0 ? "none was" : `${given.join(", ")} were`} given)`;
+    throw invalidArgument(given.length === 0 ? "id" : given.join(", "), rule, "ONE_OF_FIELDS");
+  }
+  if (given[0] === "id") return { id: userId(text(input.id)) };
+  if (given[0] === "username") return { username: username(text(input.username)) };
+  return { email: email(text(input.email)) };
 }
 
 export function namespace(raw: string, field = "micro-namespace"): string {
@@ -139,6 +217,26 @@ export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
       );
     return Buffer.from(handle, "hex");
   });
+}
+
+/** List's limit (0: the default) and offset, with Search's bounds. */
+export function pageBounds(input: { limit: bigint | number; offset: bigint | number }): {
+  limit: number;
+  offset: number;
+} {
+  const limit = BigInt(input.limit);
+  if (limit < 0n || limit > BigInt(LIMITS.searchLimitMax)) {
+    throw invalidArgument(
+      "limit",
+      `must be from 0 to ${LIMITS.searchLimitMax} (0 means ${LIMITS.searchLimitDefault})`,
+      "FIELD_OUT_OF_RANGE",
+    );
+  }
+  const offset = BigInt(input.offset);
+  if (offset < 0n || offset > BigInt(LIMITS.searchOffsetMax)) {
+    throw invalidArgument("offset", `must be from 0 to ${LIMITS.searchOffsetMax}`, "FIELD_OUT_OF_RANGE");
+  }
+  return { limit: limit === 0n ? LIMITS.searchLimitDefault : Number(limit), offset: Number(offset) };
 }
 
 export function searchQuery(input: {

@@ -12,6 +12,8 @@
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { MfaStore } from "./mfa-store.js";
+import type { PasskeyStore } from "./passkey-store.js";
 import type { SigningKeyStore } from "./signing-keys.js";
 
 export interface User {
@@ -22,7 +24,33 @@ export interface User {
   updatedMs: number;
   /** When the email was verified; absent if it never was (or changed since). Set only by verifyEmailToken. */
   verifiedMs?: number;
+  /** The user's profile (validation.ts bounds it); absent when empty. */
+  profile?: Record<string, string>;
 }
+
+/** What updateUser changes; a field left out stays as it is. */
+export interface UserChanges {
+  username?: string;
+  email?: string;
+  /**
+   * Profile entries merged into the stored profile in the same transaction
+   * (an empty value removes its key, see mergeProfile in rows.ts), so
+   * concurrent edits of other keys are never lost. ProfileTooLarge, and no
+   * change, when the result would hold more than maxEntries.
+   */
+  profile?: { edit: Record<string, string>; maxEntries: number };
+}
+
+/** An update would leave a profile with more entries than allowed. */
+export class ProfileTooLarge extends Error {
+  constructor(readonly entries: number) {
+    super(`the profile would hold ${entries} entries`);
+    this.name = "ProfileTooLarge";
+  }
+}
+
+/** One user named by exactly one of its unique fields. */
+export type UserKey = { id: string } | { username: string } | { email: string };
 
 export interface CredentialRow {
   user: User;
@@ -48,6 +76,14 @@ export interface NewSession {
   userId: string;
   createdMs: number;
   expiresMs: number;
+}
+
+/** A page of List: the users after a position in (createdMs, id) order. */
+export interface UserPage {
+  /** The last user of the previous page; none: from the start. */
+  after?: { createdMs: number; id: string };
+  offset: number;
+  limit: number;
 }
 
 export interface UserSearch {
@@ -177,8 +213,11 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts) and the signing keys (signing-keys.ts) are part of every engine. */
-export interface Repository extends OutboxStore, SigningKeyStore {
+/**
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore) and the
+ * signing keys (signing-keys.ts) are part of every engine.
+ */
+export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */
@@ -189,21 +228,24 @@ export interface Repository extends OutboxStore, SigningKeyStore {
   /** Inserts the user and its password hash in one transaction. */
   insertUser(namespace: string, user: User, passwordHash: string): Promise<void>;
   getUser(namespace: string, id: string): Promise<User | undefined>;
+  /** The user with this id, username or email (username and email already lowercased). */
+  findUser(namespace: string, key: UserKey): Promise<User | undefined>;
   findCredentialByUsername(namespace: string, username: string): Promise<CredentialRow | undefined>;
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
   /** Applies the given fields (a changed email is no longer verified); returns the user after, or undefined if absent. */
-  updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined>;
+  updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined>;
   /**
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.
    */
   deleteUser(namespace: string, id: string): Promise<boolean>;
+  /**
+   * The namespace's users in (createdMs, id) order, after `page.after`,
+   * skipping `page.offset`, at most `page.limit` (keyset paging on the
+   * creation index: a user present throughout is on exactly one page).
+   */
+  listUsers(namespace: string, page: UserPage): Promise<User[]>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 
@@ -222,6 +264,19 @@ export interface Repository extends OutboxStore, SigningKeyStore {
     newHash: string,
     nowMs: number,
     revokeSessions?: boolean,
+  ): Promise<boolean>;
+
+  /**
+   * An administrator's reset: replaces the hash whatever it was, deletes
+   * every session of the user and forgets the failures of these login
+   * throttle accounts, in one transaction. False if the user is absent.
+   */
+  setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
   ): Promise<boolean>;
 
   // Sessions
@@ -325,9 +380,37 @@ export interface Repository extends OutboxStore, SigningKeyStore {
   verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome>;
   /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
   sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
+
+  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  /**
+   * One try of a reset code, in one transaction: counts the try against the
+   * live code of the user who has reset.email (at most maxAttempts tries per
+   * code, however many run at once, on any replica); when the digest
+   * matches, spends the code, sets the password hash, ends every session of
+   * the user and marks the email verified. Returns the user, or undefined
+   * when no live code matched (nothing else changed).
+   */
+  resetPassword(reset: PasswordReset): Promise<User | undefined>;
+  /**
+   * Spends a live magic link of the namespace (first use only, whatever runs
+   * at once) and marks its user's email verified, in one transaction.
+   * Returns the user, or undefined (unknown, used, voided or expired link,
+   * or the user no longer has the email it was sent to).
+   */
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined>;
 }
 
-export type MailTokenPurpose = "verify_email";
+export type MailTokenPurpose = "verify_email" | "reset_password" | "magic_link";
+
+export interface PasswordReset {
+  namespace: string;
+  email: string;
+  /** Digest of the code as typed (see password-reset.ts for what it covers). */
+  digest: Buffer;
+  newHash: string;
+  nowMs: number;
+  maxAttempts: number;
+}
 
 export interface NewMailToken {
   namespace: string;

@@ -1,16 +1,19 @@
 // The rows both SQL engines read (the same column names in SQLite and
 // PostgreSQL) and their conversion to the repository's types.
-import type {
-  ApiKeyRecord,
-  ApiKeyRow,
-  CredentialRow,
-  ListedSessionRow,
-  SessionRow,
-  User,
-  UserExport,
+import {
+  type ApiKeyRecord,
+  type ApiKeyRow,
+  type CredentialRow,
+  type ListedSessionRow,
+  ProfileTooLarge,
+  type SessionRow,
+  type User,
+  type UserChanges,
+  type UserExport,
+  type UserPage,
 } from "./repository.js";
 
-export const USER_COLUMNS = "id, username, email, created_ms, updated_ms, verified_ms";
+export const USER_COLUMNS = "id, username, email, created_ms, updated_ms, verified_ms, profile";
 
 export interface UserRecord {
   id: string;
@@ -18,8 +21,10 @@ export interface UserRecord {
   email: string;
   created_ms: number;
   updated_ms: number;
-  /** 0: never verified. Absent from the credential and export selects. */
-  verified_ms?: number;
+  /** 0: never verified. */
+  verified_ms: number;
+  /** The profile as canonical JSON (profileText): '{}' when empty. */
+  profile: string;
 }
 
 export type CredentialRecord = UserRecord & { hash: string };
@@ -43,7 +48,40 @@ export function toUser(row: UserRecord): User {
     updatedMs: row.updated_ms,
     // Only a verified user carries the field, so unverified rows look as they always did.
     ...(row.verified_ms ? { verifiedMs: Number(row.verified_ms) } : {}),
+    ...profileOf(row.profile),
   };
+}
+
+/**
+ * A profile as stored: JSON with its keys sorted, so equal profiles are equal
+ * text (updateUser compares the stored text to the expected profile's).
+ */
+export function profileText(profile: Record<string, string> | undefined): string {
+  const entries = Object.entries(profile ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(Object.fromEntries(entries));
+}
+
+/** `current` with `edit` merged in: each key takes its value, an empty value removes the key. */
+export function mergeProfile(current: Record<string, string>, edit: Record<string, string>): Record<string, string> {
+  const merged = { ...current };
+  for (const [key, value] of Object.entries(edit)) {
+    if (value === "") delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+/** The new profile text of an edit applied to the stored text; ProfileTooLarge past the bound. */
+export function editedProfileText(stored: string, change: NonNullable<UserChanges["profile"]>): string {
+  const merged = mergeProfile(profileOf(stored).profile ?? {}, change.edit);
+  const entries = Object.keys(merged).length;
+  if (entries > change.maxEntries) throw new ProfileTooLarge(entries);
+  return profileText(merged);
+}
+
+function profileOf(text: string): { profile?: Record<string, string> } {
+  if (text === "" || text === "{}") return {};
+  return { profile: JSON.parse(text) as Record<string, string> };
 }
 
 export function toCredential(row: CredentialRecord | undefined): CredentialRow | undefined {
@@ -67,19 +105,49 @@ export function toKey(row: KeyRecord): ApiKeyRow {
   };
 }
 
-/** The named parameters of SQL.updateUser: a field left out stays as it is (null). */
+/**
+ * The named parameters of SQL.updateUser: a field left out stays as it is
+ * (null). `profile` is the whole new profile text (editedProfileText), when it changes.
+ */
 export function updateUserParameters(
   namespace: string,
   id: string,
-  changes: { username?: string; email?: string },
+  changes: UserChanges,
   updatedMs: number,
+  profile: string | null = null,
 ) {
   return {
     namespace,
     id,
     username: changes.username ?? null,
     email: changes.email ?? null,
+    profile,
     updated_ms: updatedMs,
+  };
+}
+
+/** The named parameters of SQL.listUsers. */
+export function listParameters(namespace: string, page: UserPage) {
+  return {
+    namespace,
+    created_ms: page.after?.createdMs ?? -1,
+    id: page.after?.id ?? "",
+    limit: page.limit,
+    offset: page.offset,
+  };
+}
+
+/** A user as the named parameters of an insert (Create, import). */
+export function userParameters(namespace: string, user: User) {
+  return {
+    namespace,
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    created_ms: user.createdMs,
+    updated_ms: user.updatedMs,
+    verified_ms: user.verifiedMs ?? 0,
+    profile: profileText(user.profile),
   };
 }
 

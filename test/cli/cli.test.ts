@@ -252,8 +252,10 @@ describe("keys and users commands", () => {
       "id",
       "namespace",
       "password_hash",
+      "profile",
       "updated_ms",
       "username",
+      "verified_ms",
     ]);
 
     const other = { ...env, DATABASE_URL: `sqlite:${path.join(dir, "other.db")}` };

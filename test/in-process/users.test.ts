@@ -107,7 +107,9 @@ describe.each(ENGINES)("accounts in process (%s)", (engine) => {
     });
 
     test("an empty or malformed id is InvalidArgument", async () => {
-      expect((await failure(client.read({ id: "" }))).rawMessage).toBe("id: required");
+      expect((await failure(client.read({ id: "" }))).rawMessage).toBe(
+        "id: give exactly one of id, username or email (none was given)",
+      );
       expect((await failure(client.read({ id: "a/b" }))).code).toBe(Code.InvalidArgument);
     });
   });

@@ -5,8 +5,10 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -18,23 +20,29 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
   StorageUnavailable,
   type ThrottlePolicy,
   type User,
+  type UserChanges,
   type UserExport,
+  type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
 import {
   type CredentialRecord,
   type ExportRecord,
+  editedProfileText,
   exportPages,
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -44,17 +52,21 @@ import {
   toUser,
   type UserRecord,
   updateUserParameters,
+  userParameters,
 } from "../rows.js";
 import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database, type Queryable } from "./database.js";
 import * as mailTokens from "./mail-tokens.js";
+import { PostgresMfa } from "./mfa.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
+import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import * as recovery from "./recovery.js";
 import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
 
@@ -69,12 +81,15 @@ export interface PostgresOptions extends PoolOptions {
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
   private closed = false;
+  private readonly mfa: PostgresMfa;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly db: Database,
     private readonly searchScanMax: number,
-  ) {}
+  ) {
+    this.mfa = new PostgresMfa(db);
+  }
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
   static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
@@ -112,18 +127,29 @@ export class PostgresRepository implements Repository {
   async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
     // One statement, so user and password are inserted atomically without a
     // transaction round trip; the foreign key check runs at its end and sees both.
+    const u = userParameters(namespace, user);
     await this.db.query(
       `WITH inserted AS (
-         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING namespace, id)
+         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $9) RETURNING namespace, id)
        INSERT INTO passwords (namespace, user_id, hash, updated_ms)
        SELECT namespace, id, $7, $5 FROM inserted`,
-      [namespace, user.id, user.username, user.email, user.createdMs, user.updatedMs, passwordHash],
+      [namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, passwordHash, u.verified_ms, u.profile],
     );
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
     const [row] = await this.named<UserRecord>(SQL.getUser, { namespace, id });
+    return row && toUser(row);
+  }
+
+  async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
+    const [row] =
+      "id" in key
+        ? await this.named<UserRecord>(SQL.getUser, { namespace, id: key.id })
+        : "username" in key
+          ? await this.named<UserRecord>(SQL.getUserByUsername, { namespace, username: key.username })
+          : await this.named<UserRecord>(SQL.getUserByEmail, { namespace, email: key.email });
     return row && toUser(row);
   }
 
@@ -156,13 +182,25 @@ export class PostgresRepository implements Repository {
     return (await on.query(text, values)).rowCount ?? 0;
   }
 
-  async updateUser(
-    namespace: string,
-    id: string,
-    changes: { username?: string; email?: string },
-    updatedMs: number,
-  ): Promise<User | undefined> {
-    const [row] = await this.named<UserRecord>(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs));
+  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
+    if (!changes.profile) {
+      const [row] = await this.named<UserRecord>(
+        SQL.updateUser,
+        updateUserParameters(namespace, id, changes, updatedMs),
+      );
+      return row && toUser(row);
+    }
+    const profileChange = changes.profile;
+    // The row is locked while the edit is merged into the profile as stored,
+    // so concurrent edits of other keys wait for each other, and none is lost.
+    const row = await this.db.transaction(async (tx) => {
+      const locked = toPositional(`${SQL.profileForUpdate} FOR UPDATE`, { namespace, id });
+      const stored = (await tx.query<{ profile: string }>(locked.text, locked.values)).rows[0];
+      if (!stored) return undefined;
+      const profile = editedProfileText(stored.profile, profileChange);
+      const update = toPositional(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs, profile));
+      return (await tx.query<UserRecord>(update.text, update.values)).rows[0];
+    });
     return row && toUser(row);
   }
 
@@ -172,6 +210,10 @@ export class PostgresRepository implements Repository {
     // Sessions made meanwhile go with the user.
     while ((await this.changed(SQL.deleteSessionBatch, { namespace, user_id: id, limit: DELETE_BATCH })) > 0);
     return (await this.changed(SQL.deleteUser, { namespace, id })) === 1;
+  }
+
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    return (await this.named<UserRecord>(SQL.listUsers, listParameters(namespace, page))).map(toUser);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
@@ -207,6 +249,27 @@ export class PostgresRepository implements Repository {
       const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
       if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
       if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      return true;
+    });
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    // As replacePasswordHash: the UPDATE locks the passwords row first, so the
+    // DELETE's snapshot sees every session a login inserted against the old hash.
+    return this.db.transaction(async (tx) => {
+      const set = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId };
+      if ((await this.changed(SQL.setPassword, set, tx)) !== 1) return false;
+      await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      await tx.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = ANY($2::text[])", [
+        namespace,
+        throttleAccounts,
+      ]);
       return true;
     });
   }
@@ -454,20 +517,23 @@ export class PostgresRepository implements Repository {
       for (const item of batch) {
         // The password row is inserted only when the user row was: a user that
         // clashes on id, username or email is skipped whole.
+        const u = userParameters(item.namespace, item.user);
         const result = await tx.query(
           `WITH inserted AS (
-             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING namespace, id)
+             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
+             VALUES ($1, $2, $3, $4, $5, $6, $8, $9) ON CONFLICT DO NOTHING RETURNING namespace, id)
            INSERT INTO passwords (namespace, user_id, hash, updated_ms)
            SELECT namespace, id, $7, $6 FROM inserted`,
           [
             item.namespace,
-            item.user.id,
-            item.user.username,
-            item.user.email,
-            item.user.createdMs,
-            item.user.updatedMs,
+            u.id,
+            u.username,
+            u.email,
+            u.created_ms,
+            u.updated_ms,
             item.passwordHash,
+            u.verified_ms,
+            u.profile,
           ],
         );
         inserted += result.rowCount ?? 0;
@@ -484,6 +550,10 @@ export class PostgresRepository implements Repository {
 
   claimMail(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
     return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return outbox.bindMailToken(this.db, message, owner);
   }
 
   markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
@@ -518,6 +588,129 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.mfa.putPendingTotp(namespace, userId, sealed, nowMs);
+  }
+
+  getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.mfa.getTotp(namespace, userId);
+  }
+
+  confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs);
+  }
+
+  spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.mfa.spendMfaProof(namespace, userId, proof);
+  }
+
+  replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests);
+  }
+
+  countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.mfa.countRecoveryCodes(namespace, userId);
+  }
+
+  deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.mfa.deleteTotp(namespace, userId);
+  }
+
+  insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    return this.mfa.insertMfaTicket(ticket);
+  }
+
+  getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures);
+  }
+
+  redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof);
+  }
+
+  sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.mfa.sweepMfaTickets(nowMs, limit);
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  insertChallenge(challenge: NewChallenge): Promise<void> {
+    return passkeys.insertChallenge(this.db, challenge);
+  }
+
+  takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return passkeys.takeChallenge(this.db, namespace, digest, purpose, nowMs);
+  }
+
+  sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return passkeys.sweepChallenges(this.db, beforeMs, limit);
+  }
+
+  insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return passkeys.insertPasskey(this.db, namespace, passkey, maxPerUser);
+  }
+
+  listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return passkeys.listPasskeys(this.db, namespace, userId);
+  }
+
+  findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return passkeys.findPasskeyByCredential(this.db, namespace, credentialId);
+  }
+
+  usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return passkeys.usePasskey(this.db, namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return passkeys.deletePasskey(this.db, namespace, userId, id);
+  }
+
+  hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return passkeys.hasPasskey(this.db, namespace, userId);
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return recovery.resetPassword(this.db, reset);
+  }
+
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
   }
 
   // Access-token signing keys (statements in signing-keys.ts)

@@ -7,8 +7,10 @@ import type {
   LoginReservation,
   SessionInsertOptions,
   User,
+  UserChanges,
   UserExport,
 } from "../repository.js";
+import { editedProfileText, type UserRecord, updateUserParameters, userParameters } from "../rows.js";
 import { SQL } from "../sql.js";
 import { uniqueViolation } from "./errors.js";
 
@@ -26,12 +28,12 @@ export interface SessionParams {
 }
 
 export function prepareStatements(db: Db) {
-  const insertUser = db.prepare(
-    `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms)`,
-  );
+  const insertUser = db.prepare(SQL.insertUser);
+  const updateUser = wrapUnique(db.prepare(SQL.updateUser));
+  const profileForUpdate = db.prepare(SQL.profileForUpdate);
   const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
   const updatePassword = db.prepare(SQL.replacePassword);
+  const setPassword = db.prepare(SQL.setPassword);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
      SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
@@ -76,18 +78,8 @@ export function prepareStatements(db: Db) {
   );
   const deleteUserSessions = db.prepare(SQL.deleteUserSessions);
   const deleteOneSession = db.prepare("DELETE FROM sessions WHERE id_digest = ? AND namespace = ? AND user_id = ?");
-  const importUser = db.prepare(
-    `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms)
-     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms) ON CONFLICT DO NOTHING`,
-  );
-  const userParams = (namespace: string, user: User) => ({
-    namespace,
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    created_ms: user.createdMs,
-    updated_ms: user.updatedMs,
-  });
+  const importUser = db.prepare(`${SQL.insertUser} ON CONFLICT DO NOTHING`);
+  const userParams = userParameters;
 
   return {
     insertUserTx: db.transaction((namespace: string, user: User, hash: string) => {
@@ -106,6 +98,14 @@ export function prepareStatements(db: Db) {
         return true;
       },
     ),
+    setPasswordTx: db.transaction(
+      (namespace: string, userId: string, hash: string, nowMs: number, accounts: string[]): boolean => {
+        if (setPassword.run({ hash, updated_ms: nowMs, namespace, user_id: userId }).changes !== 1) return false;
+        deleteUserSessions.run({ namespace, user_id: userId });
+        for (const account of accounts) clearThrottle.run(namespace, account);
+        return true;
+      },
+    ),
     importUsersTx: db.transaction((batch: UserExport[]): ImportResult => {
       let inserted = 0;
       for (const item of batch) {
@@ -118,10 +118,28 @@ export function prepareStatements(db: Db) {
     }),
     schemaVersion: db.prepare(SQL.schemaVersion),
     getUser: db.prepare(SQL.getUser),
+    listUsers: db.prepare(SQL.listUsers),
+    getUserByUsername: db.prepare(SQL.getUserByUsername),
+    getUserByEmail: db.prepare(SQL.getUserByEmail),
     credentialByUsername: db.prepare(SQL.credentialByUsername),
     credentialByEmail: db.prepare(SQL.credentialByEmail),
     credentialById: db.prepare(SQL.credentialById),
-    updateUser: wrapUnique(db.prepare(SQL.updateUser)),
+    updateUser,
+    // One transaction (SQLite runs one writer at a time): the profile edit is
+    // merged into the profile as stored when it is written.
+    updateUserTx: db.transaction(
+      (namespace: string, id: string, changes: UserChanges, updatedMs: number): UserRecord | undefined => {
+        let profile: string | null = null;
+        if (changes.profile) {
+          const stored = profileForUpdate.get({ namespace, id }) as { profile: string } | undefined;
+          if (!stored) return undefined;
+          profile = editedProfileText(stored.profile, changes.profile);
+        }
+        return updateUser.get(updateUserParameters(namespace, id, changes, updatedMs, profile)) as
+          | UserRecord
+          | undefined;
+      },
+    ),
     deleteUser: db.prepare(SQL.deleteUser),
     insertSessionTx: db.transaction((params: SessionParams, options: SessionInsertOptions): boolean => {
       if (insertSession.run(params).changes !== 1) return false;

@@ -29,7 +29,7 @@ export class FuzzModel {
 
   /** Applies a call the server answered "ok" to; `response` is the response as proto JSON. */
   apply(namespace: string, protocol: Protocol, method: Method, sent: Buffer, response: JsonObject): void {
-    if (!["create", "update", "delete", "updatePassword"].includes(method)) return;
+    if (!["create", "update", "delete", "updatePassword", "setPassword"].includes(method)) return;
     const request = decodeSent(protocol, method, sent) as unknown as Record<string, string>;
     const users = this.namespace(namespace);
     const user = response.user as { id: string; username: string; email: string } | undefined;
@@ -41,6 +41,12 @@ export class FuzzModel {
       users.set(user!.id, { ...known, username: user!.username, email: user!.email });
     }
     if (method === "delete") users.delete(request.id!);
+    if (method === "setPassword") {
+      const known = users.get(request.userId!);
+      if (!known)
+        throw new Error(`SetPassword succeeded for a user the model does not know: ${namespace}/${request.userId}`);
+      known.password = request.newPassword!;
+    }
     if (method === "updatePassword") {
       const known = users.get(request.userId!);
       if (!known)
