@@ -20,7 +20,14 @@ const PROTO = fileURLToPath(new URL("../../proto/users/v1/users.proto", import.m
 const spec = JSON.parse(await readStdin()) as LoadSpec;
 const { method, requests } = spec.grpc!;
 
-const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true });
+const definition = protoLoader.loadSync(PROTO, {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  // users.proto imports its neighbours (users/v1/tokens.proto) from the proto root.
+  includeDirs: [fileURLToPath(new URL("../../proto", import.meta.url))],
+});
 const pkg = grpc.loadPackageDefinition(definition) as unknown as {
   users: { v1: { Users: grpc.ServiceClientConstructor } };
 };

@@ -6,6 +6,7 @@ import { openRepository } from "../storage/open.js";
 import { encryptionKeysCommand } from "./encryption-keys.js";
 import { keysCommand } from "./keys.js";
 import { serve } from "./serve.js";
+import { signingKeysCommand } from "./signing-keys.js";
 import { helpText, UsageError } from "./usage.js";
 import { usersCommand } from "./users-transfer.js";
 import { packageVersion } from "./version.js";
@@ -45,6 +46,9 @@ export async function main(argv: string[]): Promise<number> {
         return await usersCommand(config, args);
       case "webhooks":
         await webhooksCommand(config, args, process.stdout);
+        return 0;
+      case "signing-keys":
+        await signingKeysCommand(config, args, process.stdout);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -40,6 +40,9 @@ Usage:
   users-service webhooks remove ID            remove an endpoint and its pending deliveries
   users-service encryption-keys new FILE     make the encryption key file (mode 0600), or add a new
                                               sealing key at its top (rotation); see ENCRYPTION_KEY_FILE
+  users-service signing-keys list            list the access-token signing keys (kid, state, times; never a private half)
+  users-service signing-keys rotate          add a new signing key: published now, signing after JWKS_MAX_AGE_SECONDS +
+                                              SIGNING_KEY_RELOAD_SECONDS + 60 s; the old key is deleted once its tokens expired
   users-service --help | --version
 
 Configuration (environment variables):

@@ -60,6 +60,8 @@ export function readEncryptionKeys(
       throw new EncryptionKeyFileError(`${file}: cannot read the encryption keys (${(err as Error).message})`);
     }
     const key = randomBytes(ENCRYPTION_KEY_BYTES);
+    // On a first start the database's folder may not exist yet (SQLite makes it the same way, right after).
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
     writeNewFile(file, `${HEADER}${key.toString("base64")}\n`);
     return { keys: [key], created: true };
   }

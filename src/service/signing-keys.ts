@@ -164,7 +164,9 @@ export class SigningKeyRing {
   reload(): Promise<void> {
     this.reloading ??= (async () => {
       const { repo, now } = this.deps;
-      await repo.deleteRetiredSigningKeys(now());
+      // A write only when a key held here has reached its end (any replica may do it; the others find it gone).
+      const nowMs = now();
+      if (this.keys.some((k) => keyState(k.row, nowMs) === "retired")) await repo.deleteRetiredSigningKeys(nowMs);
       this.keys = await this.open(await repo.listSigningKeys());
     })().finally(() => {
       this.reloading = undefined;

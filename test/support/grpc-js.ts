@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
 const PROTO = fileURLToPath(new URL("../../proto/users/v1/users.proto", import.meta.url));
-// users.proto imports its siblings by their path from proto/ ("users/v1/recovery.proto").
+// users.proto imports its siblings by their path from proto/ ("users/v1/recovery.proto", "users/v1/tokens.proto").
 const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
 
 export interface GrpcFailure {

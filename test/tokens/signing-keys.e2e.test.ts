@@ -101,6 +101,17 @@ describe.each(ENGINES)("signing keys (%s)", (engine) => {
   }, 60_000);
 });
 
+test("a first start with SQLite in a folder that does not exist yet makes the folder, the key file and the key", async () => {
+  const folder = path.join(tempDir(), "not", "yet");
+  const t = await startTestServer({ databaseUrl: `sqlite:${path.join(folder, "users.db")}` });
+  try {
+    expect(fs.statSync(path.join(folder, "encryption-keys")).mode & 0o777).toBe(0o600);
+    expect((await storedKeys(t.config.databaseUrl)).length).toBe(1);
+  } finally {
+    await t.close();
+  }
+});
+
 /** A new encryption key file (mode 0600) with one random key. */
 function keyFile(): string {
   const file = path.join(tempDir("users-keys-"), "encryption-keys");
