@@ -49,7 +49,6 @@ import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
 import { wellKnownRoutes } from "./transport/well-known-routes.js";
-import { secretBox } from "./webhooks/secret-box.js";
 import { WebhookSender } from "./webhooks/sender.js";
 
 export interface Server {
@@ -116,10 +115,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const eventsWritten = countEvents(metrics.registry);
-  const webhookSecrets = secretBox(config);
   const webhookSender = new WebhookSender({
     store: repo,
-    box: webhookSecrets,
+    box: secrets,
     now,
     allowPrivate: config.webhookAllowPrivate,
     timeoutMs: config.webhookTimeoutSeconds * 1000,
@@ -160,7 +158,6 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hashTiming: metrics,
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
-    ...(webhookSecrets ? { webhookSecrets } : {}),
     secrets,
     // An admin's way out for a locked-out user is recorded (docs/mfa.md).
     onMfaAdminRemoval: (removal) =>

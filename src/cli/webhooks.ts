@@ -1,16 +1,16 @@
 // `users-service webhooks add|list|remove`: manage webhook endpoints in the configured database.
 import { parseArgs } from "node:util";
 import type { Config } from "../config/config.js";
+import { loadSecretBox } from "../files/encryption-key-file.js";
 import { WebhooksService } from "../service/webhooks.js";
 import { openRepository } from "../storage/open.js";
-import { secretBox } from "../webhooks/secret-box.js";
 import { printable } from "./keys.js";
 import { UsageError } from "./usage.js";
 
 export async function webhooksCommand(config: Config, args: string[], out: NodeJS.WritableStream): Promise<void> {
   const [action, ...rest] = args;
   const repo = await openRepository(config);
-  const box = secretBox(config);
+  const { box } = loadSecretBox(config);
   const webhooks = new WebhooksService({ repo, now: Date.now, box, allowPrivate: config.webhookAllowPrivate });
   try {
     switch (action) {

@@ -364,17 +364,6 @@ const SETTING_MAP = {
     describe: "How long events (the audit log) are kept; older ones are deleted by the sweeper.",
     parse: parseInteger(1, 36500),
   }),
-  webhookSecretKey: define({
-    env: "WEBHOOK_SECRET_KEY",
-    default: "",
-    secret: true,
-    describe:
-      "32 bytes, base64: seals webhook signing secrets in the database (AES-256-GCM). Empty: with SQLite, a key file made (mode 0600) beside the database on first use; with PostgreSQL, required to add webhooks (the same on every replica).",
-    parse: (text) => {
-      if (text !== "" && Buffer.from(text, "base64").length !== 32) throw new Error("must be 32 bytes, base64");
-      return text;
-    },
-  }),
   webhookAllowPrivate: define({
     env: "WEBHOOK_ALLOW_PRIVATE",
     default: "false",

@@ -5,7 +5,6 @@ import os from "node:os";
 import type { Config } from "../config/config.js";
 import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
-import type { SecretBox as WebhookSecretBox } from "../webhooks/secret-box.js";
 import { AccessPolicy } from "./access.js";
 import { AccessTokensService } from "./access-tokens.js";
 import { AuditService } from "./audit.js";
@@ -75,8 +74,6 @@ export interface ServiceDeps {
   hashTiming?: HashTiming;
   /** Told when a call committed a mail to the outbox (wakes the sender). */
   onMailQueued?: () => void;
-  /** Seals webhook secrets (src/webhooks/secret-box.ts); none: webhooks cannot be added. */
-  webhookSecrets?: WebhookSecretBox;
   /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
   secrets?: SecretBox;
   /** Told when a service or admin key removed a user's second factor without a code (logged). */
@@ -119,7 +116,6 @@ export function buildServices({
   onMailQueued,
   secrets = SecretBox.ephemeral(),
   onMfaAdminRemoval,
-  webhookSecrets,
   warn,
   onTokenIssued,
 }: ServiceDeps): Services {
@@ -241,7 +237,7 @@ export function buildServices({
     webhooks: new WebhooksService({
       repo,
       now,
-      box: webhookSecrets,
+      box: secrets,
       allowPrivate: settings.webhookAllowPrivate ?? false,
     }),
   };

@@ -7,6 +7,7 @@
 // bound to its namespace, purpose and user, and taken (deleted) before the
 // answer is verified: a challenge is answered once, whatever the outcome, so
 // a replayed answer finds nothing.
+
 import { randomBytes } from "node:crypto";
 import {
   generateAuthenticationOptions,
@@ -18,6 +19,7 @@ import type { RelyingParty } from "../config/passkey-settings.js";
 import type { ChallengePurpose, PasskeyRow } from "../storage/passkey-store.js";
 import type { Repository, User } from "../storage/repository.js";
 import { invalidCredentials, ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import type { Session } from "./model.js";
 import {
   authenticationResponse,
@@ -225,7 +227,11 @@ export class PasskeysService {
       const createdMs = now();
       const expiresMs = createdMs + sessionTtlSeconds * 1000;
       const row = { idDigest: digest(id), userId, createdMs, expiresMs };
-      if (await repo.insertSession(namespace, row, credential.passwordHash, options)) {
+      const created = draftEvent("session.created", namespace, userId, createdMs, {
+        session: row.idDigest.toString("hex"),
+        via: "passkey",
+      });
+      if (await repo.insertSession(namespace, row, credential.passwordHash, { ...options, events: [created] })) {
         const { user } = credential;
         return { id, userId, username: user.username, email: user.email, createdMs, expiresMs };
       }

@@ -15,8 +15,10 @@
 //   proved the inbox, so the lock no longer protects anyone), and marks the
 //   email verified (the code could only be read there).
 // - Every failure of the code says only "invalid or expired".
+
 import type { User } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newResetCode, readResetCode, resetCodeDigest } from "./reset-code.js";
@@ -85,14 +87,20 @@ export class PasswordResetService {
     }
     if (code === undefined) throw invalidOrExpired();
     const newHash = await hasher.hash(newPassword);
-    const user = await repo.resetPassword({
-      namespace,
-      email,
-      digest: resetCodeDigest(namespace, email, code),
-      newHash,
-      nowMs: now(),
-      maxAttempts: RESET_CODE_MAX_TRIES,
-    });
+    const nowMs = now();
+    // About the code's user, filled in by the write that finds it.
+    const changed = draftEvent("user.password_changed", namespace, "", nowMs, { via: "reset", sessions_revoked: true });
+    const user = await repo.resetPassword(
+      {
+        namespace,
+        email,
+        digest: resetCodeDigest(namespace, email, code),
+        newHash,
+        nowMs,
+        maxAttempts: RESET_CODE_MAX_TRIES,
+      },
+      [changed],
+    );
     if (!user) throw invalidOrExpired();
     await this.deps.throttle.forget(namespace, [
       throttleAccount("user", user.id),

@@ -218,7 +218,15 @@ export class SessionsService {
     const createdMs = this.deps.now();
     const expiresMs = createdMs + this.deps.sessionTtlSeconds * 1000;
     const row = { idDigest: digest(id), userId, createdMs, expiresMs };
-    const options = this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser };
+    const options = {
+      ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
+      events: [
+        draftEvent("session.created", namespace, userId, createdMs, {
+          session: row.idDigest.toString("hex"),
+          via: "magic_link",
+        }),
+      ],
+    };
     // Twice at most: a password change between the read and the insert
     // (which ends every session) is simply read again.
     for (let tries = 0; tries < 2; tries++) {

@@ -1,14 +1,15 @@
 // Webhook endpoints: added, listed and removed by admins (WebhooksService,
 // `users-service webhooks`). Each endpoint gets its own signing secret,
-// shown once (whsec_..., the Standard Webhooks form) and stored only sealed.
+// shown once (whsec_..., the Standard Webhooks form) and stored only sealed
+// (ENCRYPTION_KEY_FILE's keys, bound to the endpoint's id: webhookSecretContext).
 // Deliveries themselves are src/webhooks/sender.ts.
 import { randomBytes } from "node:crypto";
 import type { Repository } from "../storage/repository.js";
 import type { WebhookEndpoint } from "../storage/webhooks.js";
-import type { SecretBox } from "../webhooks/secret-box.js";
 import { parseWebhookUrl, resolveTarget, WebhookUrlError } from "../webhooks/url-guard.js";
 import { invalidArgument, ServiceError } from "./errors.js";
 import { EVENT_TYPES } from "./events.js";
+import type { SecretBox } from "./secret-box.js";
 import * as rules from "./validation.js";
 
 export const SECRET_PREFIX = "whsec_";
@@ -17,8 +18,8 @@ const ID = /^wh_[0-9a-f]{16}$/;
 export interface WebhooksDeps {
   repo: Repository;
   now: () => number;
-  /** Seals secrets; undefined when no key is configured (PostgreSQL without WEBHOOK_SECRET_KEY). */
-  box: SecretBox | undefined;
+  /** Seals the signing secrets (ENCRYPTION_KEY_FILE). */
+  box: SecretBox;
   allowPrivate: boolean;
 }
 
@@ -35,7 +36,6 @@ export class WebhooksService {
     const ns = rules.namespace(namespace, "namespace");
     const url = await this.checkUrl(rawUrl);
     const types = checkTypes(eventTypes);
-    if (!this.deps.box) throw new ServiceError("WEBHOOKS_NOT_CONFIGURED");
     const secret = SECRET_PREFIX + randomBytes(32).toString("base64");
     const id = `wh_${randomBytes(8).toString("hex")}`;
     const createdMs = this.deps.now();
@@ -44,7 +44,7 @@ export class WebhooksService {
       namespace: ns,
       url,
       eventTypes: types,
-      sealedSecret: this.deps.box.seal(secret),
+      sealedSecret: this.deps.box.seal(secret, webhookSecretContext(id)),
       createdMs,
     });
     const endpoint: WebhookEndpoint = {
@@ -81,6 +81,11 @@ export class WebhooksService {
       throw err;
     }
   }
+}
+
+/** What a sealed secret is bound to: a sealed value copied to another endpoint's row does not open. */
+export function webhookSecretContext(endpointId: string): string {
+  return `webhook:${endpointId}`;
 }
 
 function checkTypes(raw: string[]): string[] {

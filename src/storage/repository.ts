@@ -418,8 +418,9 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * matches, spends the code, sets the password hash, ends every session of
    * the user and marks the email verified. Returns the user, or undefined
    * when no live code matched (nothing else changed).
+   * `events` are written only when the code matched, with its user as their user.
    */
-  resetPassword(reset: PasswordReset): Promise<User | undefined>;
+  resetPassword(reset: PasswordReset, events?: EventDraft[]): Promise<User | undefined>;
   /**
    * Spends a live magic link of the namespace (first use only, whatever runs
    * at once) and marks its user's email verified, in one transaction.

@@ -10,10 +10,11 @@ import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { Webhook } from "standardwebhooks";
+import type { SecretBox } from "../service/secret-box.js";
+import { webhookSecretContext } from "../service/webhooks.js";
 import type { StoredEvent } from "../storage/events.js";
 import type { DueDelivery, WebhookStore } from "../storage/webhooks.js";
 import { PollLoop } from "./poll-loop.js";
-import type { SecretBox } from "./secret-box.js";
 import { parseWebhookUrl, type ResolvedTarget, resolveTarget, WebhookUrlError } from "./url-guard.js";
 
 /** What is read of a receiver's answer at most; the rest is discarded unread. */
@@ -23,7 +24,7 @@ export type DeliveryOutcome = "delivered" | "retried" | "given_up";
 
 export interface WebhookSenderDeps {
   store: WebhookStore;
-  box: SecretBox | undefined;
+  box: SecretBox;
   now: () => number;
   allowPrivate: boolean;
   timeoutMs: number;
@@ -104,8 +105,9 @@ export class WebhookSender {
   }
 
   private async post(delivery: DueDelivery): Promise<void> {
-    if (!this.deps.box) throw new Error("no WEBHOOK_SECRET_KEY to open the endpoint's secret");
-    const secret = this.deps.box.open(delivery.sealedSecret);
+    const secret = this.deps.box
+      .open(delivery.sealedSecret, webhookSecretContext(delivery.endpointId))
+      .toString("utf8");
     const url = parseWebhookUrl(delivery.url);
     // Resolved and checked now, and the connection made to exactly that address.
     const target = await bounded(resolveTarget(url, this.deps.allowPrivate), this.deps.timeoutMs, "lookup");

@@ -215,6 +215,19 @@ describe("admin console in Chromium", () => {
     }
   });
 
+  test("the user's history: last sign-in, failed sign-ins and every change, from ListEvents", async () => {
+    const history = page.getByRole("region", { name: "History" });
+    await history.getByRole("button", { name: "Refresh" }).click();
+    const events = history.getByRole("list", { name: "Events, newest first" });
+    // The revocations just made are the newest events; alice's sign-ins and creation are older.
+    await events.getByText("session.revoked").first().waitFor();
+    await events.getByText("user.created").waitFor();
+    expect(await events.getByText("session.created").count()).toBe(2);
+    await history.getByText("Last sign-in").waitFor();
+    await history.getByText(/^0 of the last \d+ events$/).waitFor();
+    await screenshot(page, "console-10-history");
+  });
+
   test("sets a new password, given the current one (and says so)", async () => {
     const form = page.getByRole("form", { name: "Password" });
     await form.getByText("only when given the current one").waitFor();

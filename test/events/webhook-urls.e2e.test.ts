@@ -5,7 +5,8 @@
 // nothing. The connection never follows a redirect.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { secretBox } from "../../src/webhooks/secret-box.js";
+import { loadSecretBox } from "../../src/files/encryption-key-file.js";
+import { webhookSecretContext } from "../../src/service/webhooks.js";
 import { isPrivateAddress } from "../../src/webhooks/url-guard.js";
 import { runCli } from "../support/cli.js";
 import { ENGINES } from "../support/databases.js";
@@ -20,7 +21,7 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
   beforeAll(async () => {
     t = await startTestServer({
       engine,
-      env: { WEBHOOK_SECRET_KEY: randomBytes(32).toString("base64"), WEBHOOK_RETRY_BASE_MS: "40" },
+      env: { WEBHOOK_RETRY_BASE_MS: "40" },
     });
   });
   afterAll(async () => {
@@ -75,7 +76,7 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
   });
 
   test("the CLI applies the same checks, and prints a new endpoint's secret once", async () => {
-    const env = { DATABASE_URL: t.config.databaseUrl, WEBHOOK_SECRET_KEY: t.config.webhookSecretKey };
+    const env = { DATABASE_URL: t.config.databaseUrl, ENCRYPTION_KEY_FILE: t.config.encryptionKeyFile };
     const refused = await runCli(["webhooks", "add", "--namespace", "n1", "--url", "http://127.0.0.1/x"], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("private, loopback or link-local");
@@ -114,7 +115,10 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
       namespace: "rebind",
       url,
       eventTypes: [],
-      sealedSecret: secretBox(t.config)!.seal(`whsec_${randomBytes(32).toString("base64")}`),
+      sealedSecret: loadSecretBox(t.config).box.seal(
+        `whsec_${randomBytes(32).toString("base64")}`,
+        webhookSecretContext("wh_00000000000000aa"),
+      ),
       createdMs: Date.now(),
     });
     await t.server.users.create("rebind", { id: "", username: "rb", email: "rb@example.com", password: "password-1" });
@@ -139,7 +143,7 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
     try {
       const allowed = await startTestServer({
         engine,
-        env: { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_SECRET_KEY: randomBytes(32).toString("base64") },
+        env: { WEBHOOK_ALLOW_PRIVATE: "true" },
       });
       try {
         const created = await webhooksRpc(

@@ -2,7 +2,6 @@
 // the same database every event reaches the receiver, none lost, each user's
 // in order, duplicates only with the same webhook-id. And two replicas on one
 // PostgreSQL deliver each event once.
-import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import { rpc } from "../reliability/support/rpc.js";
 import { startServerProcess } from "../reliability/support/server-process.js";
@@ -23,7 +22,6 @@ async function serverEnv(engine: (typeof ENGINES)[number]) {
     BCRYPT_COST: "4",
     USERS_BOOTSTRAP_KEY: ADMIN_KEY,
     WEBHOOK_ALLOW_PRIVATE: "true",
-    WEBHOOK_SECRET_KEY: randomBytes(32).toString("base64"),
     WEBHOOK_TIMEOUT_SECONDS: "1",
     WEBHOOK_RETRY_BASE_MS: "50",
     PG_POOL_SIZE: "4",

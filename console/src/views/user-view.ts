@@ -1,11 +1,12 @@
 // One user: details, and the panels that edit, change the password, show
-// and revoke sessions, show and remove passkeys, and delete.
+// and revoke sessions, show and remove passkeys, show the history, and delete.
 import type { User } from "../../../gen/users/v1/users_pb.js";
 import type { App } from "../app.js";
 import { h, time, viewHeading } from "../dom.js";
 import { describeError } from "../errors.js";
 import { deleteUserPanel } from "./delete-user-panel.js";
 import { editUserForm } from "./edit-user-form.js";
+import { historyPanel } from "./history-panel.js";
 import { mfaPanel } from "./mfa-panel.js";
 import { passkeysPanel } from "./passkeys-panel.js";
 import { passwordForm } from "./password-form.js";
@@ -51,6 +52,7 @@ export function userView(app: App, id: string): HTMLElement {
         sessions.element,
         passkeysPanel(app, now),
         mfaPanel(app, now),
+        historyPanel(app, now).element,
         deleteUserPanel(app, now),
       );
     } catch (err) {

@@ -856,8 +856,10 @@ export class PostgresRepository implements Repository {
 
   // Account recovery (statements in recovery.ts)
 
-  resetPassword(reset: PasswordReset): Promise<User | undefined> {
-    return recovery.resetPassword(this.db, reset);
+  async resetPassword(reset: PasswordReset, events?: EventDraft[]): Promise<User | undefined> {
+    const user = await recovery.resetPassword(this.db, reset, events);
+    if (user && events?.length) this.onEventsWritten?.(events);
+    return user;
   }
 
   spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {

@@ -2,11 +2,13 @@
 // call is one transaction whose first statement locks the code's or link's
 // row: concurrent tries of one code queue on it and each re-checks the tries
 // left, and a second use of a link finds it spent.
+import { type EventDraft, withSubject } from "../events.js";
 import { RECOVERY_SQL, type SpentLinkRecord, type TriedCodeRecord } from "../recovery-sql.js";
 import type { PasswordReset, User } from "../repository.js";
 import { toUser, type UserRecord } from "../rows.js";
 import { SQL } from "../sql.js";
 import type { Database, Queryable } from "./database.js";
+import { appendEvents } from "./events.js";
 import { toPositional } from "./named-parameters.js";
 
 async function run<R extends object>(tx: Queryable, sql: string, params: Record<string, unknown>): Promise<R[]> {
@@ -26,7 +28,8 @@ async function verifiedUser(
   return row && toUser(row);
 }
 
-export function resetPassword(db: Database, r: PasswordReset): Promise<User | undefined> {
+/** `events` are appended in the same transaction when the code matched (about its user). */
+export function resetPassword(db: Database, r: PasswordReset, events: EventDraft[] = []): Promise<User | undefined> {
   return db.transaction(async (tx) => {
     const [tried] = await run<TriedCodeRecord>(tx, RECOVERY_SQL.tryResetCode, {
       namespace: r.namespace,
@@ -42,6 +45,7 @@ export function resetPassword(db: Database, r: PasswordReset): Promise<User | un
     // the DELETE then sees (and ends) its session.
     await run(tx, RECOVERY_SQL.setPassword, { ...user, hash: r.newHash, now: r.nowMs });
     await run(tx, SQL.deleteUserSessions, user);
+    await appendEvents(tx, withSubject(events, r.namespace, tried.user_id));
     return verifiedUser(tx, r.namespace, tried.user_id, r.email, r.nowMs);
   });
 }

@@ -257,7 +257,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     // event, for every enabled endpoint of the namespace whose filter takes the
     // type, so an event committed is an event delivered (at least once).
     // event_types: ",a,b," (a comma on each side of every type), or "*" for all.
-    // secret: the signing secret sealed with WEBHOOK_SECRET_KEY (never in clear).
+    // secret: the signing secret sealed with ENCRYPTION_KEY_FILE's keys (never in clear).
     sql: `
       CREATE TABLE webhook_endpoints (
         id              TEXT    NOT NULL PRIMARY KEY,

@@ -718,8 +718,14 @@ export class SqliteRepository implements Repository {
 
   // Account recovery (statements in recovery.ts)
 
-  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
-    return this.write(() => this.recovery.resetPassword(reset));
+  async resetPassword(reset: PasswordReset, events?: EventDraft[]): Promise<User | undefined> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.recovery.resetPassword(reset),
+        (user) => (user ? withSubject(events ?? [], reset.namespace, user.id) : []),
+      ),
+    );
   }
 
   async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
