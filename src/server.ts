@@ -9,11 +9,13 @@ import { createSecureContext } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
+import { WebhooksService as WebhooksRpc } from "../gen/users/v1/webhooks_pb.js";
 import { type Config, ConfigError } from "./config/config.js";
 import { EncryptionKeyFileError, loadSecretBox } from "./files/encryption-key-file.js";
 import { mailTransport } from "./mail/delivery.js";
 import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
+import { countEvents } from "./observability/event-metrics.js";
 import { HealthMonitor } from "./observability/health.js";
 import type { Logger } from "./observability/logger.js";
 import { watchOutbox } from "./observability/mail-metrics.js";
@@ -21,6 +23,7 @@ import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
 import { countTokens } from "./observability/token-metrics.js";
+import { watchWebhooks } from "./observability/webhook-metrics.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
@@ -46,6 +49,8 @@ import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
 import { wellKnownRoutes } from "./transport/well-known-routes.js";
+import { secretBox } from "./webhooks/secret-box.js";
+import { WebhookSender } from "./webhooks/sender.js";
 
 export interface Server {
   readonly config: Config;
@@ -58,6 +63,7 @@ export interface Server {
   readonly metrics: Metrics;
   readonly health: HealthMonitor;
   readonly mailSender: OutboxSender;
+  readonly webhookSender: WebhookSender;
   listen(): Promise<AddressInfo>;
   /** Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves new connections with them (SIGHUP); open ones are kept. */
   reloadTls(): Promise<void>;
@@ -109,6 +115,25 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const secrets = openSecretBox(config, logger);
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
+  const eventsWritten = countEvents(metrics.registry);
+  const webhookSecrets = secretBox(config);
+  const webhookSender = new WebhookSender({
+    store: repo,
+    box: webhookSecrets,
+    now,
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutSeconds * 1000,
+    maxAttempts: config.webhookMaxAttempts,
+    baseBackoffMs: config.webhookRetryBaseMs,
+    disableAfter: config.webhookDisableAfter,
+    onOutcome: watchWebhooks(metrics.registry, () => repo.webhookStats(now())),
+    onError: (err) => logger.warn({ err }, "webhook delivery round failed"),
+  });
+  engine.onEventsWritten = (events) => {
+    eventsWritten(events);
+    // Committed: deliver soon, not at the next poll.
+    webhookSender.wake();
+  };
   const health = new HealthMonitor(repo);
 
   const transport = mailTransport(config);
@@ -135,6 +160,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hashTiming: metrics,
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
+    ...(webhookSecrets ? { webhookSecrets } : {}),
     secrets,
     // An admin's way out for a locked-out user is recorded (docs/mfa.md).
     onMfaAdminRemoval: (removal) =>
@@ -169,7 +195,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     routes,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
-    keyed: { keys, services: [Users.typeName, KeysRpc.typeName] },
+    keyed: { keys, services: [Users.typeName, KeysRpc.typeName, WebhooksRpc.typeName] },
     logger,
   });
   const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys, logger });
@@ -229,12 +255,20 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     metrics,
     health,
     mailSender,
+    webhookSender,
     async listen() {
       const address = await server.listen(config.port, config.host);
       health.start();
-      stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      stopSweeper = startSweeper(
+        repo,
+        now,
+        SWEEP_INTERVAL_MS,
+        (err) => logger.warn({ err }, "sweep failed"),
+        config.eventRetentionDays * 86_400_000,
+      );
       services.signingKeys.startReloading((err) => logger.warn({ err }, "signing keys reload failed"));
       mailSender.start();
+      webhookSender.start();
       return address;
     },
     async reloadTls() {
@@ -252,6 +286,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
         shutdown.abort();
         // A delivery in progress finishes and records its outcome first.
         await mailSender.stop();
+        await webhookSender.stop();
         transport.close();
         await repo.close();
       })();

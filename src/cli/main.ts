@@ -9,6 +9,7 @@ import { serve } from "./serve.js";
 import { helpText, UsageError } from "./usage.js";
 import { usersCommand } from "./users-transfer.js";
 import { packageVersion } from "./version.js";
+import { webhooksCommand } from "./webhooks.js";
 
 export async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...args] = argv;
@@ -42,6 +43,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "users":
         return await usersCommand(config, args);
+      case "webhooks":
+        await webhooksCommand(config, args, process.stdout);
+        return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

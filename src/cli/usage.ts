@@ -33,6 +33,11 @@ Usage:
   users-service users export [FILE]           export every user with its hash as JSON lines (default stdout)
   users-service keys export [FILE]            export API keys (digests only) as JSON lines
   users-service keys import FILE              import API keys exported from another database
+  users-service webhooks add --namespace NS --url URL [--events TYPE,TYPE]
+                                              send the namespace's events (all, or these types) to URL,
+                                              signed (Standard Webhooks); prints the signing secret once
+  users-service webhooks list                 list webhook endpoints, their state and why one is disabled
+  users-service webhooks remove ID            remove an endpoint and its pending deliveries
   users-service encryption-keys new FILE     make the encryption key file (mode 0600), or add a new
                                               sealing key at its top (rotation); see ENCRYPTION_KEY_FILE
   users-service --help | --version

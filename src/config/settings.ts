@@ -357,6 +357,56 @@ const SETTING_MAP = {
       return text;
     },
   }),
+  // --- Events and webhooks (docs/webhooks.md) ---
+  eventRetentionDays: define({
+    env: "EVENT_RETENTION_DAYS",
+    default: "90",
+    describe: "How long events (the audit log) are kept; older ones are deleted by the sweeper.",
+    parse: parseInteger(1, 36500),
+  }),
+  webhookSecretKey: define({
+    env: "WEBHOOK_SECRET_KEY",
+    default: "",
+    secret: true,
+    describe:
+      "32 bytes, base64: seals webhook signing secrets in the database (AES-256-GCM). Empty: with SQLite, a key file made (mode 0600) beside the database on first use; with PostgreSQL, required to add webhooks (the same on every replica).",
+    parse: (text) => {
+      if (text !== "" && Buffer.from(text, "base64").length !== 32) throw new Error("must be 32 bytes, base64");
+      return text;
+    },
+  }),
+  webhookAllowPrivate: define({
+    env: "WEBHOOK_ALLOW_PRIVATE",
+    default: "false",
+    describe:
+      "true: webhook URLs may point to private, loopback and link-local addresses (checked when added and at every delivery). Only for a trusted internal network.",
+    parse: (text) => parseEnum(["true", "false"] as const)(text) === "true",
+  }),
+  webhookTimeoutSeconds: define({
+    env: "WEBHOOK_TIMEOUT_SECONDS",
+    default: "10",
+    describe: "How long one webhook delivery may take (connect, send, answer) before it counts as failed.",
+    parse: parseDurationSeconds(1, 60),
+  }),
+  webhookMaxAttempts: define({
+    env: "WEBHOOK_MAX_ATTEMPTS",
+    default: "12",
+    describe:
+      "Attempts at one delivery (exponential backoff from WEBHOOK_RETRY_BASE_MS, at most an hour apart) before it is given up.",
+    parse: parseInteger(1, 50),
+  }),
+  webhookRetryBaseMs: define({
+    env: "WEBHOOK_RETRY_BASE_MS",
+    default: "5000",
+    describe: "Delay before the first retry of a failed delivery; doubles with each attempt, up to an hour.",
+    parse: parseInteger(10, 3_600_000),
+  }),
+  webhookDisableAfter: define({
+    env: "WEBHOOK_DISABLE_AFTER",
+    default: "50",
+    describe: "An endpoint whose deliveries fail this many times in a row is disabled (webhooks list shows why).",
+    parse: parseInteger(1, 100_000),
+  }),
   // ---- Account recovery (docs/mail.md) ----
   passwordResetMaxTtlSeconds: define({
     env: "PASSWORD_RESET_MAX_TTL_SECONDS",

@@ -10,6 +10,7 @@
 // what an end user may do for themselves, with proof of who they are).
 import type { KeysService as KeysRpc } from "../../gen/users/v1/keys_pb.js";
 import type { Users } from "../../gen/users/v1/users_pb.js";
+import type { WebhooksService as WebhooksRpc } from "../../gen/users/v1/webhooks_pb.js";
 import type { KeyRole, Repository } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import type { Caller } from "./model.js";
@@ -75,6 +76,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   disableTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   regenerateRecoveryCodes: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   getMfaStatus: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Events and audit: the namespace's whole history, so never a public key's.
+  listEvents: { roles: TRUSTED },
   // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.
   beginPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   finishPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
@@ -96,6 +99,12 @@ export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {
   revokeKey: { roles: ADMIN },
 };
 
+export const WEBHOOKS_ACCESS: Record<keyof typeof WebhooksRpc.method, MethodAccess> = {
+  listWebhooks: { roles: ADMIN },
+  createWebhook: { roles: ADMIN },
+  deleteWebhook: { roles: ADMIN },
+};
+
 /** Every service's table, by the service's full protobuf name. */
 export const ACCESS: ReadonlyMap<string, Readonly<Record<string, MethodAccess>>> = new Map<
   string,
@@ -103,6 +112,7 @@ export const ACCESS: ReadonlyMap<string, Readonly<Record<string, MethodAccess>>>
 >([
   ["users.v1.Users", USERS_ACCESS],
   ["users.v1.KeysService", KEYS_ACCESS],
+  ["users.v1.WebhooksService", WEBHOOKS_ACCESS],
 ]);
 
 /** The header (gRPC metadata) that carries a public caller's session as proof. */

@@ -5,8 +5,10 @@ import os from "node:os";
 import type { Config } from "../config/config.js";
 import { relyingParty } from "../config/passkey-settings.js";
 import type { Repository } from "../storage/repository.js";
+import type { SecretBox as WebhookSecretBox } from "../webhooks/secret-box.js";
 import { AccessPolicy } from "./access.js";
 import { AccessTokensService } from "./access-tokens.js";
+import { AuditService } from "./audit.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { MagicLinkService } from "./magic-link.js";
@@ -21,6 +23,7 @@ import { SessionsService } from "./sessions.js";
 import { SigningKeyRing } from "./signing-keys.js";
 import { UsersService } from "./users.js";
 import { VerificationService } from "./verification.js";
+import { WebhooksService } from "./webhooks.js";
 import { WorkQueue } from "./work-queue.js";
 
 /** The settings the services read. */
@@ -56,6 +59,8 @@ export type ServiceSettings = Pick<
       | "totpIssuer"
     >
   > &
+  // Webhooks: private addresses refused when left out.
+  Partial<Pick<Config, "webhookAllowPrivate">> &
   // Passkey settings: absent means passkeys are off.
   Partial<Pick<Config, "rpId" | "rpName" | "rpOrigins">> &
   // Access tokens: defaults when left out (ACCESS_TOKEN_TTL_SECONDS, JWKS_MAX_AGE_SECONDS, SIGNING_KEY_RELOAD_SECONDS).
@@ -70,6 +75,8 @@ export interface ServiceDeps {
   hashTiming?: HashTiming;
   /** Told when a call committed a mail to the outbox (wakes the sender). */
   onMailQueued?: () => void;
+  /** Seals webhook secrets (src/webhooks/secret-box.ts); none: webhooks cannot be added. */
+  webhookSecrets?: WebhookSecretBox;
   /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
   secrets?: SecretBox;
   /** Told when a service or admin key removed a user's second factor without a code (logged). */
@@ -94,6 +101,8 @@ export interface Services {
   verification: VerificationService;
   /** Second factors: TOTP, recovery codes, VerifyMfa (docs/mfa.md). */
   mfa: MfaService;
+  audit: AuditService;
+  webhooks: WebhooksService;
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
   magicLinks: MagicLinkService;
@@ -110,6 +119,7 @@ export function buildServices({
   onMailQueued,
   secrets = SecretBox.ephemeral(),
   onMfaAdminRemoval,
+  webhookSecrets,
   warn,
   onTokenIssued,
 }: ServiceDeps): Services {
@@ -228,6 +238,13 @@ export function buildServices({
       issuer: settings.publicUrl ?? "http://localhost:8080",
       ttlSeconds: settings.accessTokenTtlSeconds ?? 300,
       onIssued: onTokenIssued,
+    }),
+    audit: new AuditService({ repo }),
+    webhooks: new WebhooksService({
+      repo,
+      now,
+      box: webhookSecrets,
+      allowPrivate: settings.webhookAllowPrivate ?? false,
     }),
   };
 }

@@ -111,6 +111,18 @@ export const REASONS = {
     when: "no active API key with that id (`keys revoke`)",
     message: () => "active API key not found",
   },
+  // --- Webhooks (docs/webhooks.md) ---
+  WEBHOOK_NOT_FOUND: {
+    code: "not_found",
+    when: "no webhook endpoint with that id (`webhooks remove`, DeleteWebhook)",
+    message: () => "webhook endpoint not found",
+  },
+  WEBHOOKS_NOT_CONFIGURED: {
+    code: "failed_precondition",
+    when: "adding a webhook on PostgreSQL without WEBHOOK_SECRET_KEY (no key to seal its signing secret with)",
+    message: () =>
+      "webhooks need WEBHOOK_SECRET_KEY (32 bytes, base64, the same on every replica) to seal their secrets",
+  },
   ALREADY_TAKEN: {
     code: "already_exists",
     when: "the id, username or email (the field) is taken in the namespace",

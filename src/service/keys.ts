@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import type { ApiKeyRecord, ApiKeyRow, KeyRole, Repository } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
 
@@ -80,15 +81,11 @@ export class KeysService {
     const key = KEY_PREFIX + newToken();
     const id = `key_${randomBytes(8).toString("hex")}`;
     const createdMs = this.deps.now();
-    await this.deps.repo.insertApiKey({
-      id,
-      keyDigest: digest(key),
-      namespace,
-      role,
-      label,
-      createdMs,
-      revokedMs: null,
-    });
+    await this.deps.repo.insertApiKey(
+      { id, keyDigest: digest(key), namespace, role, label, createdMs, revokedMs: null },
+      // An admin key belongs to no namespace: its events have none.
+      [draftEvent("key.created", namespace ?? "", "", createdMs, { key_id: id, role, label })],
+    );
     return { id, key, namespace, role, label, createdMs };
   }
 
@@ -143,7 +140,10 @@ export class KeysService {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
       throw invalidArgument("id", "must be 1 to 64 of A-Z a-z 0-9 _ -", "FIELD_MALFORMED");
     }
-    const revoked = await this.deps.repo.revokeApiKey(id, this.deps.now());
+    const key = (await this.deps.repo.listApiKeys()).find((k) => k.id === id);
+    const now = this.deps.now();
+    const event = draftEvent("key.revoked", key?.namespace ?? "", "", now, { key_id: id, role: key?.role ?? "" });
+    const revoked = key !== undefined && (await this.deps.repo.revokeApiKey(id, now, [event]));
     this.generation++;
     this.cache.clear();
     if (!revoked) throw new ServiceError("API_KEY_NOT_FOUND");

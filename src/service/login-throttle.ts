@@ -17,9 +17,11 @@
 // correct logins at once all succeed. A slot is leased, so one held by a
 // replica that died frees itself; a check that could not start well within
 // its lease is not made (the slot may be given to another by then).
+
 import { randomBytes } from "node:crypto";
 import type { LoginAttemptRef, Repository, ThrottlePolicy } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import { digest } from "./tokens.js";
 import type { WorkRunner } from "./work-queue.js";
 
@@ -102,10 +104,22 @@ export class LoginThrottle {
     }
   }
 
-  /** The password was wrong: the attempt's slots become failures. */
-  async failed(namespace: string, attempt: LoginAttemptRef): Promise<void> {
+  /**
+   * The password was wrong: the attempt's slots become failures, and a
+   * login.failed event is written in the same commit, about `userId` when
+   * the account exists ("" otherwise: one write either way, so the two take
+   * the same time) and never with what was typed.
+   */
+  async failed(
+    namespace: string,
+    attempt: LoginAttemptRef,
+    userId: string,
+    via: "login" | "update_password" | "mfa",
+  ): Promise<void> {
     try {
-      await this.repo.failLoginAttempt(namespace, attempt, this.now(), this.policy);
+      const now = this.now();
+      const event = draftEvent("login.failed", namespace, userId, now, { via });
+      await this.repo.failLoginAttempt(namespace, attempt, now, this.policy, [event]);
     } finally {
       this.wake(namespace, attempt.accounts);
     }

@@ -148,7 +148,7 @@ export class MfaService {
     }
     if (!outcome.redeemed) {
       if (outcome.why === "proof") {
-        await throttle.failed(namespace, attempt);
+        await throttle.failed(namespace, attempt, userId, "mfa");
         throw new ServiceError("MFA_CODE_INVALID");
       }
       await throttle.released(namespace, attempt);
@@ -268,7 +268,7 @@ export class MfaService {
       throw err;
     }
     if (result === "wrong") {
-      await throttle.failed(namespace, attempt);
+      await throttle.failed(namespace, attempt, userId, "mfa");
       throw new ServiceError("MFA_CODE_INVALID");
     }
     await throttle.succeeded(namespace, attempt);

@@ -1,6 +1,7 @@
 // Changing a password: UpdatePassword.
 import type { Repository } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import * as rules from "./validation.js";
@@ -88,18 +89,17 @@ export class PasswordsService {
       }
     });
     if (!credential || !matches) {
-      await throttle.failed(namespace, attempt);
+      // An unknown id (a public key's call) is an event about no user, as at Login.
+      await throttle.failed(namespace, attempt, credential ? userId : "", "update_password");
       throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }
     await throttle.succeeded(namespace, attempt);
     const newHash = await hasher.hash(newPassword);
-    const replaced = await repo.replacePasswordHash(
-      namespace,
-      userId,
-      credential.passwordHash,
-      newHash,
-      this.deps.now(),
-    );
+    const now = this.deps.now();
+    const changed = draftEvent("user.password_changed", namespace, userId, now, { sessions_revoked: true });
+    const replaced = await repo.replacePasswordHash(namespace, userId, credential.passwordHash, newHash, now, true, [
+      changed,
+    ]);
     if (!replaced) {
       throw new ServiceError("PASSWORD_CHANGED_CONCURRENTLY");
     }

@@ -1,6 +1,7 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
 import type { CredentialRow, LoginAttemptRef, Repository } from "../storage/repository.js";
 import { invalidArgument, invalidCredentials, ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { Session } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
@@ -85,7 +86,7 @@ export class SessionsService {
       }
     });
     if (!credential || !ok) {
-      await throttle.failed(namespace, attempt);
+      await throttle.failed(namespace, attempt, credential?.user.id ?? "", "login");
       throw invalidCredentials();
     }
     // From here the password was right: whatever fails now (storage, a busy
@@ -126,8 +127,10 @@ export class SessionsService {
     // The same commit ends the user's oldest sessions beyond the cap, and
     // the attempt (its slots, and its accounts' failures).
     const row = { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs };
+    const handle = row.idDigest.toString("hex");
     const options = {
       endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
+      events: [draftEvent("session.created", namespace, session.userId, createdMs, { session: handle })],
       ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
     };
     let inserted = await repo.insertSession(namespace, row, credential.passwordHash, options);
@@ -249,7 +252,11 @@ export class SessionsService {
     const id = rules.userId(userId, "user_id");
     const digests = rules.sessionHandles(handles);
     await this.requireUser(namespace, id);
-    return this.deps.repo.deleteSessions(namespace, id, digests.length === 0 ? null : digests);
+    const revoked = draftEvent("session.revoked", namespace, id, this.deps.now(), {
+      reason: "revoked",
+      sessions: digests.length === 0 ? ["*"] : digests.map((d) => d.toString("hex")),
+    });
+    return this.deps.repo.deleteSessions(namespace, id, digests.length === 0 ? null : digests, [revoked]);
   }
 
   /** Every session of the user ends ("sign out everywhere"): revoke without handles. */
@@ -263,6 +270,12 @@ export class SessionsService {
 
   /** Idempotent: ending a session that is already gone succeeds. */
   async logout(namespace: string, sessionId: string): Promise<void> {
-    await this.deps.repo.deleteSession(namespace, digest(rules.sessionId(sessionId)));
+    const idDigest = digest(rules.sessionId(sessionId));
+    // The user is the session's own, filled in by the delete that finds it.
+    const ended = draftEvent("session.revoked", namespace, "", this.deps.now(), {
+      reason: "logout",
+      sessions: [idDigest.toString("hex")],
+    });
+    await this.deps.repo.deleteSession(namespace, idDigest, [ended]);
   }
 }

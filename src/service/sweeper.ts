@@ -1,7 +1,8 @@
 // Periodically removes expired sessions, forgotten login-failure counts,
-// unfinished passkey challenges, expired MFA tickets and finished or dead mail, so tables do not
-// grow without bound. Reads never rely on it: an expired session is refused
-// whether or not it has been swept yet.
+// unfinished passkey challenges, expired MFA tickets, finished or dead mail
+// and events past their retention, so tables do not grow without bound. Reads
+// never rely on it: an expired session is refused whether or not it has been
+// swept yet.
 import type { Repository } from "../storage/repository.js";
 import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
 
@@ -15,6 +16,8 @@ export function startSweeper(
   now: () => number,
   intervalMs: number,
   onError: (err: unknown) => void,
+  /** How long events are kept (EVENT_RETENTION_DAYS); none: events are not trimmed. */
+  eventRetentionMs?: number,
 ): () => void {
   let running = false;
   const timer = setInterval(() => {
@@ -41,6 +44,9 @@ export function startSweeper(
         }
         // Passkey ceremony challenges nobody finished.
         while ((await repo.sweepChallenges(now(), BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        while (eventRetentionMs !== undefined && (await repo.sweepEvents(now() - eventRetentionMs, BATCH)) >= BATCH) {
           /* more to sweep */
         }
       } catch (err) {

@@ -2,6 +2,7 @@
 import type { Repository, User, UserChanges } from "../storage/repository.js";
 import { ProfileTooLarge, SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
@@ -56,7 +57,8 @@ export class UsersService {
     const now = this.deps.now();
     const user: User = { id, username, email, createdMs: now, updatedMs: now };
     if (Object.keys(profile).length > 0) user.profile = profile;
-    await uniquely(() => this.deps.repo.insertUser(namespace, user, hash));
+    const created = draftEvent("user.created", namespace, id, now, { username, email });
+    await uniquely(() => this.deps.repo.insertUser(namespace, user, hash, [created]));
     return user;
   }
 
@@ -86,12 +88,19 @@ export class UsersService {
       if (!user) throw new ServiceError("USER_NOT_FOUND");
       return user;
     }
+    const now = this.deps.now();
+    // What changed, by name; profile values are the caller's data, so only their keys are named.
+    const updated = draftEvent("user.updated", namespace, id, now, {
+      ...(changes.username !== undefined ? { username: changes.username } : {}),
+      ...(changes.email !== undefined ? { email: changes.email } : {}),
+      ...(editsProfile ? { profile_keys: Object.keys(edit).sort() } : {}),
+    });
     // The edit is merged into the stored profile by the write itself (one
     // transaction), so concurrent edits of other keys are never lost and the
     // entry bound holds whatever runs at once.
     if (editsProfile) changes.profile = { edit, maxEntries: rules.LIMITS.profileEntriesMax };
     try {
-      const user = await uniquely(() => repo.updateUser(namespace, id, changes, this.deps.now()));
+      const user = await uniquely(() => repo.updateUser(namespace, id, changes, now, [updated]));
       if (!user) throw new ServiceError("USER_NOT_FOUND");
       return user;
     } catch (err) {
@@ -101,7 +110,9 @@ export class UsersService {
   }
 
   async delete(namespace: string, id: string): Promise<void> {
-    if (!(await this.deps.repo.deleteUser(namespace, rules.userId(id)))) throw new ServiceError("USER_NOT_FOUND");
+    const userId = rules.userId(id);
+    const deleted = draftEvent("user.deleted", namespace, userId, this.deps.now());
+    if (!(await this.deps.repo.deleteUser(namespace, userId, [deleted]))) throw new ServiceError("USER_NOT_FOUND");
   }
 
   /**

@@ -12,6 +12,7 @@
 // - A wrong token says only "invalid or expired", whatever the reason.
 import type { User } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
+import { draftEvent } from "./events.js";
 import * as fields from "./mail-fields.js";
 import { mailText, sendTokenMail, type TokenMailDeps } from "./token-mail.js";
 import { digest, newToken } from "./tokens.js";
@@ -67,7 +68,9 @@ export class VerificationService {
 
   /** VerifyEmail: the token marks its user's email verified, or fails with "invalid or expired". */
   async verify(namespace: string, token: string): Promise<User> {
-    const outcome = await this.deps.repo.verifyEmailToken(namespace, digest(fields.linkToken(token)), this.deps.now());
+    const now = this.deps.now();
+    const verified = [draftEvent("user.verified", namespace, "", now)];
+    const outcome = await this.deps.repo.verifyEmailToken(namespace, digest(fields.linkToken(token)), now, verified);
     if (!outcome.verified) throw invalidOrExpired();
     return outcome.user;
   }
@@ -75,7 +78,11 @@ export class VerificationService {
   /** The link in the mail (any namespace: the token alone names its user). */
   async verifyLink(token: string): Promise<LinkOutcome> {
     if (token === "" || token.length > fields.MAIL_LIMITS.tokenMax) return { verified: false, redirectUrl: "" };
-    const outcome = await this.deps.repo.verifyEmailToken(null, digest(token), this.deps.now());
+    const now = this.deps.now();
+    // The link names no namespace: the event takes the token's, and its user.
+    const outcome = await this.deps.repo.verifyEmailToken(null, digest(token), now, [
+      draftEvent("user.verified", "", "", now, { via: "link" }),
+    ]);
     return outcome.verified
       ? { verified: true, redirectUrl: outcome.redirectUrl }
       : { verified: false, redirectUrl: outcome.failureRedirectUrl };

@@ -10,11 +10,15 @@
 // - username and email arrive already lowercased; prefixes match case-sensitively
 //   on those lowercased columns, in code point (byte) order, served by an index.
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
+// - A write method's `events` are appended to the event log in the write's own
+//   transaction, only when the write took effect (see events.ts).
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { EventDraft, EventQuery, StoredEvent } from "./events.js";
 import type { MfaStore } from "./mfa-store.js";
 import type { PasskeyStore } from "./passkey-store.js";
 import type { SigningKeyStore } from "./signing-keys.js";
+import type { WebhookStore } from "./webhooks.js";
 
 export interface User {
   id: string;
@@ -144,6 +148,8 @@ export interface SessionInsertOptions {
   maxSessions?: number;
   /** The login's attempt: on insert, its slots go and its accounts' failures are cleared, in the same commit. */
   endsAttempt?: LoginAttemptRef;
+  /** Appended in the same commit, only when the session is inserted. */
+  events?: EventDraft[];
 }
 
 export interface ThrottlePolicy {
@@ -214,11 +220,13 @@ export class SearchTooBroad extends Error {
 }
 
 /**
- * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore) and the
- * signing keys (signing-keys.ts) are part of every engine.
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore), the
+ * signing keys (signing-keys.ts) and the webhooks (WebhookStore, webhooks.ts) are part of every engine.
  */
-export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore {
+export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore, WebhookStore {
   readonly engine: "sqlite" | "postgres";
+  /** Told of the events each write appended, once committed (the events-written metric). */
+  onEventsWritten?: (events: readonly EventDraft[]) => void;
 
   /** Resolves when the database answers a trivial query and migrations are applied. */
   ping(): Promise<void>;
@@ -226,7 +234,7 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
 
   // Users
   /** Inserts the user and its password hash in one transaction. */
-  insertUser(namespace: string, user: User, passwordHash: string): Promise<void>;
+  insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void>;
   getUser(namespace: string, id: string): Promise<User | undefined>;
   /** The user with this id, username or email (username and email already lowercased). */
   findUser(namespace: string, key: UserKey): Promise<User | undefined>;
@@ -234,7 +242,13 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
   findCredentialByEmail(namespace: string, email: string): Promise<CredentialRow | undefined>;
   getCredential(namespace: string, userId: string): Promise<CredentialRow | undefined>;
   /** Applies the given fields (a changed email is no longer verified); returns the user after, or undefined if absent. */
-  updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined>;
+  updateUser(
+    namespace: string,
+    id: string,
+    changes: UserChanges,
+    updatedMs: number,
+    events?: EventDraft[],
+  ): Promise<User | undefined>;
   /**
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.
@@ -246,6 +260,7 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * creation index: a user present throughout is on exactly one page).
    */
   listUsers(namespace: string, page: UserPage): Promise<User[]>;
+  deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 
@@ -264,6 +279,7 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
     newHash: string,
     nowMs: number,
     revokeSessions?: boolean,
+    events?: EventDraft[],
   ): Promise<boolean>;
 
   /**
@@ -297,11 +313,12 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
   ): Promise<boolean>;
   /** The session if it exists and expiresMs > nowMs. */
   getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined>;
-  deleteSession(namespace: string, idDigest: Buffer): Promise<void>;
+  /** `events` are written only if the session existed, with its user as their user when they name none. */
+  deleteSession(namespace: string, idDigest: Buffer, events?: EventDraft[]): Promise<void>;
   /** The user's unexpired sessions, newest first (by createdMs, then digest), at most `limit`. */
   listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]>;
   /** Deletes the user's sessions with these digests, or all of them when digests is null; returns how many. */
-  deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number>;
+  deleteSessions(namespace: string, userId: string, digests: Buffer[] | null, events?: EventDraft[]): Promise<number>;
 
   // Housekeeping
   /**
@@ -334,15 +351,21 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * is locked until nowMs + min(baseLockMs * 2^(failures - maxFailures),
    * maxLockMs) (never shortening a lock already there).
    */
-  failLoginAttempt(namespace: string, ref: LoginAttemptRef, nowMs: number, policy: ThrottlePolicy): Promise<void>;
+  failLoginAttempt(
+    namespace: string,
+    ref: LoginAttemptRef,
+    nowMs: number,
+    policy: ThrottlePolicy,
+    events?: EventDraft[],
+  ): Promise<void>;
   /** The attempt's slots go; with clearFailures (a success) its accounts' failures are forgotten too. */
   endLoginAttempt(namespace: string, ref: LoginAttemptRef, clearFailures: boolean): Promise<void>;
   // API keys (global: a key may be for any namespace, or admin)
-  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  insertApiKey(key: ApiKeyRecord, events?: EventDraft[]): Promise<void>;
   /** The key with this digest, if it exists and is not revoked. */
   findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined>;
   listApiKeys(): Promise<ApiKeyRow[]>;
-  revokeApiKey(id: string, nowMs: number): Promise<boolean>;
+  revokeApiKey(id: string, nowMs: number, events?: EventDraft[]): Promise<boolean>;
   exportApiKeys(): Promise<ApiKeyRecord[]>;
   /** Inserts keys that are not there yet (by id); returns how many were inserted. */
   importApiKeys(keys: ApiKeyRecord[]): Promise<number>;
@@ -376,10 +399,22 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * `namespace`, or any when null) and marks its user's email verified at
    * nowMs if the user still has the email the token was sent to, in one
    * transaction. Returns the outcome and the redirect the token carries.
+   * `events` are written only when verified, with the token's namespace and user.
    */
-  verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome>;
+  verifyEmailToken(
+    namespace: string | null,
+    digest: Buffer,
+    nowMs: number,
+    events?: EventDraft[],
+  ): Promise<VerifyOutcome>;
   /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
   sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
+
+  // Events (the log the write methods append to; see events.ts)
+  /** A page of the namespace's events matching the query, newest first. */
+  listEvents(query: EventQuery): Promise<StoredEvent[]>;
+  /** Deletes up to `limit` events created before beforeMs (but none a webhook has still to deliver); returns how many. */
+  sweepEvents(beforeMs: number, limit: number): Promise<number>;
 
   // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
   /**
@@ -426,6 +461,6 @@ export interface NewMailToken {
 }
 
 export type VerifyOutcome =
-  | { verified: true; user: User; redirectUrl: string }
+  | { verified: true; user: User; redirectUrl: string; namespace: string }
   /** failureRedirectUrl: "" when the token is unknown (or had none). */
   | { verified: false; failureRedirectUrl: string };

@@ -1,10 +1,14 @@
 // Runs after the auth interceptor: the caller's role must be allowed to call
 // this RPC (src/service/access.ts holds the one table), and a public key must
 // bring its proof. The proof session id travels in the `x-session-id` header
-// (gRPC metadata), the same on every protocol.
+// (gRPC metadata), the same on every protocol. The call then runs as its
+// actor (the key, the proven session's handle, the request id), which every
+// event it writes names (src/service/events.ts).
 import type { Interceptor } from "@connectrpc/connect";
-import { type AccessPolicy, SESSION_PROOF_HEADER } from "../service/access.js";
-import { callerKey } from "./call-context.js";
+import { ACCESS, type AccessPolicy, SESSION_PROOF_HEADER } from "../service/access.js";
+import { actingAs } from "../service/events.js";
+import { digest } from "../service/tokens.js";
+import { callerKey, requestIdKey } from "./call-context.js";
 
 export function accessInterceptor(policy: AccessPolicy): Interceptor {
   return (next) => async (req) => {
@@ -12,13 +16,17 @@ export function accessInterceptor(policy: AccessPolicy): Interceptor {
     // The auth interceptor always runs first; reaching here without it is a wiring bug.
     if (!caller) throw new Error("no caller in context: auth interceptor missing");
     const message = req.stream ? {} : (req.message as unknown as Record<string, unknown>);
-    await policy.authorize(
-      caller,
-      req.service.typeName,
-      req.method.localName,
-      message,
-      req.header.get(SESSION_PROOF_HEADER),
-    );
-    return next(req);
+    const proof = req.header.get(SESSION_PROOF_HEADER);
+    await policy.authorize(caller, req.service.typeName, req.method.localName, message, proof);
+    // Only a session the policy checked names the actor: any other header is just what the caller claimed.
+    const proven =
+      caller.role === "public" &&
+      typeof ACCESS.get(req.service.typeName)?.[req.method.localName]?.publicProof === "object";
+    const actor = {
+      keyId: caller.keyId,
+      session: proven && proof ? digest(proof.trim()).toString("hex") : "",
+      requestId: req.contextValues.get(requestIdKey),
+    };
+    return actingAs(actor, () => next(req));
   };
 }

@@ -9,9 +9,11 @@ import { accessInterceptor } from "./access-interceptor.js";
 import { authInterceptor } from "./auth-interceptor.js";
 import { registerKeys } from "./keys-routes.js";
 import { registerUsers } from "./users-routes.js";
+import { registerWebhooks } from "./webhooks-routes.js";
 
 export function registerApi(router: ConnectRouter, services: Services, observe: Interceptor): void {
   const keyed = [observe, authInterceptor(services.keys), accessInterceptor(services.access)];
   registerUsers(router, services, keyed);
   registerKeys(router, services.keys, keyed);
+  registerWebhooks(router, services.webhooks, keyed);
 }

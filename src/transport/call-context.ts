@@ -7,6 +7,9 @@ export type Protocol = "grpc" | "grpc-web" | "connect" | "m3o";
 /** Who is calling; set by the auth interceptor before any Users handler runs. */
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "caller" });
 
+/** The call's request id; set by the observe interceptor, written into the events the call appends. */
+export const requestIdKey = createContextKey<string>("", { description: "request id" });
+
 /** Set by the M3O adapter for calls it forwards; absent for direct calls. */
 export const m3oCallKey = createContextKey<boolean>(false, { description: "m3o call" });
 

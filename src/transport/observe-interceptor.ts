@@ -5,7 +5,7 @@
 // names, codes and timings are reported.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { callerKey, m3oCallKey, type Protocol, protocolOf } from "./call-context.js";
+import { callerKey, m3oCallKey, type Protocol, protocolOf, requestIdKey } from "./call-context.js";
 import { toConnectError } from "./error-mapping.js";
 
 export interface CallReport {
@@ -32,6 +32,7 @@ export function observeInterceptor(observers: CallObserver[]): Interceptor {
     const given = req.header.get("x-request-id");
     // A caller's request id is kept only if it is short and plain (it ends up in logs).
     const requestId = given !== null && REQUEST_ID.test(given) ? given : randomUUID();
+    req.contextValues.set(requestIdKey, requestId);
     const report = (code: string, extra: Partial<CallReport> = {}) => {
       const call: CallReport = {
         requestId,

@@ -3,8 +3,10 @@
 // converts its result to the generated message types. Nothing here knows
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
+import type { Event as EventMessage } from "../../gen/users/v1/events_pb.js";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
 import type { AccessTokensService } from "../service/access-tokens.js";
+import type { AuditService } from "../service/audit.js";
 import type { MagicLinkService } from "../service/magic-link.js";
 import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
@@ -14,6 +16,7 @@ import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
+import type { StoredEvent } from "../storage/events.js";
 import { callerKey } from "./call-context.js";
 import { mfaHandlers } from "./mfa-routes.js";
 import { passkeyHandlers } from "./passkeys-routes.js";
@@ -26,6 +29,7 @@ export interface UsersServices {
   passwords: PasswordsService;
   verification: VerificationService;
   mfa: MfaService;
+  audit: AuditService;
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
   magicLinks: MagicLinkService;
@@ -34,9 +38,10 @@ export interface UsersServices {
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
+type EventInit = Omit<EventMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification, passwordReset, magicLinks, mfa } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks, mfa, audit } = services;
   router.service(
     Users,
     {
@@ -109,6 +114,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       ...mfaHandlers(mfa, sessionMessage),
+      async listEvents(req, ctx) {
+        const page = await audit.list(namespaceOf(ctx), req);
+        return { events: page.events.map(eventMessage), nextPageToken: page.nextPageToken };
+      },
       // ---- Account recovery ----
       async sendPasswordResetEmail(req, ctx) {
         await passwordReset.send(namespaceOf(ctx), req);
@@ -152,6 +161,20 @@ function userMessage(user: User): UserInit {
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
     profile: { ...user.profile },
+  };
+}
+
+function eventMessage(event: StoredEvent): EventInit {
+  return {
+    id: BigInt(event.id),
+    type: event.type,
+    namespace: event.namespace,
+    userId: event.userId,
+    actorKeyId: event.actorKey,
+    actorSession: event.actorSession,
+    requestId: event.requestId,
+    created: unixSeconds(event.createdMs),
+    data: JSON.stringify(event.data),
   };
 }
 

@@ -89,9 +89,14 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     disableTotp: () => ({ userId: owner.id, code: "000000" }),
     regenerateRecoveryCodes: () => ({ userId: owner.id, code: "000000" }),
     getMfaStatus: () => ({ userId: owner.id }),
+    listEvents: () => ({ userId: owner.id }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),
+    // A public address written as an IP: checked without a lookup.
+    listWebhooks: () => ({}),
+    createWebhook: () => ({ namespace: "alpha", url: "https://203.0.113.10/hooks", events: ["user.created"] }),
+    deleteWebhook: () => ({ id: "wh_0000000000000000" }),
     // Passkeys
     beginPasskeyRegistration: () => ({ userId: owner.id }),
     finishPasskeyRegistration: () => ({ userId: owner.id, responseJson: "{}" }),

@@ -12,6 +12,7 @@ import type {
   OutboxStore,
   OutboxSweep,
 } from "../../src/mail/outbox.js";
+import type { EventQuery, StoredEvent } from "../../src/storage/events.js";
 import type {
   ChallengePurpose,
   NewChallenge,
@@ -47,6 +48,13 @@ import type {
 import { UniqueViolation } from "../../src/storage/repository.js";
 import { editedProfileText, profileText } from "../../src/storage/rows.js";
 import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
+import type {
+  DeliveryFailure,
+  DueDelivery,
+  NewWebhookEndpoint,
+  WebhookEndpoint,
+  WebhookStats,
+} from "../../src/storage/webhooks.js";
 import { MemoryMfaStore } from "./memory-mfa-store.js";
 import { MemoryPasskeys } from "./memory-passkeys.js";
 
@@ -654,7 +662,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     }
     token.spentMs = nowMs;
     stored.user = { ...stored.user, verifiedMs: nowMs };
-    return { verified: true, user: { ...stored.user }, redirectUrl: token.redirectUrl };
+    return { verified: true, user: { ...stored.user }, redirectUrl: token.redirectUrl, namespace: token.namespace };
   }
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
@@ -680,6 +688,41 @@ export class MemoryRepository implements Repository, OutboxStore {
   readonly getMfaTicket = this.mfa.getMfaTicket.bind(this.mfa);
   readonly redeemMfaTicket = this.mfa.redeemMfaTicket.bind(this.mfa);
   readonly sweepMfaTickets = this.mfa.sweepMfaTickets.bind(this.mfa);
+  // Events: the service tests that use this repository look at users and
+  // sessions only; the event log is tested on the real engines (test/events/).
+  async listEvents(_query: EventQuery): Promise<StoredEvent[]> {
+    return [];
+  }
+
+  async sweepEvents(_beforeMs: number, _limit: number): Promise<number> {
+    return 0;
+  }
+
+  // Webhooks: delivered from the real engines only (test/events/).
+  async insertWebhook(_endpoint: NewWebhookEndpoint): Promise<void> {
+    throw new Error("webhooks are not kept by the memory repository");
+  }
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    return [];
+  }
+
+  async deleteWebhook(_id: string): Promise<boolean> {
+    return false;
+  }
+
+  async claimDeliveries(_owner: string, _nowMs: number, _leaseMs: number, _limit: number): Promise<DueDelivery[]> {
+    return [];
+  }
+
+  async markDelivered(_id: number, _owner: string, _nowMs: number): Promise<void> {}
+
+  async markDeliveryFailed(_id: number, _owner: string, _failure: DeliveryFailure): Promise<void> {}
+
+  async webhookStats(_nowMs: number): Promise<WebhookStats> {
+    return { pending: 0, oldestPendingMs: 0 };
+  }
+
   // Passkeys and ceremony challenges (memory-passkeys.ts)
   private readonly passkeys = new MemoryPasskeys((namespace, id) => this.users.has(this.userKey(namespace, id)));
 

@@ -1,11 +1,14 @@
 // One-time mail tokens on PostgreSQL. The token and the mail that carries it
 // are written by one statement (a CTE), so both or neither are committed.
+
 import type { NewOutboxMessage } from "../../mail/outbox.js";
+import { type EventDraft, withSubject } from "../events.js";
 import { type SpentTokenRecord, tokenParams } from "../mail-token-rows.js";
 import { OUTBOX_INSERT_COLUMNS, outboxInsertValues } from "../outbox-rows.js";
 import type { NewMailToken, VerifyOutcome } from "../repository.js";
 import { toUser, USER_COLUMNS, type UserRecord } from "../rows.js";
 import type { Database, Queryable } from "./database.js";
+import { appendEvents } from "./events.js";
 
 export async function issueMailToken(db: Queryable, token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
   const t = tokenParams(token);
@@ -42,6 +45,7 @@ export function verifyEmailToken(
   namespace: string | null,
   digest: Buffer,
   nowMs: number,
+  events: EventDraft[] = [],
 ): Promise<VerifyOutcome> {
   return db.transaction(async (tx) => {
     // The row lock makes a second use of the token wait, then find it spent.
@@ -59,7 +63,10 @@ export function verifyEmailToken(
         `UPDATE users SET verified_ms = $4 WHERE namespace = $1 AND id = $2 AND email = $3 RETURNING ${USER_COLUMNS}`,
         [spent.namespace, spent.user_id, spent.email, nowMs],
       );
-      if (rows[0]) return { verified: true, user: toUser(rows[0]), redirectUrl: spent.redirect_url };
+      if (rows[0]) {
+        await appendEvents(tx, withSubject(events, spent.namespace, spent.user_id));
+        return { verified: true, user: toUser(rows[0]), redirectUrl: spent.redirect_url, namespace: spent.namespace };
+      }
     }
     const { rows } = await tx.query<{ failure_redirect_url: string }>(
       `SELECT failure_redirect_url FROM mail_tokens

@@ -299,6 +299,78 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 65,
+    name: "events: the append-only log of every change (audit, webhooks)",
+    sql: `
+      CREATE TABLE events (
+        id            bigint GENERATED ALWAYS AS IDENTITY,
+        namespace     text COLLATE "C" NOT NULL,
+        type          text COLLATE "C" NOT NULL,
+        user_id       text COLLATE "C" NOT NULL,
+        actor_key     text COLLATE "C" NOT NULL,
+        actor_session text COLLATE "C" NOT NULL,
+        request_id    text COLLATE "C" NOT NULL,
+        created_ms    bigint NOT NULL,
+        data          text COLLATE "C" NOT NULL,
+        CONSTRAINT events_pkey PRIMARY KEY (id)
+      );
+      CREATE INDEX events_namespace ON events (namespace, id);
+      CREATE INDEX events_user      ON events (namespace, user_id, id);
+      CREATE INDEX events_type      ON events (namespace, type, id);
+      CREATE INDEX events_created   ON events (created_ms);
+    `,
+  },
+  {
+    version: 66,
+    name: "webhooks: endpoints per namespace, and one delivery per (endpoint, event)",
+    sql: `
+      CREATE TABLE webhook_endpoints (
+        id              text COLLATE "C" NOT NULL,
+        namespace       text COLLATE "C" NOT NULL,
+        url             text COLLATE "C" NOT NULL,
+        event_types     text COLLATE "C" NOT NULL,
+        secret          text COLLATE "C" NOT NULL,
+        state           text COLLATE "C" NOT NULL DEFAULT 'enabled',
+        failures        integer NOT NULL DEFAULT 0,
+        disabled_reason text COLLATE "C" NOT NULL DEFAULT '',
+        created_ms      bigint NOT NULL,
+        updated_ms      bigint NOT NULL,
+        CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id)
+      );
+      CREATE INDEX webhook_endpoints_namespace ON webhook_endpoints (namespace, state);
+      CREATE TABLE webhook_deliveries (
+        id              bigint GENERATED ALWAYS AS IDENTITY,
+        endpoint_id     text COLLATE "C" NOT NULL,
+        event_id        bigint NOT NULL,
+        user_key        text COLLATE "C" NOT NULL,
+        state           text COLLATE "C" NOT NULL DEFAULT 'pending',
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_ms bigint NOT NULL,
+        lease_owner     text COLLATE "C" NOT NULL DEFAULT '',
+        lease_until_ms  bigint NOT NULL DEFAULT 0,
+        finished_ms     bigint NOT NULL DEFAULT 0,
+        reason          text COLLATE "C" NOT NULL DEFAULT '',
+        CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id),
+        CONSTRAINT webhook_deliveries_endpoint FOREIGN KEY (endpoint_id)
+          REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        CONSTRAINT webhook_deliveries_event FOREIGN KEY (event_id) REFERENCES events (id) ON DELETE CASCADE
+      );
+      CREATE INDEX webhook_deliveries_due   ON webhook_deliveries (state, next_attempt_ms);
+      CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, user_key, state, event_id);
+      CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
+      CREATE FUNCTION events_to_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, user_key, next_attempt_ms)
+        SELECT e.id, NEW.id, NEW.user_id, NEW.created_ms FROM webhook_endpoints e
+        WHERE e.namespace = NEW.namespace AND e.state = 'enabled'
+          AND (e.event_types = '*' OR strpos(e.event_types, ',' || NEW.type || ',') > 0);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER events_to_webhooks AFTER INSERT ON events
+        FOR EACH ROW EXECUTE FUNCTION events_to_webhooks();
+    `,
+  },
+  {
     version: 70,
     name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
     sql: `

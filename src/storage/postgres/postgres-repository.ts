@@ -6,6 +6,7 @@
 // lock, and the comment there says why.
 import type pg from "pg";
 import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
@@ -57,7 +58,9 @@ import {
 import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
+import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
 import { Database, type Queryable } from "./database.js";
+import { appendEvents, listEvents, sweepEvents } from "./events.js";
 import * as mailTokens from "./mail-tokens.js";
 import { PostgresMfa } from "./mfa.js";
 import { applyMigrations } from "./migrate.js";
@@ -69,6 +72,7 @@ import { createPool, type PoolOptions } from "./pool.js";
 import * as recovery from "./recovery.js";
 import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
+import * as webhooks from "./webhooks.js";
 
 /** Sessions deleted per statement when a user is deleted. */
 const DELETE_BATCH = 2000;
@@ -80,6 +84,7 @@ export interface PostgresOptions extends PoolOptions {
 
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
+  onEventsWritten?: (events: readonly EventDraft[]) => void;
   private closed = false;
   private readonly mfa: PostgresMfa;
 
@@ -124,18 +129,44 @@ export class PostgresRepository implements Repository {
 
   // Users
 
-  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
+  async insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void> {
     // One statement, so user and password are inserted atomically without a
     // transaction round trip; the foreign key check runs at its end and sees both.
     const u = userParameters(namespace, user);
-    await this.db.query(
-      `WITH inserted AS (
+    await this.recording(
+      events,
+      (q) =>
+        q.query(
+          `WITH inserted AS (
          INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
          VALUES ($1, $2, $3, $4, $5, $6, $8, $9) RETURNING namespace, id)
        INSERT INTO passwords (namespace, user_id, hash, updated_ms)
        SELECT namespace, id, $7, $5 FROM inserted`,
-      [namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, passwordHash, u.verified_ms, u.profile],
+          [namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, passwordHash, u.verified_ms, u.profile],
+        ),
+      () => events ?? [],
     );
+  }
+
+  /**
+   * Runs `work` and appends the events `written` returns for its result, in
+   * one transaction; without events, runs `work` alone on the pool.
+   */
+  private async recording<T>(
+    events: EventDraft[] | undefined,
+    work: (q: Queryable) => Promise<T>,
+    written: (result: T) => EventDraft[],
+  ): Promise<T> {
+    if (!events?.length) return work(this.db);
+    let appended: EventDraft[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      const result = await work(tx);
+      appended = written(result);
+      await appendEvents(tx, appended);
+      return result;
+    });
+    if (appended.length > 0) this.onEventsWritten?.(appended);
+    return result;
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
@@ -171,9 +202,13 @@ export class PostgresRepository implements Repository {
   }
 
   /** Runs shared SQL (../sql.ts, named parameters) as one statement. */
-  private async named<R extends object>(sql: string, params: Record<string, unknown>): Promise<R[]> {
+  private async named<R extends object>(
+    sql: string,
+    params: Record<string, unknown>,
+    on: Queryable = this.db,
+  ): Promise<R[]> {
     const { text, values } = toPositional(sql, params);
-    return (await this.db.query<R & pg.QueryResultRow>(text, values)).rows;
+    return (await on.query<R & pg.QueryResultRow>(text, values)).rows;
   }
 
   /** The same, for the number of rows a write changed. */
@@ -182,34 +217,52 @@ export class PostgresRepository implements Repository {
     return (await on.query(text, values)).rowCount ?? 0;
   }
 
-  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
-    if (!changes.profile) {
-      const [row] = await this.named<UserRecord>(
-        SQL.updateUser,
-        updateUserParameters(namespace, id, changes, updatedMs),
+  async updateUser(
+    namespace: string,
+    id: string,
+    changes: UserChanges,
+    updatedMs: number,
+    events?: EventDraft[],
+  ): Promise<User | undefined> {
+    const profileChange = changes.profile;
+    if (!profileChange) {
+      const [row] = await this.recording(
+        events,
+        (q) => this.named<UserRecord>(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs), q),
+        (rows) => (rows.length > 0 ? (events ?? []) : []),
       );
       return row && toUser(row);
     }
-    const profileChange = changes.profile;
     // The row is locked while the edit is merged into the profile as stored,
     // so concurrent edits of other keys wait for each other, and none is lost.
+    let updated = false;
     const row = await this.db.transaction(async (tx) => {
       const locked = toPositional(`${SQL.profileForUpdate} FOR UPDATE`, { namespace, id });
       const stored = (await tx.query<{ profile: string }>(locked.text, locked.values)).rows[0];
       if (!stored) return undefined;
       const profile = editedProfileText(stored.profile, profileChange);
       const update = toPositional(SQL.updateUser, updateUserParameters(namespace, id, changes, updatedMs, profile));
-      return (await tx.query<UserRecord>(update.text, update.values)).rows[0];
+      const result = (await tx.query<UserRecord>(update.text, update.values)).rows[0];
+      if (result && events?.length) {
+        await appendEvents(tx, events);
+        updated = true;
+      }
+      return result;
     });
+    if (updated && events?.length) this.onEventsWritten?.(events);
     return row && toUser(row);
   }
 
-  async deleteUser(namespace: string, id: string): Promise<boolean> {
+  async deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean> {
     // The sessions go first, a batch per statement: one statement over 300k
     // sessions would hold its locks (and a pooled connection) for seconds.
     // Sessions made meanwhile go with the user.
     while ((await this.changed(SQL.deleteSessionBatch, { namespace, user_id: id, limit: DELETE_BATCH })) > 0);
-    return (await this.changed(SQL.deleteUser, { namespace, id })) === 1;
+    return this.recording(
+      events,
+      async (q) => (await this.changed(SQL.deleteUser, { namespace, id }, q)) === 1,
+      (deleted) => (deleted ? (events ?? []) : []),
+    );
   }
 
   async listUsers(namespace: string, page: UserPage): Promise<User[]> {
@@ -239,18 +292,25 @@ export class PostgresRepository implements Repository {
     newHash: string,
     nowMs: number,
     revokeSessions = true,
+    events?: EventDraft[],
   ): Promise<boolean> {
     // Two statements in one transaction, not one statement with a CTE: the
     // UPDATE locks the passwords row (waiting for any insertSession holding it
     // FOR SHARE to commit), and only then does the DELETE take its snapshot,
     // which therefore sees every session inserted against the old hash. A
     // single statement would delete from a snapshot taken before that wait.
-    return this.db.transaction(async (tx) => {
-      const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
-      if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
-      if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
-      return true;
-    });
+    return this.db
+      .transaction(async (tx) => {
+        const replace = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId, expected: expectedHash };
+        if ((await this.changed(SQL.replacePassword, replace, tx)) !== 1) return false;
+        if (revokeSessions) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+        await appendEvents(tx, events ?? []);
+        return true;
+      })
+      .then((replaced) => {
+        if (replaced && events?.length) this.onEventsWritten?.(events);
+        return replaced;
+      });
   }
 
   async setPasswordHash(
@@ -280,6 +340,20 @@ export class PostgresRepository implements Repository {
     expectedHash: string,
     options: SessionInsertOptions = {},
   ): Promise<boolean> {
+    return this.recording(
+      options.events,
+      (q) => this.insertSessionOn(q, namespace, session, expectedHash, options),
+      (inserted) => (inserted ? (options.events ?? []) : []),
+    );
+  }
+
+  private async insertSessionOn(
+    q: Queryable,
+    namespace: string,
+    session: NewSession,
+    expectedHash: string,
+    options: SessionInsertOptions,
+  ): Promise<boolean> {
     const params = [session.idDigest, namespace, session.userId, session.createdMs, session.expiresMs, expectedHash];
     if (options.maxSessions === undefined && options.endsAttempt === undefined) {
       // FOR SHARE locks the passwords row for the rest of this statement. A
@@ -293,13 +367,13 @@ export class PostgresRepository implements Repository {
          SELECT $1, namespace, user_id, $4, $5 FROM passwords
          WHERE namespace = $2 AND user_id = $3 AND hash = $6
          FOR SHARE`;
-      return (await this.db.query(insert, params)).rowCount === 1;
+      return (await q.query(insert, params)).rowCount === 1;
     }
     // With a cap, concurrent logins of one user must not each see room for
     // one more: insert_login_session (migration 11) locks the user's rows
     // first and trims with a snapshot taken after that lock, in one round trip.
     const ends = options.endsAttempt;
-    const { rows } = await this.db.query<{ inserted: boolean }>(
+    const { rows } = await q.query<{ inserted: boolean }>(
       `SELECT insert_login_session($1, $2, $3, $4::bigint, $5::bigint, $6, $7::integer, $8::text[], $9) AS inserted`,
       [
         ...params,
@@ -316,8 +390,17 @@ export class PostgresRepository implements Repository {
     return row && toSession(row);
   }
 
-  async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    await this.changed(SQL.deleteSession, { id_digest: idDigest, namespace });
+  async deleteSession(namespace: string, idDigest: Buffer, events?: EventDraft[]): Promise<void> {
+    await this.recording(
+      events,
+      (q) =>
+        this.named<{ user_id: string }>(
+          `${SQL.deleteSession} RETURNING user_id`,
+          { id_digest: idDigest, namespace },
+          q,
+        ),
+      ([gone]) => (gone ? withSubject(events ?? [], namespace, gone.user_id) : []),
+    );
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
@@ -330,12 +413,24 @@ export class PostgresRepository implements Repository {
     return rows.map(toListedSession);
   }
 
-  async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
-    if (digests === null) return this.changed(SQL.deleteUserSessions, { namespace, user_id: userId });
-    // Every digest in one statement (SQLite runs one per digest, in a transaction).
-    return this.changed(
-      "DELETE FROM sessions WHERE namespace = @namespace AND user_id = @user_id AND id_digest = ANY(@digests::bytea[])",
-      { namespace, user_id: userId, digests },
+  async deleteSessions(
+    namespace: string,
+    userId: string,
+    digests: Buffer[] | null,
+    events?: EventDraft[],
+  ): Promise<number> {
+    return this.recording(
+      events,
+      (q) => {
+        if (digests === null) return this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, q);
+        // Every digest in one statement (SQLite runs one per digest, in a transaction).
+        return this.changed(
+          "DELETE FROM sessions WHERE namespace = @namespace AND user_id = @user_id AND id_digest = ANY(@digests::bytea[])",
+          { namespace, user_id: userId, digests },
+          q,
+        );
+      },
+      (n) => (n > 0 ? (events ?? []) : []),
     );
   }
 
@@ -401,13 +496,17 @@ export class PostgresRepository implements Repository {
     ref: LoginAttemptRef,
     nowMs: number,
     policy: ThrottlePolicy,
+    events?: EventDraft[],
   ): Promise<void> {
     // One statement, so the slot turns into a failure in one commit: no
     // other attempt sees the slot gone without the failure. Same math as
     // SQLite: base << (failures - maxFailures), capped (the shift bounded
     // first), never shortening a lock already there.
-    await this.db.query(
-      `WITH gone AS (
+    await this.recording(
+      events,
+      (q) =>
+        q.query(
+          `WITH gone AS (
          DELETE FROM login_attempts WHERE namespace = $1 AND account = ANY($2::text[]) AND attempt = $8
        )
        INSERT INTO login_throttle AS t (namespace, account, failures, locked_until_ms, updated_ms)
@@ -421,16 +520,18 @@ export class PostgresRepository implements Repository {
            ELSE greatest(t.locked_until_ms,
              $3::bigint + least($6::bigint, $5::bigint << least(t.failures + 1 - $4::integer, $7::integer)))
          END`,
-      [
-        namespace,
-        [...ref.accounts].sort(),
-        nowMs,
-        policy.maxFailures,
-        policy.baseLockMs,
-        policy.maxLockMs,
-        lockShiftLimit(policy),
-        ref.attempt,
-      ],
+          [
+            namespace,
+            [...ref.accounts].sort(),
+            nowMs,
+            policy.maxFailures,
+            policy.baseLockMs,
+            policy.maxLockMs,
+            lockShiftLimit(policy),
+            ref.attempt,
+          ],
+        ),
+      () => events ?? [],
     );
   }
 
@@ -446,8 +547,12 @@ export class PostgresRepository implements Repository {
 
   // API keys
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.changed(SQL.insertKey, keyParameters(key));
+  async insertApiKey(key: ApiKeyRecord, events?: EventDraft[]): Promise<void> {
+    await this.recording(
+      events,
+      (q) => this.changed(SQL.insertKey, keyParameters(key), q),
+      () => events ?? [],
+    );
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
@@ -459,8 +564,12 @@ export class PostgresRepository implements Repository {
     return (await this.named<KeyRecord>(SQL.listKeys, {})).map(toKey);
   }
 
-  async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
-    return (await this.changed(SQL.revokeKey, { revoked_ms: nowMs, id })) === 1;
+  async revokeApiKey(id: string, nowMs: number, events?: EventDraft[]): Promise<boolean> {
+    return this.recording(
+      events,
+      async (q) => (await this.changed(SQL.revokeKey, { revoked_ms: nowMs, id }, q)) === 1,
+      (revoked) => (revoked ? (events ?? []) : []),
+    );
   }
 
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
@@ -582,8 +691,15 @@ export class PostgresRepository implements Repository {
     return mailTokens.issueMailToken(this.db, token, message);
   }
 
-  verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
-    return mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs);
+  async verifyEmailToken(
+    namespace: string | null,
+    digest: Buffer,
+    nowMs: number,
+    events?: EventDraft[],
+  ): Promise<VerifyOutcome> {
+    const outcome = await mailTokens.verifyEmailToken(this.db, namespace, digest, nowMs, events);
+    if (outcome.verified && events?.length) this.onEventsWritten?.(events);
+    return outcome;
   }
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
@@ -652,6 +768,46 @@ export class PostgresRepository implements Repository {
 
   sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
     return this.mfa.sweepMfaTickets(nowMs, limit);
+  }
+
+  // Events (statements in events.ts)
+
+  listEvents(query: EventQuery): Promise<StoredEvent[]> {
+    return listEvents(this.db, query);
+  }
+
+  sweepEvents(beforeMs: number, limit: number): Promise<number> {
+    return sweepEvents(this.db, beforeMs, limit);
+  }
+
+  // Webhooks (statements in webhooks.ts)
+
+  insertWebhook(endpoint: NewWebhookEndpoint): Promise<void> {
+    return webhooks.insertWebhook(this.db, endpoint);
+  }
+
+  listWebhooks(): Promise<WebhookEndpoint[]> {
+    return webhooks.listWebhooks(this.db);
+  }
+
+  deleteWebhook(id: string): Promise<boolean> {
+    return webhooks.deleteWebhook(this.db, id);
+  }
+
+  claimDeliveries(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+    return webhooks.claimDeliveries(this.db, owner, nowMs, leaseMs, limit);
+  }
+
+  markDelivered(id: number, owner: string, nowMs: number): Promise<void> {
+    return webhooks.markDelivered(this.db, id, owner, nowMs);
+  }
+
+  markDeliveryFailed(id: number, owner: string, failure: DeliveryFailure): Promise<void> {
+    return webhooks.markDeliveryFailed(this.db, id, owner, failure);
+  }
+
+  webhookStats(nowMs: number): Promise<WebhookStats> {
+    return webhooks.webhookStats(this.db, nowMs);
   }
 
   // Passkeys and ceremony challenges (statements in passkeys.ts)

@@ -57,7 +57,9 @@ export function prepareMailTokens(db: Db) {
         (markVerified.get({ now, namespace: spent.namespace, id: spent.user_id, email: spent.email }) as
           | UserRecord
           | undefined);
-      if (spent && user) return { verified: true, user: toUser(user), redirectUrl: spent.redirect_url };
+      if (spent && user) {
+        return { verified: true, user: toUser(user), redirectUrl: spent.redirect_url, namespace: spent.namespace };
+      }
       const row = failureUrl.get({ digest, namespace }) as { failure_redirect_url: string } | undefined;
       return { verified: false, failureRedirectUrl: row?.failure_redirect_url ?? "" };
     }),

@@ -228,6 +228,75 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 65,
+    name: "events: the append-only log of every change (audit, webhooks)",
+    // AUTOINCREMENT: an id is never reused, even after the newest events are
+    // trimmed, so ids only grow (page tokens and webhook order rely on it).
+    sql: `
+      CREATE TABLE events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace     TEXT    NOT NULL,
+        type          TEXT    NOT NULL,
+        user_id       TEXT    NOT NULL,
+        actor_key     TEXT    NOT NULL,
+        actor_session TEXT    NOT NULL,
+        request_id    TEXT    NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        data          TEXT    NOT NULL
+      ) STRICT;
+      CREATE INDEX events_namespace ON events (namespace, id);
+      CREATE INDEX events_user      ON events (namespace, user_id, id);
+      CREATE INDEX events_type      ON events (namespace, type, id);
+      CREATE INDEX events_created   ON events (created_ms);
+    `,
+  },
+  {
+    version: 66,
+    name: "webhooks: endpoints per namespace, and one delivery per (endpoint, event)",
+    // A delivery row is made by a trigger in the transaction that appends its
+    // event, for every enabled endpoint of the namespace whose filter takes the
+    // type, so an event committed is an event delivered (at least once).
+    // event_types: ",a,b," (a comma on each side of every type), or "*" for all.
+    // secret: the signing secret sealed with WEBHOOK_SECRET_KEY (never in clear).
+    sql: `
+      CREATE TABLE webhook_endpoints (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        namespace       TEXT    NOT NULL,
+        url             TEXT    NOT NULL,
+        event_types     TEXT    NOT NULL,
+        secret          TEXT    NOT NULL,
+        state           TEXT    NOT NULL DEFAULT 'enabled',
+        failures        INTEGER NOT NULL DEFAULT 0,
+        disabled_reason TEXT    NOT NULL DEFAULT '',
+        created_ms      INTEGER NOT NULL,
+        updated_ms      INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX webhook_endpoints_namespace ON webhook_endpoints (namespace, state);
+      CREATE TABLE webhook_deliveries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        endpoint_id     TEXT    NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+        event_id        INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        user_key        TEXT    NOT NULL,
+        state           TEXT    NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_owner     TEXT    NOT NULL DEFAULT '',
+        lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+        finished_ms     INTEGER NOT NULL DEFAULT 0,
+        reason          TEXT    NOT NULL DEFAULT ''
+      ) STRICT;
+      CREATE INDEX webhook_deliveries_due   ON webhook_deliveries (state, next_attempt_ms);
+      CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, user_key, state, event_id);
+      CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
+      CREATE TRIGGER events_to_webhooks AFTER INSERT ON events BEGIN
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, user_key, next_attempt_ms)
+        SELECT e.id, NEW.id, NEW.user_id, NEW.created_ms FROM webhook_endpoints e
+        WHERE e.namespace = NEW.namespace AND e.state = 'enabled'
+          AND (e.event_types = '*' OR instr(e.event_types, ',' || NEW.type || ',') > 0);
+      END;
+    `,
+  },
+  {
     version: 70,
     name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
     // confirmed_ms 0: a pending enrolment (one per user, replaced by a new

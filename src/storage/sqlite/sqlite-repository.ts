@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
 import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
 import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
@@ -54,7 +55,9 @@ import {
 } from "../rows.js";
 import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
+import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
+import { prepareEvents, type SqliteEvents } from "./events.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
 import { prepareMfa, type SqliteMfa } from "./mfa.js";
 import { migrate } from "./migrate.js";
@@ -66,6 +69,7 @@ import { prepareSigningKeys, type SqliteSigningKeys } from "./signing-keys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
+import { prepareWebhooks, type SqliteWebhooks } from "./webhooks.js";
 
 /** Sessions deleted per write when a user is deleted. */
 const DELETE_BATCH = 2000;
@@ -97,12 +101,15 @@ function openPrivately(file: string): Db {
 
 export class SqliteRepository implements Repository {
   readonly engine = "sqlite" as const;
+  onEventsWritten?: (events: readonly EventDraft[]) => void;
   private readonly db: Db;
   private readonly stmts: SqliteStatements;
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
   private readonly mfa: SqliteMfa;
+  private readonly events: SqliteEvents;
+  private readonly webhooks: SqliteWebhooks;
   private readonly passkeys: SqlitePasskeys;
   private readonly recovery: SqliteRecovery;
   private readonly signingKeys: SqliteSigningKeys;
@@ -133,6 +140,8 @@ export class SqliteRepository implements Repository {
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
     this.mfa = prepareMfa(this.db);
+    this.events = prepareEvents(this.db, (events) => this.onEventsWritten?.(events));
+    this.webhooks = prepareWebhooks(this.db);
     this.passkeys = preparePasskeys(this.db);
     this.recovery = prepareRecovery(this.db);
     this.signingKeys = prepareSigningKeys(this.db);
@@ -188,8 +197,14 @@ export class SqliteRepository implements Repository {
     }
   }
 
-  async insertUser(namespace: string, user: User, passwordHash: string): Promise<void> {
-    await this.write(() => this.stmts.insertUserTx(namespace, user, passwordHash));
+  async insertUser(namespace: string, user: User, passwordHash: string, events?: EventDraft[]): Promise<void> {
+    await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.insertUserTx(namespace, user, passwordHash),
+        () => events ?? [],
+      ),
+    );
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
@@ -229,12 +244,24 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  async updateUser(namespace: string, id: string, changes: UserChanges, updatedMs: number): Promise<User | undefined> {
-    const row = await this.write(() => this.stmts.updateUserTx(namespace, id, changes, updatedMs));
+  async updateUser(
+    namespace: string,
+    id: string,
+    changes: UserChanges,
+    updatedMs: number,
+    events?: EventDraft[],
+  ): Promise<User | undefined> {
+    const row = await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.updateUserTx(namespace, id, changes, updatedMs),
+        (updated) => (updated ? (events ?? []) : []),
+      ),
+    );
     return row && toUser(row);
   }
 
-  async deleteUser(namespace: string, id: string): Promise<boolean> {
+  async deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean> {
     // The sessions go first, a batch per write with a turn of the event loop
     // between: in one statement, a user with 300k sessions would hold every
     // other call for a second. Sessions made meanwhile go with the user.
@@ -246,7 +273,13 @@ export class SqliteRepository implements Repository {
       await new Promise((resolve) => setImmediate(resolve));
     }
     // Passwords and the sessions left go with the user (ON DELETE CASCADE).
-    return this.write(() => this.stmts.deleteUser.run({ namespace, id }).changes > 0);
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.deleteUser.run({ namespace, id }).changes > 0,
+        (deleted) => (deleted ? (events ?? []) : []),
+      ),
+    );
   }
 
   async listUsers(namespace: string, page: UserPage): Promise<User[]> {
@@ -270,9 +303,14 @@ export class SqliteRepository implements Repository {
     newHash: string,
     nowMs: number,
     revokeSessions = true,
+    events?: EventDraft[],
   ): Promise<boolean> {
     return this.write(() =>
-      this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
+      this.events.recording(
+        events,
+        () => this.stmts.replacePasswordTx(namespace, userId, expectedHash, newHash, nowMs, revokeSessions),
+        (replaced) => (replaced ? (events ?? []) : []),
+      ),
     );
   }
 
@@ -292,17 +330,19 @@ export class SqliteRepository implements Repository {
     expectedHash: string,
     options: SessionInsertOptions = {},
   ): Promise<boolean> {
+    const params = {
+      id_digest: session.idDigest,
+      namespace,
+      user_id: session.userId,
+      created_ms: session.createdMs,
+      expires_ms: session.expiresMs,
+      hash: expectedHash,
+    };
     return this.write(() =>
-      this.stmts.insertSessionTx(
-        {
-          id_digest: session.idDigest,
-          namespace,
-          user_id: session.userId,
-          created_ms: session.createdMs,
-          expires_ms: session.expiresMs,
-          hash: expectedHash,
-        },
-        options,
+      this.events.recording(
+        options.events,
+        () => this.stmts.insertSessionTx(params, options),
+        (inserted) => (inserted ? (options.events ?? []) : []),
       ),
     );
   }
@@ -314,8 +354,14 @@ export class SqliteRepository implements Repository {
     return row && toSession(row);
   }
 
-  async deleteSession(namespace: string, idDigest: Buffer): Promise<void> {
-    await this.write(() => this.stmts.deleteSession.run({ id_digest: idDigest, namespace }));
+  async deleteSession(namespace: string, idDigest: Buffer, events?: EventDraft[]): Promise<void> {
+    await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.deleteSession.get({ id_digest: idDigest, namespace }) as { user_id: string } | undefined,
+        (gone) => (gone ? withSubject(events ?? [], namespace, gone.user_id) : []),
+      ),
+    );
   }
 
   async listSessions(namespace: string, userId: string, nowMs: number, limit: number): Promise<ListedSessionRow[]> {
@@ -325,11 +371,22 @@ export class SqliteRepository implements Repository {
     return rows.map(toListedSession);
   }
 
-  async deleteSessions(namespace: string, userId: string, digests: Buffer[] | null): Promise<number> {
-    return this.write(() => {
-      if (digests === null) return this.stmts.deleteUserSessions.run({ namespace, user_id: userId }).changes;
-      return this.stmts.deleteSessionsTx(namespace, userId, digests);
-    });
+  async deleteSessions(
+    namespace: string,
+    userId: string,
+    digests: Buffer[] | null,
+    events?: EventDraft[],
+  ): Promise<number> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => {
+          if (digests === null) return this.stmts.deleteUserSessions.run({ namespace, user_id: userId }).changes;
+          return this.stmts.deleteSessionsTx(namespace, userId, digests);
+        },
+        (n) => (n > 0 ? (events ?? []) : []),
+      ),
+    );
   }
 
   async sweep(nowMs: number, staleBeforeMs: number, limit: number): Promise<number> {
@@ -363,15 +420,21 @@ export class SqliteRepository implements Repository {
     ref: LoginAttemptRef,
     nowMs: number,
     policy: ThrottlePolicy,
+    events?: EventDraft[],
   ): Promise<void> {
+    const params = {
+      now: nowMs,
+      max_failures: policy.maxFailures,
+      base: policy.baseLockMs,
+      cap: policy.maxLockMs,
+      max_shift: lockShiftLimit(policy),
+    };
     await this.write(() =>
-      this.stmts.failAttemptTx(namespace, ref, {
-        now: nowMs,
-        max_failures: policy.maxFailures,
-        base: policy.baseLockMs,
-        cap: policy.maxLockMs,
-        max_shift: lockShiftLimit(policy),
-      }),
+      this.events.recording(
+        events,
+        () => this.stmts.failAttemptTx(namespace, ref, params),
+        () => events ?? [],
+      ),
     );
   }
 
@@ -379,8 +442,14 @@ export class SqliteRepository implements Repository {
     await this.write(() => this.stmts.endAttemptTx(namespace, ref, clearFailures));
   }
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.write(() => this.stmts.insertKey.run(keyParameters(key)));
+  async insertApiKey(key: ApiKeyRecord, events?: EventDraft[]): Promise<void> {
+    await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.insertKey.run(keyParameters(key)),
+        () => events ?? [],
+      ),
+    );
   }
 
   async findApiKey(keyDigest: Buffer): Promise<ApiKeyRow | undefined> {
@@ -392,8 +461,14 @@ export class SqliteRepository implements Repository {
     return this.guard(() => (this.stmts.listKeys.all() as KeyRecord[]).map(toKey));
   }
 
-  async revokeApiKey(id: string, nowMs: number): Promise<boolean> {
-    return this.write(() => this.stmts.revokeKey.run({ revoked_ms: nowMs, id }).changes > 0);
+  async revokeApiKey(id: string, nowMs: number, events?: EventDraft[]): Promise<boolean> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.revokeKey.run({ revoked_ms: nowMs, id }).changes > 0,
+        (revoked) => (revoked ? (events ?? []) : []),
+      ),
+    );
   }
 
   async exportApiKeys(): Promise<ApiKeyRecord[]> {
@@ -474,8 +549,19 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.mailTokens.issue(token, message));
   }
 
-  async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
-    return this.write(() => this.mailTokens.verify(namespace, digest, nowMs));
+  async verifyEmailToken(
+    namespace: string | null,
+    digest: Buffer,
+    nowMs: number,
+    events?: EventDraft[],
+  ): Promise<VerifyOutcome> {
+    return this.write(() =>
+      this.events.recording(
+        events,
+        () => this.mailTokens.verify(namespace, digest, nowMs),
+        (outcome) => (outcome.verified ? withSubject(events ?? [], outcome.namespace, outcome.user.id) : []),
+      ),
+    );
   }
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
@@ -544,6 +630,46 @@ export class SqliteRepository implements Repository {
 
   async sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
     return this.write(() => this.mfa.sweepMfaTickets(nowMs, limit));
+  }
+
+  // Events (statements in events.ts)
+
+  async listEvents(query: EventQuery): Promise<StoredEvent[]> {
+    return this.guard(() => this.events.list(query));
+  }
+
+  async sweepEvents(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.events.sweep(beforeMs, limit));
+  }
+
+  // Webhooks (statements in webhooks.ts)
+
+  async insertWebhook(endpoint: NewWebhookEndpoint): Promise<void> {
+    await this.write(() => this.webhooks.insert(endpoint));
+  }
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    return this.guard(() => this.webhooks.list());
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return this.write(() => this.webhooks.remove(id));
+  }
+
+  async claimDeliveries(owner: string, nowMs: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+    return this.write(() => this.webhooks.claim(owner, nowMs, leaseMs, limit));
+  }
+
+  async markDelivered(id: number, owner: string, nowMs: number): Promise<void> {
+    await this.write(() => this.webhooks.delivered(id, owner, nowMs));
+  }
+
+  async markDeliveryFailed(id: number, owner: string, failure: DeliveryFailure): Promise<void> {
+    await this.write(() => this.webhooks.failed(id, owner, failure));
+  }
+
+  async webhookStats(nowMs: number): Promise<WebhookStats> {
+    return this.guard(() => this.webhooks.stats(nowMs));
   }
 
   // Passkeys and ceremony challenges (statements in passkeys.ts)

@@ -190,7 +190,7 @@ export function prepareStatements(db: Db) {
     }),
     deleteSessionBatch: db.prepare(SQL.deleteSessionBatch),
     getSession: db.prepare(SQL.getSession),
-    deleteSession: db.prepare(SQL.deleteSession),
+    deleteSession: db.prepare(`${SQL.deleteSession} RETURNING user_id`),
     deleteUserSessions,
     deleteSessionsTx: db.transaction((namespace: string, userId: string, digests: Buffer[]): number =>
       digests.reduce((n, d) => n + deleteOneSession.run(d, namespace, userId).changes, 0),

@@ -29,6 +29,7 @@ const codeName = (code: number): string =>
 const PROTO_FILES: Record<string, string> = {
   "users.v1.Users": "users/v1/users.proto",
   "users.v1.KeysService": "users/v1/keys.proto",
+  "users.v1.WebhooksService": "users/v1/webhooks.proto",
 };
 
 export class Callers {

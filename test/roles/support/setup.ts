@@ -3,11 +3,12 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { KeysService } from "../../../gen/users/v1/keys_pb.js";
 import { Users } from "../../../gen/users/v1/users_pb.js";
+import { WebhooksService } from "../../../gen/users/v1/webhooks_pb.js";
 import type { Engine } from "../../support/databases.js";
 import { startTestServer, type TestServer } from "../../support/server.js";
 import { type Answer, Callers, type Protocol } from "./callers.js";
 
-export const SERVICES = [Users, KeysService] as const;
+export const SERVICES = [Users, KeysService, WebhooksService] as const;
 
 export interface RolesWorld {
   t: TestServer;
