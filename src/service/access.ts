@@ -85,6 +85,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
   listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // The mfa_ticket is the proof (the password was right); VerifyMfa takes the answer.
+  beginPasskeyMfa: { roles: ANYONE, publicProof: "in-request" },
   // Accounts: every user of the namespace, and administrators' actions.
   list: { roles: TRUSTED },
   logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },

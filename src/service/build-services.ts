@@ -159,6 +159,18 @@ export function buildServices({
       signingKeyReloadSeconds: settings.signingKeyReloadSeconds ?? 30,
     },
   });
+  const passkeys = new PasskeysService({
+    repo,
+    rp: relyingParty({
+      rpId: settings.rpId ?? "",
+      rpName: settings.rpName ?? "users",
+      rpOrigins: settings.rpOrigins ?? [],
+    }),
+    sessionTtlSeconds: settings.sessionTtlSeconds,
+    ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
+    now,
+    ...(warn ? { warn } : {}),
+  });
   return {
     hasher,
     throttle,
@@ -209,19 +221,9 @@ export function buildServices({
       issuer: settings.totpIssuer ?? "users",
       now,
       onAdminRemoval: onMfaAdminRemoval,
+      passkeys,
     }),
-    passkeys: new PasskeysService({
-      repo,
-      rp: relyingParty({
-        rpId: settings.rpId ?? "",
-        rpName: settings.rpName ?? "users",
-        rpOrigins: settings.rpOrigins ?? [],
-      }),
-      sessionTtlSeconds: settings.sessionTtlSeconds,
-      ...(settings.maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser: settings.maxSessionsPerUser }),
-      now,
-      ...(warn ? { warn } : {}),
-    }),
+    passkeys,
     secrets,
     signingKeys,
     accessTokens: new AccessTokensService({

@@ -23,10 +23,11 @@ export interface MfaTicketsDeps {
 export class MfaTickets {
   constructor(private readonly deps: MfaTicketsDeps) {}
 
-  /** Whether the user must show a second factor to sign in: a confirmed TOTP factor. */
+  /** Whether the user must show a second factor to sign in: a confirmed TOTP factor, or a passkey. */
   async required(namespace: string, userId: string): Promise<boolean> {
     const totp = await this.deps.repo.getTotp(namespace, userId);
-    return totp !== undefined && totp.confirmedMs > 0;
+    if (totp !== undefined && totp.confirmedMs > 0) return true;
+    return this.deps.repo.hasPasskey(namespace, userId);
   }
 
   /**

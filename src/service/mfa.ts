@@ -18,6 +18,7 @@ import { invalidArgument, ServiceError } from "./errors.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import { credentialDigest, MFA_TICKET_MAX_FAILURES } from "./mfa-ticket.js";
 import type { Caller, Session } from "./model.js";
+import type { PasskeysService } from "./passkeys.js";
 import { newRecoveryCodes, recoveryCode, recoveryCodeDigest } from "./recovery-codes.js";
 import type { SecretBox } from "./secret-box.js";
 import type { SessionsService } from "./sessions.js";
@@ -35,6 +36,8 @@ export interface MfaDeps {
   now: () => number;
   /** Told when a trusted key removed a user's factor without a code (the server logs it). */
   onAdminRemoval?: (removal: { namespace: string; userId: string; keyId: string; role: string }) => void;
+  /** Checks a passkey given as the second factor (VerifyMfa's passkey_response_json). */
+  passkeys?: PasskeysService;
 }
 
 /** A second-factor proof as sent: a TOTP code or a recovery code (exactly one when required). */
@@ -114,10 +117,20 @@ export class MfaService {
   }
 
   /** The second step of a sign-in: the ticket and one proof; the session, as Login's. */
-  async verify(namespace: string, input: FactorInput & { mfaTicket: string }): Promise<Session> {
+  async verify(
+    namespace: string,
+    input: FactorInput & { mfaTicket: string; passkeyResponseJson?: string },
+  ): Promise<Session> {
     const { repo, now, throttle, sessions } = this.deps;
     const ticket = rules.sessionId(input.mfaTicket, "mfa_ticket");
-    const factor = oneFactor(input);
+    const passkeyAnswer = input.passkeyResponseJson ?? "";
+    if (passkeyAnswer !== "" && (input.code !== "" || input.recoveryCode !== ""))
+      throw invalidArgument(
+        "passkey_response_json",
+        "give one of code, recovery_code and passkey_response_json",
+        "FIELD_MALFORMED",
+      );
+    const factor = passkeyAnswer === "" ? oneFactor(input) : undefined;
     const ticketDigest = digest(ticket);
     const live = await repo.getMfaTicket(namespace, ticketDigest, now(), MFA_TICKET_MAX_FAILURES);
     if (!live) throw new ServiceError("MFA_TICKET_INVALID");
@@ -125,7 +138,9 @@ export class MfaService {
     const attempt = await throttle.admit(namespace, [throttleAccount("mfa", userId)]);
     let outcome: Awaited<ReturnType<Repository["redeemMfaTicket"]>>;
     try {
-      const proof = await this.proofOf(namespace, userId, factor);
+      const proof = factor
+        ? await this.proofOf(namespace, userId, factor)
+        : await this.passkeyProof(namespace, ticketDigest, userId, passkeyAnswer);
       outcome = await repo.redeemMfaTicket(namespace, ticketDigest, now(), MFA_TICKET_MAX_FAILURES, proof);
     } catch (err) {
       await throttle.released(namespace, attempt).catch(() => undefined);
@@ -223,6 +238,22 @@ export class MfaService {
     if (!row || row.confirmedMs === 0) return { kind: "none" };
     const step = matchingStep(this.openSecret(namespace, userId, row.sealedSecret), factor.code, this.deps.now());
     return step === undefined ? { kind: "none" } : { kind: "totp", sealedSecret: row.sealedSecret, step };
+  }
+
+  /**
+   * A passkey's answer for the ticket (passkeys.ts checks it): the passkey
+   * that signed, or nothing that can hold when it does not verify, which
+   * counts against the ticket as a wrong code does.
+   */
+  private async passkeyProof(
+    namespace: string,
+    ticketDigest: Buffer,
+    userId: string,
+    responseJson: string,
+  ): Promise<MfaProof> {
+    if (!this.deps.passkeys) throw new ServiceError("PASSKEYS_OFF");
+    const passkeyId = await this.deps.passkeys.verifySecondFactor(namespace, ticketDigest, userId, responseJson);
+    return passkeyId === undefined ? { kind: "none" } : { kind: "passkey", passkeyId };
   }
 
   /** Runs one code check under the throttle: a wrong code is a failure, a right one clears them. */

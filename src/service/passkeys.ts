@@ -20,6 +20,7 @@ import type { ChallengePurpose, PasskeyRow } from "../storage/passkey-store.js";
 import type { Repository, User } from "../storage/repository.js";
 import { invalidCredentials, ServiceError } from "./errors.js";
 import { draftEvent } from "./events.js";
+import { MFA_TICKET_MAX_FAILURES } from "./mfa-ticket.js";
 import type { Session } from "./model.js";
 import {
   authenticationResponse,
@@ -143,6 +144,54 @@ export class PasskeysService {
     return this.startSession(namespace, passkey.userId);
   }
 
+  /**
+   * Options for a passkey as the second factor of a sign-in: only the
+   * passkeys of the live ticket's user. The challenge is bound to the ticket,
+   * and VerifyMfa checks the answer (verifySecondFactor).
+   */
+  async beginSecondFactor(namespace: string, rawTicket: string): Promise<string> {
+    const rp = this.relyingParty();
+    const ticket = rules.sessionId(rawTicket, "mfa_ticket");
+    const { repo, now } = this.deps;
+    const live = await repo.getMfaTicket(namespace, digest(ticket), now(), MFA_TICKET_MAX_FAILURES);
+    if (!live) throw new ServiceError("MFA_TICKET_INVALID");
+    const passkeys = await repo.listPasskeys(namespace, live.userId);
+    if (passkeys.length === 0) throw new ServiceError("PASSKEY_NOT_FOUND");
+    const options = await generateAuthenticationOptions({
+      rpID: rp.id,
+      allowCredentials: passkeys.map((p) => ({ id: p.credentialId, transports: p.transports })),
+      userVerification: "required",
+      timeout: CHALLENGE_TTL_MS,
+      challenge: randomBytes(32),
+    });
+    await this.storeChallenge(namespace, options.challenge, "passkey_mfa", live.userId, digest(ticket));
+    return JSON.stringify(options);
+  }
+
+  /**
+   * Checks a passkey's answer to beginSecondFactor's options for this ticket
+   * and user: the id of the passkey that signed, or undefined when it does
+   * not verify (VerifyMfa counts that as a wrong proof). A challenge that is
+   * not this ticket's is PASSKEY_CHALLENGE_INVALID and counts for nothing.
+   */
+  async verifySecondFactor(
+    namespace: string,
+    ticketDigest: Buffer,
+    userId: string,
+    responseJson: string,
+  ): Promise<string | undefined> {
+    this.relyingParty();
+    const { response, challenge } = authenticationResponse(responseJson, "passkey_response_json");
+    const taken = await this.takeChallenge(namespace, challenge, "passkey_mfa", userId);
+    if (!taken.ticketDigest.equals(ticketDigest)) throw new ServiceError("PASSKEY_CHALLENGE_INVALID");
+    try {
+      return (await this.verifyAssertion(namespace, challenge, response, userId)).id;
+    } catch (err) {
+      if (err instanceof ServiceError && err.reason === "INVALID_CREDENTIALS") return undefined;
+      throw err;
+    }
+  }
+
   async list(namespace: string, rawUserId: string): Promise<PasskeyRow[]> {
     const user = await this.requireUser(namespace, rules.userId(rawUserId, "user_id"));
     return this.deps.repo.listPasskeys(namespace, user.id);
@@ -250,14 +299,20 @@ export class PasskeysService {
     return user;
   }
 
-  private async storeChallenge(namespace: string, challenge: string, purpose: ChallengePurpose, userId: string) {
+  private async storeChallenge(
+    namespace: string,
+    challenge: string,
+    purpose: ChallengePurpose,
+    userId: string,
+    ticketDigest: Buffer = Buffer.alloc(0),
+  ) {
     const createdMs = this.deps.now();
     await this.deps.repo.insertChallenge({
       namespace,
       digest: digest(challenge),
       purpose,
       userId,
-      ticketDigest: Buffer.alloc(0),
+      ticketDigest,
       createdMs,
       expiresMs: createdMs + CHALLENGE_TTL_MS,
     });

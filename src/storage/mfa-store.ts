@@ -21,6 +21,11 @@ export type MfaProof =
   | { kind: "totp"; sealedSecret: string; step: number }
   /** A recovery code's digest: spent if the user has it unused. */
   | { kind: "recovery_code"; digest: Buffer }
+  /**
+   * A passkey assertion the service verified for the user (its challenge
+   * taken, its counter moved): holds while that passkey is still the user's.
+   */
+  | { kind: "passkey"; passkeyId: string }
   /** Nothing that can hold (a wrong code): only counts as a failure. */
   | { kind: "none" };
 

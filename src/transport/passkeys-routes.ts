@@ -18,6 +18,7 @@ type PasskeyHandlers = Pick<
   | "finishPasskeyLogin"
   | "listPasskeys"
   | "removePasskey"
+  | "beginPasskeyMfa"
 >;
 
 export function passkeyHandlers(
@@ -43,6 +44,9 @@ export function passkeyHandlers(
     async removePasskey(req, ctx) {
       await passkeys.remove(namespaceOf(ctx), req.userId, req.passkeyId);
       return {};
+    },
+    async beginPasskeyMfa(req, ctx) {
+      return { optionsJson: await passkeys.beginSecondFactor(namespaceOf(ctx), req.mfaTicket) };
     },
   };
 }

@@ -104,6 +104,7 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     finishPasskeyLogin: () => ({ handle: "A".repeat(43), responseJson: "{}" }),
     listPasskeys: () => ({ userId: owner.id }),
     removePasskey: () => ({ userId: owner.id, passkeyId: `pk_${"0".repeat(24)}` }),
+    beginPasskeyMfa: () => ({ mfaTicket: "A".repeat(43) }),
   };
 
   const expectDenied = (answer: Answer, what: string) => {

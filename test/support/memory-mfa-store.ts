@@ -59,6 +59,8 @@ export class MemoryMfaStore implements MfaStore {
     }
     if (proof.kind === "recovery_code")
       return this.codes.get(key(namespace, userId))?.delete(proof.digest.toString("hex")) ?? false;
+    // This store keeps no passkeys: a verified passkey proof holds (the engines also check it still exists).
+    if (proof.kind === "passkey") return true;
     return false;
   }
 

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file users/v1/mfa.proto.
  */
 export const file_users_v1_mfa: GenFile = /*@__PURE__*/
-  fileDesc("ChJ1c2Vycy92MS9tZmEucHJvdG8SCHVzZXJzLnYxIiQKEUVucm9sbFRvdHBSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiMQoSRW5yb2xsVG90cFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRILCgN1cmkYAiABKAkiMwoSQ29uZmlybVRvdHBSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDAoEY29kZRgCIAEoCSItChNDb25maXJtVG90cFJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAEgAygJIksKEFZlcmlmeU1mYVJlcXVlc3QSEgoKbWZhX3RpY2tldBgBIAEoCRIMCgRjb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkiSgoSRGlzYWJsZVRvdHBSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDAoEY29kZRgCIAEoCRIVCg1yZWNvdmVyeV9jb2RlGAMgASgJIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiPwoeUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDAoEY29kZRgCIAEoCSI5Ch9SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1Jlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAEgAygJIiYKE0dldE1mYVN0YXR1c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJfChRHZXRNZmFTdGF0dXNSZXNwb25zZRIUCgx0b3RwX2VuYWJsZWQYASABKAgSFAoMdG90cF9wZW5kaW5nGAIgASgIEhsKE3JlY292ZXJ5X2NvZGVzX2xlZnQYAyABKAViBnByb3RvMw");
+  fileDesc("ChJ1c2Vycy92MS9tZmEucHJvdG8SCHVzZXJzLnYxIiQKEUVucm9sbFRvdHBSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiMQoSRW5yb2xsVG90cFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRILCgN1cmkYAiABKAkiMwoSQ29uZmlybVRvdHBSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDAoEY29kZRgCIAEoCSItChNDb25maXJtVG90cFJlc3BvbnNlEhYKDnJlY292ZXJ5X2NvZGVzGAEgAygJImoKEFZlcmlmeU1mYVJlcXVlc3QSEgoKbWZhX3RpY2tldBgBIAEoCRIMCgRjb2RlGAIgASgJEhUKDXJlY292ZXJ5X2NvZGUYAyABKAkSHQoVcGFzc2tleV9yZXNwb25zZV9qc29uGAQgASgJIkoKEkRpc2FibGVUb3RwUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEgwKBGNvZGUYAiABKAkSFQoNcmVjb3ZlcnlfY29kZRgDIAEoCSIVChNEaXNhYmxlVG90cFJlc3BvbnNlIj8KHlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEgwKBGNvZGUYAiABKAkiOQofUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSImChNHZXRNZmFTdGF0dXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiXwoUR2V0TWZhU3RhdHVzUmVzcG9uc2USFAoMdG90cF9lbmFibGVkGAEgASgIEhQKDHRvdHBfcGVuZGluZxgCIAEoCBIbChNyZWNvdmVyeV9jb2Rlc19sZWZ0GAMgASgFYgZwcm90bzM");
 
 /**
  * Start (or restart) a TOTP enrolment for a user.
@@ -145,6 +145,15 @@ export type VerifyMfaRequest = Message<"users.v1.VerifyMfaRequest"> & {
    * @generated from field: string recovery_code = 3;
    */
   recoveryCode: string;
+
+  /**
+   * A passkey's answer to BeginPasskeyMfa's options (the browser's
+   * AuthenticationResponseJSON, at most 32 KiB): the alternative to code and
+   * recovery_code.
+   *
+   * @generated from field: string passkey_response_json = 4;
+   */
+  passkeyResponseJson: string;
 };
 
 /**

@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file users/v1/passkeys.proto.
  */
 export const file_users_v1_passkeys: GenFile = /*@__PURE__*/
-  fileDesc("Chd1c2Vycy92MS9wYXNza2V5cy5wcm90bxIIdXNlcnMudjEicgoHUGFzc2tleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSEQoJbGFzdF91c2VkGAQgASgDEhIKCnRyYW5zcG9ydHMYBSADKAkSFQoNY3JlZGVudGlhbF9pZBgGIAEoCSIyCh9CZWdpblBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiOAogQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2USFAoMb3B0aW9uc19qc29uGAEgASgJIlgKIEZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFQoNcmVzcG9uc2VfanNvbhgCIAEoCRIMCgRuYW1lGAMgASgJIkcKIUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRIiCgdwYXNza2V5GAEgASgLMhEudXNlcnMudjEuUGFzc2tleSIaChhCZWdpblBhc3NrZXlMb2dpblJlcXVlc3QiQQoZQmVnaW5QYXNza2V5TG9naW5SZXNwb25zZRIUCgxvcHRpb25zX2pzb24YASABKAkSDgoGaGFuZGxlGAIgASgJIkIKGUZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QSDgoGaGFuZGxlGAEgASgJEhUKDXJlc3BvbnNlX2pzb24YAiABKAkiJgoTTGlzdFBhc3NrZXlzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIjsKFExpc3RQYXNza2V5c1Jlc3BvbnNlEiMKCHBhc3NrZXlzGAEgAygLMhEudXNlcnMudjEuUGFzc2tleSI7ChRSZW1vdmVQYXNza2V5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhIKCnBhc3NrZXlfaWQYAiABKAkiFwoVUmVtb3ZlUGFzc2tleVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Chd1c2Vycy92MS9wYXNza2V5cy5wcm90bxIIdXNlcnMudjEicgoHUGFzc2tleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSEQoJbGFzdF91c2VkGAQgASgDEhIKCnRyYW5zcG9ydHMYBSADKAkSFQoNY3JlZGVudGlhbF9pZBgGIAEoCSIyCh9CZWdpblBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiOAogQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVzcG9uc2USFAoMb3B0aW9uc19qc29uGAEgASgJIlgKIEZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFQoNcmVzcG9uc2VfanNvbhgCIAEoCRIMCgRuYW1lGAMgASgJIkcKIUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZRIiCgdwYXNza2V5GAEgASgLMhEudXNlcnMudjEuUGFzc2tleSIaChhCZWdpblBhc3NrZXlMb2dpblJlcXVlc3QiQQoZQmVnaW5QYXNza2V5TG9naW5SZXNwb25zZRIUCgxvcHRpb25zX2pzb24YASABKAkSDgoGaGFuZGxlGAIgASgJIkIKGUZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QSDgoGaGFuZGxlGAEgASgJEhUKDXJlc3BvbnNlX2pzb24YAiABKAkiJgoTTGlzdFBhc3NrZXlzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIjsKFExpc3RQYXNza2V5c1Jlc3BvbnNlEiMKCHBhc3NrZXlzGAEgAygLMhEudXNlcnMudjEuUGFzc2tleSI7ChRSZW1vdmVQYXNza2V5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhIKCnBhc3NrZXlfaWQYAiABKAkiFwoVUmVtb3ZlUGFzc2tleVJlc3BvbnNlIiwKFkJlZ2luUGFzc2tleU1mYVJlcXVlc3QSEgoKbWZhX3RpY2tldBgBIAEoCSIvChdCZWdpblBhc3NrZXlNZmFSZXNwb25zZRIUCgxvcHRpb25zX2pzb24YASABKAliBnByb3RvMw");
 
 /**
  * One of a user's passkeys. Nothing here is a secret.
@@ -333,4 +333,46 @@ export type RemovePasskeyResponse = Message<"users.v1.RemovePasskeyResponse"> & 
  */
 export const RemovePasskeyResponseSchema: GenMessage<RemovePasskeyResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_passkeys, 11);
+
+/**
+ * Begin a passkey ceremony as the second factor of a sign-in.
+ *
+ * @generated from message users.v1.BeginPasskeyMfaRequest
+ */
+export type BeginPasskeyMfaRequest = Message<"users.v1.BeginPasskeyMfaRequest"> & {
+  /**
+   * The mfa_ticket Login (or VerifyToken) answered.
+   *
+   * @generated from field: string mfa_ticket = 1;
+   */
+  mfaTicket: string;
+};
+
+/**
+ * Describes the message users.v1.BeginPasskeyMfaRequest.
+ * Use `create(BeginPasskeyMfaRequestSchema)` to create a new message.
+ */
+export const BeginPasskeyMfaRequestSchema: GenMessage<BeginPasskeyMfaRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_passkeys, 12);
+
+/**
+ * What to pass to navigator.credentials.get(); its answer goes to VerifyMfa's passkey_response_json.
+ *
+ * @generated from message users.v1.BeginPasskeyMfaResponse
+ */
+export type BeginPasskeyMfaResponse = Message<"users.v1.BeginPasskeyMfaResponse"> & {
+  /**
+   * PublicKeyCredentialRequestOptionsJSON: the ticket's user's passkeys only, user verification required.
+   *
+   * @generated from field: string options_json = 1;
+   */
+  optionsJson: string;
+};
+
+/**
+ * Describes the message users.v1.BeginPasskeyMfaResponse.
+ * Use `create(BeginPasskeyMfaResponseSchema)` to create a new message.
+ */
+export const BeginPasskeyMfaResponseSchema: GenMessage<BeginPasskeyMfaResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_passkeys, 13);
 

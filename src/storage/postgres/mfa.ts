@@ -25,6 +25,14 @@ async function spend(db: Queryable, namespace: string, userId: string, proof: Mf
   if (proof.kind === "recovery_code") {
     return (await run(db, MFA_SQL.spendRecoveryCode, { namespace, user_id: userId, digest: proof.digest })).count > 0;
   }
+  if (proof.kind === "passkey") {
+    const { rowCount } = await db.query("SELECT 1 FROM passkeys WHERE namespace = $1 AND user_id = $2 AND id = $3", [
+      namespace,
+      userId,
+      proof.passkeyId,
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
   return false;
 }
 

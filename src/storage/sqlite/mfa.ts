@@ -12,11 +12,13 @@ export function prepareMfa(db: Db) {
     [K in keyof typeof MFA_SQL]: ReturnType<Db["prepare"]>;
   };
 
+  const passkeyOfUser = db.prepare("SELECT 1 FROM passkeys WHERE namespace = ? AND user_id = ? AND id = ?");
   const spend = (namespace: string, userId: string, proof: MfaProof): boolean => {
     if (proof.kind === "totp")
       return s.spendStep.run({ namespace, user_id: userId, sealed: proof.sealedSecret, step: proof.step }).changes > 0;
     if (proof.kind === "recovery_code")
       return s.spendRecoveryCode.run({ namespace, user_id: userId, digest: proof.digest }).changes > 0;
+    if (proof.kind === "passkey") return passkeyOfUser.get(namespace, userId, proof.passkeyId) !== undefined;
     return false;
   };
   const storeCodes = (namespace: string, userId: string, digests: Buffer[]): void => {
