@@ -71,6 +71,8 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     // Ends the owner's sessions: the test signs the owner in again after each success.
     logoutAll: () => ({ userId: owner.id }),
     setPassword: () => ({ userId: "no-such-user", newPassword: "correct horse" }),
+    disableUser: () => ({ id: "no-such-user" }),
+    enableUser: () => ({ id: "no-such-user" }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),

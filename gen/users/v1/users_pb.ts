@@ -15,15 +15,13 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { LogoutAllRequestSchema, LogoutAllResponseSchema, SetPasswordRequestSchema, SetPasswordResponseSchema } from "./accounts_pb.js";
-import { file_users_v1_accounts } from "./accounts_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi4AEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI/CgtTZXNzaW9uSW5mbxIOCgZoYW5kbGUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIPCgdleHBpcmVzGAMgASgDIj8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUudXNlcnMudjEuU2Vzc2lvbkluZm8iOQoVUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDwoHaGFuZGxlcxgCIAMoCSIpChZSZXZva2VTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMimwEKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSDQoFZW1haWwYASABKAkSDwoHc3ViamVjdBgCIAEoCRIUCgx0ZXh0X2NvbnRlbnQYAyABKAkSFAoMcmVkaXJlY3RfdXJsGAQgASgJEhwKFGZhaWx1cmVfcmVkaXJlY3RfdXJsGAUgASgJEhEKCWZyb21fbmFtZRgGIAEoCSIfCh1TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiFQoTVmVyaWZ5RW1haWxSZXNwb25zZSJACgtMaXN0UmVxdWVzdBIOCgZvZmZzZXQYASABKAMSDQoFbGltaXQYAiABKAMSEgoKcGFnZV90b2tlbhgDIAEoCSJGCgxMaXN0UmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKNCQoFVXNlcnMSPQoGQ3JlYXRlEhcudXNlcnMudjEuQ3JlYXRlUmVxdWVzdBoYLnVzZXJzLnYxLkNyZWF0ZVJlc3BvbnNlIgASNwoEUmVhZBIVLnVzZXJzLnYxLlJlYWRSZXF1ZXN0GhYudXNlcnMudjEuUmVhZFJlc3BvbnNlIgASPQoGVXBkYXRlEhcudXNlcnMudjEuVXBkYXRlUmVxdWVzdBoYLnVzZXJzLnYxLlVwZGF0ZVJlc3BvbnNlIgASPQoGRGVsZXRlEhcudXNlcnMudjEuRGVsZXRlUmVxdWVzdBoYLnVzZXJzLnYxLkRlbGV0ZVJlc3BvbnNlIgASPQoGU2VhcmNoEhcudXNlcnMudjEuU2VhcmNoUmVxdWVzdBoYLnVzZXJzLnYxLlNlYXJjaFJlc3BvbnNlIgASVQoOVXBkYXRlUGFzc3dvcmQSHy51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlcXVlc3QaIC51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlc3BvbnNlIgASOgoFTG9naW4SFi51c2Vycy52MS5Mb2dpblJlcXVlc3QaFy51c2Vycy52MS5Mb2dpblJlc3BvbnNlIgASPQoGTG9nb3V0EhcudXNlcnMudjEuTG9nb3V0UmVxdWVzdBoYLnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlIgASTAoLUmVhZFNlc3Npb24SHC51c2Vycy52MS5SZWFkU2Vzc2lvblJlcXVlc3QaHS51c2Vycy52MS5SZWFkU2Vzc2lvblJlc3BvbnNlIgASTwoMTGlzdFNlc3Npb25zEh0udXNlcnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgASVQoOUmV2b2tlU2Vzc2lvbnMSHy51c2Vycy52MS5SZXZva2VTZXNzaW9uc1JlcXVlc3QaIC51c2Vycy52MS5SZXZva2VTZXNzaW9uc1Jlc3BvbnNlIgASagoVU2VuZFZlcmlmaWNhdGlvbkVtYWlsEiYudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBonLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIgASTAoLVmVyaWZ5RW1haWwSHC51c2Vycy52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIgASNwoETGlzdBIVLnVzZXJzLnYxLkxpc3RSZXF1ZXN0GhYudXNlcnMudjEuTGlzdFJlc3BvbnNlIgASRgoJTG9nb3V0QWxsEhoudXNlcnMudjEuTG9nb3V0QWxsUmVxdWVzdBobLnVzZXJzLnYxLkxvZ291dEFsbFJlc3BvbnNlIgASTAoLU2V0UGFzc3dvcmQSHC51c2Vycy52MS5TZXRQYXNzd29yZFJlcXVlc3QaHS51c2Vycy52MS5TZXRQYXNzd29yZFJlc3BvbnNlIgBiBnByb3RvMw", [file_users_v1_accounts]);
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi8gEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRIQCghkaXNhYmxlZBgJIAEoCBouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI/CgtTZXNzaW9uSW5mbxIOCgZoYW5kbGUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIPCgdleHBpcmVzGAMgASgDIj8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUudXNlcnMudjEuU2Vzc2lvbkluZm8iOQoVUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDwoHaGFuZGxlcxgCIAMoCSIpChZSZXZva2VTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMimwEKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSDQoFZW1haWwYASABKAkSDwoHc3ViamVjdBgCIAEoCRIUCgx0ZXh0X2NvbnRlbnQYAyABKAkSFAoMcmVkaXJlY3RfdXJsGAQgASgJEhwKFGZhaWx1cmVfcmVkaXJlY3RfdXJsGAUgASgJEhEKCWZyb21fbmFtZRgGIAEoCSIfCh1TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiFQoTVmVyaWZ5RW1haWxSZXNwb25zZSJACgtMaXN0UmVxdWVzdBIOCgZvZmZzZXQYASABKAMSDQoFbGltaXQYAiABKAMSEgoKcGFnZV90b2tlbhgDIAEoCSJGCgxMaXN0UmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChBMb2dvdXRBbGxSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiJAoRTG9nb3V0QWxsUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoAyI7ChJTZXRQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiFQoTU2V0UGFzc3dvcmRSZXNwb25zZSIgChJEaXNhYmxlVXNlclJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGlzYWJsZVVzZXJSZXNwb25zZSIfChFFbmFibGVVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSIUChJFbmFibGVVc2VyUmVzcG9uc2UypgoKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAEjcKBExpc3QSFS51c2Vycy52MS5MaXN0UmVxdWVzdBoWLnVzZXJzLnYxLkxpc3RSZXNwb25zZSIAEkYKCUxvZ291dEFsbBIaLnVzZXJzLnYxLkxvZ291dEFsbFJlcXVlc3QaGy51c2Vycy52MS5Mb2dvdXRBbGxSZXNwb25zZSIAEkwKC1NldFBhc3N3b3JkEhwudXNlcnMudjEuU2V0UGFzc3dvcmRSZXF1ZXN0Gh0udXNlcnMudjEuU2V0UGFzc3dvcmRSZXNwb25zZSIAEkwKC0Rpc2FibGVVc2VyEhwudXNlcnMudjEuRGlzYWJsZVVzZXJSZXF1ZXN0Gh0udXNlcnMudjEuRGlzYWJsZVVzZXJSZXNwb25zZSIAEkkKCkVuYWJsZVVzZXISGy51c2Vycy52MS5FbmFibGVVc2VyUmVxdWVzdBocLnVzZXJzLnYxLkVuYWJsZVVzZXJSZXNwb25zZSIAYgZwcm90bzM");
 
 /**
  * A user account. The password is never part of it.
@@ -93,6 +91,14 @@ export type User = Message<"users.v1.User"> & {
    * @generated from field: map<string, string> profile = 8;
    */
   profile: { [key: string]: string };
+
+  /**
+   * Whether the account is disabled (DisableUser): it cannot sign in or use
+   * any flow until EnableUser.
+   *
+   * @generated from field: bool disabled = 9;
+   */
+  disabled: boolean;
 };
 
 /**
@@ -943,6 +949,163 @@ export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 30);
 
 /**
+ * End every session of a user.
+ *
+ * @generated from message users.v1.LogoutAllRequest
+ */
+export type LogoutAllRequest = Message<"users.v1.LogoutAllRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message users.v1.LogoutAllRequest.
+ * Use `create(LogoutAllRequestSchema)` to create a new message.
+ */
+export const LogoutAllRequestSchema: GenMessage<LogoutAllRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 31);
+
+/**
+ * The result of LogoutAll.
+ *
+ * @generated from message users.v1.LogoutAllResponse
+ */
+export type LogoutAllResponse = Message<"users.v1.LogoutAllResponse"> & {
+  /**
+   * How many sessions were ended.
+   *
+   * @generated from field: int64 revoked = 1;
+   */
+  revoked: bigint;
+};
+
+/**
+ * Describes the message users.v1.LogoutAllResponse.
+ * Use `create(LogoutAllResponseSchema)` to create a new message.
+ */
+export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 32);
+
+/**
+ * Set a user's password without the current one (an administrator's reset).
+ *
+ * @generated from message users.v1.SetPasswordRequest
+ */
+export type SetPasswordRequest = Message<"users.v1.SetPasswordRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The new password (same policy as Create).
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message users.v1.SetPasswordRequest.
+ * Use `create(SetPasswordRequestSchema)` to create a new message.
+ */
+export const SetPasswordRequestSchema: GenMessage<SetPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 33);
+
+/**
+ * The result of SetPassword: empty. Every session of the user has ended.
+ *
+ * @generated from message users.v1.SetPasswordResponse
+ */
+export type SetPasswordResponse = Message<"users.v1.SetPasswordResponse"> & {
+};
+
+/**
+ * Describes the message users.v1.SetPasswordResponse.
+ * Use `create(SetPasswordResponseSchema)` to create a new message.
+ */
+export const SetPasswordResponseSchema: GenMessage<SetPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 34);
+
+/**
+ * Disable a user's account.
+ *
+ * @generated from message users.v1.DisableUserRequest
+ */
+export type DisableUserRequest = Message<"users.v1.DisableUserRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message users.v1.DisableUserRequest.
+ * Use `create(DisableUserRequestSchema)` to create a new message.
+ */
+export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 35);
+
+/**
+ * The result of DisableUser: empty. Every session of the user has ended.
+ *
+ * @generated from message users.v1.DisableUserResponse
+ */
+export type DisableUserResponse = Message<"users.v1.DisableUserResponse"> & {
+};
+
+/**
+ * Describes the message users.v1.DisableUserResponse.
+ * Use `create(DisableUserResponseSchema)` to create a new message.
+ */
+export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 36);
+
+/**
+ * Enable a disabled account again.
+ *
+ * @generated from message users.v1.EnableUserRequest
+ */
+export type EnableUserRequest = Message<"users.v1.EnableUserRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message users.v1.EnableUserRequest.
+ * Use `create(EnableUserRequestSchema)` to create a new message.
+ */
+export const EnableUserRequestSchema: GenMessage<EnableUserRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 37);
+
+/**
+ * The result of EnableUser: empty.
+ *
+ * @generated from message users.v1.EnableUserResponse
+ */
+export type EnableUserResponse = Message<"users.v1.EnableUserResponse"> & {
+};
+
+/**
+ * Describes the message users.v1.EnableUserResponse.
+ * Use `create(EnableUserResponseSchema)` to create a new message.
+ */
+export const EnableUserResponseSchema: GenMessage<EnableUserResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 38);
+
+/**
  * Users manages the accounts of one namespace and signs them in.
  *
  * buf:lint:ignore SERVICE_SUFFIX
@@ -1147,6 +1310,31 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof SetPasswordRequestSchema;
     output: typeof SetPasswordResponseSchema;
+  },
+  /**
+   * Disable an account (service and admin keys only): every session of the
+   * user ends at once; Login with the right password answers
+   * PERMISSION_DENIED "this account is disabled" (a wrong one stays
+   * "invalid credentials"); no verification mail is sent to it and its links
+   * stop working. Idempotent. Errors: INVALID_ARGUMENT, NOT_FOUND.
+   *
+   * @generated from rpc users.v1.Users.DisableUser
+   */
+  disableUser: {
+    methodKind: "unary";
+    input: typeof DisableUserRequestSchema;
+    output: typeof DisableUserResponseSchema;
+  },
+  /**
+   * Enable a disabled account again (service and admin keys only); the user
+   * signs in anew. Idempotent. Errors: INVALID_ARGUMENT, NOT_FOUND.
+   *
+   * @generated from rpc users.v1.Users.EnableUser
+   */
+  enableUser: {
+    methodKind: "unary";
+    input: typeof EnableUserRequestSchema;
+    output: typeof EnableUserResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);

@@ -14,7 +14,7 @@ export async function issueMailToken(db: Queryable, token: NewMailToken, message
     `WITH token AS (
        INSERT INTO mail_tokens (namespace, purpose, user_id, digest, email, created_ms, expires_ms,
          redirect_url, failure_redirect_url)
-       SELECT $1, $2, id, $3, email, $4, $5, $6, $7 FROM users WHERE namespace = $1 AND email = $8
+       SELECT $1, $2, id, $3, email, $4, $5, $6, $7 FROM users WHERE namespace = $1 AND email = $8 AND disabled_ms = 0
        ON CONFLICT (namespace, purpose, user_id) DO UPDATE SET
          digest = excluded.digest, email = excluded.email, created_ms = excluded.created_ms,
          expires_ms = excluded.expires_ms, spent_ms = 0, attempts = 0,
@@ -56,7 +56,8 @@ export function verifyEmailToken(
     ).rows[0];
     if (spent) {
       const { rows } = await tx.query<UserRecord>(
-        `UPDATE users SET verified_ms = $4 WHERE namespace = $1 AND id = $2 AND email = $3 RETURNING ${USER_COLUMNS}`,
+        `UPDATE users SET verified_ms = $4
+         WHERE namespace = $1 AND id = $2 AND email = $3 AND disabled_ms = 0 RETURNING ${USER_COLUMNS}`,
         [spent.namespace, spent.user_id, spent.email, nowMs],
       );
       if (rows[0]) return { verified: true, user: toUser(rows[0]), redirectUrl: spent.redirect_url };

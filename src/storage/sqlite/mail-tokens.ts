@@ -16,7 +16,7 @@ export function prepareMailTokens(db: Db) {
     `INSERT INTO mail_tokens (namespace, purpose, user_id, digest, email, created_ms, expires_ms,
        redirect_url, failure_redirect_url)
      SELECT @namespace, @purpose, id, @digest, email, @created_ms, @expires_ms, @redirect_url, @failure_redirect_url
-       FROM users WHERE namespace = @namespace AND email = @email
+       FROM users WHERE namespace = @namespace AND email = @email AND disabled_ms = 0
      ON CONFLICT (namespace, purpose, user_id) DO UPDATE SET
        digest = excluded.digest, email = excluded.email, created_ms = excluded.created_ms,
        expires_ms = excluded.expires_ms, spent_ms = 0, attempts = 0,
@@ -32,7 +32,8 @@ export function prepareMailTokens(db: Db) {
      RETURNING namespace, user_id, email, redirect_url`,
   );
   const markVerified = db.prepare(
-    `UPDATE users SET verified_ms = @now WHERE namespace = @namespace AND id = @id AND email = @email
+    `UPDATE users SET verified_ms = @now
+     WHERE namespace = @namespace AND id = @id AND email = @email AND disabled_ms = 0
      RETURNING ${USER_COLUMNS}`,
   );
   const failureUrl = db.prepare(
