@@ -2,6 +2,7 @@
 // their own processes, then measure each floor and the call it bounds one
 // right after the other (so both see the same machine), the mixed load and the
 // RSS soak. Load generators are child processes too.
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -79,6 +80,13 @@ export async function runEngine(
   }
 }
 
+/** A key file for the run (required with PostgreSQL; SQLite would make its own beside the database). */
+function benchEncryptionKeyFile(): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "users-bench-")), "encryption-keys");
+  fs.writeFileSync(file, `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+  return file;
+}
+
 async function startServers(target: EngineTarget, options: BenchOptions, profileDir: string): Promise<Servers> {
   const port = await freePort();
   // Every server is profiled alike, so the service's profile can be read against its floors'.
@@ -92,6 +100,7 @@ async function startServers(target: EngineTarget, options: BenchOptions, profile
       PORT: String(port),
       HOST: "127.0.0.1",
       DATABASE_URL: target.databaseUrl,
+      ENCRYPTION_KEY_FILE: benchEncryptionKeyFile(),
       BCRYPT_COST: String(options.bcryptCost),
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
     },

@@ -9,7 +9,8 @@ import { createSecureContext } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KeysService as KeysRpc } from "../gen/users/v1/keys_pb.js";
 import { Users } from "../gen/users/v1/users_pb.js";
-import type { Config } from "./config/config.js";
+import { type Config, ConfigError } from "./config/config.js";
+import { EncryptionKeyFileError, loadSecretBox } from "./files/encryption-key-file.js";
 import { mailTransport } from "./mail/delivery.js";
 import { OutboxSender } from "./mail/outbox-sender.js";
 import { logCalls } from "./observability/call-log.js";
@@ -19,11 +20,14 @@ import { watchOutbox } from "./observability/mail-metrics.js";
 import { Metrics } from "./observability/metrics.js";
 import { logRefusals } from "./observability/refusal-log.js";
 import { timedRepository } from "./observability/timed-repository.js";
+import { countTokens } from "./observability/token-metrics.js";
 import { buildServices } from "./service/build-services.js";
 import type { KeysService } from "./service/keys.js";
 import type { BcryptHasher } from "./service/password-hasher.js";
 import type { PasswordsService } from "./service/passwords.js";
+import type { SecretBox } from "./service/secret-box.js";
 import type { SessionsService } from "./service/sessions.js";
+import { type SigningKeyRing, SigningKeyUnreadable } from "./service/signing-keys.js";
 import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
@@ -41,6 +45,7 @@ import { probeRoutes } from "./transport/probe-routes.js";
 import { registerReflection } from "./transport/reflection-routes.js";
 import { createRpcHandler } from "./transport/rpc-adapter.js";
 import { verifyEmailRoute } from "./transport/verify-email-route.js";
+import { wellKnownRoutes } from "./transport/well-known-routes.js";
 
 export interface Server {
   readonly config: Config;
@@ -69,11 +74,39 @@ export interface ServerOptions {
 
 const SWEEP_INTERVAL_MS = 60_000;
 
+/** Loads (on first start, makes) the signing keys; one the encryption keys cannot open stops the start. */
+async function startSigningKeys(ring: SigningKeyRing, repo: Repository): Promise<void> {
+  try {
+    await ring.start();
+  } catch (err) {
+    await repo.close().catch(() => undefined);
+    if (err instanceof SigningKeyUnreadable) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
+
+/** The encryption keys, or a start-up refusal naming ENCRYPTION_KEY_FILE. */
+function openSecretBox(config: Config, logger: Logger): SecretBox {
+  try {
+    const { box, file, created } = loadSecretBox(config);
+    if (created)
+      logger.warn(
+        { file },
+        "encryption keys created: back this file up with the database (it is needed to read secrets stored there)",
+      );
+    return box;
+  } catch (err) {
+    if (err instanceof EncryptionKeyFileError) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
+
 export async function createServer(config: Config, options: ServerOptions): Promise<Server> {
   const { logger } = options;
   const now = options.now ?? Date.now;
   let listener: Listener | undefined;
   const metrics = new Metrics({ openConnections: () => listener?.connections ?? 0 });
+  const secrets = openSecretBox(config, logger);
   const engine = await openRepository(config);
   const repo = timedRepository(engine, (operation, seconds) => metrics.observeDb(engine.engine, operation, seconds));
   const health = new HealthMonitor(repo);
@@ -102,12 +135,27 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     hashTiming: metrics,
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
+    secrets,
+    // An admin's way out for a locked-out user is recorded (docs/mfa.md).
+    onMfaAdminRemoval: (removal) =>
+      logger.warn(
+        { namespace: removal.namespace, user_id: removal.userId, key_id: removal.keyId, role: removal.role },
+        "second factor removed without a code (admin removal)",
+      ),
+    warn: (fields, message) => logger.warn(fields, message),
+    onTokenIssued: countTokens(metrics.registry),
   });
+  await startSigningKeys(services.signingKeys, repo);
   const { hasher, keys, users, sessions, passwords } = services;
   metrics.watchHashQueue(hasher.queue);
   void hasher.prepare();
 
-  const observe = observeInterceptor([logCalls(logger), metrics.observeCall, ...(options.observers ?? [])]);
+  const callLog = logCalls(logger, {
+    mode: config.logCalls,
+    perSecond: config.logCallsPerSecond,
+    slowMs: config.logSlowCallMs,
+  });
+  const observe = observeInterceptor([callLog, metrics.observeCall, ...(options.observers ?? [])]);
   const routes = (router: ConnectRouter) => {
     registerApi(router, services, observe);
     // Probes and schema discovery need no API key.
@@ -128,7 +176,17 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },
-    routes: [...probeRoutes(health, metrics), consoleRoute(), verifyEmailRoute(services.verification, logger)],
+    routes: [
+      ...probeRoutes(health, metrics),
+      consoleRoute(),
+      verifyEmailRoute(services.verification, logger),
+      ...wellKnownRoutes({
+        ring: services.signingKeys,
+        now,
+        issuer: config.publicUrl,
+        jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+      }),
+    ],
     before: createCors({ origins: config.corsOrigins, appliesTo: (path) => isRpcPath(path) || isM3oPath(path) }),
   });
   const logRefusal = logRefusals(logger);
@@ -137,9 +195,10 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     {
       maxHeaderBytes: 16 * 1024,
       maxConcurrentStreams: 100,
-      keepAliveTimeoutMs: 65_000,
-      headersTimeoutMs: 30_000,
-      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutSeconds * 1000,
+      h2IdleTimeoutMs: config.http2IdleTimeoutSeconds * 1000,
+      headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       ...(config.tlsCertFile ? { tls: await readTlsFiles(config) } : {}),
@@ -174,6 +233,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       const address = await server.listen(config.port, config.host);
       health.start();
       stopSweeper = startSweeper(repo, now, SWEEP_INTERVAL_MS, (err) => logger.warn({ err }, "sweep failed"));
+      services.signingKeys.startReloading((err) => logger.warn({ err }, "signing keys reload failed"));
       mailSender.start();
       return address;
     },
@@ -184,6 +244,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     close() {
       closing ??= (async () => {
         stopSweeper?.();
+        services.signingKeys.stop();
         // Probes turn NOT_SERVING first, so load balancers stop sending traffic.
         health.drain();
         await server.close(config.shutdownTimeoutSeconds * 1000);

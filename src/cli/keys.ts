@@ -2,9 +2,9 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/config.js";
+import { replacePrivateFile } from "../files/private-file.js";
 import { KeysService, keyExportLine, parseKeyExportLine } from "../service/keys.js";
 import { openRepository } from "../storage/open.js";
-import { replacePrivateFile } from "./private-file.js";
 import { UsageError } from "./usage.js";
 
 export async function keysCommand(config: Config, args: string[], out: NodeJS.WritableStream): Promise<void> {

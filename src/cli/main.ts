@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger } from "../observability/logger.js";
 import { ServiceError } from "../service/errors.js";
 import { openRepository } from "../storage/open.js";
+import { encryptionKeysCommand } from "./encryption-keys.js";
 import { keysCommand } from "./keys.js";
 import { serve } from "./serve.js";
 import { helpText, UsageError } from "./usage.js";
@@ -20,6 +21,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    // Needs no configuration: it makes the file a configuration then names.
+    if (command === "encryption-keys") {
+      encryptionKeysCommand(args, process.stdout);
+      return 0;
+    }
     const config = loadConfig();
     switch (command) {
       case "serve":

@@ -2,10 +2,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Config, describeConfig } from "../config/config.js";
+import { createExclusivePrivateFile } from "../files/private-file.js";
 import type { Logger } from "../observability/logger.js";
 import { createServer, type Server } from "../server.js";
 import { parseDatabaseUrl } from "../storage/database-url.js";
-import { createExclusivePrivateFile } from "./private-file.js";
 import { packageVersion } from "./version.js";
 
 export async function serve(

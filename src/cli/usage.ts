@@ -33,6 +33,8 @@ Usage:
   users-service users export [FILE]           export every user with its hash as JSON lines (default stdout)
   users-service keys export [FILE]            export API keys (digests only) as JSON lines
   users-service keys import FILE              import API keys exported from another database
+  users-service encryption-keys new FILE     make the encryption key file (mode 0600), or add a new
+                                              sealing key at its top (rotation); see ENCRYPTION_KEY_FILE
   users-service --help | --version
 
 Configuration (environment variables):

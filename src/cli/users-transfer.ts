@@ -7,6 +7,7 @@ import readline from "node:readline";
 import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/config.js";
+import { replacePrivateFile } from "../files/private-file.js";
 import { ServiceError } from "../service/errors.js";
 import { MAX_IMPORT_COST } from "../service/imported-hash.js";
 import { BcryptHasher } from "../service/password-hasher.js";
@@ -14,7 +15,6 @@ import { exportLine, parseImportedUser } from "../service/user-import.js";
 import { WorkQueue } from "../service/work-queue.js";
 import { openRepository } from "../storage/open.js";
 import type { Repository, UserExport } from "../storage/repository.js";
-import { replacePrivateFile } from "./private-file.js";
 import { Progress } from "./progress.js";
 import { UsageError } from "./usage.js";
 

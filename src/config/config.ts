@@ -2,6 +2,7 @@
 // typed object. A bad value stops the start with a message naming the variable
 // and its rule; it is never silently replaced by a default.
 import os from "node:os";
+import { checkRelyingParty } from "./passkey-settings.js";
 import { SETTINGS, type SettingValues } from "./settings.js";
 
 export type Config = SettingValues;
@@ -40,6 +41,10 @@ function crossCheck(config: Config, problems: string[]): void {
   }
   if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
     problems.push("TLS_CERT_FILE, TLS_KEY_FILE: set both (TLS) or neither (cleartext)");
+  }
+  checkRelyingParty(config, problems);
+  if (config.httpRequestTimeoutSeconds < config.httpHeadersTimeoutSeconds) {
+    problems.push("HTTP_REQUEST_TIMEOUT_SECONDS: must be at least HTTP_HEADERS_TIMEOUT_SECONDS");
   }
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (config.hashConcurrency > Math.max(threads, os.availableParallelism())) {

@@ -10,6 +10,7 @@ import {
   parseOrigin,
   parseSmtpUrl,
 } from "./parsers.js";
+import { PASSKEY_SETTINGS } from "./passkey-settings.js";
 
 /** DATABASE_URL query parameters shown as they are in the start-up log; every other value is masked. */
 const SHOWN_URL_PARAMETERS = new Set([
@@ -134,6 +135,13 @@ const SETTING_MAP = {
     describe:
       "Where the first start writes its admin key when stdout is not a terminal (mode 0600, never over an existing file). Empty: admin-key beside the SQLite database, or ./admin-key with PostgreSQL.",
     parse: (text) => text,
+  }),
+  encryptionKeyFile: define({
+    env: "ENCRYPTION_KEY_FILE",
+    default: "",
+    describe:
+      "File of the keys that encrypt secrets at rest (signing keys, TOTP secrets): mode 0600, one base64 key per line, the first seals. Empty: encryption-keys beside the SQLite database, made on first start. Required with PostgreSQL (every replica shares it); make one with `users-service encryption-keys new FILE`.",
+    parse: parsePath,
   }),
   publicSignupOffNamespaces: define({
     env: "PUBLIC_SIGNUP_OFF_NAMESPACES",
@@ -336,11 +344,108 @@ const SETTING_MAP = {
     describe: "How long an email verification link works (default 24 hours).",
     parse: parseDurationSeconds(60, 7 * 86400),
   }),
+  // Second factors (docs/mfa.md)
+  totpIssuer: define({
+    env: "TOTP_ISSUER",
+    default: "users",
+    describe:
+      "The issuer an authenticator app shows beside a TOTP account (in EnrollTotp's otpauth:// URI). 1-64 printable characters, no colon.",
+    parse: (text) => {
+      // Printable ASCII and beyond, no colon (it separates issuer and label in the URI).
+      if (text.length > 64 || !/^[^:]+$/u.test(text) || [...text].some((c) => c.charCodeAt(0) < 0x20 || c === "\x7f"))
+        throw new Error("must be 1-64 printable characters, without ':'");
+      return text;
+    },
+  }),
+  // ---- Account recovery (docs/mail.md) ----
+  passwordResetMaxTtlSeconds: define({
+    env: "PASSWORD_RESET_MAX_TTL_SECONDS",
+    default: "3600",
+    describe:
+      "The longest a password reset code works: a longer `expiration` is cut to it (the default expiration is 1800 seconds, or this if shorter).",
+    parse: parseDurationSeconds(60, 86400),
+  }),
+  magicLinkTtlSeconds: define({
+    env: "MAGIC_LINK_TTL_SECONDS",
+    default: "600",
+    describe: "How long a magic sign-in link works (default 10 minutes).",
+    parse: parseDurationSeconds(60, 3600),
+  }),
+  // Access tokens (docs/tokens.md)
+  accessTokenTtlSeconds: define({
+    env: "ACCESS_TOKEN_TTL_SECONDS",
+    default: "300",
+    describe:
+      "How long an access token from CreateToken is valid (never past its session's end). A revoked session's tokens stay valid this long.",
+    parse: parseDurationSeconds(10, 86400),
+  }),
+  jwksMaxAgeSeconds: define({
+    env: "JWKS_MAX_AGE_SECONDS",
+    default: "300",
+    describe:
+      "Cache-Control max-age of /.well-known/jwks.json. A rotated key is published this long (plus SIGNING_KEY_RELOAD_SECONDS and 60 s) before it signs.",
+    parse: parseDurationSeconds(0, 86400),
+  }),
+  signingKeyReloadSeconds: define({
+    env: "SIGNING_KEY_RELOAD_SECONDS",
+    default: "30",
+    describe: "How often each replica reads the signing keys from the database (picks up `signing-keys rotate`).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
   logLevel: define({
     env: "LOG_LEVEL",
     default: "info",
     describe: "Log level: fatal, error, warn, info, debug, trace or silent.",
     parse: parseEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
+  }),
+  // --- HTTP timeouts (issue 12) ---
+  httpHeadersTimeoutSeconds: define({
+    env: "HTTP_HEADERS_TIMEOUT_SECONDS",
+    default: "30",
+    describe:
+      "Time a client has to send a request's headers (HTTP/1.1; also a TLS handshake and a new connection's first bytes); past it: 408 and the connection is closed (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpRequestTimeoutSeconds: define({
+    env: "HTTP_REQUEST_TIMEOUT_SECONDS",
+    default: "60",
+    describe:
+      "Time a client has to send a whole request, body included (HTTP/1.1: 408 and the connection is closed; HTTP/2: the stream is reset). At least HTTP_HEADERS_TIMEOUT_SECONDS (1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  httpKeepAliveTimeoutSeconds: define({
+    env: "HTTP_KEEP_ALIVE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an idle HTTP/1.1 keep-alive connection is kept open for a next request (longer than a load balancer's idle timeout; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  http2IdleTimeoutSeconds: define({
+    env: "HTTP2_IDLE_TIMEOUT_SECONDS",
+    default: "65",
+    describe:
+      "How long an HTTP/2 connection with no open stream and no frame is kept open (an open stream, such as a health Watch, keeps it; 1–3600 s).",
+    parse: parseDurationSeconds(1, 3600),
+  }),
+  // --- Call log sampling (issue 12's speed work) ---
+  logCalls: define({
+    env: "LOG_CALLS",
+    default: "sample",
+    describe:
+      "Which finished calls get a log line: all; errors (failed or slow calls only); sample (every failed or slow call, and successful ones up to LOG_CALLS_PER_SECOND a second, the rest counted in the next line's unlogged_calls). Metrics count every call whatever this says.",
+    parse: parseEnum(["all", "errors", "sample"] as const),
+  }),
+  logCallsPerSecond: define({
+    env: "LOG_CALLS_PER_SECOND",
+    default: "100",
+    describe: "With LOG_CALLS=sample: successful calls logged per second at most (1–1000000).",
+    parse: parseInteger(1, 1_000_000),
+  }),
+  logSlowCallMs: define({
+    env: "LOG_SLOW_CALL_MS",
+    default: "1000",
+    describe: "A call that takes at least this long (ms) is logged whatever LOG_CALLS says (1–3600000).",
+    parse: parseInteger(1, 3_600_000),
   }),
   shutdownTimeoutSeconds: define({
     env: "SHUTDOWN_TIMEOUT_SECONDS",
@@ -348,6 +453,7 @@ const SETTING_MAP = {
     describe: "On SIGTERM/SIGINT: how long in-flight calls may take to finish before the process exits.",
     parse: parseDurationSeconds(0, 600),
   }),
+  ...PASSKEY_SETTINGS,
 };
 
 type SettingMap = typeof SETTING_MAP;

@@ -66,6 +66,9 @@ export class OutboxSender {
     const batch = await store.claimMail(this.owner, now(), this.deps.leaseMs ?? 120_000, this.deps.batchSize ?? 10);
     for (const message of batch) {
       try {
+        // A Send* call queued it for an address it did not look up: the
+        // token is stored for that address's user now, or the mail dropped.
+        if (message.token && (await store.bindMailToken(message, this.owner)) !== "bound") continue;
         await transport.send({
           id: message.id,
           to: message.recipient,

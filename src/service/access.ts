@@ -57,8 +57,31 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   // The token in the mail is the proof; the answer is the same for any email.
   sendVerificationEmail: { roles: ANYONE, publicProof: "sends-mail" },
   verifyEmail: { roles: ANYONE, publicProof: "in-request" },
+  // Account recovery: the code or link in the mail is the proof.
+  sendPasswordResetEmail: { roles: ANYONE, publicProof: "sends-mail" },
+  resetPassword: { roles: ANYONE, publicProof: "in-request" },
+  sendMagicLink: { roles: ANYONE, publicProof: "sends-mail" },
+  verifyToken: { roles: ANYONE, publicProof: "in-request" },
+  // The session id in the request is the proof: whoever holds it may have its token.
+  createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Second factors (docs/mfa.md): a public key acts only for the user of its
+  // session; DisableTotp then also needs a code (checked in MfaService). The
+  // mfa_ticket is VerifyMfa's proof.
+  enrollTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  confirmTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  verifyMfa: { roles: ANYONE, publicProof: "in-request" },
+  disableTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  regenerateRecoveryCodes: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  getMfaStatus: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.
+  beginPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  finishPasskeyRegistration: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  beginPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
+  finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
+  listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   // Accounts: every user of the namespace, and administrators' actions.
   list: { roles: TRUSTED },
   logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },

@@ -38,6 +38,8 @@ export interface ReasonParams {
   rpc?: string;
   /** What a rate limit counts over ("with this API key", "in this namespace"). */
   scope?: string;
+  /** A count a limit allows (passkeys per user). */
+  max?: number;
 }
 
 interface ReasonSpec {
@@ -85,7 +87,7 @@ export const REASONS = {
   },
   TOKEN_INVALID: {
     code: "invalid_argument",
-    when: "a verification token that is unknown, used or expired (which one is never said)",
+    when: "a verification token or password reset code that is unknown, used, voided or expired, or a reset for an unknown email (which one is never said)",
     message: () => "invalid or expired",
   },
   PAGE_TOKEN_INVALID: {
@@ -201,6 +203,32 @@ export const REASONS = {
     when: "another UpdatePassword changed the password meanwhile; retry",
     message: () => "the password was changed by another request meanwhile; retry",
   },
+  // Second factors (docs/mfa.md)
+  MFA_CODE_INVALID: {
+    code: "unauthenticated",
+    when: "a TOTP code or recovery code that is wrong, already used, or for a factor the user does not have",
+    message: () => "invalid code",
+  },
+  MFA_TICKET_INVALID: {
+    code: "unauthenticated",
+    when: "an mfa_ticket that is unknown, used, expired or dead after 5 wrong codes (which one is never said); sign in again",
+    message: () => "invalid or expired mfa_ticket; sign in again",
+  },
+  TOTP_ALREADY_ENABLED: {
+    code: "failed_precondition",
+    when: "EnrollTotp or ConfirmTotp for a user whose TOTP is already on (DisableTotp first)",
+    message: () => "TOTP is already enabled for this user",
+  },
+  TOTP_NOT_PENDING: {
+    code: "failed_precondition",
+    when: "ConfirmTotp with no pending enrolment (EnrollTotp first)",
+    message: () => "no pending TOTP enrolment for this user; call EnrollTotp first",
+  },
+  TOTP_NOT_ENABLED: {
+    code: "failed_precondition",
+    when: "DisableTotp or RegenerateRecoveryCodes for a user without confirmed TOTP",
+    message: () => "TOTP is not enabled for this user",
+  },
   DATABASE_UNAVAILABLE: {
     code: "unavailable",
     when: "the database is unreachable; retry",
@@ -210,6 +238,37 @@ export const REASONS = {
     code: "deadline_exceeded",
     when: "the database did not answer in time (a lock held too long); retry",
     message: () => "the database did not answer in time; retry",
+  },
+  // Passkeys (WebAuthn): docs/mfa.md
+  PASSKEYS_OFF: {
+    code: "failed_precondition",
+    when: "a passkey RPC while passkeys are off (RP_ORIGINS is not set)",
+    message: () => "passkeys are off on this service (RP_ORIGINS is not set)",
+  },
+  PASSKEY_CHALLENGE_INVALID: {
+    code: "invalid_argument",
+    when: "a passkey ceremony whose challenge is unknown, used, expired or another's (start again with Begin)",
+    message: () => "the passkey challenge is invalid or expired; start again",
+  },
+  PASSKEY_RESPONSE_INVALID: {
+    code: "invalid_argument",
+    when: "a passkey registration the browser's answer does not verify (origin, RP ID, user verification, attestation)",
+    message: fieldRule,
+  },
+  PASSKEY_ALREADY_REGISTERED: {
+    code: "already_exists",
+    when: "a passkey registration of a credential already registered in the namespace",
+    message: () => "this passkey is already registered",
+  },
+  PASSKEY_LIMIT_REACHED: {
+    code: "failed_precondition",
+    when: "a passkey registration for a user who has the most passkeys allowed (remove one first)",
+    message: (p) => `a user may have at most ${p.max} passkeys; remove one first`,
+  },
+  PASSKEY_NOT_FOUND: {
+    code: "not_found",
+    when: "no passkey with that id for the user",
+    message: () => "passkey not found",
   },
   INTERNAL: {
     code: "internal",

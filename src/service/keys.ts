@@ -58,7 +58,10 @@ function checkLabel(label: string, field = "label"): string {
 }
 
 export class KeysService {
+  /** Live keys recently looked up, by the key itself (see authenticate). */
   private readonly cache = new Map<string, { row: ApiKeyRow; until: number }>();
+  /** Moves on at each revocation, so a lookup begun before it is not cached after it. */
+  private generation = 0;
 
   constructor(private readonly deps: KeysDeps) {}
 
@@ -110,18 +113,24 @@ export class KeysService {
   /** The key's record, or undefined when the token is not a live key. */
   async authenticate(token: string): Promise<ApiKeyRow | undefined> {
     if (token === "" || token.length > MAX_KEY_LENGTH) return undefined;
-    const keyDigest = digest(token);
-    const cacheKey = keyDigest.toString("base64");
+    // Keyed by the key as sent, so a hit costs no digest: the SHA-256 runs
+    // once per key per cache period, not on every call. The price is that a
+    // live key stays in this process's memory (never on disk, never logged)
+    // for at most cacheSeconds after its last lookup; the keys are 256-bit
+    // random secrets, so the lookup by value leaks nothing a guess could use.
     const now = this.deps.now();
-    const hit = this.cache.get(cacheKey);
-    if (hit && hit.until > now) return hit.row;
-    const row = await this.deps.repo.findApiKey(keyDigest);
-    // Only live keys are cached: a key created on another replica works at once.
-    if (row && this.deps.cacheSeconds > 0) {
+    const hit = this.cache.get(token);
+    if (hit !== undefined && hit.until > now) return hit.row;
+    const generation = this.generation;
+    const row = await this.deps.repo.findApiKey(digest(token));
+    // Only live keys are cached: a key created on another replica works at
+    // once. A lookup that was under way when a key was revoked here may have
+    // read it live: its answer is not cached.
+    if (row && this.deps.cacheSeconds > 0 && generation === this.generation) {
       if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
-      this.cache.set(cacheKey, { row, until: now + this.deps.cacheSeconds * 1000 });
+      this.cache.set(token, { row, until: now + this.deps.cacheSeconds * 1000 });
     } else {
-      this.cache.delete(cacheKey);
+      this.cache.delete(token);
     }
     return row;
   }
@@ -134,8 +143,10 @@ export class KeysService {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
       throw invalidArgument("id", "must be 1 to 64 of A-Z a-z 0-9 _ -", "FIELD_MALFORMED");
     }
-    if (!(await this.deps.repo.revokeApiKey(id, this.deps.now()))) throw new ServiceError("API_KEY_NOT_FOUND");
+    const revoked = await this.deps.repo.revokeApiKey(id, this.deps.now());
+    this.generation++;
     this.cache.clear();
+    if (!revoked) throw new ServiceError("API_KEY_NOT_FOUND");
   }
 }
 

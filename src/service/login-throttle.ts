@@ -32,11 +32,11 @@ export interface ThrottleSettings {
 /**
  * The name an account's attempts are counted under: the SHA-256 of the
  * identifier as typed (normalised), e.g. of "username:alice", or of the user
- * it resolved to ("user:<id>"). Hashed because people type their password
+ * it resolved to ("user:<id>"); second-factor codes count under "mfa:<id>". Hashed because people type their password
  * into the username field, and what they typed is kept for up to a day: it
  * must not be readable in the database.
  */
-export function throttleAccount(kind: "username" | "email" | "user", identifier: string): string {
+export function throttleAccount(kind: "username" | "email" | "user" | "mfa", identifier: string): string {
   return digest(`${kind}:${identifier}`).toString("hex");
 }
 
@@ -130,6 +130,12 @@ export class LoginThrottle {
     } finally {
       this.wake(namespace, attempt.accounts);
     }
+  }
+
+  /** The accounts' failures and locks are forgotten (their owner proved who they are another way: a password reset). */
+  async forget(namespace: string, accounts: string[]): Promise<void> {
+    await this.repo.endLoginAttempt(namespace, { accounts, attempt: randomBytes(16).toString("hex") }, true);
+    this.wake(namespace, accounts);
   }
 
   /** The attempt's slots were ended elsewhere (Repository.insertSession): wake who waits for them. */

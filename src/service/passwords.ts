@@ -51,7 +51,18 @@ export class PasswordsService {
   }
 
   /** Replaces the password and revokes every session of the user. */
-  async update(namespace: string, input: UpdatePasswordInput): Promise<void> {
+  /**
+   * `hideUnknownUser` (a public key's call): an unknown user id is answered
+   * as a wrong old password, after the same bcrypt check and the same charge
+   * to the id's throttle budget, so the answer, its time and a lockout tell a
+   * browser's key nothing about which ids exist. Trusted keys are told
+   * USER_NOT_FOUND.
+   */
+  async update(
+    namespace: string,
+    input: UpdatePasswordInput,
+    options: { hideUnknownUser?: boolean } = {},
+  ): Promise<void> {
     const { repo, hasher, throttle } = this.deps;
     const userId = rules.userId(input.userId, "user_id");
     const oldPassword = rules.givenPassword(input.oldPassword, "old_password");
@@ -64,17 +75,19 @@ export class PasswordsService {
     // as guessing it at Login.
     const { credential, matches, attempt } = await hasher.slots.withPlace(async (place) => {
       const credential = await repo.getCredential(namespace, userId);
-      if (!credential) throw new ServiceError("USER_NOT_FOUND");
+      if (!credential && !options.hideUnknownUser) throw new ServiceError("USER_NOT_FOUND");
       const attempt = await throttle.admit(namespace, [throttleAccount("user", userId)]);
       try {
-        const matches = await hasher.verify(oldPassword, credential.passwordHash, attempt.guard(place));
+        const matches = credential
+          ? await hasher.verify(oldPassword, credential.passwordHash, attempt.guard(place))
+          : await hasher.verifyNothing(oldPassword, attempt.guard(place));
         return { credential, matches, attempt };
       } catch (err) {
         await throttle.released(namespace, attempt).catch(() => undefined);
         throw err;
       }
     });
-    if (!matches) {
+    if (!credential || !matches) {
       await throttle.failed(namespace, attempt);
       throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }

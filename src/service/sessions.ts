@@ -16,8 +16,21 @@ export interface SessionSummary {
   expiresMs: number;
 }
 
+/** Login's answer for an account with a second factor: no session, a ticket for VerifyMfa (docs/mfa.md). */
+export interface MfaChallenge {
+  mfaTicket: string;
+}
+
+/** Decides, once the password is right, whether a second factor is needed (src/service/mfa-ticket.ts). */
+export interface SecondFactorGate {
+  /** A ticket when the user has a second factor, else undefined. */
+  challenge(namespace: string, credential: CredentialRow): Promise<string | undefined>;
+}
+
 export interface SessionsDeps {
   repo: Repository;
+  /** None: no account has a second factor (tests of the service layer alone). */
+  secondFactor?: SecondFactorGate;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   sessionTtlSeconds: number;
@@ -38,7 +51,7 @@ export class SessionsService {
 
   constructor(private readonly deps: SessionsDeps) {}
 
-  async login(namespace: string, input: LoginInput): Promise<Session> {
+  async login(namespace: string, input: LoginInput): Promise<Session | MfaChallenge> {
     const { repo, hasher, throttle } = this.deps;
     if (input.username === "" && input.email === "") {
       throw invalidArgument("username", "give a username or an email", "FIELD_REQUIRED");
@@ -85,6 +98,11 @@ export class SessionsService {
     // From here the password was right: whatever fails now (storage, a busy
     // queue, a password change that won the race) must not count as a guess.
     try {
+      const mfaTicket = await this.deps.secondFactor?.challenge(namespace, credential);
+      if (mfaTicket !== undefined) {
+        await throttle.succeeded(namespace, attempt);
+        return { mfaTicket };
+      }
       return await this.startSession(namespace, credential, password, attempt);
     } catch (err) {
       await throttle.succeeded(namespace, attempt).catch(() => undefined);
@@ -140,6 +158,37 @@ export class SessionsService {
   }
 
   /**
+   * The session of a sign-in a second factor just completed (VerifyMfa),
+   * stored as Login's, in the commit that ends the factor check's attempt,
+   * and only if the password is still the one Login checked.
+   */
+  async startAfterSecondFactor(
+    namespace: string,
+    credential: CredentialRow,
+    attempt: LoginAttemptRef,
+  ): Promise<Session> {
+    const { repo, throttle } = this.deps;
+    const id = newToken();
+    const createdMs = this.deps.now();
+    const session: Session = {
+      id,
+      userId: credential.user.id,
+      username: credential.user.username,
+      email: credential.user.email,
+      createdMs,
+      expiresMs: createdMs + this.deps.sessionTtlSeconds * 1000,
+    };
+    const row = { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs };
+    const inserted = await repo.insertSession(namespace, row, credential.passwordHash, {
+      endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
+      ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
+    });
+    if (!inserted) throw invalidCredentials();
+    throttle.ended(namespace, attempt);
+    return session;
+  }
+
+  /**
    * A hash made at another cost than BCRYPT_COST (imported, or older than a
    * cost change) is re-made from the password just verified, after the answer,
    * without ending any session. It keeps every account's login as costly as
@@ -159,6 +208,32 @@ export class SessionsService {
       .then((newHash) => repo.replacePasswordHash(namespace, userId, oldHash, newHash, this.deps.now(), false))
       .catch(() => undefined)
       .finally(() => this.upgrading.delete(key));
+  }
+
+  /**
+   * A session for a user who proved who they are without a password (a magic
+   * link): the same session as Login's, with the same TTL and per-user cap.
+   * Stored against the user's current hash, so a password change that
+   * commits first leaves it out; undefined if the user is gone.
+   */
+  async startWithoutPassword(namespace: string, userId: string): Promise<Session | undefined> {
+    const { repo } = this.deps;
+    const id = newToken();
+    const createdMs = this.deps.now();
+    const expiresMs = createdMs + this.deps.sessionTtlSeconds * 1000;
+    const row = { idDigest: digest(id), userId, createdMs, expiresMs };
+    const options = this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser };
+    // Twice at most: a password change between the read and the insert
+    // (which ends every session) is simply read again.
+    for (let tries = 0; tries < 2; tries++) {
+      const credential = await repo.getCredential(namespace, userId);
+      if (!credential) return undefined;
+      if (await repo.insertSession(namespace, row, credential.passwordHash, options)) {
+        const { user } = credential;
+        return { id, userId, username: user.username, email: user.email, createdMs, expiresMs };
+      }
+    }
+    return undefined;
   }
 
   async read(namespace: string, sessionId: string): Promise<Session> {

@@ -1,6 +1,7 @@
-// Periodically removes expired sessions, forgotten login-failure counts and
-// finished or dead mail, so tables do not grow without bound. Reads never rely on it: an expired session
-// is refused whether or not it has been swept yet.
+// Periodically removes expired sessions, forgotten login-failure counts,
+// unfinished passkey challenges, expired MFA tickets and finished or dead mail, so tables do not
+// grow without bound. Reads never rely on it: an expired session is refused
+// whether or not it has been swept yet.
 import type { Repository } from "../storage/repository.js";
 import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
 
@@ -32,6 +33,14 @@ export function startSweeper(
         }
         // Spent and voided tokens stay a day past their expiry, so an old link still finds its failure redirect.
         while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        // Expired MFA tickets are refused anyway; they go here so the table stays small.
+        while ((await repo.sweepMfaTickets(now(), BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        // Passkey ceremony challenges nobody finished.
+        while ((await repo.sweepChallenges(now(), BATCH)) >= BATCH) {
           /* more to sweep */
         }
       } catch (err) {

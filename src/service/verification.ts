@@ -5,34 +5,25 @@
 // - The token is 256 random bits; only its SHA-256 is stored, so the database
 //   holds nothing that verifies an address. It works once, expires
 //   (VERIFICATION_TTL_SECONDS), and a new one voids the previous.
-// - The token and its mail are committed together: a mail never carries a
-//   token that was not stored, and a stored token always has its mail queued.
-// - Enumeration: a known and an unknown email get the same answer after the
-//   same work (one lookup-and-write transaction); only a known one queues mail.
+// - The token's digest is committed with its mail, and the sender stores it
+//   as the user's token before delivering: a mail never carries a token
+//   that was not stored (token-mail.ts).
+// - Enumeration: see token-mail.ts, shared by every call that mails a secret.
 // - A wrong token says only "invalid or expired", whatever the reason.
-import { randomUUID } from "node:crypto";
-import { renderMail } from "../mail/templates.js";
-import type { Repository, User } from "../storage/repository.js";
+import type { User } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import * as fields from "./mail-fields.js";
-import { chargeWindow } from "./rate-limit.js";
+import { mailText, sendTokenMail, type TokenMailDeps } from "./token-mail.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
 
 /** The GET endpoint the mail's link points at (under PUBLIC_URL). */
 export const VERIFY_EMAIL_PATH = "/users/verify-email";
 
-export interface VerificationDeps {
-  repo: Repository;
-  now: () => number;
+export interface VerificationDeps extends TokenMailDeps {
   publicUrl: string;
   redirectOrigins: readonly string[];
   ttlSeconds: number;
-  /** MAILS_PER_ADDRESS per MAIL_RATE_WINDOW_SECONDS: bounds the mail any caller can make one address receive. */
-  mailsPerAddress: number;
-  mailRateWindowSeconds: number;
-  /** Told once a mail is committed (wakes the outbox sender). */
-  onMailQueued?: () => void;
 }
 
 export interface SendVerificationInput {
@@ -55,45 +46,23 @@ export class VerificationService {
   constructor(private readonly deps: VerificationDeps) {}
 
   async send(namespace: string, input: SendVerificationInput): Promise<void> {
-    const { repo, now, redirectOrigins } = this.deps;
+    const { redirectOrigins } = this.deps;
     const email = rules.email(input.email);
-    const given = {
-      subject: fields.subject(input.subject),
-      textContent: fields.textContent(input.textContent),
-      fromName: fields.fromName(input.fromName),
-    };
+    const text = mailText(input);
     const redirectUrl = fields.redirectUrl(input.redirectUrl, redirectOrigins, "redirect_url");
     const failureRedirectUrl = fields.redirectUrl(input.failureRedirectUrl, redirectOrigins, "failure_redirect_url");
-    // Counted before the address is looked up, known or not, so the limit
-    // tells nothing about which addresses have accounts. The bucket names the
-    // address by its digest: typed addresses of strangers are not kept.
-    const retryAfterSeconds = await chargeWindow(
-      { repo, now, windowSeconds: this.deps.mailRateWindowSeconds },
-      `mail:address:${namespace}:${digest(email).toString("hex")}`,
-      this.deps.mailsPerAddress,
-    );
-    if (retryAfterSeconds !== undefined) {
-      throw new ServiceError("MAIL_RATE_LIMITED", { scope: "to this address", retryAfterSeconds });
-    }
     const token = newToken();
-    const link = `${this.deps.publicUrl}${VERIFY_EMAIL_PATH}?token=${token}`;
-    const mail = renderMail("verification", link, given);
-    const createdMs = now();
-    const expiresMs = createdMs + this.deps.ttlSeconds * 1000;
-    const queued = await repo.issueMailToken(
-      {
-        namespace,
-        purpose: "verify_email",
-        email,
-        digest: digest(token),
-        createdMs,
-        expiresMs,
-        redirectUrl,
-        failureRedirectUrl,
-      },
-      { id: randomUUID(), namespace, recipient: email, ...mail, createdMs, expiresMs },
-    );
-    if (queued) this.deps.onMailQueued?.();
+    await sendTokenMail(this.deps, namespace, {
+      purpose: "verify_email",
+      kind: "verification",
+      email,
+      text,
+      secret: `${this.deps.publicUrl}${VERIFY_EMAIL_PATH}?token=${token}`,
+      secretDigest: digest(token),
+      ttlSeconds: this.deps.ttlSeconds,
+      redirectUrl,
+      failureRedirectUrl,
+    });
   }
 
   /** VerifyEmail: the token marks its user's email verified, or fails with "invalid or expired". */

@@ -1,7 +1,8 @@
 // The mail outbox's rows, as both SQL engines read them (same column names).
 import type { NewOutboxMessage, OutboxMessage } from "../mail/outbox.js";
 
-export const OUTBOX_COLUMNS = "id, namespace, recipient, subject, body, from_name, attempts, created_ms, expires_ms";
+export const OUTBOX_COLUMNS =
+  "id, namespace, recipient, subject, body, from_name, attempts, created_ms, expires_ms, token_purpose, token_digest, token_redirect_url, token_failure_redirect_url";
 
 export interface OutboxRecord {
   id: string;
@@ -13,6 +14,10 @@ export interface OutboxRecord {
   attempts: number | string;
   created_ms: number | string;
   expires_ms: number | string;
+  token_purpose: string;
+  token_digest: Buffer | null;
+  token_redirect_url: string;
+  token_failure_redirect_url: string;
 }
 
 export function toOutboxMessage(row: OutboxRecord): OutboxMessage {
@@ -26,6 +31,16 @@ export function toOutboxMessage(row: OutboxRecord): OutboxMessage {
     attempts: Number(row.attempts),
     createdMs: Number(row.created_ms),
     expiresMs: Number(row.expires_ms),
+    ...(row.token_purpose !== "" && row.token_digest
+      ? {
+          token: {
+            purpose: row.token_purpose,
+            digest: row.token_digest,
+            redirectUrl: row.token_redirect_url,
+            failureRedirectUrl: row.token_failure_redirect_url,
+          },
+        }
+      : {}),
   };
 }
 
@@ -36,3 +51,28 @@ export function outboxInsertValues(m: NewOutboxMessage): unknown[] {
 
 export const OUTBOX_INSERT_COLUMNS =
   "id, namespace, recipient, subject, body, from_name, created_ms, expires_ms, next_attempt_ms";
+
+/** A queued message's pending token (OutboxMessage.token), after the insert's other values. */
+export const OUTBOX_TOKEN_COLUMNS = "token_purpose, token_digest, token_redirect_url, token_failure_redirect_url";
+
+export function outboxTokenValues(m: NewOutboxMessage): unknown[] {
+  const t = m.token;
+  return t ? [t.purpose, t.digest, t.redirectUrl, t.failureRedirectUrl] : ["", null, "", ""];
+}
+
+/** Named parameters of bindMailToken's statements (../mail-token-bind.ts). */
+export function bindParams(message: OutboxMessage, owner: string) {
+  const t = message.token!;
+  return {
+    id: message.id,
+    owner,
+    namespace: message.namespace,
+    email: message.recipient,
+    purpose: t.purpose,
+    digest: t.digest,
+    created_ms: message.createdMs,
+    expires_ms: message.expiresMs,
+    redirect_url: t.redirectUrl,
+    failure_redirect_url: t.failureRedirectUrl,
+  };
+}

@@ -12,6 +12,9 @@
 // - Secrets never arrive in clear: sessions and API keys are given as SHA-256 digests.
 
 import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { MfaStore } from "./mfa-store.js";
+import type { PasskeyStore } from "./passkey-store.js";
+import type { SigningKeyStore } from "./signing-keys.js";
 
 export interface User {
   id: string;
@@ -212,8 +215,11 @@ export class SearchTooBroad extends Error {
   }
 }
 
-/** The mail outbox (OutboxStore, src/mail/outbox.ts) is part of every engine. */
-export interface Repository extends OutboxStore {
+/**
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore) and the
+ * signing keys (signing-keys.ts) are part of every engine.
+ */
+export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore {
   readonly engine: "sqlite" | "postgres";
 
   /** Resolves when the database answers a trivial query and migrations are applied. */
@@ -384,9 +390,37 @@ export interface Repository extends OutboxStore {
   verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome>;
   /** Deletes up to `limit` tokens that expired before beforeMs; returns how many. */
   sweepMailTokens(beforeMs: number, limit: number): Promise<number>;
+
+  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  /**
+   * One try of a reset code, in one transaction: counts the try against the
+   * live code of the user who has reset.email (at most maxAttempts tries per
+   * code, however many run at once, on any replica); when the digest
+   * matches, spends the code, sets the password hash, ends every session of
+   * the user and marks the email verified. Returns the user, or undefined
+   * when no live code matched (nothing else changed).
+   */
+  resetPassword(reset: PasswordReset): Promise<User | undefined>;
+  /**
+   * Spends a live magic link of the namespace (first use only, whatever runs
+   * at once) and marks its user's email verified, in one transaction.
+   * Returns the user, or undefined (unknown, used, voided or expired link,
+   * or the user no longer has the email it was sent to).
+   */
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined>;
 }
 
-export type MailTokenPurpose = "verify_email";
+export type MailTokenPurpose = "verify_email" | "reset_password" | "magic_link";
+
+export interface PasswordReset {
+  namespace: string;
+  email: string;
+  /** Digest of the code as typed (see password-reset.ts for what it covers). */
+  digest: Buffer;
+  newHash: string;
+  nowMs: number;
+  maxAttempts: number;
+}
 
 export interface NewMailToken {
   namespace: string;

@@ -61,3 +61,50 @@ export function isInt64(type: ScalarType): boolean {
     type,
   );
 }
+
+const INTEGER_TYPES = new Set<ScalarType>([
+  ScalarType.INT32,
+  ScalarType.UINT32,
+  ScalarType.SINT32,
+  ScalarType.FIXED32,
+  ScalarType.SFIXED32,
+  ScalarType.INT64,
+  ScalarType.UINT64,
+  ScalarType.SINT64,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED64,
+]);
+const DECIMAL = /^-?[0-9]+$/;
+/** A string protobuf-es would read as a number although it is not plain decimal digits ("0x10", " 16 "). */
+const readAsNumberAnyway = (text: string) => !DECIMAL.test(text) && text.trim() !== "" && Number.isFinite(Number(text));
+
+/**
+ * An integer field given as a JSON string must be a plain decimal number:
+ * protobuf-es reads such strings with BigInt() or Number(), which also take
+ * "0x10", "0o20", "0b1" and surrounding spaces (other strings it refuses
+ * itself, with its own message). Said as "field: rule",
+ * without the value. Checks the message's own fields and those of the
+ * messages in it.
+ */
+export function nonDecimalInteger(schema: DescMessage, json: unknown, depth = 0): DecodeProblem | undefined {
+  if (json === null || typeof json !== "object" || Array.isArray(json) || depth > 8) return undefined;
+  const object = json as Record<string, unknown>;
+  for (const field of schema.fields) {
+    for (const value of [object[field.name], object[field.jsonName]]) {
+      if (value === undefined) continue;
+      if (field.fieldKind === "scalar" && INTEGER_TYPES.has(field.scalar)) {
+        if (typeof value === "string" && readAsNumberAnyway(value)) {
+          return { field: field.name, rule: "must be a whole number in decimal digits" };
+        }
+      } else if (field.fieldKind === "list" && field.listKind === "scalar" && INTEGER_TYPES.has(field.scalar)) {
+        if (Array.isArray(value) && value.some((item) => typeof item === "string" && readAsNumberAnyway(item))) {
+          return { field: field.name, rule: "must hold whole numbers in decimal digits" };
+        }
+      } else if (field.fieldKind === "message") {
+        const inner = nonDecimalInteger(field.message, value, depth + 1);
+        if (inner) return inner;
+      }
+    }
+  }
+  return undefined;
+}

@@ -12,7 +12,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { ConnectionCaps, type ConnectionLimit } from "./connection-caps.js";
-import { RequestDeadlines } from "./request-deadlines.js";
+import { type AnswerState, RequestDeadlines } from "./request-deadlines.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -26,8 +26,10 @@ export interface ListenerLimits {
   maxHeaderBytes: number;
   /** Concurrent streams per HTTP/2 connection. */
   maxConcurrentStreams: number;
-  /** Idle keep-alive time for HTTP/1.1 connections and HTTP/2 sessions with no open stream, in ms. */
+  /** Idle keep-alive time for HTTP/1.1 connections (and HTTP/2 sessions, unless h2IdleTimeoutMs is given), in ms. */
   keepAliveTimeoutMs: number;
+  /** Idle time of an HTTP/2 session with no open stream before it is closed, in ms. */
+  h2IdleTimeoutMs?: number;
   /** Time allowed to receive a whole request's headers, in ms (slowloris guard). */
   headersTimeoutMs: number;
   /** Time allowed to receive a whole request, body included, on either protocol (a slowly trickled body is cut off). */
@@ -164,7 +166,7 @@ export class Listener {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
       if (this.draining) session.close();
-      closeWhenIdle(session, limits.keepAliveTimeoutMs);
+      closeWhenIdle(session, limits.h2IdleTimeoutMs ?? limits.keepAliveTimeoutMs);
     });
     this.tcp = net.createServer((socket) => this.accept(socket));
   }
@@ -268,9 +270,9 @@ export class Listener {
     // which can make it lose the answer. Close gracefully instead.
     socket.destroySoon = () => lingeringClose(socket);
     // Node's own request timeouts never apply to a server that does not listen itself.
-    const deadlines = new RequestDeadlines(socket, this.limits, (late, answered, startedAt) => {
-      missedDeadline(late, answered);
-      if (!answered) this.refused(undefined, 408, startedAt);
+    const deadlines = new RequestDeadlines(socket, this.limits, (late, answer, startedAt) => {
+      missedDeadline(late, answer);
+      if (answer === "none") this.refused(undefined, 408, startedAt);
     });
     this.deadlines.set(socket, deadlines);
     deadlines.begin();
@@ -331,7 +333,7 @@ const abandoned = new WeakSet<object>();
 /** The answer of each HTTP/1.1 request in progress. */
 const responses = new WeakMap<object, http.ServerResponse>();
 
-/** How much of an abandoned HTTP/1.1 request body is read and thrown away; past it, the connection is dropped. */
+/** How much of an abandoned request body is read and thrown away; past it, the connection (HTTP/1.1) or the stream (HTTP/2) is dropped. */
 const DISCARD_MAX_BYTES = 1024 * 1024;
 
 /**
@@ -345,6 +347,10 @@ const DISCARD_MAX_BYTES = 1024 * 1024;
  */
 export function abandonBody(req: object): void {
   abandoned.add(req);
+  if (req instanceof http2.Http2ServerRequest) {
+    discardH2Body(req);
+    return;
+  }
   const res = responses.get(req);
   const message = req as http.IncomingMessage;
   if (!res || res.headersSent || message.complete) return;
@@ -385,13 +391,58 @@ function discardUnreadBody(req: http.IncomingMessage, socket: net.Socket): void 
   req.on("data", count);
 }
 
+/** HTTP/2 request bodies being thrown away, and whether they have passed DISCARD_MAX_BYTES. */
+const discarding = new WeakMap<http2.Http2ServerRequest, { over: boolean }>();
+
 /**
- * An answer may be sent before the request body was read to its end (e.g. a
- * message over the size limit is refused at its header). The HTTP/2 stream is
- * then still open for the client's remaining bytes; once the client's flow
- * control window fills it waits forever, and the open stream would hold up a
- * graceful shutdown. As RFC 9113 8.1 allows, tell the client to stop sending
- * with RST_STREAM(NO_ERROR), after the complete answer has been sent.
+ * HTTP/2: an answer may be sent before the request body was read to its end
+ * (a call refused on its key, a message over the size limit). From the
+ * moment the body is abandoned, the rest of it is read and thrown away (never
+ * held), as on HTTP/1.1, up to DISCARD_MAX_BYTES; the stream then ends as any
+ * other once the client has sent it all. Past the bound (declared or found)
+ * reading stops, and the stream is reset once its answer is out
+ * (endHalfOpenStream).
+ *
+ * Resetting every such stream after its answer (RST_STREAM NO_ERROR, which
+ * RFC 9113 8.1 allows) cost more than the stream with Node's own http2
+ * client: it keeps the unsent rest of a reset stream's body counted against
+ * its session memory for good, and once 10 MiB of them have added up (its
+ * default maxSessionMemory; fifty refused 200 kB bodies) it refuses the
+ * headers of every later answer on the session, a keyed call's included, with
+ * RST_STREAM(ENHANCE_YOUR_CALM). nghttp2's own clients (h2load, nghttp) and
+ * curl were not affected; with the body read to its end no client is.
+ */
+function discardH2Body(req: http2.Http2ServerRequest): void {
+  if (req.complete || req.stream.destroyed || discarding.has(req)) return;
+  const state = { over: false };
+  discarding.set(req, state);
+  const declared = Number(req.headers["content-length"] ?? Number.NaN);
+  // A request a reader has destroyed (Connect stops reading a message over
+  // its size limit that way) passes nothing more on: reset it instead.
+  if (declared > DISCARD_MAX_BYTES || req.destroyed) {
+    state.over = true;
+    return;
+  }
+  let discarded = 0;
+  const count = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded <= DISCARD_MAX_BYTES) return;
+    state.over = true;
+    req.off("data", count);
+    req.pause();
+    // Answered already: stop the client now; otherwise once the answer is out.
+    if (req.stream.state.localClose) resetStream(req.stream);
+  };
+  req.on("data", count);
+  req.resume();
+}
+
+/**
+ * An HTTP/2 request answered with its body not read to the end: a body being
+ * thrown away (discardH2Body) is left to finish; any other (never abandoned,
+ * or past the bound) gets RST_STREAM(NO_ERROR) once the answer is out, so the
+ * client stops sending, and the stream does not stay open (holding up a
+ * graceful shutdown) once the client's flow-control window is full.
  */
 function endHalfOpenStream(req: http2.Http2ServerRequest): void {
   if (req.complete) return;
@@ -401,17 +452,24 @@ function endHalfOpenStream(req: http2.Http2ServerRequest): void {
   // the stream's own side is closed, i.e. END_STREAM was sent.
   let ticks = 0;
   const check = () => {
-    if (stream.destroyed || stream.closed) return;
+    if (stream.destroyed || stream.closed || req.complete) return;
     if (stream.state.localClose || ++ticks > 1000) {
-      stream.close(http2.constants.NGHTTP2_NO_ERROR);
-      // Closing is not enough: the unread request bytes stay paused in the
-      // stream's buffer, so it never ends and Node never destroys it. It
-      // would stay counted as in flight (every shutdown then waits the whole
-      // SHUTDOWN_TIMEOUT_SECONDS) and keep its memory. The reset is sent.
-      setImmediate(() => stream.destroy());
+      const discard = discarding.get(req);
+      if (discard === undefined || discard.over) resetStream(stream);
     } else setImmediate(check);
   };
   setImmediate(check);
+}
+
+/** Tells the client to stop sending a body nobody reads (RST_STREAM NO_ERROR), and frees the stream. */
+function resetStream(stream: http2.ServerHttp2Stream): void {
+  if (stream.destroyed) return;
+  stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  // Closing is not enough: the unread request bytes stay paused in the
+  // stream's buffer, so it never ends and Node never destroys it. It would
+  // stay counted as in flight (every shutdown then waits the whole
+  // SHUTDOWN_TIMEOUT_SECONDS) and keep its memory. The reset is sent.
+  setImmediate(() => stream.destroy());
 }
 
 /**
@@ -432,14 +490,17 @@ const REQUEST_TIMEOUT_ANSWER =
   "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 16\r\n\r\nrequest timeout\n";
 
 /**
- * An HTTP/1.1 request that did not arrive in time: answered 408 (unless its
- * answer has begun), then the connection is closed gracefully. Reading stops
- * first, so nothing more of it reaches a handler; an answer a handler writes
- * later is never sent.
+ * An HTTP/1.1 request that did not arrive in time: answered 408, then the
+ * connection is closed gracefully. Reading stops first, so nothing more of it
+ * reaches a handler; an answer a handler writes later is never sent. A
+ * request already answered in full (refused before its body was read, the
+ * rest being thrown away) gets the 408 too: its answer let the client keep
+ * the connection, so a close with no word would look like a network fault.
+ * Only an answer being sent cannot be followed by one.
  */
-function missedDeadline(socket: net.Socket, answered: boolean): void {
+function missedDeadline(socket: net.Socket, answer: AnswerState): void {
   socket.pause();
-  if (!answered) socket.write(REQUEST_TIMEOUT_ANSWER);
+  if (answer !== "sending" && socket.writable) socket.write(REQUEST_TIMEOUT_ANSWER);
   lingeringClose(socket);
 }
 
@@ -452,6 +513,11 @@ function missedDeadline(socket: net.Socket, answered: boolean): void {
 function limitRequestTime(req: http2.Http2ServerRequest, timeoutMs: number, onReset: () => void): void {
   const timer = setTimeout(() => {
     if (req.complete || req.stream.destroyed) return;
+    // Answered already, its body still being thrown away (discardH2Body): no 408 to tell of.
+    if (req.stream.state.localClose) {
+      resetStream(req.stream);
+      return;
+    }
     req.stream.close(http2.constants.NGHTTP2_CANCEL);
     onReset();
   }, timeoutMs);

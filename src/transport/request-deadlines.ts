@@ -17,11 +17,18 @@ export interface DeadlineLimits {
 }
 
 /**
- * What to do with a connection whose request missed a deadline: `answered`
- * when its response has already begun; `startedAt` is when the request began
- * (performance.now()).
+ * How far the answer of a request that missed its deadline had got: none
+ * yet; being sent (a 408 cannot be written after part of an answer); or sent
+ * in full before the rest of the body had arrived (a call refused early, its
+ * body being thrown away).
  */
-export type OnMissedDeadline = (socket: net.Socket, answered: boolean, startedAt: number) => void;
+export type AnswerState = "none" | "sending" | "sent";
+
+/**
+ * What to do with a connection whose request missed a deadline; `startedAt`
+ * is when the request began (performance.now()).
+ */
+export type OnMissedDeadline = (socket: net.Socket, answer: AnswerState, startedAt: number) => void;
 
 /**
  * One connection's deadlines. A request starts with the first byte that
@@ -89,7 +96,9 @@ export class RequestDeadlines {
     if (current?.req.complete) return;
     this.clear();
     if (this.socket.destroyed) return;
-    this.onMissed(this.socket, current?.res.headersSent === true, this.startedAt);
+    const res = current?.res;
+    const answer: AnswerState = !res?.headersSent ? "none" : res.writableFinished ? "sent" : "sending";
+    this.onMissed(this.socket, answer, this.startedAt);
   }
 
   private clear(): void {

@@ -4,12 +4,20 @@
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { type Session as SessionMessage, type User as UserMessage, Users } from "../../gen/users/v1/users_pb.js";
+import type { AccessTokensService } from "../service/access-tokens.js";
+import type { MagicLinkService } from "../service/magic-link.js";
+import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
+import type { PasskeysService } from "../service/passkeys.js";
+import type { PasswordResetService } from "../service/password-reset.js";
 import type { PasswordsService } from "../service/passwords.js";
 import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import { callerKey } from "./call-context.js";
+import { mfaHandlers } from "./mfa-routes.js";
+import { passkeyHandlers } from "./passkeys-routes.js";
+import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 export interface UsersServices {
@@ -17,16 +25,22 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  mfa: MfaService;
+  passkeys: PasskeysService;
+  passwordReset: PasswordResetService;
+  magicLinks: MagicLinkService;
+  accessTokens: AccessTokensService;
 }
 
 type UserInit = Omit<UserMessage, "$typeName">;
 type SessionInit = Omit<SessionMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks, mfa } = services;
   router.service(
     Users,
     {
+      ...passkeyHandlers(services.passkeys, sessionMessage),
       async create(req, ctx) {
         return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
       },
@@ -63,11 +77,16 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       async updatePassword(req, ctx) {
-        await passwords.update(namespaceOf(ctx), req);
+        // A public key (a browser's) is not told whether a user id exists.
+        const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";
+        await passwords.update(namespaceOf(ctx), req, { hideUnknownUser });
         return {};
       },
       async login(req, ctx) {
-        return { session: sessionMessage(await sessions.login(namespaceOf(ctx), req)) };
+        const outcome = await sessions.login(namespaceOf(ctx), req);
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in outcome) return { mfaRequired: true, mfaTicket: outcome.mfaTicket };
+        return { session: sessionMessage(outcome) };
       },
       async logout(req, ctx) {
         await sessions.logout(namespaceOf(ctx), req.sessionId);
@@ -97,6 +116,28 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
       },
+      ...mfaHandlers(mfa, sessionMessage),
+      // ---- Account recovery ----
+      async sendPasswordResetEmail(req, ctx) {
+        await passwordReset.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async resetPassword(req, ctx) {
+        await passwordReset.reset(namespaceOf(ctx), req);
+        return {};
+      },
+      async sendMagicLink(req, ctx) {
+        await magicLinks.send(namespaceOf(ctx), req);
+        return {};
+      },
+      async verifyToken(req, ctx) {
+        const check = await magicLinks.verify(namespaceOf(ctx), req.token);
+        if (!check.isValid) return { isValid: false, message: check.message };
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in check) return { isValid: true, mfaRequired: true, mfaTicket: check.mfaTicket };
+        return { isValid: true, session: sessionMessage(check.session) };
+      },
+      ...tokenHandlers(services.accessTokens),
     },
     { interceptors },
   );

@@ -122,6 +122,11 @@ describe("bad values stop the start, naming the variable and its rule", () => {
     ["CORS_ORIGINS", "ftp://app.example.com", 'CORS_ORIGINS: "ftp://app.example.com" is not an origin'],
     ["LOG_LEVEL", "verbose", "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent"],
     ["SHUTDOWN_TIMEOUT_SECONDS", "601", "SHUTDOWN_TIMEOUT_SECONDS: must be a duration in seconds from 0 to 600"],
+    ["HTTP_HEADERS_TIMEOUT_SECONDS", "0", "HTTP_HEADERS_TIMEOUT_SECONDS: must be a duration in seconds from 1 to 3600"],
+    ["HTTP_KEEP_ALIVE_TIMEOUT_SECONDS", "2h", "HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: must be a duration in seconds from 1"],
+    ["HTTP2_IDLE_TIMEOUT_SECONDS", "x", "HTTP2_IDLE_TIMEOUT_SECONDS: must be a duration in seconds from 1 to 3600"],
+    ["LOG_CALLS", "some", "LOG_CALLS: must be one of all, errors, sample"],
+    ["LOG_CALLS_PER_SECOND", "0", "LOG_CALLS_PER_SECOND: must be a whole number from 1 to 1000000"],
   ])("%s=%j", (name, value, message) => {
     const found = problems({ [name]: value });
     expect(found).toHaveLength(1);
@@ -137,6 +142,12 @@ describe("bad values stop the start, naming the variable and its rule", () => {
     }
     expect(error?.problems.map((p) => p.split(":")[0])).toEqual(["PORT", "BCRYPT_COST", "LOG_LEVEL"]);
     expect(error?.message).toMatch(/^invalid configuration:\n {2}PORT: .*\n {2}BCRYPT_COST: .*\n {2}LOG_LEVEL: /);
+  });
+
+  test("the whole-request timeout may not be below the headers timeout", () => {
+    expect(problems({ HTTP_HEADERS_TIMEOUT_SECONDS: "30", HTTP_REQUEST_TIMEOUT_SECONDS: "10" })).toEqual([
+      "HTTP_REQUEST_TIMEOUT_SECONDS: must be at least HTTP_HEADERS_TIMEOUT_SECONDS",
+    ]);
   });
 
   test("the lockout ceiling may not be below its base", () => {

@@ -79,3 +79,17 @@ export async function ok(
 export async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 50));
 }
+
+/** The password reset code in a mail (10 characters of Crockford base32). */
+export function codeIn(mail: CaughtMail): string {
+  const match = /(?:^|\s)([0-9A-HJKMNP-TV-Z]{10})(?:\s|$)/.exec(mail.text);
+  if (!match) throw new Error(`no reset code in: ${mail.text}`);
+  return match[1]!;
+}
+
+/** The magic link in a mail to the app at APP, and its token. */
+export function magicLinkIn(mail: CaughtMail): { url: string; token: string } {
+  const match = /(https:\/\/app\.example\.com\/[^\s?]*\?token=([A-Za-z0-9_-]+))/.exec(mail.text);
+  if (!match) throw new Error(`no magic link in: ${mail.text}`);
+  return { url: match[1]!, token: match[2]! };
+}

@@ -4,17 +4,25 @@
 // fields, malformed and oversized bodies, Internal errors from a broken
 // database) against the server as an operator runs it (its stdout and stderr,
 // from the start-up configuration dump on), and again in process at the
-// trace log level. Every password, session id and API key the run used is
+// trace log level. Every password, session id, API key, access token, mailed
+// link token and reset code (read from the file mailbox) the run used, and the
+// signing keys' private halves, are
 // then looked for in the logs, as written and as JSON or URL encoding would
 // write it, and none may be found.
 
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { beforeAll, describe, expect, test } from "@jest/globals";
+import { simpleParser } from "mailparser";
+import { codeAt } from "../mfa/support.js";
 import { runCli } from "../support/cli.js";
-import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
+import { ENGINES, freshDatabaseUrl, withEncryptionKeys } from "../support/databases.js";
 import { hideTable } from "../support/faults.js";
 import { startTestServer } from "../support/server.js";
+import { openPrivateJwk, storedKeys } from "../tokens/support/stored-keys.js";
 import { type Method, rpc, rpcName } from "./support/rpc.js";
 import { startServerProcess } from "./support/server-process.js";
 import { grpcFrame, PROTOCOLS, type Protocol, Wire } from "./support/wire.js";
@@ -38,6 +46,23 @@ class Secrets {
   }
 }
 
+/** The text of the mail to `to` written to the file mailbox after `seen` such mails (waits for it). */
+async function mailTo(folder: string, to: string, seen: Set<string>): Promise<string> {
+  for (let i = 0; i < 400; i++) {
+    const names = fs.existsSync(folder) ? fs.readdirSync(folder).filter((n) => !seen.has(n)) : [];
+    for (const name of names.sort()) {
+      const mail = await simpleParser(fs.readFileSync(path.join(folder, name)));
+      const recipients = [mail.to].flat().map((a) => a?.text ?? "");
+      if (recipients.includes(to)) {
+        seen.add(name);
+        return mail.text ?? "";
+      }
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no mail to ${to} in ${folder}`);
+}
+
 interface Keys {
   admin: string;
   scoped: string;
@@ -46,7 +71,14 @@ interface Keys {
 }
 
 /** Calls every RPC over every protocol, succeeding and failing in every way; returns how many calls it made. */
-async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, databaseUrl: string): Promise<number> {
+async function exerciseEverything(
+  url: string,
+  keys: Keys,
+  secrets: Secrets,
+  databaseUrl: string,
+  mailDir: string,
+): Promise<number> {
+  const seenMail = new Set<string>();
   const wire = new Wire(url);
   let calls = 0;
   const as = (key: string, namespace?: string): Record<string, string> => ({
@@ -106,6 +138,11 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       const sessionId = secrets.add((login.json!.session as { id: string }).id);
       await call(protocol, "readSession", { sessionId });
       await call(protocol, "readSession", { sessionId: secrets.make("not-a-session") });
+      // Access tokens are bearer credentials too: neither they nor the session ids they are made from are logged.
+      const token = await call(protocol, "createToken", { sessionId });
+      expect(token.code).toBe("ok");
+      secrets.add(token.json!.accessToken as string);
+      await call(protocol, "createToken", { sessionId: secrets.make("not-a-session-for-a-token") });
       await call(protocol, "listSessions", { userId: user.id });
       await call(protocol, "login", { email: `renamed-${tag}@example.com`, password: secrets.make("pw-wrong") });
       await call(protocol, "login", { username: "nobody-at-all", password: secrets.make("pw-unknown") });
@@ -138,6 +175,33 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       await call(protocol, "logout", { sessionId: secondSession });
       await call(protocol, "logout", { sessionId });
       await call(protocol, "revokeSessions", { userId: user.id });
+
+      // Second factors: the TOTP secret, its URI, recovery codes and MFA tickets are secrets too.
+      // (Six-digit codes are not looked for: any number in a log line could hold one by chance.)
+      const enrolled = await call(protocol, "enrollTotp", { userId: user.id });
+      const totpSecret = secrets.add(enrolled.json!.secret as string);
+      secrets.add(enrolled.json!.uri as string);
+      const confirmed = await call(protocol, "confirmTotp", { userId: user.id, code: codeAt(totpSecret, Date.now()) });
+      expect(confirmed.code).toBe("ok");
+      const recoveryCodes = (confirmed.json!.recoveryCodes as string[]).map((c) => secrets.add(c));
+      await call(protocol, "confirmTotp", { userId: user.id, code: "000000" });
+      const ticketAnswer = await call(protocol, "login", { username: user.username, password: newPassword });
+      const ticket = secrets.add(ticketAnswer.json!.mfaTicket as string);
+      await call(protocol, "verifyMfa", { mfaTicket: ticket, recoveryCode: secrets.make("aaaa-bbbb-cccc-dddd") });
+      await call(protocol, "verifyMfa", { mfaTicket: ticket, code: "12345x" });
+      const mfaSession = await call(protocol, "verifyMfa", { mfaTicket: ticket, recoveryCode: recoveryCodes[0]! });
+      expect(mfaSession.code).toBe("ok");
+      secrets.add((mfaSession.json!.session as { id: string }).id);
+      await call(protocol, "verifyMfa", { mfaTicket: secrets.make("ticket-unknown"), code: "000000" });
+      const regenerated = await call(protocol, "regenerateRecoveryCodes", {
+        userId: user.id,
+        code: codeAt(totpSecret, Date.now()),
+      });
+      for (const c of (regenerated.json?.recoveryCodes as string[] | undefined) ?? []) secrets.add(c);
+      await call(protocol, "getMfaStatus", { userId: user.id });
+      await call(protocol, "disableTotp", { userId: user.id, recoveryCode: secrets.make("wxyz-wxyz") });
+      expect((await call(protocol, "disableTotp", { userId: user.id, code: "000000" })).code).toBe("unauthenticated");
+      expect((await call(protocol, "disableTotp", { userId: user.id })).code).toBe("ok");
       // Throttled: wrong guesses until the account is locked, then the right one refused.
       for (let i = 0; i < 4; i++)
         await call(protocol, "login", { username: user.username, password: secrets.make("pw-guess") });
@@ -152,6 +216,27 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
       await call(protocol, "search", {}, as(secrets.make("usk_unknown")));
       await call(protocol, "search", {}, { authorization: secrets.make("Basic") });
       await call(protocol, "search", {}, {});
+      // Account recovery: a reset code and a magic link, read from the mail and used; wrong ones tried.
+      const email = `renamed-${tag}@example.com`;
+      await call(protocol, "sendVerificationEmail", { email });
+      secrets.add(/token=([A-Za-z0-9_-]{43})/.exec(await mailTo(mailDir, email, seenMail))![1]!);
+      await call(protocol, "sendPasswordResetEmail", { email });
+      const code = secrets.add(/^([0-9A-Z]{10})$/m.exec(await mailTo(mailDir, email, seenMail))![1]!);
+      const wrongCode = secrets.add(code.startsWith("0") ? `1${code.slice(1)}` : `0${code.slice(1)}`);
+      const resetPassword = secrets.make(`pw-reset-${tag}`);
+      const reset = { email, newPassword: resetPassword, confirmPassword: resetPassword };
+      expect((await call(protocol, "resetPassword", { ...reset, code: wrongCode })).message).toBe("invalid or expired");
+      await call(protocol, "resetPassword", { ...reset, code, confirmPassword: secrets.make("pw-reset-mismatch") });
+      expect((await call(protocol, "resetPassword", { ...reset, code })).code).toBe("ok");
+      await call(protocol, "resetPassword", { ...reset, code });
+      await call(protocol, "sendMagicLink", { email, address: "https://app.example.com", endpoint: "/in" });
+      const linkToken = secrets.add(/\?token=([A-Za-z0-9_-]{43})/.exec(await mailTo(mailDir, email, seenMail))![1]!);
+      const signedIn = await call(protocol, "verifyToken", { token: linkToken });
+      secrets.add((signedIn.json!.session as { id: string }).id);
+      await call(protocol, "verifyToken", { token: linkToken });
+      await call(protocol, "verifyToken", { token: secrets.make("not-a-link-token") });
+      expect((await call(protocol, "login", { email, password: resetPassword })).code).toBe("ok");
+
       await raw(
         protocol,
         rpcName("login"),
@@ -194,6 +279,16 @@ async function exerciseEverything(url: string, keys: Keys, secrets: Secrets, dat
   }
 }
 
+/** The signing keys' private halves, opened and as sealed, join the secrets looked for. */
+async function addSigningKeySecrets(secrets: Secrets, databaseUrl: string, keyFile = ""): Promise<void> {
+  const keys = await storedKeys(databaseUrl);
+  expect(keys.length).toBeGreaterThan(0);
+  for (const key of keys) {
+    secrets.add(key.private_sealed);
+    secrets.add(openPrivateJwk({ databaseUrl, encryptionKeyFile: keyFile }, key).d!);
+  }
+}
+
 describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (engine) => {
   const SETTINGS = {
     BCRYPT_COST: "4",
@@ -201,7 +296,12 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
     MAX_BODY_BYTES: "1048576",
     // The keys' cache would hide a revocation made by the CLI from the server for a few seconds.
     API_KEY_CACHE_SECONDS: "0",
+    // Every call's line, not a sample: the test counts them.
+    LOG_CALLS: "all",
+    REDIRECT_ORIGINS: "https://app.example.com",
+    MAILS_PER_ADDRESS: "1000",
   };
+  const newMailDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "users-secrets-mail-"));
   let secrets: Secrets;
 
   beforeAll(() => {
@@ -211,7 +311,13 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
   test("the server as an operator runs it: stdout and stderr of a full run", async () => {
     const databaseUrl = await freshDatabaseUrl(engine);
     const admin = secrets.make("bootstrap-admin-key-0123456789abcdef");
-    const server = await startServerProcess({ ...SETTINGS, DATABASE_URL: databaseUrl, USERS_BOOTSTRAP_KEY: admin });
+    const mailDir = newMailDir();
+    const server = await startServerProcess({
+      ...SETTINGS,
+      DATABASE_URL: databaseUrl,
+      USERS_BOOTSTRAP_KEY: admin,
+      MAIL_DIR: mailDir,
+    });
     try {
       const cli = { DATABASE_URL: databaseUrl };
       const scoped = /usk_[A-Za-z0-9_-]{43}/.exec(
@@ -227,8 +333,14 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
         { admin, scoped, scopedNamespace: "acme", revoked },
         secrets,
         databaseUrl,
+        mailDir,
       );
       expect(await server.stop()).toEqual({ code: 0, signal: null });
+      await addSigningKeySecrets(
+        secrets,
+        databaseUrl,
+        withEncryptionKeys({ DATABASE_URL: databaseUrl }).ENCRYPTION_KEY_FILE,
+      );
       const logs = server.output();
       const lines = logs.split("\n").filter((l) => l.trim() !== "");
       // The run was logged (one line per call and the Internal causes), and no secret is in it.
@@ -246,7 +358,8 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
   }, 120_000);
 
   test("in process at the trace log level", async () => {
-    const t = await startTestServer({ engine, env: { ...SETTINGS, LOG_LEVEL: "trace" } });
+    const mailDir = newMailDir();
+    const t = await startTestServer({ engine, env: { ...SETTINGS, LOG_LEVEL: "trace", MAIL_DIR: mailDir } });
     try {
       secrets.add(t.adminKey);
       const scoped = secrets.add((await t.server.keys.create("acme")).key);
@@ -258,7 +371,9 @@ describe.each(ENGINES)("no password, session id or API key in the logs (%s)", (e
         { admin: t.adminKey, scoped, scopedNamespace: "acme", revoked: revokedKey.key },
         secrets,
         t.config.databaseUrl,
+        mailDir,
       );
+      await addSigningKeySecrets(secrets, t.config.databaseUrl, t.config.encryptionKeyFile);
       const logs = t.logs.join("\n");
       expect(t.logs.length).toBeGreaterThan(calls * 0.9);
       expect(secrets.foundIn(logs)).toEqual([]);

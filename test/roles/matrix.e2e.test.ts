@@ -65,6 +65,16 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     revokeSessions: () => ({ userId: owner.id, handles: ["00".repeat(32)] }),
     sendVerificationEmail: () => ({ email: "owner@example.com" }),
     verifyEmail: () => ({ token: "A".repeat(43) }),
+    sendPasswordResetEmail: () => ({ email: "owner@example.com" }),
+    resetPassword: () => ({
+      email: "owner@example.com",
+      code: "0000000000",
+      newPassword: "a new password",
+      confirmPassword: "a new password",
+    }),
+    sendMagicLink: () => ({ email: "owner@example.com", address: "https://app.example.com", endpoint: "/signin" }),
+    verifyToken: () => ({ token: "A".repeat(43) }),
+    createToken: () => ({ sessionId: owner.session }),
     delete: () => ({ id: "no-such-user" }),
     search: () => ({}),
     list: () => ({ limit: 2 }),
@@ -73,9 +83,24 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     setPassword: () => ({ userId: "no-such-user", newPassword: "correct horse" }),
     disableUser: () => ({ id: "no-such-user" }),
     enableUser: () => ({ id: "no-such-user" }),
+    // Second factors, about owner (whose TOTP is never on). A wrong code would be Unauthenticated, which reads as
+    // a refusal here: ConfirmTotp and VerifyMfa get a malformed one (InvalidArgument, checked past the role).
+    enrollTotp: () => ({ userId: owner.id }),
+    confirmTotp: () => ({ userId: owner.id, code: "x" }),
+    verifyMfa: () => ({ mfaTicket: "A".repeat(43), code: "x" }),
+    disableTotp: () => ({ userId: owner.id, code: "000000" }),
+    regenerateRecoveryCodes: () => ({ userId: owner.id, code: "000000" }),
+    getMfaStatus: () => ({ userId: owner.id }),
     listKeys: () => ({}),
     createKey: () => ({ role: "public", namespace: "alpha", label: "matrix" }),
     revokeKey: () => ({ id: "key_0000000000000000" }),
+    // Passkeys
+    beginPasskeyRegistration: () => ({ userId: owner.id }),
+    finishPasskeyRegistration: () => ({ userId: owner.id, responseJson: "{}" }),
+    beginPasskeyLogin: () => ({}),
+    finishPasskeyLogin: () => ({ handle: "A".repeat(43), responseJson: "{}" }),
+    listPasskeys: () => ({ userId: owner.id }),
+    removePasskey: () => ({ userId: owner.id, passkeyId: `pk_${"0".repeat(24)}` }),
   };
 
   const expectDenied = (answer: Answer, what: string) => {

@@ -13,7 +13,18 @@ import { headersOf, PASSWORD, type RolesWorld, startRolesWorld } from "./support
 
 const USERS = 4;
 // readByUsername is Read naming the user by username: the proof must hold for the user found.
-const METHODS = ["read", "readByUsername", "update", "listSessions", "revokeSessions", "delete", "search"] as const;
+const METHODS = [
+  "read",
+  "readByUsername",
+  "update",
+  "listSessions",
+  "revokeSessions",
+  "listPasskeys",
+  "delete",
+  "search",
+  "enrollTotp",
+  "getMfaStatus",
+] as const;
 const rpcOf = (method: (typeof METHODS)[number]) => (method === "readByUsername" ? "read" : method);
 
 describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
@@ -94,6 +105,9 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
       case "update":
         return { id, email: `changed${++counter}@example.com` };
       case "listSessions":
+      case "enrollTotp":
+      case "getMfaStatus":
+      case "listPasskeys":
         return { userId: id };
       case "revokeSessions":
         // Every session: a wrongful success would end the victim's session.
@@ -130,7 +144,9 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
         { sessionId: user.session },
         headersOf(w.keys.admin, namespace),
       );
-      return { user: read.user, session: session.code };
+      // A second factor enrolled for a user whose session it did not hold would show here.
+      const mfa = await w.admin("getMfaStatus", { userId: user.id }, namespace);
+      return { user: read.user, session: session.code, mfa };
     };
     return {
       alpha: await Promise.all(alpha.map((u) => state(u, "alpha"))),

@@ -2,6 +2,7 @@
 // process, the way an operator runs it.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { withEncryptionKeys } from "./databases.js";
 
 export const BIN = path.resolve(process.cwd(), "bin/users-service.js");
 
@@ -14,7 +15,12 @@ export interface CliResult {
 export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "warn", ...env },
+      env: withEncryptionKeys({
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        LOG_LEVEL: "warn",
+        ...env,
+      }),
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -38,7 +44,7 @@ export function startCliServer(
         HOME: process.env.HOME ?? "/tmp",
         HOST: "127.0.0.1",
         PORT: "0",
-        ...env,
+        ...withEncryptionKeys(env),
         LOG_LEVEL: "info",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -79,7 +85,7 @@ export function startOnTerminal(env: Record<string, string>): Promise<{ child: C
       HOST: "127.0.0.1",
       PORT: "0",
       TERM: "dumb",
-      ...env,
+      ...withEncryptionKeys(env),
       LOG_LEVEL: "info",
     },
     stdio: ["pipe", "pipe", "pipe"],

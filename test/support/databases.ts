@@ -33,3 +33,20 @@ export async function freshDatabaseUrl(engine: Engine): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+let sharedKeyFile: string | undefined;
+
+/**
+ * `env` with ENCRYPTION_KEY_FILE added when its DATABASE_URL is PostgreSQL
+ * (where the setting is required): one key file per test process, so replicas
+ * a test starts on one database share their keys as real ones must.
+ */
+export function withEncryptionKeys(env: Record<string, string>): Record<string, string> {
+  if (env.ENCRYPTION_KEY_FILE !== undefined || !/^postgres(ql)?:/.test(env.DATABASE_URL ?? "")) return env;
+  if (sharedKeyFile === undefined) {
+    const file = path.join(tempDir("users-keys-"), "encryption-keys");
+    fs.writeFileSync(file, `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+    sharedKeyFile = file;
+  }
+  return { ...env, ENCRYPTION_KEY_FILE: sharedKeyFile };
+}

@@ -7,6 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
 const PROTO = fileURLToPath(new URL("../../proto/users/v1/users.proto", import.meta.url));
+// users.proto imports its siblings by their path from proto/ ("users/v1/recovery.proto").
+const PROTO_ROOT = fileURLToPath(new URL("../../proto", import.meta.url));
 
 export interface GrpcFailure {
   code: grpc.status;
@@ -41,6 +43,7 @@ export function grpcUsersClient(address: string): GrpcUsersClient {
     enums: String,
     defaults: true,
     oneofs: true,
+    includeDirs: [PROTO_ROOT],
   });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     users: { v1: { Users: grpc.ServiceClientConstructor } };

@@ -4,7 +4,21 @@
 // chosen call before it touches the data, so a test decides exactly how two
 // requests interleave (a login against a password change, say).
 
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxStore, OutboxSweep } from "../../src/mail/outbox.js";
+import type {
+  BindOutcome,
+  NewOutboxMessage,
+  OutboxMessage,
+  OutboxStats,
+  OutboxStore,
+  OutboxSweep,
+} from "../../src/mail/outbox.js";
+import type {
+  ChallengePurpose,
+  NewChallenge,
+  PasskeyInsert,
+  PasskeyRow,
+  TakenChallenge,
+} from "../../src/storage/passkey-store.js";
 import type {
   ApiKeyRecord,
   ApiKeyRow,
@@ -14,8 +28,10 @@ import type {
   LoginAttemptRef,
   LoginReservation,
   LoginThrottleRow,
+  MailTokenPurpose,
   NewMailToken,
   NewSession,
+  PasswordReset,
   Repository,
   SessionInsertOptions,
   SessionRow,
@@ -30,6 +46,9 @@ import type {
 } from "../../src/storage/repository.js";
 import { UniqueViolation } from "../../src/storage/repository.js";
 import { editedProfileText, profileText } from "../../src/storage/rows.js";
+import type { SigningKeyRow } from "../../src/storage/signing-keys.js";
+import { MemoryMfaStore } from "./memory-mfa-store.js";
+import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
   namespace: string;
@@ -68,6 +87,8 @@ export class MemoryRepository implements Repository, OutboxStore {
   /** Login attempts in flight: (namespace, account) → attempt → lease end. */
   private readonly slots = new Map<string, Map<string, number>>();
   private readonly keys = new Map<string, ApiKeyRecord>();
+  /** Second factors (memory-mfa-store.ts). */
+  private readonly mfa = new MemoryMfaStore((namespace, id) => this.users.has(this.userKey(namespace, id)));
   /** The outbox, in queue order. */
   readonly outbox: StoredMail[] = [];
   private readonly gates = new Map<Method, Array<{ arrive(): void; wait: Promise<Error | undefined> }>>();
@@ -177,6 +198,8 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("deleteUser");
     if (!this.users.delete(this.userKey(namespace, id))) return false;
     this.dropSessions(namespace, id, null);
+    this.mfa.forgetUser(namespace, id);
+    this.passkeys.dropUser(namespace, id);
     return true;
   }
 
@@ -523,6 +546,33 @@ export class MemoryRepository implements Repository, OutboxStore {
     }));
   }
 
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    await this.enter("bindMailToken");
+    const held = this.leased(message.id, owner);
+    if (!held?.token) return "not-held";
+    const stored = this.findBy(message.namespace, (u) => u.email === message.recipient);
+    const key = stored && `${message.namespace}\n${held.token.purpose}\n${stored.user.id}`;
+    if (!stored || key === undefined) {
+      this.outbox.splice(this.outbox.indexOf(held), 1);
+      return "dropped";
+    }
+    this.mailTokens.set(key, {
+      namespace: message.namespace,
+      purpose: held.token.purpose as MailTokenPurpose,
+      email: stored.user.email,
+      digest: held.token.digest,
+      createdMs: message.createdMs,
+      expiresMs: message.expiresMs,
+      redirectUrl: held.token.redirectUrl,
+      failureRedirectUrl: held.token.failureRedirectUrl,
+      userId: stored.user.id,
+      spentMs: 0,
+      attempts: 0,
+    });
+    delete held.token;
+    return "bound";
+  }
+
   private leased(id: string, owner: string): StoredMail | undefined {
     return this.outbox.find((m) => m.id === id && m.leaseOwner === owner && m.status === "queued");
   }
@@ -592,7 +642,7 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   /** Mail tokens: (namespace, purpose, user id) → the live token. */
-  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number }>();
+  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number; attempts: number }>();
 
   async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
     await this.enter("issueMailToken");
@@ -602,6 +652,7 @@ export class MemoryRepository implements Repository, OutboxStore {
       ...token,
       userId: stored.user.id,
       spentMs: 0,
+      attempts: 0,
     });
     await this.queueMail(message);
     return true;
@@ -639,5 +690,133 @@ export class MemoryRepository implements Repository, OutboxStore {
       }
     }
     return n;
+  }
+
+  // Second factors: the MfaStore in memory-mfa-store.ts.
+  readonly putPendingTotp = this.mfa.putPendingTotp.bind(this.mfa);
+  readonly getTotp = this.mfa.getTotp.bind(this.mfa);
+  readonly confirmTotp = this.mfa.confirmTotp.bind(this.mfa);
+  readonly spendMfaProof = this.mfa.spendMfaProof.bind(this.mfa);
+  readonly replaceRecoveryCodes = this.mfa.replaceRecoveryCodes.bind(this.mfa);
+  readonly countRecoveryCodes = this.mfa.countRecoveryCodes.bind(this.mfa);
+  readonly deleteTotp = this.mfa.deleteTotp.bind(this.mfa);
+  readonly insertMfaTicket = this.mfa.insertMfaTicket.bind(this.mfa);
+  readonly getMfaTicket = this.mfa.getMfaTicket.bind(this.mfa);
+  readonly redeemMfaTicket = this.mfa.redeemMfaTicket.bind(this.mfa);
+  readonly sweepMfaTickets = this.mfa.sweepMfaTickets.bind(this.mfa);
+  // Passkeys and ceremony challenges (memory-passkeys.ts)
+  private readonly passkeys = new MemoryPasskeys((namespace, id) => this.users.has(this.userKey(namespace, id)));
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.enter("insertChallenge");
+    this.passkeys.insertChallenge(challenge);
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    await this.enter("takeChallenge");
+    return this.passkeys.takeChallenge(namespace, digest, purpose, nowMs);
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.passkeys.sweepChallenges(beforeMs, limit);
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    await this.enter("insertPasskey");
+    return this.passkeys.insert(namespace, passkey, maxPerUser);
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    await this.enter("listPasskeys");
+    return this.passkeys.list(namespace, userId);
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    await this.enter("findPasskeyByCredential");
+    return this.passkeys.byCredential(namespace, credentialId);
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    await this.enter("usePasskey");
+    return this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    await this.enter("deletePasskey");
+    return this.passkeys.remove(namespace, userId, id);
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.passkeys.list(namespace, userId).length > 0;
+  }
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    await this.enter("resetPassword");
+    const stored = this.findBy(reset.namespace, (u) => u.email === reset.email);
+    const token = stored && this.mailTokens.get(`${reset.namespace}\nreset_password\n${stored.user.id}`);
+    if (!stored || !token || token.email !== reset.email || token.spentMs !== 0 || token.expiresMs <= reset.nowMs) {
+      return undefined;
+    }
+    if (token.attempts >= reset.maxAttempts) return undefined;
+    token.attempts++;
+    if (!token.digest.equals(reset.digest)) return undefined;
+    token.spentMs = reset.nowMs;
+    stored.passwordHash = reset.newHash;
+    this.dropSessions(reset.namespace, stored.user.id, null);
+    stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? reset.nowMs };
+    return { ...stored.user };
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    await this.enter("spendMagicLink");
+    const token = [...this.mailTokens.values()].find(
+      (t) => t.digest.equals(digest) && t.purpose === "magic_link" && t.namespace === namespace,
+    );
+    if (!token || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
+    token.spentMs = nowMs;
+    const stored = this.users.get(this.userKey(namespace, token.userId));
+    if (!stored || stored.user.email !== token.email) return undefined;
+    stored.user = { ...stored.user, verifiedMs: stored.user.verifiedMs ?? nowMs };
+    return { ...stored.user };
+  }
+
+  // Access-token signing keys
+  private readonly signingKeys: SigningKeyRow[] = [];
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    await this.enter("listSigningKeys");
+    return [...this.signingKeys].sort((a, b) => a.generation - b.generation).map((k) => ({ ...k }));
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    await this.enter("addSigningKey");
+    if (this.signingKeys.some((k) => k.generation === key.generation)) return false;
+    for (const k of this.signingKeys) {
+      if (k.generation < key.generation && k.signsUntilMs === 0) {
+        k.signsUntilMs = key.signsFromMs;
+        k.publishedUntilMs = key.signsFromMs + retiredAfterMs;
+      }
+    }
+    this.signingKeys.push({ ...key, signsUntilMs: 0, publishedUntilMs: 0 });
+    return true;
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    await this.enter("deleteRetiredSigningKeys");
+    const before = this.signingKeys.length;
+    const kept = this.signingKeys.filter((k) => k.publishedUntilMs === 0 || k.publishedUntilMs > nowMs);
+    this.signingKeys.splice(0, this.signingKeys.length, ...kept);
+    return before - kept.length;
   }
 }

@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { type Config, loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createServer, type Server } from "../../src/server.js";
-import { type Engine, freshDatabaseUrl } from "./databases.js";
+import { type Engine, freshDatabaseUrl, withEncryptionKeys } from "./databases.js";
 
 export interface TestServer {
   url: string;
@@ -29,16 +29,18 @@ export interface TestServerOptions {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const adminKey = `test-admin-${randomBytes(24).toString("base64url")}`;
-  const config = loadConfig({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    DATABASE_URL: options.databaseUrl ?? (await freshDatabaseUrl(options.engine ?? "sqlite")),
-    BCRYPT_COST: "4",
-    USERS_BOOTSTRAP_KEY: adminKey,
-    LOG_LEVEL: "info",
-    SHUTDOWN_TIMEOUT_SECONDS: "5",
-    ...options.env,
-  });
+  const config = loadConfig(
+    withEncryptionKeys({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: options.databaseUrl ?? (await freshDatabaseUrl(options.engine ?? "sqlite")),
+      BCRYPT_COST: "4",
+      USERS_BOOTSTRAP_KEY: adminKey,
+      LOG_LEVEL: "info",
+      SHUTDOWN_TIMEOUT_SECONDS: "5",
+      ...options.env,
+    }),
+  );
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

@@ -339,6 +339,11 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
       ["Search", '{"limit": "ten"}', "limit: must be a whole number (or a string of one)"],
       ["Search", '{"limit": 1.5}', "limit: must be a whole number (or a string of one)"],
       ["Search", '{"offset": true}', "offset: must be a whole number (or a string of one)"],
+      // Strings of integers are decimal digits only: BigInt() would read these as 16, 16, 2 and 16.
+      ["Search", '{"limit": "0x10"}', "limit: must be a whole number in decimal digits"],
+      ["Search", '{"limit": "0o20"}', "limit: must be a whole number in decimal digits"],
+      ["Search", '{"offset": "0b10"}', "offset: must be a whole number in decimal digits"],
+      ["Search", '{"limit": " 16 "}', "limit: must be a whole number in decimal digits"],
       ["Read", '{"id": 42}', "id: must be a string"],
       ["Create", '{"username": ["a"], "email": "a@b.co", "password": "Password1"}', "username: must be a string"],
       ["RevokeSessions", '{"user_id": "x", "handles": "abc"}', "handles: must be an array of strings"],
@@ -362,6 +367,7 @@ describe.each(ENGINES)("M3O paths (%s)", (engine) => {
 
     test("int64 fields accept JSON strings too, as proto3 JSON does", async () => {
       expect((await curl("Search", '{"limit": "1"}')).status).toBe(200);
+      expect((await curl("Search", '{"limit": "10", "offset": "-0"}')).status).toBe(200);
     });
 
     test("a body over MAX_BODY_BYTES → 413 with a clear message (declared length)", async () => {

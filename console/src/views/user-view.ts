@@ -1,11 +1,13 @@
 // One user: details, and the panels that edit, change the password, show
-// and revoke sessions, and delete.
+// and revoke sessions, show and remove passkeys, and delete.
 import type { User } from "../../../gen/users/v1/users_pb.js";
 import type { App } from "../app.js";
 import { h, time, viewHeading } from "../dom.js";
 import { describeError } from "../errors.js";
 import { deleteUserPanel } from "./delete-user-panel.js";
 import { editUserForm } from "./edit-user-form.js";
+import { mfaPanel } from "./mfa-panel.js";
+import { passkeysPanel } from "./passkeys-panel.js";
 import { passwordForm } from "./password-form.js";
 import { sessionsPanel } from "./sessions-panel.js";
 
@@ -47,6 +49,8 @@ export function userView(app: App, id: string): HTMLElement {
         // A new password ends every session: show that at once.
         passwordForm(app, now, () => void sessions.refresh()),
         sessions.element,
+        passkeysPanel(app, now),
+        mfaPanel(app, now),
         deleteUserPanel(app, now),
       );
     } catch (err) {

@@ -15,13 +15,23 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ConfirmTotpRequestSchema, ConfirmTotpResponseSchema, DisableTotpRequestSchema, DisableTotpResponseSchema, EnrollTotpRequestSchema, EnrollTotpResponseSchema, GetMfaStatusRequestSchema, GetMfaStatusResponseSchema, RegenerateRecoveryCodesRequestSchema, RegenerateRecoveryCodesResponseSchema, VerifyMfaRequestSchema } from "./mfa_pb.js";
+import { file_users_v1_mfa } from "./mfa_pb.js";
+import type { BeginPasskeyLoginRequestSchema, BeginPasskeyLoginResponseSchema, BeginPasskeyRegistrationRequestSchema, BeginPasskeyRegistrationResponseSchema, FinishPasskeyLoginRequestSchema, FinishPasskeyRegistrationRequestSchema, FinishPasskeyRegistrationResponseSchema, ListPasskeysRequestSchema, ListPasskeysResponseSchema, RemovePasskeyRequestSchema, RemovePasskeyResponseSchema } from "./passkeys_pb.js";
+import { file_users_v1_passkeys } from "./passkeys_pb.js";
+import type { ResetPasswordRequestSchema, ResetPasswordResponseSchema, SendMagicLinkRequestSchema, SendMagicLinkResponseSchema, SendPasswordResetEmailRequestSchema, SendPasswordResetEmailResponseSchema, VerifyTokenRequestSchema } from "./recovery_pb.js";
+import { file_users_v1_recovery } from "./recovery_pb.js";
+import type { CreateTokenRequestSchema, CreateTokenResponseSchema } from "./tokens_pb.js";
+import { file_users_v1_tokens } from "./tokens_pb.js";
+import type { DisableUserRequestSchema, DisableUserResponseSchema, EnableUserRequestSchema, EnableUserResponseSchema, LogoutAllRequestSchema, LogoutAllResponseSchema, SetPasswordRequestSchema, SetPasswordResponseSchema } from "./accounts_pb.js";
+import { file_users_v1_accounts } from "./accounts_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi8gEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRIQCghkaXNhYmxlZBgJIAEoCBouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI/CgtTZXNzaW9uSW5mbxIOCgZoYW5kbGUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIPCgdleHBpcmVzGAMgASgDIj8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUudXNlcnMudjEuU2Vzc2lvbkluZm8iOQoVUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDwoHaGFuZGxlcxgCIAMoCSIpChZSZXZva2VTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMimwEKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSDQoFZW1haWwYASABKAkSDwoHc3ViamVjdBgCIAEoCRIUCgx0ZXh0X2NvbnRlbnQYAyABKAkSFAoMcmVkaXJlY3RfdXJsGAQgASgJEhwKFGZhaWx1cmVfcmVkaXJlY3RfdXJsGAUgASgJEhEKCWZyb21fbmFtZRgGIAEoCSIfCh1TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiFQoTVmVyaWZ5RW1haWxSZXNwb25zZSJACgtMaXN0UmVxdWVzdBIOCgZvZmZzZXQYASABKAMSDQoFbGltaXQYAiABKAMSEgoKcGFnZV90b2tlbhgDIAEoCSJGCgxMaXN0UmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChBMb2dvdXRBbGxSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiJAoRTG9nb3V0QWxsUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoAyI7ChJTZXRQYXNzd29yZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiFQoTU2V0UGFzc3dvcmRSZXNwb25zZSIgChJEaXNhYmxlVXNlclJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGlzYWJsZVVzZXJSZXNwb25zZSIfChFFbmFibGVVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCSIUChJFbmFibGVVc2VyUmVzcG9uc2UypgoKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAEjcKBExpc3QSFS51c2Vycy52MS5MaXN0UmVxdWVzdBoWLnVzZXJzLnYxLkxpc3RSZXNwb25zZSIAEkYKCUxvZ291dEFsbBIaLnVzZXJzLnYxLkxvZ291dEFsbFJlcXVlc3QaGy51c2Vycy52MS5Mb2dvdXRBbGxSZXNwb25zZSIAEkwKC1NldFBhc3N3b3JkEhwudXNlcnMudjEuU2V0UGFzc3dvcmRSZXF1ZXN0Gh0udXNlcnMudjEuU2V0UGFzc3dvcmRSZXNwb25zZSIAEkwKC0Rpc2FibGVVc2VyEhwudXNlcnMudjEuRGlzYWJsZVVzZXJSZXF1ZXN0Gh0udXNlcnMudjEuRGlzYWJsZVVzZXJSZXNwb25zZSIAEkkKCkVuYWJsZVVzZXISGy51c2Vycy52MS5FbmFibGVVc2VyUmVxdWVzdBocLnVzZXJzLnYxLkVuYWJsZVVzZXJSZXNwb25zZSIAYgZwcm90bzM");
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi8gEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRIQCghkaXNhYmxlZBgJIAEoCBouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSKHAQoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbhIZCgxtZmFfcmVxdWlyZWQYAiABKAhIAIgBARIXCgptZmFfdGlja2V0GAMgASgJSAGIAQFCDwoNX21mYV9yZXF1aXJlZEINCgtfbWZhX3RpY2tldCI3ChFWZXJpZnlNZmFSZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiQAoaRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24isAEKE1ZlcmlmeVRva2VuUmVzcG9uc2USEAoIaXNfdmFsaWQYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIiCgdzZXNzaW9uGAMgASgLMhEudXNlcnMudjEuU2Vzc2lvbhIZCgxtZmFfcmVxdWlyZWQYBCABKAhIAIgBARIXCgptZmFfdGlja2V0GAUgASgJSAGIAQFCDwoNX21mYV9yZXF1aXJlZEINCgtfbWZhX3RpY2tldCJACgtMaXN0UmVxdWVzdBIOCgZvZmZzZXQYASABKAMSDQoFbGltaXQYAiABKAMSEgoKcGFnZV90b2tlbhgDIAEoCSJGCgxMaXN0UmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKgFgoFVXNlcnMSPQoGQ3JlYXRlEhcudXNlcnMudjEuQ3JlYXRlUmVxdWVzdBoYLnVzZXJzLnYxLkNyZWF0ZVJlc3BvbnNlIgASNwoEUmVhZBIVLnVzZXJzLnYxLlJlYWRSZXF1ZXN0GhYudXNlcnMudjEuUmVhZFJlc3BvbnNlIgASPQoGVXBkYXRlEhcudXNlcnMudjEuVXBkYXRlUmVxdWVzdBoYLnVzZXJzLnYxLlVwZGF0ZVJlc3BvbnNlIgASPQoGRGVsZXRlEhcudXNlcnMudjEuRGVsZXRlUmVxdWVzdBoYLnVzZXJzLnYxLkRlbGV0ZVJlc3BvbnNlIgASPQoGU2VhcmNoEhcudXNlcnMudjEuU2VhcmNoUmVxdWVzdBoYLnVzZXJzLnYxLlNlYXJjaFJlc3BvbnNlIgASVQoOVXBkYXRlUGFzc3dvcmQSHy51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlcXVlc3QaIC51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlc3BvbnNlIgASOgoFTG9naW4SFi51c2Vycy52MS5Mb2dpblJlcXVlc3QaFy51c2Vycy52MS5Mb2dpblJlc3BvbnNlIgASPQoGTG9nb3V0EhcudXNlcnMudjEuTG9nb3V0UmVxdWVzdBoYLnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlIgASTAoLUmVhZFNlc3Npb24SHC51c2Vycy52MS5SZWFkU2Vzc2lvblJlcXVlc3QaHS51c2Vycy52MS5SZWFkU2Vzc2lvblJlc3BvbnNlIgASTwoMTGlzdFNlc3Npb25zEh0udXNlcnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgASVQoOUmV2b2tlU2Vzc2lvbnMSHy51c2Vycy52MS5SZXZva2VTZXNzaW9uc1JlcXVlc3QaIC51c2Vycy52MS5SZXZva2VTZXNzaW9uc1Jlc3BvbnNlIgASagoVU2VuZFZlcmlmaWNhdGlvbkVtYWlsEiYudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBonLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIgASTAoLVmVyaWZ5RW1haWwSHC51c2Vycy52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIgASSQoKRW5yb2xsVG90cBIbLnVzZXJzLnYxLkVucm9sbFRvdHBSZXF1ZXN0GhwudXNlcnMudjEuRW5yb2xsVG90cFJlc3BvbnNlIgASTAoLQ29uZmlybVRvdHASHC51c2Vycy52MS5Db25maXJtVG90cFJlcXVlc3QaHS51c2Vycy52MS5Db25maXJtVG90cFJlc3BvbnNlIgASRgoJVmVyaWZ5TWZhEhoudXNlcnMudjEuVmVyaWZ5TWZhUmVxdWVzdBobLnVzZXJzLnYxLlZlcmlmeU1mYVJlc3BvbnNlIgASTAoLRGlzYWJsZVRvdHASHC51c2Vycy52MS5EaXNhYmxlVG90cFJlcXVlc3QaHS51c2Vycy52MS5EaXNhYmxlVG90cFJlc3BvbnNlIgAScAoXUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXMSKC51c2Vycy52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1JlcXVlc3QaKS51c2Vycy52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1Jlc3BvbnNlIgASTwoMR2V0TWZhU3RhdHVzEh0udXNlcnMudjEuR2V0TWZhU3RhdHVzUmVxdWVzdBoeLnVzZXJzLnYxLkdldE1mYVN0YXR1c1Jlc3BvbnNlIgAScwoYQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uEikudXNlcnMudjEuQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBoqLnVzZXJzLnYxLkJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlIgASdgoZRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvbhIqLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0GisudXNlcnMudjEuRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlIgASXgoRQmVnaW5QYXNza2V5TG9naW4SIi51c2Vycy52MS5CZWdpblBhc3NrZXlMb2dpblJlcXVlc3QaIy51c2Vycy52MS5CZWdpblBhc3NrZXlMb2dpblJlc3BvbnNlIgASYQoSRmluaXNoUGFzc2tleUxvZ2luEiMudXNlcnMudjEuRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBokLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlMb2dpblJlc3BvbnNlIgASTwoMTGlzdFBhc3NrZXlzEh0udXNlcnMudjEuTGlzdFBhc3NrZXlzUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RQYXNza2V5c1Jlc3BvbnNlIgASUgoNUmVtb3ZlUGFzc2tleRIeLnVzZXJzLnYxLlJlbW92ZVBhc3NrZXlSZXF1ZXN0Gh8udXNlcnMudjEuUmVtb3ZlUGFzc2tleVJlc3BvbnNlIgASbQoWU2VuZFBhc3N3b3JkUmVzZXRFbWFpbBInLnVzZXJzLnYxLlNlbmRQYXNzd29yZFJlc2V0RW1haWxSZXF1ZXN0GigudXNlcnMudjEuU2VuZFBhc3N3b3JkUmVzZXRFbWFpbFJlc3BvbnNlIgASUgoNUmVzZXRQYXNzd29yZBIeLnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gh8udXNlcnMudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIgASUgoNU2VuZE1hZ2ljTGluaxIeLnVzZXJzLnYxLlNlbmRNYWdpY0xpbmtSZXF1ZXN0Gh8udXNlcnMudjEuU2VuZE1hZ2ljTGlua1Jlc3BvbnNlIgASTAoLVmVyaWZ5VG9rZW4SHC51c2Vycy52MS5WZXJpZnlUb2tlblJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlUb2tlblJlc3BvbnNlIgASTAoLQ3JlYXRlVG9rZW4SHC51c2Vycy52MS5DcmVhdGVUb2tlblJlcXVlc3QaHS51c2Vycy52MS5DcmVhdGVUb2tlblJlc3BvbnNlIgASNwoETGlzdBIVLnVzZXJzLnYxLkxpc3RSZXF1ZXN0GhYudXNlcnMudjEuTGlzdFJlc3BvbnNlIgASRgoJTG9nb3V0QWxsEhoudXNlcnMudjEuTG9nb3V0QWxsUmVxdWVzdBobLnVzZXJzLnYxLkxvZ291dEFsbFJlc3BvbnNlIgASTAoLU2V0UGFzc3dvcmQSHC51c2Vycy52MS5TZXRQYXNzd29yZFJlcXVlc3QaHS51c2Vycy52MS5TZXRQYXNzd29yZFJlc3BvbnNlIgASTAoLRGlzYWJsZVVzZXISHC51c2Vycy52MS5EaXNhYmxlVXNlclJlcXVlc3QaHS51c2Vycy52MS5EaXNhYmxlVXNlclJlc3BvbnNlIgASSQoKRW5hYmxlVXNlchIbLnVzZXJzLnYxLkVuYWJsZVVzZXJSZXF1ZXN0GhwudXNlcnMudjEuRW5hYmxlVXNlclJlc3BvbnNlIgBiBnByb3RvMw", [file_users_v1_mfa, file_users_v1_passkeys, file_users_v1_recovery, file_users_v1_tokens, file_users_v1_accounts]);
 
 /**
  * A user account. The password is never part of it.
@@ -563,10 +573,28 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
 export type LoginResponse = Message<"users.v1.LoginResponse"> & {
   /**
    * The new session. Its id is the bearer secret: keep it like a password.
+   * Absent when mfa_required is set.
    *
    * @generated from field: users.v1.Session session = 1;
    */
   session?: Session | undefined;
+
+  /**
+   * Set (true) when the account has a second factor: no session yet; call
+   * VerifyMfa with mfa_ticket. Absent for accounts without one, so their
+   * answer is exactly as before (on the M3O paths too).
+   *
+   * @generated from field: optional bool mfa_required = 2;
+   */
+  mfaRequired?: boolean | undefined;
+
+  /**
+   * With mfa_required: the ticket for VerifyMfa (256 random bits, base64url;
+   * single use, 5 minutes, dead after 5 wrong proofs).
+   *
+   * @generated from field: optional string mfa_ticket = 3;
+   */
+  mfaTicket?: string | undefined;
 };
 
 /**
@@ -575,6 +603,27 @@ export type LoginResponse = Message<"users.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 15);
+
+/**
+ * The result of VerifyMfa: the session, exactly as Login returns it.
+ *
+ * @generated from message users.v1.VerifyMfaResponse
+ */
+export type VerifyMfaResponse = Message<"users.v1.VerifyMfaResponse"> & {
+  /**
+   * The new session.
+   *
+   * @generated from field: users.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyMfaResponse.
+ * Use `create(VerifyMfaResponseSchema)` to create a new message.
+ */
+export const VerifyMfaResponseSchema: GenMessage<VerifyMfaResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 16);
 
 /**
  * End a session.
@@ -595,7 +644,7 @@ export type LogoutRequest = Message<"users.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 16);
+  messageDesc(file_users_v1_users, 17);
 
 /**
  * The result of Logout: empty.
@@ -610,7 +659,7 @@ export type LogoutResponse = Message<"users.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 17);
+  messageDesc(file_users_v1_users, 18);
 
 /**
  * Read a session.
@@ -631,7 +680,7 @@ export type ReadSessionRequest = Message<"users.v1.ReadSessionRequest"> & {
  * Use `create(ReadSessionRequestSchema)` to create a new message.
  */
 export const ReadSessionRequestSchema: GenMessage<ReadSessionRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 18);
+  messageDesc(file_users_v1_users, 19);
 
 /**
  * The result of ReadSession.
@@ -652,7 +701,7 @@ export type ReadSessionResponse = Message<"users.v1.ReadSessionResponse"> & {
  * Use `create(ReadSessionResponseSchema)` to create a new message.
  */
 export const ReadSessionResponseSchema: GenMessage<ReadSessionResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 19);
+  messageDesc(file_users_v1_users, 20);
 
 /**
  * List a user's sessions.
@@ -673,7 +722,7 @@ export type ListSessionsRequest = Message<"users.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 20);
+  messageDesc(file_users_v1_users, 21);
 
 /**
  * A live session as an administrator sees it: never its id.
@@ -709,7 +758,7 @@ export type SessionInfo = Message<"users.v1.SessionInfo"> & {
  * Use `create(SessionInfoSchema)` to create a new message.
  */
 export const SessionInfoSchema: GenMessage<SessionInfo> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 21);
+  messageDesc(file_users_v1_users, 22);
 
 /**
  * The result of ListSessions.
@@ -730,7 +779,7 @@ export type ListSessionsResponse = Message<"users.v1.ListSessionsResponse"> & {
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 22);
+  messageDesc(file_users_v1_users, 23);
 
 /**
  * End sessions of a user.
@@ -759,7 +808,7 @@ export type RevokeSessionsRequest = Message<"users.v1.RevokeSessionsRequest"> & 
  * Use `create(RevokeSessionsRequestSchema)` to create a new message.
  */
 export const RevokeSessionsRequestSchema: GenMessage<RevokeSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 23);
+  messageDesc(file_users_v1_users, 24);
 
 /**
  * The result of RevokeSessions.
@@ -780,7 +829,7 @@ export type RevokeSessionsResponse = Message<"users.v1.RevokeSessionsResponse"> 
  * Use `create(RevokeSessionsResponseSchema)` to create a new message.
  */
 export const RevokeSessionsResponseSchema: GenMessage<RevokeSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 24);
+  messageDesc(file_users_v1_users, 25);
 
 /**
  * @generated from message users.v1.SendVerificationEmailRequest
@@ -837,7 +886,7 @@ export type SendVerificationEmailRequest = Message<"users.v1.SendVerificationEma
  * Use `create(SendVerificationEmailRequestSchema)` to create a new message.
  */
 export const SendVerificationEmailRequestSchema: GenMessage<SendVerificationEmailRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 25);
+  messageDesc(file_users_v1_users, 26);
 
 /**
  * @generated from message users.v1.SendVerificationEmailResponse
@@ -850,7 +899,7 @@ export type SendVerificationEmailResponse = Message<"users.v1.SendVerificationEm
  * Use `create(SendVerificationEmailResponseSchema)` to create a new message.
  */
 export const SendVerificationEmailResponseSchema: GenMessage<SendVerificationEmailResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 26);
+  messageDesc(file_users_v1_users, 27);
 
 /**
  * @generated from message users.v1.VerifyEmailRequest
@@ -869,7 +918,7 @@ export type VerifyEmailRequest = Message<"users.v1.VerifyEmailRequest"> & {
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 27);
+  messageDesc(file_users_v1_users, 28);
 
 /**
  * @generated from message users.v1.VerifyEmailResponse
@@ -882,7 +931,80 @@ export type VerifyEmailResponse = Message<"users.v1.VerifyEmailResponse"> & {
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 28);
+  messageDesc(file_users_v1_users, 29);
+
+/**
+ * The answer of FinishPasskeyLogin (here, beside Session: passkeys.proto
+ * cannot import this file, which imports it).
+ *
+ * @generated from message users.v1.FinishPasskeyLoginResponse
+ */
+export type FinishPasskeyLoginResponse = Message<"users.v1.FinishPasskeyLoginResponse"> & {
+  /**
+   * The new session, exactly as Login returns it.
+   *
+   * @generated from field: users.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.FinishPasskeyLoginResponse.
+ * Use `create(FinishPasskeyLoginResponseSchema)` to create a new message.
+ */
+export const FinishPasskeyLoginResponseSchema: GenMessage<FinishPasskeyLoginResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 30);
+
+/**
+ * The result of VerifyToken.
+ *
+ * @generated from message users.v1.VerifyTokenResponse
+ */
+export type VerifyTokenResponse = Message<"users.v1.VerifyTokenResponse"> & {
+  /**
+   * Whether the token was a live magic link (it is now used up).
+   *
+   * @generated from field: bool is_valid = 1;
+   */
+  isValid: boolean;
+
+  /**
+   * Empty when valid; else "invalid or expired".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The new session when valid, unless the account has a second factor.
+   *
+   * @generated from field: users.v1.Session session = 3;
+   */
+  session?: Session | undefined;
+
+  /**
+   * Set (true) when the link was valid but the account has a second factor:
+   * no session yet; call VerifyMfa with mfa_ticket (docs/mfa.md). Absent
+   * otherwise, so other answers are exactly as before.
+   *
+   * @generated from field: optional bool mfa_required = 4;
+   */
+  mfaRequired?: boolean | undefined;
+
+  /**
+   * With mfa_required: the ticket for VerifyMfa, as LoginResponse's.
+   *
+   * @generated from field: optional string mfa_ticket = 5;
+   */
+  mfaTicket?: string | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyTokenResponse.
+ * Use `create(VerifyTokenResponseSchema)` to create a new message.
+ */
+export const VerifyTokenResponseSchema: GenMessage<VerifyTokenResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 31);
 
 /**
  * List users: the first page, or the page after page_token.
@@ -918,7 +1040,7 @@ export type ListRequest = Message<"users.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 29);
+  messageDesc(file_users_v1_users, 32);
 
 /**
  * A page of users.
@@ -946,164 +1068,7 @@ export type ListResponse = Message<"users.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 30);
-
-/**
- * End every session of a user.
- *
- * @generated from message users.v1.LogoutAllRequest
- */
-export type LogoutAllRequest = Message<"users.v1.LogoutAllRequest"> & {
-  /**
-   * The id of the user.
-   *
-   * @generated from field: string user_id = 1;
-   */
-  userId: string;
-};
-
-/**
- * Describes the message users.v1.LogoutAllRequest.
- * Use `create(LogoutAllRequestSchema)` to create a new message.
- */
-export const LogoutAllRequestSchema: GenMessage<LogoutAllRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 31);
-
-/**
- * The result of LogoutAll.
- *
- * @generated from message users.v1.LogoutAllResponse
- */
-export type LogoutAllResponse = Message<"users.v1.LogoutAllResponse"> & {
-  /**
-   * How many sessions were ended.
-   *
-   * @generated from field: int64 revoked = 1;
-   */
-  revoked: bigint;
-};
-
-/**
- * Describes the message users.v1.LogoutAllResponse.
- * Use `create(LogoutAllResponseSchema)` to create a new message.
- */
-export const LogoutAllResponseSchema: GenMessage<LogoutAllResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 32);
-
-/**
- * Set a user's password without the current one (an administrator's reset).
- *
- * @generated from message users.v1.SetPasswordRequest
- */
-export type SetPasswordRequest = Message<"users.v1.SetPasswordRequest"> & {
-  /**
-   * The id of the user.
-   *
-   * @generated from field: string user_id = 1;
-   */
-  userId: string;
-
-  /**
-   * The new password (same policy as Create).
-   *
-   * @generated from field: string new_password = 2;
-   */
-  newPassword: string;
-};
-
-/**
- * Describes the message users.v1.SetPasswordRequest.
- * Use `create(SetPasswordRequestSchema)` to create a new message.
- */
-export const SetPasswordRequestSchema: GenMessage<SetPasswordRequest> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 33);
-
-/**
- * The result of SetPassword: empty. Every session of the user has ended.
- *
- * @generated from message users.v1.SetPasswordResponse
- */
-export type SetPasswordResponse = Message<"users.v1.SetPasswordResponse"> & {
-};
-
-/**
- * Describes the message users.v1.SetPasswordResponse.
- * Use `create(SetPasswordResponseSchema)` to create a new message.
- */
-export const SetPasswordResponseSchema: GenMessage<SetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 34);
-
-/**
- * Disable a user's account.
- *
- * @generated from message users.v1.DisableUserRequest
- */
-export type DisableUserRequest = Message<"users.v1.DisableUserRequest"> & {
-  /**
-   * The id of the user.
-   *
-   * @generated from field: string id = 1;
-   */
-  id: string;
-};
-
-/**
- * Describes the message users.v1.DisableUserRequest.
- * Use `create(DisableUserRequestSchema)` to create a new message.
- */
-export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 35);
-
-/**
- * The result of DisableUser: empty. Every session of the user has ended.
- *
- * @generated from message users.v1.DisableUserResponse
- */
-export type DisableUserResponse = Message<"users.v1.DisableUserResponse"> & {
-};
-
-/**
- * Describes the message users.v1.DisableUserResponse.
- * Use `create(DisableUserResponseSchema)` to create a new message.
- */
-export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 36);
-
-/**
- * Enable a disabled account again.
- *
- * @generated from message users.v1.EnableUserRequest
- */
-export type EnableUserRequest = Message<"users.v1.EnableUserRequest"> & {
-  /**
-   * The id of the user.
-   *
-   * @generated from field: string id = 1;
-   */
-  id: string;
-};
-
-/**
- * Describes the message users.v1.EnableUserRequest.
- * Use `create(EnableUserRequestSchema)` to create a new message.
- */
-export const EnableUserRequestSchema: GenMessage<EnableUserRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 37);
-
-/**
- * The result of EnableUser: empty.
- *
- * @generated from message users.v1.EnableUserResponse
- */
-export type EnableUserResponse = Message<"users.v1.EnableUserResponse"> & {
-};
-
-/**
- * Describes the message users.v1.EnableUserResponse.
- * Use `create(EnableUserResponseSchema)` to create a new message.
- */
-export const EnableUserResponseSchema: GenMessage<EnableUserResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 38);
 
 /**
  * Users manages the accounts of one namespace and signs them in.
@@ -1270,6 +1235,217 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof VerifyEmailRequestSchema;
     output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Start a TOTP enrolment: a new secret and its otpauth:// URI. A pending
+   * enrolment replaces an older pending one; it counts once confirmed.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (TOTP is already on).
+   *
+   * @generated from rpc users.v1.Users.EnrollTotp
+   */
+  enrollTotp: {
+    methodKind: "unary";
+    input: typeof EnrollTotpRequestSchema;
+    output: typeof EnrollTotpResponseSchema;
+  },
+  /**
+   * Confirm the pending enrolment with a code; returns 10 recovery codes.
+   * Errors: FAILED_PRECONDITION (nothing pending, or already on),
+   * UNAUTHENTICATED (wrong code), RESOURCE_EXHAUSTED (throttled).
+   *
+   * @generated from rpc users.v1.Users.ConfirmTotp
+   */
+  confirmTotp: {
+    methodKind: "unary";
+    input: typeof ConfirmTotpRequestSchema;
+    output: typeof ConfirmTotpResponseSchema;
+  },
+  /**
+   * Second step of a sign-in: the mfa_ticket from Login (or VerifyToken) and
+   * a TOTP code or a recovery code; returns the session, as Login does.
+   * Errors: UNAUTHENTICATED (unknown, used, expired or dead ticket; wrong
+   * code), RESOURCE_EXHAUSTED (throttled).
+   *
+   * @generated from rpc users.v1.Users.VerifyMfa
+   */
+  verifyMfa: {
+    methodKind: "unary";
+    input: typeof VerifyMfaRequestSchema;
+    output: typeof VerifyMfaResponseSchema;
+  },
+  /**
+   * Turn TOTP off and void the recovery codes. Public keys prove it with a
+   * current code or a recovery code; service and admin keys need neither.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (TOTP is off), UNAUTHENTICATED.
+   *
+   * @generated from rpc users.v1.Users.DisableTotp
+   */
+  disableTotp: {
+    methodKind: "unary";
+    input: typeof DisableTotpRequestSchema;
+    output: typeof DisableTotpResponseSchema;
+  },
+  /**
+   * A new set of 10 recovery codes (given a current TOTP code); the old set
+   * stops working. Errors: FAILED_PRECONDITION (TOTP is off), UNAUTHENTICATED.
+   *
+   * @generated from rpc users.v1.Users.RegenerateRecoveryCodes
+   */
+  regenerateRecoveryCodes: {
+    methodKind: "unary";
+    input: typeof RegenerateRecoveryCodesRequestSchema;
+    output: typeof RegenerateRecoveryCodesResponseSchema;
+  },
+  /**
+   * Which second factors a user has, and recovery codes left. Errors: NOT_FOUND.
+   *
+   * @generated from rpc users.v1.Users.GetMfaStatus
+   */
+  getMfaStatus: {
+    methodKind: "unary";
+    input: typeof GetMfaStatusRequestSchema;
+    output: typeof GetMfaStatusResponseSchema;
+  },
+  /**
+   * Begin registering a passkey for a user: the options for
+   * navigator.credentials.create(). Errors: NOT_FOUND (unknown user),
+   * FAILED_PRECONDITION (the user has the most passkeys allowed).
+   *
+   * @generated from rpc users.v1.Users.BeginPasskeyRegistration
+   */
+  beginPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyRegistrationRequestSchema;
+    output: typeof BeginPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * Finish registering: verifies the browser's answer (challenge, origin in
+   * RP_ORIGINS, RP_ID, user verification) and stores the passkey.
+   * Errors: INVALID_ARGUMENT (malformed, PASSKEY_CHALLENGE_INVALID,
+   * PASSKEY_RESPONSE_INVALID), ALREADY_EXISTS (the passkey is registered).
+   *
+   * @generated from rpc users.v1.Users.FinishPasskeyRegistration
+   */
+  finishPasskeyRegistration: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyRegistrationRequestSchema;
+    output: typeof FinishPasskeyRegistrationResponseSchema;
+  },
+  /**
+   * Begin a passwordless sign-in: options for navigator.credentials.get() and a handle.
+   *
+   * @generated from rpc users.v1.Users.BeginPasskeyLogin
+   */
+  beginPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof BeginPasskeyLoginRequestSchema;
+    output: typeof BeginPasskeyLoginResponseSchema;
+  },
+  /**
+   * Finish a passwordless sign-in: a new session, as Login's. Errors:
+   * UNAUTHENTICATED "invalid credentials" (unknown passkey, a signature or
+   * counter that does not verify), INVALID_ARGUMENT (malformed, PASSKEY_CHALLENGE_INVALID).
+   *
+   * @generated from rpc users.v1.Users.FinishPasskeyLogin
+   */
+  finishPasskeyLogin: {
+    methodKind: "unary";
+    input: typeof FinishPasskeyLoginRequestSchema;
+    output: typeof FinishPasskeyLoginResponseSchema;
+  },
+  /**
+   * A user's passkeys, oldest first. Errors: NOT_FOUND (unknown user).
+   *
+   * @generated from rpc users.v1.Users.ListPasskeys
+   */
+  listPasskeys: {
+    methodKind: "unary";
+    input: typeof ListPasskeysRequestSchema;
+    output: typeof ListPasskeysResponseSchema;
+  },
+  /**
+   * Remove one of a user's passkeys. Errors: NOT_FOUND (unknown user or passkey).
+   *
+   * @generated from rpc users.v1.Users.RemovePasskey
+   */
+  removePasskey: {
+    methodKind: "unary";
+    input: typeof RemovePasskeyRequestSchema;
+    output: typeof RemovePasskeyResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time code that resets the password.
+   * Answers the same whether or not the email belongs to a user (no mail is
+   * sent for an unknown one). Each new code voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule), RESOURCE_EXHAUSTED
+   * (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendPasswordResetEmail
+   */
+  sendPasswordResetEmail: {
+    methodKind: "unary";
+    input: typeof SendPasswordResetEmailRequestSchema;
+    output: typeof SendPasswordResetEmailResponseSchema;
+  },
+  /**
+   * Sets a new password with the code from the mail, ends every session of
+   * the user and marks the email verified (the code proved the inbox). A code
+   * works once, for its expiration, and is void after 5 wrong tries.
+   * Errors: INVALID_ARGUMENT "invalid or expired" (wrong, used, voided or
+   * expired code, or an unknown email: which one is never said), or a field
+   * breaks its rule (confirm_password must equal new_password).
+   *
+   * @generated from rpc users.v1.Users.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * Mails the user with this email a one-time sign-in link (address +
+   * endpoint + ?token=...) that works for 10 minutes (MAGIC_LINK_TTL_SECONDS).
+   * Answers the same whether or not the email belongs to a user. Each new
+   * link voids the previous one.
+   * Errors: INVALID_ARGUMENT (a field breaks its rule, or `address` is not on
+   * the REDIRECT_ORIGINS allowlist), RESOURCE_EXHAUSTED (MAILS_PER_ADDRESS).
+   *
+   * @generated from rpc users.v1.Users.SendMagicLink
+   */
+  sendMagicLink: {
+    methodKind: "unary";
+    input: typeof SendMagicLinkRequestSchema;
+    output: typeof SendMagicLinkResponseSchema;
+  },
+  /**
+   * Signs in with a magic link's token: a session exactly as Login makes
+   * (or, for an account with a second factor, mfa_required and an
+   * mfa_ticket for VerifyMfa, as Login), and the email is marked verified. The token works once. A token that is
+   * unknown, used, voided or expired is not an error (as in M3O): the answer
+   * is is_valid = false with message "invalid or expired" and no session.
+   * Errors: INVALID_ARGUMENT only for an empty or over-long token.
+   *
+   * @generated from rpc users.v1.Users.VerifyToken
+   */
+  verifyToken: {
+    methodKind: "unary";
+    input: typeof VerifyTokenRequestSchema;
+    output: typeof VerifyTokenResponseSchema;
+  },
+  /**
+   * Beyond M3O: a signed access token (JWT, EdDSA) for a live session, which
+   * other services verify with the keys at /.well-known/jwks.json without a
+   * call. A token stays valid until it expires (ACCESS_TOKEN_TTL_SECONDS), even
+   * if its session ends first; a session that ended gets no new one.
+   * Errors: NOT_FOUND "session not found" (unknown, expired or ended session),
+   * INVALID_ARGUMENT (a malformed session_id).
+   *
+   * @generated from rpc users.v1.Users.CreateToken
+   */
+  createToken: {
+    methodKind: "unary";
+    input: typeof CreateTokenRequestSchema;
+    output: typeof CreateTokenResponseSchema;
   },
   /**
    * Every user of the namespace, oldest first (created, then id), a page at a

@@ -15,6 +15,7 @@
 // Constraint names matter: errors.ts maps a unique violation to the field
 // through them (users_pkey → id, users_username → username, users_email → email).
 import type { Migration } from "../migration.js";
+import { POSTGRES_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {
@@ -262,6 +263,18 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    sql: `
+      ALTER TABLE mail_outbox
+        ADD COLUMN token_purpose text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_digest bytea,
+        ADD COLUMN token_redirect_url text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN token_failure_redirect_url text COLLATE "C" NOT NULL DEFAULT '';
+    `,
+  },
+  ...POSTGRES_PASSKEY_MIGRATIONS,
+  {
     version: 55,
     name: "user profiles: a small map of text, stored as canonical JSON",
     sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
@@ -304,6 +317,64 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         RETURN true;
       END;
       $$;
+    `,
+  },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                text COLLATE "C" NOT NULL,
+        generation         integer NOT NULL,
+        public_jwk         text COLLATE "C" NOT NULL,
+        private_sealed     text COLLATE "C" NOT NULL,
+        created_ms         bigint NOT NULL,
+        signs_from_ms      bigint NOT NULL,
+        signs_until_ms     bigint NOT NULL DEFAULT 0,
+        published_until_ms bigint NOT NULL DEFAULT 0,
+        CONSTRAINT signing_keys_pkey PRIMARY KEY (kid),
+        CONSTRAINT signing_keys_generation UNIQUE (generation)
+      );
+    `,
+  },
+  {
+    version: 70,
+    name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
+    sql: `
+      CREATE TABLE mfa_totp (
+        namespace     text COLLATE "C" NOT NULL,
+        user_id       text COLLATE "C" NOT NULL,
+        secret_sealed text COLLATE "C" NOT NULL,
+        created_ms    bigint NOT NULL,
+        confirmed_ms  bigint NOT NULL DEFAULT 0,
+        last_step     bigint NOT NULL DEFAULT -1,
+        CONSTRAINT mfa_totp_pkey PRIMARY KEY (namespace, user_id),
+        CONSTRAINT mfa_totp_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE TABLE mfa_recovery_codes (
+        namespace text COLLATE "C" NOT NULL,
+        user_id   text COLLATE "C" NOT NULL,
+        digest    bytea NOT NULL,
+        CONSTRAINT mfa_recovery_codes_pkey PRIMARY KEY (namespace, user_id, digest),
+        CONSTRAINT mfa_recovery_codes_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE TABLE mfa_tickets (
+        digest            bytea NOT NULL,
+        namespace         text COLLATE "C" NOT NULL,
+        user_id           text COLLATE "C" NOT NULL,
+        credential_digest bytea NOT NULL,
+        created_ms        bigint NOT NULL,
+        expires_ms        bigint NOT NULL,
+        failures          integer NOT NULL DEFAULT 0,
+        CONSTRAINT mfa_tickets_pkey PRIMARY KEY (digest),
+        CONSTRAINT mfa_tickets_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
+      CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
   },
 ];

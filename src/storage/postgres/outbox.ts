@@ -4,20 +4,44 @@
 // (lease_until_ms) keeps a row out of other claims until it runs out, so a
 // message is handed to one sender at a time, and a crashed sender's rows come
 // back once its lease ends.
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import { BIND_SQL } from "../mail-token-bind.js";
 import {
+  bindParams,
   OUTBOX_COLUMNS,
   OUTBOX_INSERT_COLUMNS,
+  OUTBOX_TOKEN_COLUMNS,
   type OutboxRecord,
   outboxInsertValues,
+  outboxTokenValues,
   toOutboxMessage,
 } from "../outbox-rows.js";
-import type { Queryable } from "./database.js";
+import type { Database, Queryable } from "./database.js";
+import { toPositional } from "./named-parameters.js";
 
 export async function insertMail(db: Queryable, message: NewOutboxMessage): Promise<void> {
-  await db.query(`INSERT INTO mail_outbox (${OUTBOX_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)`, [
-    ...outboxInsertValues(message),
-  ]);
+  await db.query(
+    `INSERT INTO mail_outbox (${OUTBOX_INSERT_COLUMNS}, ${OUTBOX_TOKEN_COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12)`,
+    [...outboxInsertValues(message), ...outboxTokenValues(message)],
+  );
+}
+
+export function bindMailToken(db: Database, message: OutboxMessage, owner: string): Promise<BindOutcome> {
+  const params = bindParams(message, owner);
+  const run = (tx: Queryable, sql: string) => {
+    const { text, values } = toPositional(sql, params);
+    return tx.query(text, values);
+  };
+  return db.transaction(async (tx) => {
+    if ((await run(tx, `${BIND_SQL.held} FOR UPDATE`)).rowCount !== 1) return "not-held";
+    if ((await run(tx, BIND_SQL.upsertToken)).rowCount === 1) {
+      await run(tx, BIND_SQL.bound);
+      return "bound";
+    }
+    await run(tx, BIND_SQL.drop);
+    return "dropped";
+  });
 }
 
 export async function claimMail(

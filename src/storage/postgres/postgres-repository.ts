@@ -5,8 +5,10 @@
 // COMMITTED; where that alone would allow a race, the statement takes a row
 // lock, and the comment there says why.
 import type pg from "pg";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -18,6 +20,7 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
@@ -51,15 +54,20 @@ import {
   updateUserParameters,
   userParameters,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { Database, type Queryable } from "./database.js";
 import * as mailTokens from "./mail-tokens.js";
+import { PostgresMfa } from "./mfa.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
 import * as outbox from "./outbox.js";
+import * as passkeys from "./passkeys.js";
 import { createPool, type PoolOptions } from "./pool.js";
+import * as recovery from "./recovery.js";
+import * as signingKeys from "./signing-keys.js";
 import { searchWithPlan } from "./user-search.js";
 
 /** Sessions deleted per statement when a user is deleted. */
@@ -73,12 +81,15 @@ export interface PostgresOptions extends PoolOptions {
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
   private closed = false;
+  private readonly mfa: PostgresMfa;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly db: Database,
     private readonly searchScanMax: number,
-  ) {}
+  ) {
+    this.mfa = new PostgresMfa(db);
+  }
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
   static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
@@ -579,6 +590,10 @@ export class PostgresRepository implements Repository {
     return outbox.claimMail(this.db, owner, nowMs, leaseMs, limit);
   }
 
+  bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return outbox.bindMailToken(this.db, message, owner);
+  }
+
   markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     return outbox.markMailSent(this.db, id, owner, nowMs);
   }
@@ -611,5 +626,142 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.mfa.putPendingTotp(namespace, userId, sealed, nowMs);
+  }
+
+  getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.mfa.getTotp(namespace, userId);
+  }
+
+  confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs);
+  }
+
+  spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.mfa.spendMfaProof(namespace, userId, proof);
+  }
+
+  replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests);
+  }
+
+  countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.mfa.countRecoveryCodes(namespace, userId);
+  }
+
+  deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.mfa.deleteTotp(namespace, userId);
+  }
+
+  insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    return this.mfa.insertMfaTicket(ticket);
+  }
+
+  getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures);
+  }
+
+  redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof);
+  }
+
+  sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.mfa.sweepMfaTickets(nowMs, limit);
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  insertChallenge(challenge: NewChallenge): Promise<void> {
+    return passkeys.insertChallenge(this.db, challenge);
+  }
+
+  takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return passkeys.takeChallenge(this.db, namespace, digest, purpose, nowMs);
+  }
+
+  sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return passkeys.sweepChallenges(this.db, beforeMs, limit);
+  }
+
+  insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return passkeys.insertPasskey(this.db, namespace, passkey, maxPerUser);
+  }
+
+  listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return passkeys.listPasskeys(this.db, namespace, userId);
+  }
+
+  findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return passkeys.findPasskeyByCredential(this.db, namespace, credentialId);
+  }
+
+  usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return passkeys.usePasskey(this.db, namespace, id, expectedCounter, newCounter, nowMs);
+  }
+
+  deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return passkeys.deletePasskey(this.db, namespace, userId, id);
+  }
+
+  hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return passkeys.hasPasskey(this.db, namespace, userId);
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return recovery.resetPassword(this.db, reset);
+  }
+
+  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  listSigningKeys(): Promise<SigningKeyRow[]> {
+    return signingKeys.listSigningKeys(this.db);
+  }
+
+  addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return signingKeys.addSigningKey(this.db, key, retiredAfterMs);
+  }
+
+  deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return signingKeys.deleteRetiredSigningKeys(this.db, nowMs);
   }
 }

@@ -3,6 +3,7 @@
 // rolling upgrade, replicas of the previous version keep working on the new
 // schema (and ping() accepts a schema newer than its own).
 import type { Migration } from "../migration.js";
+import { SQLITE_PASSKEY_MIGRATIONS } from "./passkey-migrations.js";
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {
@@ -190,6 +191,21 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 52,
+    name: "mail requests: a queued mail may carry its token still to be stored (bound by the sender)",
+    // A Send* call queues its mail for any address with the token's digest
+    // here, so it does the same work for a known and an unknown address; the
+    // sender stores the token for the address's user before delivery (or
+    // drops the mail when nobody has it) and clears these columns.
+    sql: `
+      ALTER TABLE mail_outbox ADD COLUMN token_purpose TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_digest BLOB;
+      ALTER TABLE mail_outbox ADD COLUMN token_redirect_url TEXT NOT NULL DEFAULT '';
+      ALTER TABLE mail_outbox ADD COLUMN token_failure_redirect_url TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  ...SQLITE_PASSKEY_MIGRATIONS,
+  {
     version: 55,
     name: "user profiles: a small map of text, stored as canonical JSON",
     sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
@@ -198,5 +214,60 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 56,
     name: "disabled accounts: users.disabled_ms (0: enabled)",
     sql: `ALTER TABLE users ADD COLUMN disabled_ms INTEGER NOT NULL DEFAULT 0;`,
+  },
+  // Access tokens: signing keys (src/storage/signing-keys.ts)
+  {
+    version: 60,
+    name: "access-token signing keys (private halves sealed)",
+    sql: `
+      CREATE TABLE signing_keys (
+        kid                TEXT    NOT NULL PRIMARY KEY,
+        generation         INTEGER NOT NULL UNIQUE,
+        public_jwk         TEXT    NOT NULL,
+        private_sealed     TEXT    NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        signs_from_ms      INTEGER NOT NULL,
+        signs_until_ms     INTEGER NOT NULL DEFAULT 0,
+        published_until_ms INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+    `,
+  },
+  {
+    version: 70,
+    name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
+    // confirmed_ms 0: a pending enrolment (one per user, replaced by a new
+    // one). last_step: the last time step a code was accepted for (-1: none).
+    // Recovery codes and tickets are kept as SHA-256 digests only.
+    sql: `
+      CREATE TABLE mfa_totp (
+        namespace     TEXT    NOT NULL,
+        user_id       TEXT    NOT NULL,
+        secret_sealed TEXT    NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        confirmed_ms  INTEGER NOT NULL DEFAULT 0,
+        last_step     INTEGER NOT NULL DEFAULT -1,
+        PRIMARY KEY (namespace, user_id),
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE mfa_recovery_codes (
+        namespace TEXT NOT NULL,
+        user_id   TEXT NOT NULL,
+        digest    BLOB NOT NULL,
+        PRIMARY KEY (namespace, user_id, digest),
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE mfa_tickets (
+        digest            BLOB    NOT NULL PRIMARY KEY,
+        namespace         TEXT    NOT NULL,
+        user_id           TEXT    NOT NULL,
+        credential_digest BLOB    NOT NULL,
+        created_ms        INTEGER NOT NULL,
+        expires_ms        INTEGER NOT NULL,
+        failures          INTEGER NOT NULL DEFAULT 0,
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
+      CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
+    `,
   },
 ];

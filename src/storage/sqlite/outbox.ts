@@ -2,19 +2,29 @@
 // lock), so a claim is a single UPDATE … RETURNING: two senders (a server and
 // a CLI, say) can never take the same row.
 import type { Database as Db } from "better-sqlite3";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import { BIND_SQL } from "../mail-token-bind.js";
 import {
+  bindParams,
   OUTBOX_COLUMNS,
   OUTBOX_INSERT_COLUMNS,
+  OUTBOX_TOKEN_COLUMNS,
   type OutboxRecord,
   outboxInsertValues,
+  outboxTokenValues,
   toOutboxMessage,
 } from "../outbox-rows.js";
 
 export type SqliteOutbox = ReturnType<typeof prepareOutbox>;
 
 export function prepareOutbox(db: Db) {
-  const insert = db.prepare(`INSERT INTO mail_outbox (${OUTBOX_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insert = db.prepare(
+    `INSERT INTO mail_outbox (${OUTBOX_INSERT_COLUMNS}, ${OUTBOX_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const held = db.prepare(BIND_SQL.held);
+  const upsertToken = db.prepare(BIND_SQL.upsertToken);
+  const bound = db.prepare(BIND_SQL.bound);
+  const drop = db.prepare(BIND_SQL.drop);
   const claim = db.prepare(
     `UPDATE mail_outbox SET lease_owner = @owner, lease_until_ms = @now + @lease
      WHERE id IN (
@@ -55,8 +65,18 @@ export function prepareOutbox(db: Db) {
   return {
     /** Runs inside the caller's transaction when it carries a token. */
     insert(message: NewOutboxMessage): void {
-      insert.run(...outboxInsertValues(message), message.createdMs);
+      insert.run(...outboxInsertValues(message), message.createdMs, ...outboxTokenValues(message));
     },
+    bind: db.transaction((message: OutboxMessage, owner: string): BindOutcome => {
+      const params = bindParams(message, owner);
+      if (!held.get(params)) return "not-held";
+      if (upsertToken.run(params).changes === 1) {
+        bound.run(params);
+        return "bound";
+      }
+      drop.run(params);
+      return "dropped";
+    }),
     claim(owner: string, now: number, lease: number, limit: number): OutboxMessage[] {
       return (claim.all({ owner, now, lease, limit }) as OutboxRecord[]).map(toOutboxMessage);
     },

@@ -6,8 +6,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database, { type Database as Db } from "better-sqlite3";
-import type { NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
+import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
+import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -19,6 +21,7 @@ import {
   type LoginThrottleRow,
   type NewMailToken,
   type NewSession,
+  type PasswordReset,
   type Repository,
   type SessionInsertOptions,
   type SessionRow,
@@ -49,12 +52,17 @@ import {
   toUser,
   type UserRecord,
 } from "../rows.js";
+import type { SigningKeyRow } from "../signing-keys.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
+import { prepareMfa, type SqliteMfa } from "./mfa.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
+import { preparePasskeys, type SqlitePasskeys } from "./passkeys.js";
+import { prepareRecovery, type SqliteRecovery } from "./recovery.js";
+import { prepareSigningKeys, type SqliteSigningKeys } from "./signing-keys.js";
 import { prepareStatements, type SqliteStatements } from "./statements.js";
 import { SqliteUserSearch } from "./user-search.js";
 import { WalSync } from "./wal-sync.js";
@@ -94,6 +102,10 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly mfa: SqliteMfa;
+  private readonly passkeys: SqlitePasskeys;
+  private readonly recovery: SqliteRecovery;
+  private readonly signingKeys: SqliteSigningKeys;
   private readonly busyTimeoutMs: number;
   /** Flushes the WAL before writes are answered; none for an in-memory database. */
   private readonly walSync: WalSync | undefined;
@@ -120,6 +132,10 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.mfa = prepareMfa(this.db);
+    this.passkeys = preparePasskeys(this.db);
+    this.recovery = prepareRecovery(this.db);
+    this.signingKeys = prepareSigningKeys(this.db);
   }
 
   async ping(): Promise<void> {
@@ -438,6 +454,10 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.outbox.claim(owner, nowMs, leaseMs, limit));
   }
 
+  async bindMailToken(message: OutboxMessage, owner: string): Promise<BindOutcome> {
+    return this.write(() => this.outbox.bind(message, owner));
+  }
+
   async markMailSent(id: string, owner: string, nowMs: number): Promise<void> {
     await this.write(() => this.outbox.sent(id, owner, nowMs));
   }
@@ -470,5 +490,142 @@ export class SqliteRepository implements Repository {
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  async putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.write(() => this.mfa.putPendingTotp(namespace, userId, sealed, nowMs));
+  }
+
+  async getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.guard(() => this.mfa.getTotp(namespace, userId));
+  }
+
+  async confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs));
+  }
+
+  async spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.write(() => this.mfa.spendMfaProof(namespace, userId, proof));
+  }
+
+  async replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.write(() => this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests));
+  }
+
+  async countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.guard(() => this.mfa.countRecoveryCodes(namespace, userId));
+  }
+
+  async deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.write(() => this.mfa.deleteTotp(namespace, userId));
+  }
+
+  async insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    await this.write(() => this.mfa.insertMfaTicket(ticket));
+  }
+
+  async getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.guard(() => this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures));
+  }
+
+  async redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.write(() => this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof));
+  }
+
+  async sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.write(() => this.mfa.sweepMfaTickets(nowMs, limit));
+  }
+
+  // Passkeys and ceremony challenges (statements in passkeys.ts)
+
+  async insertChallenge(challenge: NewChallenge): Promise<void> {
+    await this.write(() => this.passkeys.insertChallenge(challenge));
+  }
+
+  async takeChallenge(
+    namespace: string,
+    digest: Buffer,
+    purpose: ChallengePurpose,
+    nowMs: number,
+  ): Promise<TakenChallenge | undefined> {
+    return this.write(() => this.passkeys.takeChallenge(namespace, digest, purpose, nowMs));
+  }
+
+  async sweepChallenges(beforeMs: number, limit: number): Promise<number> {
+    return this.write(() => this.passkeys.sweepChallenges(beforeMs, limit));
+  }
+
+  async insertPasskey(namespace: string, passkey: PasskeyRow, maxPerUser: number): Promise<PasskeyInsert> {
+    return this.write(() => this.passkeys.insertPasskey(namespace, passkey, maxPerUser));
+  }
+
+  async listPasskeys(namespace: string, userId: string): Promise<PasskeyRow[]> {
+    return this.guard(() => this.passkeys.list(namespace, userId));
+  }
+
+  async findPasskeyByCredential(namespace: string, credentialId: string): Promise<PasskeyRow | undefined> {
+    return this.guard(() => this.passkeys.byCredential(namespace, credentialId));
+  }
+
+  async usePasskey(
+    namespace: string,
+    id: string,
+    expectedCounter: number,
+    newCounter: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.passkeys.use(namespace, id, expectedCounter, newCounter, nowMs));
+  }
+
+  async deletePasskey(namespace: string, userId: string, id: string): Promise<boolean> {
+    return this.write(() => this.passkeys.remove(namespace, userId, id));
+  }
+
+  async hasPasskey(namespace: string, userId: string): Promise<boolean> {
+    return this.guard(() => this.passkeys.any(namespace, userId));
+  }
+
+  // Account recovery (statements in recovery.ts)
+
+  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+    return this.write(() => this.recovery.resetPassword(reset));
+  }
+
+  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+    return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
+  }
+
+  // Access-token signing keys (statements in signing-keys.ts)
+
+  async listSigningKeys(): Promise<SigningKeyRow[]> {
+    return this.guard(() => this.signingKeys.list());
+  }
+
+  async addSigningKey(key: SigningKeyRow, retiredAfterMs: number): Promise<boolean> {
+    return this.write(() => this.signingKeys.add.immediate(key, retiredAfterMs));
+  }
+
+  async deleteRetiredSigningKeys(nowMs: number): Promise<number> {
+    return this.write(() => this.signingKeys.deleteRetired(nowMs));
   }
 }
