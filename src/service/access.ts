@@ -91,6 +91,8 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   list: { roles: TRUSTED },
   logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   setPassword: { roles: TRUSTED },
+  disableUser: { roles: TRUSTED },
+  enableUser: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

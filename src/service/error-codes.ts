@@ -138,6 +138,11 @@ export const REASONS = {
     when: "UpdatePassword's old_password is not the current password",
     message: () => "old_password: does not match the current password",
   },
+  ACCOUNT_DISABLED: {
+    code: "permission_denied",
+    when: "Login with the right password of a disabled account (a wrong password stays INVALID_CREDENTIALS)",
+    message: () => "this account is disabled",
+  },
   NAMESPACE_FORBIDDEN: {
     code: "permission_denied",
     when: "a namespace-scoped key used for another namespace",

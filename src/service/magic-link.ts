@@ -15,6 +15,7 @@
 // - A bad token is answered as M3O did: is_valid false and "invalid or
 //   expired", whatever the reason, never an error naming it.
 
+import { isDisabled } from "./account-status.js";
 import { invalidArgument } from "./errors.js";
 import * as fields from "./mail-fields.js";
 import type { Session } from "./model.js";
@@ -101,7 +102,9 @@ export class MagicLinkService {
   /** VerifyToken: a live link's token signs its user in, once. */
   async verify(namespace: string, token: string): Promise<TokenCheck> {
     const given = fields.linkToken(token);
-    const user = await this.deps.repo.spendMagicLink(namespace, digest(given), this.deps.now());
+    const spent = await this.deps.repo.spendMagicLink(namespace, digest(given), this.deps.now());
+    // A link sent before its account was disabled signs nobody in.
+    const user = spent && !isDisabled(spent) ? spent : undefined;
     // The link proves the inbox, not the second factor: such an account continues at VerifyMfa.
     const credential = user && this.deps.secondFactor && (await this.deps.repo.getCredential(namespace, user.id));
     const mfaTicket = credential ? await this.deps.secondFactor?.challenge(namespace, credential) : undefined;

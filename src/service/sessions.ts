@@ -1,5 +1,6 @@
 // Sign-in and sessions: Login, ReadSession, Logout.
 import type { CredentialRow, LoginAttemptRef, Repository } from "../storage/repository.js";
+import { isDisabled, requireEnabled } from "./account-status.js";
 import { invalidArgument, invalidCredentials, ServiceError } from "./errors.js";
 import { draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
@@ -88,6 +89,12 @@ export class SessionsService {
     if (!credential || !ok) {
       await throttle.failed(namespace, attempt, credential?.user.id ?? "", "login");
       throw invalidCredentials();
+    }
+    // Only now, with the right password: a wrong one for a disabled account
+    // is the same "invalid credentials" as for any account.
+    if (isDisabled(credential.user)) {
+      await throttle.succeeded(namespace, attempt).catch(() => undefined);
+      requireEnabled(credential.user);
     }
     // From here the password was right: whatever fails now (storage, a busy
     // queue, a password change that won the race) must not count as a guess.

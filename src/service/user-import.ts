@@ -29,6 +29,7 @@ export function exportLine(item: UserExport): string {
     updated_ms: item.user.updatedMs,
     verified_ms: item.user.verifiedMs ?? 0,
     profile: item.user.profile ?? {},
+    disabled_ms: item.user.disabledMs ?? 0,
     password_hash: item.passwordHash,
   });
 }
@@ -66,6 +67,9 @@ export function parseImportedUser(line: string, defaults: ImportDefaults): Impor
   // verified_ms as `users export` writes it, or verification_date (seconds) as the API shows it; 0: not verified.
   const verifiedMs = o.verified_ms !== undefined ? timestamp(o, "verified", 0) : timestamp(o, "verification_date", 0);
   if (verifiedMs > 0) user.verifiedMs = verifiedMs;
+  // A disabled account stays disabled where it is imported.
+  const disabledMs = timestamp(o, "disabled", 0);
+  if (disabledMs > 0) user.disabledMs = disabledMs;
   const profile = importedProfile(o.profile);
   if (Object.keys(profile).length > 0) user.profile = profile;
   const record = { namespace, user };

@@ -109,6 +109,17 @@ export class UsersService {
     }
   }
 
+  /**
+   * Disables or enables an account; either way every session of the user
+   * ends in the same commit (after a disable none may survive; after an
+   * enable the user signs in anew). Idempotent.
+   */
+  async setDisabled(namespace: string, id: string, disabled: boolean): Promise<User> {
+    const user = await this.deps.repo.setUserDisabled(namespace, rules.userId(id), disabled, this.deps.now());
+    if (!user) throw new ServiceError("USER_NOT_FOUND");
+    return user;
+  }
+
   async delete(namespace: string, id: string): Promise<void> {
     const userId = rules.userId(id);
     const deleted = draftEvent("user.deleted", namespace, userId, this.deps.now());

@@ -17,7 +17,7 @@ export const BIND_SQL = {
   upsertToken: `INSERT INTO mail_tokens (namespace, purpose, user_id, digest, email, created_ms, expires_ms,
       redirect_url, failure_redirect_url)
     SELECT @namespace, @purpose, id, @digest, email, @created_ms, @expires_ms, @redirect_url, @failure_redirect_url
-      FROM users WHERE namespace = @namespace AND email = @email
+      FROM users WHERE namespace = @namespace AND email = @email AND disabled_ms = 0
     ON CONFLICT (namespace, purpose, user_id) DO UPDATE SET
       digest = excluded.digest, email = excluded.email, created_ms = excluded.created_ms,
       expires_ms = excluded.expires_ms, spent_ms = 0, attempts = 0,

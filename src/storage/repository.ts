@@ -28,6 +28,8 @@ export interface User {
   updatedMs: number;
   /** When the email was verified; absent if it never was (or changed since). Set only by verifyEmailToken. */
   verifiedMs?: number;
+  /** When the account was disabled (it cannot sign in or use any flow); absent while enabled. */
+  disabledMs?: number;
   /** The user's profile (validation.ts bounds it); absent when empty. */
   profile?: Record<string, string>;
 }
@@ -294,6 +296,14 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
     nowMs: number,
     throttleAccounts: string[],
   ): Promise<boolean>;
+
+  /**
+   * Disables (at nowMs; an already disabled user keeps its time) or enables
+   * the user, and deletes every session of the user, in one transaction
+   * ordered against logins (no login's session survives a disable). Returns
+   * the user after, or undefined if absent.
+   */
+  setUserDisabled(namespace: string, userId: string, disabled: boolean, nowMs: number): Promise<User | undefined>;
 
   // Sessions
   /**

@@ -13,7 +13,7 @@ import {
   type UserPage,
 } from "./repository.js";
 
-export const USER_COLUMNS = "id, username, email, created_ms, updated_ms, verified_ms, profile";
+export const USER_COLUMNS = "id, username, email, created_ms, updated_ms, verified_ms, profile, disabled_ms";
 
 export interface UserRecord {
   id: string;
@@ -25,6 +25,8 @@ export interface UserRecord {
   verified_ms: number;
   /** The profile as canonical JSON (profileText): '{}' when empty. */
   profile: string;
+  /** 0: enabled. */
+  disabled_ms: number;
 }
 
 export type CredentialRecord = UserRecord & { hash: string };
@@ -49,6 +51,7 @@ export function toUser(row: UserRecord): User {
     // Only a verified user carries the field, so unverified rows look as they always did.
     ...(row.verified_ms ? { verifiedMs: Number(row.verified_ms) } : {}),
     ...profileOf(row.profile),
+    ...(row.disabled_ms ? { disabledMs: Number(row.disabled_ms) } : {}),
   };
 }
 
@@ -148,6 +151,7 @@ export function userParameters(namespace: string, user: User) {
     updated_ms: user.updatedMs,
     verified_ms: user.verifiedMs ?? 0,
     profile: profileText(user.profile),
+    disabled_ms: user.disabledMs ?? 0,
   };
 }
 

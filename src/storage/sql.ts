@@ -6,10 +6,10 @@ import { USER_COLUMNS } from "./rows.js";
 
 const KEY_COLUMNS = "id, namespace, role, label, created_ms, revoked_ms";
 const EXPORT_SELECT = `SELECT u.namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, u.verified_ms,
-    u.profile, p.hash
+    u.profile, u.disabled_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
 const EXPORT_ORDER = "ORDER BY u.namespace, u.created_ms, u.id";
-const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, u.verified_ms, u.profile, p.hash
+const CREDENTIAL_SELECT = `SELECT u.id, u.username, u.email, u.created_ms, u.updated_ms, u.verified_ms, u.profile, u.disabled_ms, p.hash
   FROM users u JOIN passwords p ON p.namespace = u.namespace AND p.user_id = u.id`;
 
 export const SQL = {
@@ -31,8 +31,17 @@ export const SQL = {
     WHERE namespace = @namespace AND id = @id
     RETURNING ${USER_COLUMNS}`,
   /** A new user, or an imported one (which may be verified and have a profile already). */
-  insertUser: `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
-    VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms, @verified_ms, @profile)`,
+  insertUser: `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile,
+      disabled_ms)
+    VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms, @verified_ms, @profile, @disabled_ms)`,
+  /** Disable (@disabled_ms > 0; an earlier time is kept) or enable (0). */
+  setDisabled: `UPDATE users SET
+      disabled_ms = CASE WHEN CAST(@disabled_ms AS BIGINT) = 0 THEN 0 WHEN disabled_ms > 0 THEN disabled_ms
+        ELSE CAST(@disabled_ms AS BIGINT) END,
+      updated_ms = @updated_ms
+    WHERE namespace = @namespace AND id = @id RETURNING ${USER_COLUMNS}`,
+  /** Takes the passwords row's lock: orders a disable against logins (insert_login_session). */
+  lockPassword: "UPDATE passwords SET updated_ms = updated_ms WHERE namespace = @namespace AND user_id = @user_id",
   /** A page of List, served by users_created_names; the first page starts after (-1, ''). */
   listUsers: `SELECT ${USER_COLUMNS} FROM users
     WHERE namespace = @namespace AND (created_ms, id) > (@created_ms, @id)
@@ -53,7 +62,7 @@ export const SQL = {
 
   getSession: `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms
     FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
-    WHERE s.id_digest = @id_digest AND s.namespace = @namespace AND s.expires_ms > @now`,
+    WHERE s.id_digest = @id_digest AND s.namespace = @namespace AND s.expires_ms > @now AND u.disabled_ms = 0`,
   deleteSession: "DELETE FROM sessions WHERE id_digest = @id_digest AND namespace = @namespace",
   listSessions: `SELECT id_digest, created_ms, expires_ms FROM sessions
     WHERE namespace = @namespace AND user_id = @user_id AND expires_ms > @now

@@ -69,6 +69,14 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async logoutAll(req, ctx) {
         return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
       },
+      async disableUser(req, ctx) {
+        await users.setDisabled(namespaceOf(ctx), req.id, true);
+        return {};
+      },
+      async enableUser(req, ctx) {
+        await users.setDisabled(namespaceOf(ctx), req.id, false);
+        return {};
+      },
       async setPassword(req, ctx) {
         await passwords.set(namespaceOf(ctx), req);
         return {};
@@ -161,6 +169,7 @@ function userMessage(user: User): UserInit {
     verified: user.verifiedMs !== undefined,
     verificationDate: unixSeconds(user.verifiedMs ?? 0),
     profile: { ...user.profile },
+    disabled: user.disabledMs !== undefined,
   };
 }
 

@@ -248,6 +248,7 @@ describe("keys and users commands", () => {
     const first = JSON.parse(fs.readFileSync(out, "utf8").split("\n")[0]!) as Record<string, unknown>;
     expect(Object.keys(first).sort()).toEqual([
       "created_ms",
+      "disabled_ms",
       "email",
       "id",
       "namespace",

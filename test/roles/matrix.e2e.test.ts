@@ -81,6 +81,8 @@ describe.each(ENGINES)("roles × RPCs over every protocol (%s)", (engine) => {
     // Ends the owner's sessions: the test signs the owner in again after each success.
     logoutAll: () => ({ userId: owner.id }),
     setPassword: () => ({ userId: "no-such-user", newPassword: "correct horse" }),
+    disableUser: () => ({ id: "no-such-user" }),
+    enableUser: () => ({ id: "no-such-user" }),
     // Second factors, about owner (whose TOTP is never on). A wrong code would be Unauthenticated, which reads as
     // a refusal here: ConfirmTotp and VerifyMfa get a malformed one (InvalidArgument, checked past the role).
     enrollTotp: () => ({ userId: owner.id }),

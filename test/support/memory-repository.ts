@@ -286,6 +286,23 @@ export class MemoryRepository implements Repository, OutboxStore {
     return true;
   }
 
+  async setUserDisabled(
+    namespace: string,
+    userId: string,
+    disabled: boolean,
+    nowMs: number,
+  ): Promise<User | undefined> {
+    await this.enter("setUserDisabled");
+    const stored = this.users.get(this.userKey(namespace, userId));
+    if (!stored) return undefined;
+    const next: User = { ...stored.user, updatedMs: nowMs };
+    if (disabled) next.disabledMs = stored.user.disabledMs ?? nowMs;
+    else delete next.disabledMs;
+    stored.user = next;
+    this.dropSessions(namespace, userId, null);
+    return { ...next };
+  }
+
   async insertSession(
     namespace: string,
     session: NewSession,
@@ -294,7 +311,7 @@ export class MemoryRepository implements Repository, OutboxStore {
   ): Promise<boolean> {
     await this.enter("insertSession");
     const stored = this.users.get(this.userKey(namespace, session.userId));
-    if (!stored || stored.passwordHash !== expectedHash) return false;
+    if (!stored || stored.passwordHash !== expectedHash || stored.user.disabledMs) return false;
     if (options.maxSessions !== undefined) {
       const mine = [...this.sessions.entries()]
         .filter(([, s]) => s.namespace === namespace && s.userId === session.userId)
@@ -311,6 +328,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     const session = this.sessions.get(this.sessionKey(namespace, idDigest));
     if (!session || session.expiresMs <= nowMs) return undefined;
     const user = this.users.get(this.userKey(namespace, session.userId))!.user;
+    if (user.disabledMs) return undefined;
     return {
       userId: user.id,
       username: user.username,
@@ -667,7 +685,13 @@ export class MemoryRepository implements Repository, OutboxStore {
     );
     if (!token) return { verified: false, failureRedirectUrl: "" };
     const stored = this.users.get(this.userKey(token.namespace, token.userId));
-    if (token.spentMs !== 0 || token.expiresMs <= nowMs || !stored || stored.user.email !== token.email) {
+    if (
+      token.spentMs !== 0 ||
+      token.expiresMs <= nowMs ||
+      !stored ||
+      stored.user.email !== token.email ||
+      stored.user.disabledMs
+    ) {
       token.spentMs ||= nowMs;
       return { verified: false, failureRedirectUrl: token.failureRedirectUrl };
     }

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file users/v1/accounts.proto.
  */
 export const file_users_v1_accounts: GenFile = /*@__PURE__*/
-  fileDesc("Chd1c2Vycy92MS9hY2NvdW50cy5wcm90bxIIdXNlcnMudjEiIwoQTG9nb3V0QWxsUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIiQKEUxvZ291dEFsbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMiOwoSU2V0UGFzc3dvcmRSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhUKE1NldFBhc3N3b3JkUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Chd1c2Vycy92MS9hY2NvdW50cy5wcm90bxIIdXNlcnMudjEiIwoQTG9nb3V0QWxsUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIiQKEUxvZ291dEFsbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMiOwoSU2V0UGFzc3dvcmRSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhUKE1NldFBhc3N3b3JkUmVzcG9uc2UiIAoSRGlzYWJsZVVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0Rpc2FibGVVc2VyUmVzcG9uc2UiHwoRRW5hYmxlVXNlclJlcXVlc3QSCgoCaWQYASABKAkiFAoSRW5hYmxlVXNlclJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * End every session of a user.
@@ -101,4 +101,76 @@ export type SetPasswordResponse = Message<"users.v1.SetPasswordResponse"> & {
  */
 export const SetPasswordResponseSchema: GenMessage<SetPasswordResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_accounts, 3);
+
+/**
+ * Disable a user's account.
+ *
+ * @generated from message users.v1.DisableUserRequest
+ */
+export type DisableUserRequest = Message<"users.v1.DisableUserRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message users.v1.DisableUserRequest.
+ * Use `create(DisableUserRequestSchema)` to create a new message.
+ */
+export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_accounts, 4);
+
+/**
+ * The result of DisableUser: empty. Every session of the user has ended.
+ *
+ * @generated from message users.v1.DisableUserResponse
+ */
+export type DisableUserResponse = Message<"users.v1.DisableUserResponse"> & {
+};
+
+/**
+ * Describes the message users.v1.DisableUserResponse.
+ * Use `create(DisableUserResponseSchema)` to create a new message.
+ */
+export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_accounts, 5);
+
+/**
+ * Enable a disabled account again.
+ *
+ * @generated from message users.v1.EnableUserRequest
+ */
+export type EnableUserRequest = Message<"users.v1.EnableUserRequest"> & {
+  /**
+   * The id of the user.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message users.v1.EnableUserRequest.
+ * Use `create(EnableUserRequestSchema)` to create a new message.
+ */
+export const EnableUserRequestSchema: GenMessage<EnableUserRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_accounts, 6);
+
+/**
+ * The result of EnableUser: empty.
+ *
+ * @generated from message users.v1.EnableUserResponse
+ */
+export type EnableUserResponse = Message<"users.v1.EnableUserResponse"> & {
+};
+
+/**
+ * Describes the message users.v1.EnableUserResponse.
+ * Use `create(EnableUserResponseSchema)` to create a new message.
+ */
+export const EnableUserResponseSchema: GenMessage<EnableUserResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_accounts, 7);
 

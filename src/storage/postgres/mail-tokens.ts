@@ -28,7 +28,8 @@ export function verifyEmailToken(
     ).rows[0];
     if (spent) {
       const { rows } = await tx.query<UserRecord>(
-        `UPDATE users SET verified_ms = $4 WHERE namespace = $1 AND id = $2 AND email = $3 RETURNING ${USER_COLUMNS}`,
+        `UPDATE users SET verified_ms = $4
+         WHERE namespace = $1 AND id = $2 AND email = $3 AND disabled_ms = 0 RETURNING ${USER_COLUMNS}`,
         [spent.namespace, spent.user_id, spent.email, nowMs],
       );
       if (rows[0]) {

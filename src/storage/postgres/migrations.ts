@@ -279,6 +279,46 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     name: "user profiles: a small map of text, stored as canonical JSON",
     sql: `ALTER TABLE users ADD COLUMN profile text COLLATE "C" NOT NULL DEFAULT '{}';`,
   },
+  {
+    version: 56,
+    name: "disabled accounts: users.disabled_ms (0: enabled); a login's session never for a disabled user",
+    // insert_login_session as in migration 11, plus one check: after the
+    // passwords row is locked (which setUserDisabled also takes, so the two
+    // are ordered), a fresh snapshot must show the user enabled. A disable
+    // committed first is seen here; one committed after finds this session
+    // in its own DELETE.
+    sql: `
+      ALTER TABLE users ADD COLUMN disabled_ms bigint NOT NULL DEFAULT 0;
+      CREATE OR REPLACE FUNCTION insert_login_session(
+        p_digest bytea, p_namespace text, p_user_id text, p_created bigint, p_expires bigint, p_hash text,
+        p_keep integer, p_accounts text[], p_attempt text
+      ) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        PERFORM 1 FROM users WHERE namespace = p_namespace AND id = p_user_id FOR KEY SHARE;
+        PERFORM 1 FROM passwords
+          WHERE namespace = p_namespace AND user_id = p_user_id AND hash = p_hash FOR NO KEY UPDATE;
+        IF NOT FOUND THEN
+          RETURN false;
+        END IF;
+        PERFORM 1 FROM users WHERE namespace = p_namespace AND id = p_user_id AND disabled_ms = 0;
+        IF NOT FOUND THEN
+          RETURN false;
+        END IF;
+        IF p_keep >= 0 THEN
+          DELETE FROM sessions WHERE id_digest IN (
+            SELECT id_digest FROM sessions WHERE namespace = p_namespace AND user_id = p_user_id
+            ORDER BY created_ms DESC, id_digest DESC LIMIT 1000 OFFSET p_keep);
+        END IF;
+        INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
+          VALUES (p_digest, p_namespace, p_user_id, p_created, p_expires);
+        DELETE FROM login_attempts
+          WHERE namespace = p_namespace AND account = ANY(p_accounts) AND attempt = p_attempt;
+        DELETE FROM login_throttle WHERE namespace = p_namespace AND account = ANY(p_accounts);
+        RETURN true;
+      END;
+      $$;
+    `,
+  },
   // Access tokens: signing keys (src/storage/signing-keys.ts)
   {
     version: 60,

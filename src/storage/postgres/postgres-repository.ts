@@ -137,11 +137,22 @@ export class PostgresRepository implements Repository {
       (q) =>
         q.query(
           `WITH inserted AS (
-         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
-         VALUES ($1, $2, $3, $4, $5, $6, $8, $9) RETURNING namespace, id)
+         INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile, disabled_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10) RETURNING namespace, id)
        INSERT INTO passwords (namespace, user_id, hash, updated_ms)
        SELECT namespace, id, $7, $5 FROM inserted`,
-          [namespace, u.id, u.username, u.email, u.created_ms, u.updated_ms, passwordHash, u.verified_ms, u.profile],
+          [
+            namespace,
+            u.id,
+            u.username,
+            u.email,
+            u.created_ms,
+            u.updated_ms,
+            passwordHash,
+            u.verified_ms,
+            u.profile,
+            u.disabled_ms,
+          ],
         ),
       () => events ?? [],
     );
@@ -333,6 +344,31 @@ export class PostgresRepository implements Repository {
     });
   }
 
+  async setUserDisabled(
+    namespace: string,
+    userId: string,
+    disabled: boolean,
+    nowMs: number,
+  ): Promise<User | undefined> {
+    // The passwords row's lock first, the one every login's insert takes
+    // (insert_login_session, FOR SHARE in the plain insert): a login that
+    // holds it commits first and its session is in the DELETE's snapshot; one
+    // that waits for it sees the user disabled, in a fresh snapshot.
+    const row = await this.db.transaction(async (tx) => {
+      await this.changed(SQL.lockPassword, { namespace, user_id: userId }, tx);
+      const update = toPositional(SQL.setDisabled, {
+        namespace,
+        id: userId,
+        disabled_ms: disabled ? nowMs : 0,
+        updated_ms: nowMs,
+      });
+      const [user] = (await tx.query<UserRecord>(update.text, update.values)).rows;
+      if (user) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      return user;
+    });
+    return row && toUser(row);
+  }
+
   async insertSession(
     namespace: string,
     session: NewSession,
@@ -363,9 +399,10 @@ export class PostgresRepository implements Repository {
       // that the replace's DELETE never sees. (FOR KEY SHARE would not conflict
       // with an UPDATE of the hash, so it is FOR SHARE.)
       const insert = `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
-         SELECT $1, namespace, user_id, $4, $5 FROM passwords
-         WHERE namespace = $2 AND user_id = $3 AND hash = $6
-         FOR SHARE`;
+         SELECT $1, p.namespace, p.user_id, $4, $5 FROM passwords p
+         WHERE p.namespace = $2 AND p.user_id = $3 AND p.hash = $6
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.namespace = $2 AND u.id = $3 AND u.disabled_ms <> 0)
+         FOR SHARE OF p`;
       return (await q.query(insert, params)).rowCount === 1;
     }
     // With a cap, concurrent logins of one user must not each see room for
@@ -628,8 +665,8 @@ export class PostgresRepository implements Repository {
         const u = userParameters(item.namespace, item.user);
         const result = await tx.query(
           `WITH inserted AS (
-             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $8, $9) ON CONFLICT DO NOTHING RETURNING namespace, id)
+             INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile, disabled_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING namespace, id)
            INSERT INTO passwords (namespace, user_id, hash, updated_ms)
            SELECT namespace, id, $7, $6 FROM inserted`,
           [
@@ -642,6 +679,7 @@ export class PostgresRepository implements Repository {
             item.passwordHash,
             u.verified_ms,
             u.profile,
+            u.disabled_ms,
           ],
         );
         inserted += result.rowCount ?? 0;

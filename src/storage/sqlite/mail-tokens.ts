@@ -16,7 +16,8 @@ export function prepareMailTokens(db: Db) {
      RETURNING namespace, user_id, email, redirect_url`,
   );
   const markVerified = db.prepare(
-    `UPDATE users SET verified_ms = @now WHERE namespace = @namespace AND id = @id AND email = @email
+    `UPDATE users SET verified_ms = @now
+     WHERE namespace = @namespace AND id = @id AND email = @email AND disabled_ms = 0
      RETURNING ${USER_COLUMNS}`,
   );
   const failureUrl = db.prepare(

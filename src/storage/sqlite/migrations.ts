@@ -210,6 +210,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     name: "user profiles: a small map of text, stored as canonical JSON",
     sql: `ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';`,
   },
+  {
+    version: 56,
+    name: "disabled accounts: users.disabled_ms (0: enabled)",
+    sql: `ALTER TABLE users ADD COLUMN disabled_ms INTEGER NOT NULL DEFAULT 0;`,
+  },
   // Access tokens: signing keys (src/storage/signing-keys.ts)
   {
     version: 60,

@@ -323,6 +323,16 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.stmts.setPasswordTx(namespace, userId, newHash, nowMs, throttleAccounts));
   }
 
+  async setUserDisabled(
+    namespace: string,
+    userId: string,
+    disabled: boolean,
+    nowMs: number,
+  ): Promise<User | undefined> {
+    const row = await this.write(() => this.stmts.setDisabledTx(namespace, userId, disabled ? nowMs : 0, nowMs));
+    return row && toUser(row);
+  }
+
   async insertSession(
     namespace: string,
     session: NewSession,

@@ -34,10 +34,12 @@ export function prepareStatements(db: Db) {
   const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
   const updatePassword = db.prepare(SQL.replacePassword);
   const setPassword = db.prepare(SQL.setPassword);
+  const setDisabled = db.prepare(SQL.setDisabled);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
      SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
-     WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)`,
+     WHERE EXISTS (SELECT 1 FROM passwords WHERE namespace = @namespace AND user_id = @user_id AND hash = @hash)
+       AND NOT EXISTS (SELECT 1 FROM users WHERE namespace = @namespace AND id = @user_id AND disabled_ms <> 0)`,
   );
   const clearThrottle = db.prepare("DELETE FROM login_throttle WHERE namespace = ? AND account = ?");
   const getThrottle = db.prepare(
@@ -104,6 +106,15 @@ export function prepareStatements(db: Db) {
         deleteUserSessions.run({ namespace, user_id: userId });
         for (const account of accounts) clearThrottle.run(namespace, account);
         return true;
+      },
+    ),
+    setDisabledTx: db.transaction(
+      (namespace: string, id: string, disabledMs: number, nowMs: number): UserRecord | undefined => {
+        const row = setDisabled.get({ namespace, id, disabled_ms: disabledMs, updated_ms: nowMs }) as
+          | UserRecord
+          | undefined;
+        if (row) deleteUserSessions.run({ namespace, user_id: id });
+        return row;
       },
     ),
     importUsersTx: db.transaction((batch: UserExport[]): ImportResult => {

@@ -13,6 +13,8 @@ export interface KnownUser {
   username: string;
   email: string;
   password: string;
+  /** DisableUser succeeded last (EnableUser clears it): Login then answers permission_denied. */
+  disabled?: boolean;
 }
 
 export class FuzzModel {
@@ -35,7 +37,8 @@ export class FuzzModel {
     if (method === "resetPassword") throw new Error(`ResetPassword succeeded with a fuzzed code in ${namespace}`);
     if (method === "verifyToken" && response.isValid === true)
       throw new Error(`VerifyToken accepted a fuzzed token in ${namespace}`);
-    if (!["create", "update", "delete", "updatePassword", "setPassword"].includes(method)) return;
+    const changes = ["create", "update", "delete", "updatePassword", "setPassword", "disableUser", "enableUser"];
+    if (!changes.includes(method)) return;
     const request = decodeSent(protocol, method, sent) as unknown as Record<string, string>;
     const users = this.namespace(namespace);
     const user = response.user as { id: string; username: string; email: string } | undefined;
@@ -47,6 +50,11 @@ export class FuzzModel {
       users.set(user!.id, { ...known, username: user!.username, email: user!.email });
     }
     if (method === "delete") users.delete(request.id!);
+    if (method === "disableUser" || method === "enableUser") {
+      const known = users.get(request.id!);
+      if (!known) throw new Error(`${method} succeeded for a user the model does not know: ${namespace}/${request.id}`);
+      known.disabled = method === "disableUser";
+    }
     if (method === "setPassword") {
       const known = users.get(request.userId!);
       if (!known)
