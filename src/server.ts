@@ -159,6 +159,12 @@ export async function createServer(config: Config, options: ServerOptions): Prom
     // A mail committed by a call goes out now, not at the next poll.
     onMailQueued: () => mailSender.wake(),
     secrets,
+    // An admin's way out for a locked-out user is recorded (docs/mfa.md).
+    onMfaAdminRemoval: (removal) =>
+      logger.warn(
+        { namespace: removal.namespace, user_id: removal.userId, key_id: removal.keyId, role: removal.role },
+        "second factor removed without a code (admin removal)",
+      ),
     warn: (fields, message) => logger.warn(fields, message),
     onTokenIssued: countTokens(metrics.registry),
   });

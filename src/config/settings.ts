@@ -344,6 +344,19 @@ const SETTING_MAP = {
     describe: "How long an email verification link works (default 24 hours).",
     parse: parseDurationSeconds(60, 7 * 86400),
   }),
+  // Second factors (docs/mfa.md)
+  totpIssuer: define({
+    env: "TOTP_ISSUER",
+    default: "users",
+    describe:
+      "The issuer an authenticator app shows beside a TOTP account (in EnrollTotp's otpauth:// URI). 1-64 printable characters, no colon.",
+    parse: (text) => {
+      // Printable ASCII and beyond, no colon (it separates issuer and label in the URI).
+      if (text.length > 64 || !/^[^:]+$/u.test(text) || [...text].some((c) => c.charCodeAt(0) < 0x20 || c === "\x7f"))
+        throw new Error("must be 1-64 printable characters, without ':'");
+      return text;
+    },
+  }),
   // --- Events and webhooks (docs/webhooks.md) ---
   eventRetentionDays: define({
     env: "EVENT_RETENTION_DAYS",

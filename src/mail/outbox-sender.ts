@@ -44,9 +44,10 @@ export class OutboxSender {
 
   /**
    * Runs a round soon (a message was just queued) instead of at the next
-   * poll. Not at once: the delivery's own work then does not land inside the
-   * call that queued it, whose answer would take longer for a known address
-   * than for an unknown one (which queues nothing).
+   * poll. Not at once: the round's work (binding the token, or dropping the
+   * mail of an address nobody has, then delivering) then does not land
+   * inside the call that queued it, whose answer must take the same time for
+   * a known and an unknown address.
    */
   wake(): void {
     if (this.stopped) return;

@@ -55,7 +55,7 @@ export interface OutboxStats {
 export interface OutboxSweep {
   /** Queued mail whose token expired: given up as "expired", body erased. */
   expired: number;
-  /** Sent or given-up rows older than the retention: deleted. */
+  /** Sent or given-up rows older than the retention, and expired never-bound mail to addresses nobody has: deleted. */
   deleted: number;
 }
 

@@ -93,24 +93,11 @@ export class Metrics implements HashTiming {
     });
   }
 
-  // Children bound to their labels once: prom-client otherwise hashes the
-  // label set on every inc/observe, a few µs a call on the hot path. The label
-  // values are method, protocol, code and engine names: a small, fixed set.
-  private readonly boundCalls = new Map<string, { inc(): void; seconds: { observe(value: number): void } }>();
-  private readonly boundDb = new Map<string, { observe(value: number): void }>();
-
   /** Counts and times every finished RPC. */
   readonly observeCall: CallObserver = (call) => {
-    const id = `${call.service}/${call.rpc} ${call.protocol} ${call.code}`;
-    let bound = this.boundCalls.get(id);
-    if (bound === undefined) {
-      const rpc = `${call.service}/${call.rpc}`;
-      const counter = this.calls.labels({ rpc, protocol: call.protocol, code: call.code });
-      bound = { inc: () => counter.inc(), seconds: this.callSeconds.labels({ rpc }) };
-      this.boundCalls.set(id, bound);
-    }
-    bound.inc();
-    bound.seconds.observe(call.durationSeconds);
+    const rpc = `${call.service}/${call.rpc}`;
+    this.calls.inc({ rpc, protocol: call.protocol, code: call.code });
+    this.callSeconds.observe({ rpc }, call.durationSeconds);
   };
 
   observeRefusal(status: number): void {
@@ -126,13 +113,7 @@ export class Metrics implements HashTiming {
   }
 
   observeDb(engine: string, operation: string, seconds: number): void {
-    const id = `${engine} ${operation}`;
-    let bound = this.boundDb.get(id);
-    if (bound === undefined) {
-      bound = this.dbSeconds.labels({ operation, engine });
-      this.boundDb.set(id, bound);
-    }
-    bound.observe(seconds);
+    this.dbSeconds.observe({ operation, engine }, seconds);
   }
 
   text(): Promise<string> {

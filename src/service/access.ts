@@ -67,6 +67,15 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   createToken: { roles: ANYONE, publicProof: "in-request" },
   delete: { roles: TRUSTED },
   search: { roles: TRUSTED },
+  // Second factors (docs/mfa.md): a public key acts only for the user of its
+  // session; DisableTotp then also needs a code (checked in MfaService). The
+  // mfa_ticket is VerifyMfa's proof.
+  enrollTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  confirmTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  verifyMfa: { roles: ANYONE, publicProof: "in-request" },
+  disableTotp: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  regenerateRecoveryCodes: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  getMfaStatus: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   // Events and audit: the namespace's whole history, so never a public key's.
   listEvents: { roles: TRUSTED },
   // Passkeys: a user's own with their session; the signed assertion is a sign-in's proof.
@@ -76,6 +85,10 @@ export const USERS_ACCESS: Record<keyof typeof Users.method, MethodAccess> = {
   finishPasskeyLogin: { roles: ANYONE, publicProof: "in-request" },
   listPasskeys: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
   removePasskey: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  // Accounts: every user of the namespace, and administrators' actions.
+  list: { roles: TRUSTED },
+  logoutAll: { roles: ANYONE, publicProof: { sessionOfUserIn: "userId" } },
+  setPassword: { roles: TRUSTED },
 };
 
 export const KEYS_ACCESS: Record<keyof typeof KeysRpc.method, MethodAccess> = {

@@ -11,6 +11,8 @@ import { AuditService } from "./audit.js";
 import { KeysService } from "./keys.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { MagicLinkService } from "./magic-link.js";
+import { type MfaDeps, MfaService } from "./mfa.js";
+import { MfaTickets } from "./mfa-ticket.js";
 import { PasskeysService, type PasskeyWarning } from "./passkeys.js";
 import { BcryptHasher, type HashTiming } from "./password-hasher.js";
 import { PasswordResetService } from "./password-reset.js";
@@ -48,7 +50,12 @@ export type ServiceSettings = Pick<
   Partial<
     Pick<
       Config,
-      "publicUrl" | "redirectOrigins" | "verificationTtlSeconds" | "passwordResetMaxTtlSeconds" | "magicLinkTtlSeconds"
+      | "publicUrl"
+      | "redirectOrigins"
+      | "verificationTtlSeconds"
+      | "passwordResetMaxTtlSeconds"
+      | "magicLinkTtlSeconds"
+      | "totpIssuer"
     >
   > &
   // Webhooks: private addresses refused when left out.
@@ -69,6 +76,8 @@ export interface ServiceDeps {
   onMailQueued?: () => void;
   /** Seals secrets stored for reading back (ENCRYPTION_KEY_FILE); a fresh random key when left out. */
   secrets?: SecretBox;
+  /** Told when a service or admin key removed a user's second factor without a code (logged). */
+  onMfaAdminRemoval?: MfaDeps["onAdminRemoval"];
   /** Told what the operator should hear about (a passkey counter that went backwards). */
   warn?: PasskeyWarning;
   /** Told of every access token issued (metrics). */
@@ -87,6 +96,8 @@ export interface Services {
   /** Seals secrets at rest (signing keys, TOTP secrets). */
   secrets: SecretBox;
   verification: VerificationService;
+  /** Second factors: TOTP, recovery codes, VerifyMfa (docs/mfa.md). */
+  mfa: MfaService;
   audit: AuditService;
   webhooks: WebhooksService;
   passkeys: PasskeysService;
@@ -103,11 +114,11 @@ export function buildServices({
   now,
   hashTiming,
   onMailQueued,
-  secrets: givenSecrets,
+  secrets = SecretBox.ephemeral(),
+  onMfaAdminRemoval,
   warn,
   onTokenIssued,
 }: ServiceDeps): Services {
-  const secrets = givenSecrets ?? SecretBox.ephemeral();
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
   const hasher = new BcryptHasher({ cost: settings.bcryptCost, queue, timing: hashTiming });
@@ -120,8 +131,10 @@ export function buildServices({
     },
     now,
   });
+  const secondFactor = new MfaTickets({ repo, now });
   const sessions = new SessionsService({
     repo,
+    secondFactor,
     hasher,
     throttle,
     sessionTtlSeconds: settings.sessionTtlSeconds,
@@ -184,8 +197,18 @@ export function buildServices({
     magicLinks: new MagicLinkService({
       ...tokenMail,
       sessions,
+      secondFactor,
       redirectOrigins,
       ttlSeconds: settings.magicLinkTtlSeconds ?? 600,
+    }),
+    mfa: new MfaService({
+      repo,
+      secrets,
+      throttle,
+      sessions,
+      issuer: settings.totpIssuer ?? "users",
+      now,
+      onAdminRemoval: onMfaAdminRemoval,
     }),
     passkeys: new PasskeysService({
       repo,

@@ -90,6 +90,11 @@ export const REASONS = {
     when: "a verification token or password reset code that is unknown, used, voided or expired, or a reset for an unknown email (which one is never said)",
     message: () => "invalid or expired",
   },
+  PAGE_TOKEN_INVALID: {
+    code: "invalid_argument",
+    when: "a List page_token that is not a next_page_token this service returned",
+    message: (p) => `${p.field ?? "page_token"}: not a page token this service issued; start again without one`,
+  },
   REQUEST_MALFORMED: {
     code: "invalid_argument",
     when: "the request body cannot be decoded (not JSON, not protobuf, a value of the wrong type); never quotes it",
@@ -198,6 +203,32 @@ export const REASONS = {
     code: "aborted",
     when: "another UpdatePassword changed the password meanwhile; retry",
     message: () => "the password was changed by another request meanwhile; retry",
+  },
+  // Second factors (docs/mfa.md)
+  MFA_CODE_INVALID: {
+    code: "unauthenticated",
+    when: "a TOTP code or recovery code that is wrong, already used, or for a factor the user does not have",
+    message: () => "invalid code",
+  },
+  MFA_TICKET_INVALID: {
+    code: "unauthenticated",
+    when: "an mfa_ticket that is unknown, used, expired or dead after 5 wrong codes (which one is never said); sign in again",
+    message: () => "invalid or expired mfa_ticket; sign in again",
+  },
+  TOTP_ALREADY_ENABLED: {
+    code: "failed_precondition",
+    when: "EnrollTotp or ConfirmTotp for a user whose TOTP is already on (DisableTotp first)",
+    message: () => "TOTP is already enabled for this user",
+  },
+  TOTP_NOT_PENDING: {
+    code: "failed_precondition",
+    when: "ConfirmTotp with no pending enrolment (EnrollTotp first)",
+    message: () => "no pending TOTP enrolment for this user; call EnrollTotp first",
+  },
+  TOTP_NOT_ENABLED: {
+    code: "failed_precondition",
+    when: "DisableTotp or RegenerateRecoveryCodes for a user without confirmed TOTP",
+    message: () => "TOTP is not enabled for this user",
   },
   DATABASE_UNAVAILABLE: {
     code: "unavailable",

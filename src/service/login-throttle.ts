@@ -34,11 +34,11 @@ export interface ThrottleSettings {
 /**
  * The name an account's attempts are counted under: the SHA-256 of the
  * identifier as typed (normalised), e.g. of "username:alice", or of the user
- * it resolved to ("user:<id>"). Hashed because people type their password
+ * it resolved to ("user:<id>"); second-factor codes count under "mfa:<id>". Hashed because people type their password
  * into the username field, and what they typed is kept for up to a day: it
  * must not be readable in the database.
  */
-export function throttleAccount(kind: "username" | "email" | "user", identifier: string): string {
+export function throttleAccount(kind: "username" | "email" | "user" | "mfa", identifier: string): string {
   return digest(`${kind}:${identifier}`).toString("hex");
 }
 
@@ -114,7 +114,7 @@ export class LoginThrottle {
     namespace: string,
     attempt: LoginAttemptRef,
     userId: string,
-    via: "login" | "update_password",
+    via: "login" | "update_password" | "mfa",
   ): Promise<void> {
     try {
       const now = this.now();

@@ -11,13 +11,14 @@
 //   path on it.
 // - VerifyToken's session is Login's (same shape, TTL and cap), and the
 //   email is marked verified (the link could only be opened from the inbox).
+//   An account with a second factor gets Login's MFA ticket instead.
 // - A bad token is answered as M3O did: is_valid false and "invalid or
 //   expired", whatever the reason, never an error naming it.
 
 import { invalidArgument } from "./errors.js";
 import * as fields from "./mail-fields.js";
 import type { Session } from "./model.js";
-import type { SessionsService } from "./sessions.js";
+import type { SecondFactorGate, SessionsService } from "./sessions.js";
 import { mailText, sendTokenMail, type TokenMailDeps } from "./token-mail.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -28,6 +29,8 @@ const PATH = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
 
 export interface MagicLinkDeps extends TokenMailDeps {
   sessions: SessionsService;
+  /** An account with a second factor gets an MFA ticket instead of a session, as at Login (docs/mfa.md). */
+  secondFactor?: SecondFactorGate;
   redirectOrigins: readonly string[];
   /** MAGIC_LINK_TTL_SECONDS. */
   ttlSeconds: number;
@@ -42,7 +45,10 @@ export interface SendMagicLinkInput {
   endpoint: string;
 }
 
-export type TokenCheck = { isValid: true; session: Session } | { isValid: false; message: string };
+export type TokenCheck =
+  | { isValid: true; session: Session }
+  | { isValid: true; mfaTicket: string }
+  | { isValid: false; message: string };
 
 export const INVALID_OR_EXPIRED = "invalid or expired";
 
@@ -96,6 +102,10 @@ export class MagicLinkService {
   async verify(namespace: string, token: string): Promise<TokenCheck> {
     const given = fields.linkToken(token);
     const user = await this.deps.repo.spendMagicLink(namespace, digest(given), this.deps.now());
+    // The link proves the inbox, not the second factor: such an account continues at VerifyMfa.
+    const credential = user && this.deps.secondFactor && (await this.deps.repo.getCredential(namespace, user.id));
+    const mfaTicket = credential ? await this.deps.secondFactor?.challenge(namespace, credential) : undefined;
+    if (mfaTicket !== undefined) return { isValid: true, mfaTicket };
     const session = user && (await this.deps.sessions.startWithoutPassword(namespace, user.id));
     return session ? { isValid: true, session } : { isValid: false, message: INVALID_OR_EXPIRED };
   }

@@ -20,8 +20,36 @@ export interface UpdatePasswordInput {
   confirmPassword: string;
 }
 
+export interface SetPasswordInput {
+  userId: string;
+  newPassword: string;
+}
+
 export class PasswordsService {
   constructor(private readonly deps: PasswordsDeps) {}
+
+  /**
+   * An administrator's reset (SetPassword): no old password. The hash is made
+   * through the hashing queue like any other; then, in one commit, it replaces
+   * the old one, every session of the user ends, and the failed logins of the
+   * user (by id, username and email) are forgotten.
+   */
+  async set(namespace: string, input: SetPasswordInput): Promise<void> {
+    const { repo, hasher } = this.deps;
+    const userId = rules.userId(input.userId, "user_id");
+    const newPassword = rules.newPassword(input.newPassword, "new_password");
+    const user = await repo.getUser(namespace, userId);
+    if (!user) throw new ServiceError("USER_NOT_FOUND");
+    const newHash = await hasher.hash(newPassword);
+    const accounts = [
+      throttleAccount("user", userId),
+      throttleAccount("username", user.username),
+      throttleAccount("email", user.email),
+    ];
+    if (!(await repo.setPasswordHash(namespace, userId, newHash, this.deps.now(), accounts))) {
+      throw new ServiceError("USER_NOT_FOUND");
+    }
+  }
 
   /** Replaces the password and revokes every session of the user. */
   /**

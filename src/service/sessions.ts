@@ -16,8 +16,21 @@ export interface SessionSummary {
   expiresMs: number;
 }
 
+/** Login's answer for an account with a second factor: no session, a ticket for VerifyMfa (docs/mfa.md). */
+export interface MfaChallenge {
+  mfaTicket: string;
+}
+
+/** Decides, once the password is right, whether a second factor is needed (src/service/mfa-ticket.ts). */
+export interface SecondFactorGate {
+  /** A ticket when the user has a second factor, else undefined. */
+  challenge(namespace: string, credential: CredentialRow): Promise<string | undefined>;
+}
+
 export interface SessionsDeps {
   repo: Repository;
+  /** None: no account has a second factor (tests of the service layer alone). */
+  secondFactor?: SecondFactorGate;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   sessionTtlSeconds: number;
@@ -38,7 +51,7 @@ export class SessionsService {
 
   constructor(private readonly deps: SessionsDeps) {}
 
-  async login(namespace: string, input: LoginInput): Promise<Session> {
+  async login(namespace: string, input: LoginInput): Promise<Session | MfaChallenge> {
     const { repo, hasher, throttle } = this.deps;
     if (input.username === "" && input.email === "") {
       throw invalidArgument("username", "give a username or an email", "FIELD_REQUIRED");
@@ -79,6 +92,11 @@ export class SessionsService {
     // From here the password was right: whatever fails now (storage, a busy
     // queue, a password change that won the race) must not count as a guess.
     try {
+      const mfaTicket = await this.deps.secondFactor?.challenge(namespace, credential);
+      if (mfaTicket !== undefined) {
+        await throttle.succeeded(namespace, attempt);
+        return { mfaTicket };
+      }
       return await this.startSession(namespace, credential, password, attempt);
     } catch (err) {
       await throttle.succeeded(namespace, attempt).catch(() => undefined);
@@ -132,6 +150,37 @@ export class SessionsService {
     if (!inserted) throw invalidCredentials();
     throttle.ended(namespace, attempt);
     this.upgradeHash(namespace, session.userId, credential.passwordHash, password);
+    return session;
+  }
+
+  /**
+   * The session of a sign-in a second factor just completed (VerifyMfa),
+   * stored as Login's, in the commit that ends the factor check's attempt,
+   * and only if the password is still the one Login checked.
+   */
+  async startAfterSecondFactor(
+    namespace: string,
+    credential: CredentialRow,
+    attempt: LoginAttemptRef,
+  ): Promise<Session> {
+    const { repo, throttle } = this.deps;
+    const id = newToken();
+    const createdMs = this.deps.now();
+    const session: Session = {
+      id,
+      userId: credential.user.id,
+      username: credential.user.username,
+      email: credential.user.email,
+      createdMs,
+      expiresMs: createdMs + this.deps.sessionTtlSeconds * 1000,
+    };
+    const row = { idDigest: digest(id), userId: session.userId, createdMs, expiresMs: session.expiresMs };
+    const inserted = await repo.insertSession(namespace, row, credential.passwordHash, {
+      endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
+      ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
+    });
+    if (!inserted) throw invalidCredentials();
+    throttle.ended(namespace, attempt);
     return session;
   }
 
@@ -216,6 +265,11 @@ export class SessionsService {
       sessions: digests.length === 0 ? ["*"] : digests.map((d) => d.toString("hex")),
     });
     return this.deps.repo.deleteSessions(namespace, id, digests.length === 0 ? null : digests, [revoked]);
+  }
+
+  /** Every session of the user ends ("sign out everywhere"): revoke without handles. */
+  async logoutAll(namespace: string, userId: string): Promise<number> {
+    return this.revoke(namespace, userId, []);
   }
 
   private async requireUser(namespace: string, userId: string): Promise<void> {

@@ -1,7 +1,8 @@
 // Periodically removes expired sessions, forgotten login-failure counts,
-// unfinished passkey challenges, finished or dead mail and events past their
-// retention, so tables do not grow without bound. Reads never rely on it: an
-// expired session is refused whether or not it has been swept yet.
+// unfinished passkey challenges, expired MFA tickets, finished or dead mail
+// and events past their retention, so tables do not grow without bound. Reads
+// never rely on it: an expired session is refused whether or not it has been
+// swept yet.
 import type { Repository } from "../storage/repository.js";
 import { THROTTLE_MEMORY_MS } from "./login-throttle.js";
 
@@ -35,6 +36,10 @@ export function startSweeper(
         }
         // Spent and voided tokens stay a day past their expiry, so an old link still finds its failure redirect.
         while ((await repo.sweepMailTokens(now() - TOKEN_KEPT_MS, BATCH)) >= BATCH) {
+          /* more to sweep */
+        }
+        // Expired MFA tickets are refused anyway; they go here so the table stays small.
+        while ((await repo.sweepMfaTickets(now(), BATCH)) >= BATCH) {
           /* more to sweep */
         }
         // Passkey ceremony challenges nobody finished.

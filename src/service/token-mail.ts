@@ -7,7 +7,7 @@
 // same two writes of the same size for a known and an unknown address, and
 // answers; so the answer and its timing cannot depend on whether someone has
 // the address. The outbox sender, after the answer, stores the token for the
-// address's user in one transaction (Repository.bindMailToken), or drops the
+// address's user in one transaction (OutboxStore.bindMailToken), or drops the
 // mail when nobody has it. A crash after the answer loses nothing: the mail
 // and its digest are committed, and the sender binds them when it runs again.
 // The limit's bucket names the address by its digest; the queued row holds

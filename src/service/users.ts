@@ -3,6 +3,7 @@ import type { Repository, User, UserChanges } from "../storage/repository.js";
 import { ProfileTooLarge, SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
 import { draftEvent } from "./events.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
 import * as rules from "./validation.js";
@@ -27,6 +28,12 @@ export interface UpdateUserInput {
   email: string;
   /** Entries to merge in; an empty value removes its key. */
   profile?: Record<string, string>;
+}
+
+export interface ListUsersInput {
+  offset: bigint | number;
+  limit: bigint | number;
+  pageToken: string;
 }
 
 export interface SearchUsersInput {
@@ -106,6 +113,21 @@ export class UsersService {
     const userId = rules.userId(id);
     const deleted = draftEvent("user.deleted", namespace, userId, this.deps.now());
     if (!(await this.deps.repo.deleteUser(namespace, userId, [deleted]))) throw new ServiceError("USER_NOT_FOUND");
+  }
+
+  /**
+   * A page of every user, oldest first, after the page token's position. One
+   * more row than asked is read to know whether a next page exists.
+   */
+  async list(namespace: string, input: ListUsersInput): Promise<{ users: User[]; nextPageToken: string }> {
+    const { limit, offset } = rules.pageBounds(input);
+    const after = input.pageToken === "" ? undefined : decodePageToken(input.pageToken);
+    const rows = await this.deps.repo.listUsers(namespace, { ...(after ? { after } : {}), offset, limit: limit + 1 });
+    const users = rows.slice(0, limit);
+    const last = users[users.length - 1];
+    const nextPageToken =
+      rows.length > limit && last ? encodePageToken({ createdMs: last.createdMs, id: last.id }) : "";
+    return { users, nextPageToken };
   }
 
   async search(namespace: string, input: SearchUsersInput): Promise<User[]> {

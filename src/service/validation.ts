@@ -219,6 +219,26 @@ export function sessionHandles(raw: string[], field = "handles"): Buffer[] {
   });
 }
 
+/** List's limit (0: the default) and offset, with Search's bounds. */
+export function pageBounds(input: { limit: bigint | number; offset: bigint | number }): {
+  limit: number;
+  offset: number;
+} {
+  const limit = BigInt(input.limit);
+  if (limit < 0n || limit > BigInt(LIMITS.searchLimitMax)) {
+    throw invalidArgument(
+      "limit",
+      `must be from 0 to ${LIMITS.searchLimitMax} (0 means ${LIMITS.searchLimitDefault})`,
+      "FIELD_OUT_OF_RANGE",
+    );
+  }
+  const offset = BigInt(input.offset);
+  if (offset < 0n || offset > BigInt(LIMITS.searchOffsetMax)) {
+    throw invalidArgument("offset", `must be from 0 to ${LIMITS.searchOffsetMax}`, "FIELD_OUT_OF_RANGE");
+  }
+  return { limit: limit === 0n ? LIMITS.searchLimitDefault : Number(limit), offset: Number(offset) };
+}
+
 export function searchQuery(input: {
   username: string;
   email: string;

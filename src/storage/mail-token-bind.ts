@@ -27,4 +27,14 @@ export const BIND_SQL = {
     WHERE id = @id`,
   /** Nobody has the address: the message goes, with the address a stranger typed. */
   drop: "DELETE FROM mail_outbox WHERE id = @id",
+  /**
+   * The sweep's share: expired mail never bound (no sender reached it in
+   * time) whose address nobody has is deleted, not kept as given up, so a
+   * stranger's typed address does not stay for the retention period.
+   */
+  dropExpiredUnbound: `DELETE FROM mail_outbox WHERE id IN (
+      SELECT o.id FROM mail_outbox o
+      WHERE o.status = 'queued' AND o.token_purpose <> '' AND o.expires_ms <= @now AND o.lease_until_ms <= @now
+        AND NOT EXISTS (SELECT 1 FROM users u WHERE u.namespace = o.namespace AND u.email = o.recipient)
+      LIMIT @limit)`,
 } as const;

@@ -1,7 +1,7 @@
 // Account recovery's statements (password reset codes, magic links), shared
 // by both engines as written (named parameters; PostgreSQL gets them through
 // toPositional). Codes and links are mail_tokens rows of purpose
-// 'reset_password' or 'magic_link' (see NewMailToken).
+// 'reset_password' or 'magic_link' (see MailTokenPurpose).
 
 export const RECOVERY_SQL = {
   /**

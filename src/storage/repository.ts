@@ -13,8 +13,9 @@
 // - A write method's `events` are appended to the event log in the write's own
 //   transaction, only when the write took effect (see events.ts).
 
-import type { NewOutboxMessage, OutboxStore } from "../mail/outbox.js";
+import type { OutboxStore } from "../mail/outbox.js";
 import type { EventDraft, EventQuery, StoredEvent } from "./events.js";
+import type { MfaStore } from "./mfa-store.js";
 import type { PasskeyStore } from "./passkey-store.js";
 import type { SigningKeyStore } from "./signing-keys.js";
 import type { WebhookStore } from "./webhooks.js";
@@ -79,6 +80,14 @@ export interface NewSession {
   userId: string;
   createdMs: number;
   expiresMs: number;
+}
+
+/** A page of List: the users after a position in (createdMs, id) order. */
+export interface UserPage {
+  /** The last user of the previous page; none: from the start. */
+  after?: { createdMs: number; id: string };
+  offset: number;
+  limit: number;
 }
 
 export interface UserSearch {
@@ -211,10 +220,10 @@ export class SearchTooBroad extends Error {
 }
 
 /**
- * The mail outbox (OutboxStore, src/mail/outbox.ts), passkeys (PasskeyStore), the signing keys (signing-keys.ts)
- * and the webhooks (WebhookStore, webhooks.ts) are part of every engine.
+ * The mail outbox (OutboxStore, src/mail/outbox.ts), second factors (MfaStore), passkeys (PasskeyStore), the
+ * signing keys (signing-keys.ts) and the webhooks (WebhookStore, webhooks.ts) are part of every engine.
  */
-export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore, WebhookStore {
+export interface Repository extends OutboxStore, MfaStore, PasskeyStore, SigningKeyStore, WebhookStore {
   readonly engine: "sqlite" | "postgres";
   /** Told of the events each write appended, once committed (the events-written metric). */
   onEventsWritten?: (events: readonly EventDraft[]) => void;
@@ -244,6 +253,13 @@ export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore, 
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.
    */
+  deleteUser(namespace: string, id: string): Promise<boolean>;
+  /**
+   * The namespace's users in (createdMs, id) order, after `page.after`,
+   * skipping `page.offset`, at most `page.limit` (keyset paging on the
+   * creation index: a user present throughout is on exactly one page).
+   */
+  listUsers(namespace: string, page: UserPage): Promise<User[]>;
   deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
@@ -264,6 +280,19 @@ export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore, 
     nowMs: number,
     revokeSessions?: boolean,
     events?: EventDraft[],
+  ): Promise<boolean>;
+
+  /**
+   * An administrator's reset: replaces the hash whatever it was, deletes
+   * every session of the user and forgets the failures of these login
+   * throttle accounts, in one transaction. False if the user is absent.
+   */
+  setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
   ): Promise<boolean>;
 
   // Sessions
@@ -357,14 +386,8 @@ export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore, 
   /** Inserts a batch in one transaction, skipping users that clash with existing ones. */
   importUsers(batch: UserExport[]): Promise<ImportResult>;
 
-  // One-time mail tokens (email verification; see MailToken)
-  /**
-   * In one transaction: if a user of the namespace has token.email, stores
-   * the token for that user (voiding the user's previous token of the same
-   * purpose) and queues `message`; returns whether it did (false: no such
-   * user, nothing written).
-   */
-  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean>;
+  // One-time mail tokens: stored for their user by the outbox sender
+  // (OutboxStore.bindMailToken) from the digest a Send* queued with its mail.
   /**
    * Spends a live verification token (unspent, expiresMs > nowMs; in
    * `namespace`, or any when null) and marks its user's email verified at
@@ -387,7 +410,7 @@ export interface Repository extends OutboxStore, PasskeyStore, SigningKeyStore, 
   /** Deletes up to `limit` events created before beforeMs (but none a webhook has still to deliver); returns how many. */
   sweepEvents(beforeMs: number, limit: number): Promise<number>;
 
-  // Account recovery: reset codes and magic links (mail_tokens rows issued by issueMailToken)
+  // Account recovery: reset codes and magic links (mail_tokens rows, as above)
   /**
    * One try of a reset code, in one transaction: counts the try against the
    * live code of the user who has reset.email (at most maxAttempts tries per
@@ -417,19 +440,6 @@ export interface PasswordReset {
   newHash: string;
   nowMs: number;
   maxAttempts: number;
-}
-
-export interface NewMailToken {
-  namespace: string;
-  purpose: MailTokenPurpose;
-  /** The user is found by this email, in the issuing transaction. */
-  email: string;
-  /** SHA-256 of the token; the token itself is never stored. */
-  digest: Buffer;
-  createdMs: number;
-  expiresMs: number;
-  redirectUrl: string;
-  failureRedirectUrl: string;
 }
 
 export type VerifyOutcome =

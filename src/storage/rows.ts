@@ -10,6 +10,7 @@ import {
   type User,
   type UserChanges,
   type UserExport,
+  type UserPage,
 } from "./repository.js";
 
 export const USER_COLUMNS = "id, username, email, created_ms, updated_ms, verified_ms, profile";
@@ -122,6 +123,17 @@ export function updateUserParameters(
     email: changes.email ?? null,
     profile,
     updated_ms: updatedMs,
+  };
+}
+
+/** The named parameters of SQL.listUsers. */
+export function listParameters(namespace: string, page: UserPage) {
+  return {
+    namespace,
+    created_ms: page.after?.createdMs ?? -1,
+    id: page.after?.id ?? "",
+    limit: page.limit,
+    offset: page.offset,
   };
 }
 

@@ -33,6 +33,10 @@ export const SQL = {
   /** A new user, or an imported one (which may be verified and have a profile already). */
   insertUser: `INSERT INTO users (namespace, id, username, email, created_ms, updated_ms, verified_ms, profile)
     VALUES (@namespace, @id, @username, @email, @created_ms, @updated_ms, @verified_ms, @profile)`,
+  /** A page of List, served by users_created_names; the first page starts after (-1, ''). */
+  listUsers: `SELECT ${USER_COLUMNS} FROM users
+    WHERE namespace = @namespace AND (created_ms, id) > (@created_ms, @id)
+    ORDER BY created_ms, id LIMIT @limit OFFSET @offset`,
   /** Passwords and the sessions left go with the user (ON DELETE CASCADE). */
   deleteUser: "DELETE FROM users WHERE namespace = @namespace AND id = @id",
   /** A batch of a user's sessions (deleting a user with many sessions goes a batch per statement). */
@@ -42,6 +46,9 @@ export const SQL = {
   /** Replaces the hash only if it is still the one the caller checked. */
   replacePassword: `UPDATE passwords SET hash = @hash, updated_ms = @updated_ms
     WHERE namespace = @namespace AND user_id = @user_id AND hash = @expected`,
+  /** SetPassword: whatever the hash was. */
+  setPassword: `UPDATE passwords SET hash = @hash, updated_ms = @updated_ms
+    WHERE namespace = @namespace AND user_id = @user_id`,
   deleteUserSessions: "DELETE FROM sessions WHERE namespace = @namespace AND user_id = @user_id",
 
   getSession: `SELECT s.user_id, u.username, u.email, s.created_ms, s.expires_ms

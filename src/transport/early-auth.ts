@@ -54,20 +54,6 @@ export async function checkKey(
   }
 }
 
-/** The live key of these headers, null for none, undefined when the check itself failed. */
-export async function keyFromHeaders(
-  keys: KeysService,
-  authorization: string | string[] | undefined,
-): Promise<ApiKeyRow | null | undefined> {
-  const token = bearerToken(typeof authorization === "string" ? authorization : null);
-  if (token === undefined) return null;
-  try {
-    return (await keys.authenticate(token)) ?? null;
-  } catch {
-    return undefined;
-  }
-}
-
 /** One length-prefixed message (flags 0: not compressed), as gRPC, gRPC-Web and Connect streams frame them. */
 function envelope(message: Uint8Array): Uint8Array {
   const frame = new Uint8Array(5 + message.length);

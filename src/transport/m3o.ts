@@ -25,7 +25,7 @@ import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import { logAdapterFailure } from "./adapter-failure.js";
 import { m3oCallKey } from "./call-context.js";
-import { authenticatedKey, keyFromHeaders } from "./early-auth.js";
+import { authenticatedKey, checkKey, keyCheckFailure } from "./early-auth.js";
 import {
   type DecodeProblem,
   isInt64,
@@ -93,15 +93,17 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
 
 async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeResponse, options: M3oOptions) {
   const id = `users.${handler.method.name}`;
-  const key = await keyFromHeaders(options.keys, req.headers.authorization);
-  if (key === null) abandonBody(req);
+  const check = await checkKey(options.keys, req.headers.authorization);
+  // Without a live key, or when the key could not be checked (the database
+  // did not answer), the body is never read: an empty message goes on, and
+  // the call is refused unread, with that error, as on the Connect paths.
+  const refused = "failure" in check || check.key === null;
+  if (refused) abandonBody(req);
   let input: Uint8Array;
   try {
-    // Without a live key the body is never read: an empty message goes on, and the call is refused unread.
-    input =
-      key === null
-        ? new Uint8Array(0)
-        : toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, options.maxBodyBytes)));
+    input = refused
+      ? new Uint8Array(0)
+      : toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, options.maxBodyBytes)));
   } catch (err) {
     if (err instanceof BodyTooLarge) return sendError(res, id, 413, err.message);
     if (err instanceof BadInput) return sendError(res, id, 400, err.message);
@@ -126,7 +128,7 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
     header,
     body: oneChunk(input),
     signal: abort.signal,
-    contextValues: createContextValues().set(m3oCallKey, true).set(authenticatedKey, key),
+    contextValues: earlyAuth(check).set(m3oCallKey, true),
   });
   const body = await readAll(uRes.body);
   const requestId = uRes.header?.get("x-request-id");
@@ -151,6 +153,14 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
   const retryAfter = uRes.header?.get("retry-after");
   if (retryAfter) res.setHeader("retry-after", retryAfter);
   return sendError(res, id, uRes.status, error.message ?? STATUS_CODES[uRes.status] ?? "error");
+}
+
+/** What the check of the headers found, for the auth interceptor (early-auth.ts). */
+function earlyAuth(check: Awaited<ReturnType<typeof checkKey>>) {
+  const values = createContextValues();
+  if ("failure" in check) values.set(keyCheckFailure, check.failure);
+  else values.set(authenticatedKey, check.key);
+  return values;
 }
 
 /** Parses the body as JSON (any content type) into the request message; both field-name forms are accepted. */

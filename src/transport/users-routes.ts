@@ -8,6 +8,7 @@ import { type Session as SessionMessage, type User as UserMessage, Users } from 
 import type { AccessTokensService } from "../service/access-tokens.js";
 import type { AuditService } from "../service/audit.js";
 import type { MagicLinkService } from "../service/magic-link.js";
+import type { MfaService } from "../service/mfa.js";
 import type { Session, User } from "../service/model.js";
 import type { PasskeysService } from "../service/passkeys.js";
 import type { PasswordResetService } from "../service/password-reset.js";
@@ -17,6 +18,7 @@ import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import type { StoredEvent } from "../storage/events.js";
 import { callerKey } from "./call-context.js";
+import { mfaHandlers } from "./mfa-routes.js";
 import { passkeyHandlers } from "./passkeys-routes.js";
 import { tokenHandlers } from "./token-routes.js";
 import { unixSeconds } from "./unix-seconds.js";
@@ -26,6 +28,7 @@ export interface UsersServices {
   sessions: SessionsService;
   passwords: PasswordsService;
   verification: VerificationService;
+  mfa: MfaService;
   audit: AuditService;
   passkeys: PasskeysService;
   passwordReset: PasswordResetService;
@@ -38,7 +41,7 @@ type SessionInit = Omit<SessionMessage, "$typeName">;
 type EventInit = Omit<EventMessage, "$typeName">;
 
 export function registerUsers(router: ConnectRouter, services: UsersServices, interceptors: Interceptor[]): void {
-  const { users, sessions, passwords, verification, passwordReset, magicLinks, audit } = services;
+  const { users, sessions, passwords, verification, passwordReset, magicLinks, mfa, audit } = services;
   router.service(
     Users,
     {
@@ -59,6 +62,17 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async search(req, ctx) {
         return { users: (await users.search(namespaceOf(ctx), req)).map(userMessage) };
       },
+      async list(req, ctx) {
+        const page = await users.list(namespaceOf(ctx), req);
+        return { users: page.users.map(userMessage), nextPageToken: page.nextPageToken };
+      },
+      async logoutAll(req, ctx) {
+        return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
+      },
+      async setPassword(req, ctx) {
+        await passwords.set(namespaceOf(ctx), req);
+        return {};
+      },
       async updatePassword(req, ctx) {
         // A public key (a browser's) is not told whether a user id exists.
         const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";
@@ -66,7 +80,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       async login(req, ctx) {
-        return { session: sessionMessage(await sessions.login(namespaceOf(ctx), req)) };
+        const outcome = await sessions.login(namespaceOf(ctx), req);
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in outcome) return { mfaRequired: true, mfaTicket: outcome.mfaTicket };
+        return { session: sessionMessage(outcome) };
       },
       async logout(req, ctx) {
         await sessions.logout(namespaceOf(ctx), req.sessionId);
@@ -96,6 +113,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         await verification.verify(namespaceOf(ctx), req.token);
         return {};
       },
+      ...mfaHandlers(mfa, sessionMessage),
       async listEvents(req, ctx) {
         const page = await audit.list(namespaceOf(ctx), req);
         return { events: page.events.map(eventMessage), nextPageToken: page.nextPageToken };
@@ -115,9 +133,10 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       },
       async verifyToken(req, ctx) {
         const check = await magicLinks.verify(namespaceOf(ctx), req.token);
-        return check.isValid
-          ? { isValid: true, session: sessionMessage(check.session) }
-          : { isValid: false, message: check.message };
+        if (!check.isValid) return { isValid: false, message: check.message };
+        // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
+        if ("mfaTicket" in check) return { isValid: true, mfaRequired: true, mfaTicket: check.mfaTicket };
+        return { isValid: true, session: sessionMessage(check.session) };
       },
       ...tokenHandlers(services.accessTokens),
     },

@@ -23,6 +23,7 @@ describe.each(ENGINES)("mail-sending limits (%s)", (engine) => {
         PUBLIC_MAILS_PER_KEY: "4",
         PUBLIC_MAILS_PER_NAMESPACE: "6",
         MAIL_RATE_WINDOW_SECONDS: String(WINDOW_SECONDS),
+        REDIRECT_ORIGINS: "https://app.example.com",
       },
       () => clock,
     );
@@ -96,5 +97,40 @@ describe.each(ENGINES)("mail-sending limits (%s)", (engine) => {
       headersOf(w.keys.service, "alpha"),
     );
     expect(custom.code).toBe("ok");
+  });
+
+  // Every mail-sending call: verification, password reset, magic link.
+  const sendAny = (kind: number, key: string, email: string, protocol: Protocol = "connect-json") => {
+    const [method, request] = [
+      [Users.method.sendVerificationEmail, { email }],
+      [Users.method.sendPasswordResetEmail, { email }],
+      [Users.method.sendMagicLink, { email, address: "https://app.example.com", endpoint: "/in" }],
+    ][kind % 3] as [typeof Users.method.sendVerificationEmail, Record<string, string>];
+    return w.callers.call(protocol, Users, method, request, headersOf(key, "alpha"));
+  };
+
+  test("the address's limit counts every Send* together, known or unknown address", async () => {
+    for (const email of ["known@example.com", "nobody@example.com"]) {
+      for (const first of [0, 1, 2]) {
+        clock += WINDOW_SECONDS * 1000;
+        expect((await sendAny(first, w.keys.service, email)).code).toBe("ok");
+        expect((await sendAny(first + 1, w.keys.admin, email, "grpc")).code).toBe("ok");
+        const refused = await sendAny(first + 2, w.keys.service, email, "m3o");
+        expect({ email, first, code: refused.code, http: refused.http?.status }).toEqual({
+          email,
+          first,
+          code: "resource_exhausted",
+          http: 429,
+        });
+      }
+    }
+  });
+
+  test("a public key's limit counts every Send* together", async () => {
+    clock += WINDOW_SECONDS * 1000;
+    for (let i = 0; i < 4; i++) expect((await sendAny(i, w.keys.public, `any${++n}@example.com`)).code).toBe("ok");
+    for (const kind of [0, 1, 2]) {
+      expect((await sendAny(kind, w.keys.public, `any${++n}@example.com`)).code).toBe("resource_exhausted");
+    }
   });
 });

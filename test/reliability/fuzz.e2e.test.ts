@@ -12,6 +12,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
+import { codeAt } from "../mfa/support.js";
 import { ENGINES, freshDatabaseUrl } from "../support/databases.js";
 import { inspectDatabase } from "./support/database-check.js";
 import { brokenProtobuf, grpcBody, jsonBody, malformedJson, type Pools, typedRequest } from "./support/fuzz-inputs.js";
@@ -51,7 +52,8 @@ const ALLOWED_CODES = new Set([
   "permission_denied",
   "resource_exhausted",
   "aborted",
-  // A passkey ceremony for a user who has the most passkeys (PASSKEY_LIMIT_REACHED), a Search too broad.
+  // TOTP already on or none pending (TOTP_*), a passkey ceremony for a user who has the most passkeys
+  // (PASSKEY_LIMIT_REACHED), a Search too broad.
   "failed_precondition",
 ]);
 /**
@@ -84,7 +86,15 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
   let databaseUrl: string;
   let wire: Wire;
   const model = new FuzzModel();
-  const pools: Pools = { ids: [], usernames: [], emails: [], passwords: [], sessionIds: [] };
+  const pools: Pools = {
+    ids: [],
+    usernames: [],
+    emails: [],
+    passwords: [],
+    sessionIds: [],
+    mfaTickets: [],
+    recoveryCodes: [],
+  };
   const tried: Record<string, number> = {};
   const succeeded: Record<string, number> = {};
   const libraryInternals: string[] = [];
@@ -124,6 +134,25 @@ describe.each(ENGINES)("fuzzing every RPC over every protocol (%s)", (engine) =>
           headers,
         );
         pools.sessionIds.push((login.json!.session as { id: string }).id);
+        if (i === 3) {
+          // One user per namespace with TOTP on: its recovery codes and tickets join the pools.
+          const { secret } = (await rpc(wire, "connect-json", "enrollTotp", { userId: user.id }, headers)).json as {
+            secret: string;
+          };
+          const code = codeAt(secret, Date.now());
+          const confirmed = await rpc(wire, "connect-json", "confirmTotp", { userId: user.id, code }, headers);
+          pools.recoveryCodes.push(...(confirmed.json!.recoveryCodes as string[]));
+          for (let t = 0; t < 4; t++) {
+            const ticket = await rpc(
+              wire,
+              "connect-json",
+              "login",
+              { username: user.username, password: user.password },
+              headers,
+            );
+            pools.mfaTickets.push(ticket.json!.mfaTicket as string);
+          }
+        }
         pools.ids.push(user.id);
         pools.usernames.push(user.username);
         pools.emails.push(user.email);

@@ -22,6 +22,8 @@ const METHODS = [
   "listPasskeys",
   "delete",
   "search",
+  "enrollTotp",
+  "getMfaStatus",
 ] as const;
 const rpcOf = (method: (typeof METHODS)[number]) => (method === "readByUsername" ? "read" : method);
 
@@ -103,6 +105,8 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
       case "update":
         return { id, email: `changed${++counter}@example.com` };
       case "listSessions":
+      case "enrollTotp":
+      case "getMfaStatus":
       case "listPasskeys":
         return { userId: id };
       case "revokeSessions":
@@ -140,7 +144,9 @@ describe.each(ENGINES)("a public key of one namespace (%s)", (engine) => {
         { sessionId: user.session },
         headersOf(w.keys.admin, namespace),
       );
-      return { user: read.user, session: session.code };
+      // A second factor enrolled for a user whose session it did not hold would show here.
+      const mfa = await w.admin("getMfaStatus", { userId: user.id }, namespace);
+      return { user: read.user, session: session.code, mfa };
     };
     return {
       alpha: await Promise.all(alpha.map((u) => state(u, "alpha"))),

@@ -7,6 +7,7 @@ import bcrypt from "bcrypt";
 import { loadConfig } from "../../src/config/config.js";
 import { buildServices, type ServiceSettings } from "../../src/service/build-services.js";
 import { ServiceError } from "../../src/service/errors.js";
+import type { Session } from "../../src/service/model.js";
 import { StorageUnavailable } from "../../src/storage/repository.js";
 import { TestClock } from "../support/clock.js";
 import { MemoryRepository } from "../support/memory-repository.js";
@@ -82,7 +83,11 @@ describe("login against a password change", () => {
 
   test("a password change that started after a login's session was stored revokes that session", async () => {
     const { repo, clock, services, userId } = await setUp();
-    const session = await services.sessions.login(NS, { username: "alice", email: "", password: "password-1" });
+    const session = (await services.sessions.login(NS, {
+      username: "alice",
+      email: "",
+      password: "password-1",
+    })) as Session;
     await services.passwords.update(NS, {
       userId,
       oldPassword: "password-1",
@@ -129,11 +134,15 @@ describe("login against a hash upgrade", () => {
     const late = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" });
     await held.arrived; // verified against the cost-5 hash
 
-    const first = await services.sessions.login(NS, { username: "alice", email: "", password: "password-1" });
+    const first = (await services.sessions.login(NS, {
+      username: "alice",
+      email: "",
+      password: "password-1",
+    })) as Session;
     await until(async () => (await repo.getCredential(NS, userId))!.passwordHash !== imported);
     held.release();
 
-    const session = await late;
+    const session = (await late) as Session;
     expect(session.userId).toBe(userId);
     expect((await services.sessions.read(NS, first.id)).userId).toBe(userId);
     expect((await repo.getCredential(NS, userId))!.passwordHash).toMatch(/^\$2b\$04\$/);

@@ -3,7 +3,8 @@
 // pending token is bound for the address's user or the mail dropped; a reset
 // code's tries are counted exactly (a burst of wrong ones gets 5 between
 // them); a right code sets the hash, ends the sessions and verifies; a magic
-// link is spent once however many use it at once.
+// link is spent once however many use it at once; mail that expired before
+// any sender bound it keeps no stranger's address.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { NewOutboxMessage } from "../../src/mail/outbox.js";
 import { digest } from "../../src/service/tokens.js";
@@ -136,5 +137,19 @@ describe.each(ENGINES)("account recovery storage (%s)", (engine) => {
     expect(await bind(tokenMail(u.email, "magic_link", "ns-link", T0 + 20))).toBe("bound");
     expect(await repo.spendMagicLink("other", digest("ns-link"), T0 + 21)).toBeUndefined();
     expect(await repo.spendMagicLink(NS, digest("ns-link"), T0 + 21)).toMatchObject({ id: u.id });
+  });
+
+  test("the sweep deletes expired never-bound mail to an address nobody has; a user's is given up and kept", async () => {
+    const u = await user();
+    const at = T0 + 50_000_000;
+    const stranger = tokenMail("stranger@example.com", "magic_link", "unbound-1", at);
+    const known = tokenMail(u.email, "magic_link", "unbound-2", at);
+    await repo.queueMail(stranger);
+    await repo.queueMail(known);
+    await repo.sweepOutbox(at + 600_000, 0, 1000);
+    expect(await rawQuery(url, `SELECT id FROM mail_outbox WHERE id = '${stranger.id}'`)).toEqual([]);
+    expect(await rawQuery(url, `SELECT status, body FROM mail_outbox WHERE id = '${known.id}'`)).toEqual([
+      { status: "failed", body: "" },
+    ]);
   });
 });

@@ -30,7 +30,6 @@ import type {
   LoginReservation,
   LoginThrottleRow,
   MailTokenPurpose,
-  NewMailToken,
   NewSession,
   PasswordReset,
   Repository,
@@ -41,6 +40,7 @@ import type {
   UserChanges,
   UserExport,
   UserKey,
+  UserPage,
   UserSearch,
   VerifyOutcome,
 } from "../../src/storage/repository.js";
@@ -54,6 +54,7 @@ import type {
   WebhookEndpoint,
   WebhookStats,
 } from "../../src/storage/webhooks.js";
+import { MemoryMfaStore } from "./memory-mfa-store.js";
 import { MemoryPasskeys } from "./memory-passkeys.js";
 
 interface StoredUser {
@@ -85,6 +86,21 @@ export interface HeldCall {
   release(error?: Error): void;
 }
 
+/** A mail token as the engines' mail_tokens rows hold it. */
+interface StoredMailToken {
+  namespace: string;
+  purpose: MailTokenPurpose;
+  userId: string;
+  email: string;
+  digest: Buffer;
+  createdMs: number;
+  expiresMs: number;
+  spentMs: number;
+  attempts: number;
+  redirectUrl: string;
+  failureRedirectUrl: string;
+}
+
 export class MemoryRepository implements Repository, OutboxStore {
   readonly engine = "sqlite" as const;
   private readonly users = new Map<string, StoredUser>();
@@ -93,6 +109,8 @@ export class MemoryRepository implements Repository, OutboxStore {
   /** Login attempts in flight: (namespace, account) → attempt → lease end. */
   private readonly slots = new Map<string, Map<string, number>>();
   private readonly keys = new Map<string, ApiKeyRecord>();
+  /** Second factors (memory-mfa-store.ts). */
+  private readonly mfa = new MemoryMfaStore((namespace, id) => this.users.has(this.userKey(namespace, id)));
   /** The outbox, in queue order. */
   readonly outbox: StoredMail[] = [];
   private readonly gates = new Map<Method, Array<{ arrive(): void; wait: Promise<Error | undefined> }>>();
@@ -202,8 +220,20 @@ export class MemoryRepository implements Repository, OutboxStore {
     await this.enter("deleteUser");
     if (!this.users.delete(this.userKey(namespace, id))) return false;
     this.dropSessions(namespace, id, null);
+    this.mfa.forgetUser(namespace, id);
     this.passkeys.dropUser(namespace, id);
     return true;
+  }
+
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    await this.enter("listUsers");
+    const after = page.after;
+    return [...this.users.values()]
+      .filter((s) => s.namespace === namespace)
+      .map((s) => ({ ...s.user }))
+      .sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .filter((u) => !after || u.createdMs > after.createdMs || (u.createdMs === after.createdMs && u.id > after.id))
+      .slice(page.offset, page.offset + page.limit);
   }
 
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
@@ -238,6 +268,23 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   private sessionKey = (namespace: string, digest: Buffer) => `${namespace}\n${digest.toString("hex")}`;
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    await this.enter("setPasswordHash");
+    const stored = this.users.get(this.userKey(namespace, userId));
+    if (!stored) return false;
+    stored.passwordHash = newHash;
+    stored.user = { ...stored.user, updatedMs: nowMs };
+    this.dropSessions(namespace, userId, null);
+    for (const account of throttleAccounts) this.throttles.delete(`${namespace}\n${account}`);
+    return true;
+  }
 
   async insertSession(
     namespace: string,
@@ -577,6 +624,17 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   async sweepOutbox(nowMs: number, finishedBeforeMs: number, limit: number): Promise<OutboxSweep> {
+    const strangers = this.outbox
+      .filter(
+        (m) =>
+          m.status === "queued" &&
+          m.token !== undefined &&
+          m.expiresMs <= nowMs &&
+          m.leaseUntilMs <= nowMs &&
+          !this.findBy(m.namespace, (u) => u.email === m.recipient),
+      )
+      .slice(0, limit);
+    for (const m of strangers) this.outbox.splice(this.outbox.indexOf(m), 1);
     const expiring = this.outbox
       .filter((m) => m.status === "queued" && m.expiresMs <= nowMs && m.leaseUntilMs <= nowMs)
       .slice(0, limit);
@@ -587,7 +645,7 @@ export class MemoryRepository implements Repository, OutboxStore {
         finishedMs: nowMs,
         reason: `expired before delivery: ${m.reason}`,
       });
-    let deleted = 0;
+    let deleted = strangers.length;
     for (let i = this.outbox.length - 1; i >= 0; i--) {
       const m = this.outbox[i]!;
       if (m.status !== "queued" && m.finishedMs < finishedBeforeMs && deleted < limit) {
@@ -599,21 +657,7 @@ export class MemoryRepository implements Repository, OutboxStore {
   }
 
   /** Mail tokens: (namespace, purpose, user id) → the live token. */
-  private readonly mailTokens = new Map<string, NewMailToken & { userId: string; spentMs: number; attempts: number }>();
-
-  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    await this.enter("issueMailToken");
-    const stored = this.findBy(token.namespace, (u) => u.email === token.email);
-    if (!stored) return false;
-    this.mailTokens.set(`${token.namespace}\n${token.purpose}\n${stored.user.id}`, {
-      ...token,
-      userId: stored.user.id,
-      spentMs: 0,
-      attempts: 0,
-    });
-    await this.queueMail(message);
-    return true;
-  }
+  private readonly mailTokens = new Map<string, StoredMailToken>();
 
   async verifyEmailToken(namespace: string | null, digest: Buffer, nowMs: number): Promise<VerifyOutcome> {
     await this.enter("verifyEmailToken");
@@ -643,6 +687,18 @@ export class MemoryRepository implements Repository, OutboxStore {
     return n;
   }
 
+  // Second factors: the MfaStore in memory-mfa-store.ts.
+  readonly putPendingTotp = this.mfa.putPendingTotp.bind(this.mfa);
+  readonly getTotp = this.mfa.getTotp.bind(this.mfa);
+  readonly confirmTotp = this.mfa.confirmTotp.bind(this.mfa);
+  readonly spendMfaProof = this.mfa.spendMfaProof.bind(this.mfa);
+  readonly replaceRecoveryCodes = this.mfa.replaceRecoveryCodes.bind(this.mfa);
+  readonly countRecoveryCodes = this.mfa.countRecoveryCodes.bind(this.mfa);
+  readonly deleteTotp = this.mfa.deleteTotp.bind(this.mfa);
+  readonly insertMfaTicket = this.mfa.insertMfaTicket.bind(this.mfa);
+  readonly getMfaTicket = this.mfa.getMfaTicket.bind(this.mfa);
+  readonly redeemMfaTicket = this.mfa.redeemMfaTicket.bind(this.mfa);
+  readonly sweepMfaTickets = this.mfa.sweepMfaTickets.bind(this.mfa);
   // Events: the service tests that use this repository look at users and
   // sessions only; the event log is tested on the real engines (test/events/).
   async listEvents(_query: EventQuery): Promise<StoredEvent[]> {
@@ -757,7 +813,7 @@ export class MemoryRepository implements Repository, OutboxStore {
     const token = [...this.mailTokens.values()].find(
       (t) => t.digest.equals(digest) && t.purpose === "magic_link" && t.namespace === namespace,
     );
-    if (!token || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
+    if (token === undefined || token.spentMs !== 0 || token.expiresMs <= nowMs) return undefined;
     token.spentMs = nowMs;
     const stored = this.users.get(this.userKey(namespace, token.userId));
     if (!stored || stored.user.email !== token.email) return undefined;

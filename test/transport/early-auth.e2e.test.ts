@@ -167,6 +167,12 @@ describe("calls without a live key are refused before their body is read", () =>
       // Internal: a missing table is no failure the service expects (an unreachable database would be 14).
       expect(await h2Unfinished("/users.v1.Users/Search", "application/grpc+json")).toBe("grpc-status 13");
       expect(await h1Unfinished("/users.v1.Users/Search", "application/json")).toMatch(/^HTTP\/1\.1 500 /);
+      // The M3O paths too: refused on the headers with the same error, not read and checked again.
+      for (const path of ["/users/Users/Search", "/v1/users/Search"]) {
+        const answer = await h1Unfinished(path, "application/json", [BAD_KEY], (text) => text.includes("}"));
+        expect(answer).toMatch(/^HTTP\/1\.1 500 /);
+        expect(answer).toContain('"detail":"internal error"');
+      }
     } finally {
       await fault.release();
     }

@@ -81,6 +81,7 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         updated: String(clock.seconds()),
         verified: false,
         verification_date: "0",
+        profile: {},
       });
     });
 
@@ -143,6 +144,7 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         updated: String(Number(user.updated) + 30),
         verified: false,
         verification_date: "0",
+        profile: {},
       });
       expect(after.created).toBe(user.created);
     });

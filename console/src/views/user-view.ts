@@ -7,6 +7,7 @@ import { describeError } from "../errors.js";
 import { deleteUserPanel } from "./delete-user-panel.js";
 import { editUserForm } from "./edit-user-form.js";
 import { historyPanel } from "./history-panel.js";
+import { mfaPanel } from "./mfa-panel.js";
 import { passkeysPanel } from "./passkeys-panel.js";
 import { passwordForm } from "./password-form.js";
 import { sessionsPanel } from "./sessions-panel.js";
@@ -51,6 +52,7 @@ export function userView(app: App, id: string): HTMLElement {
         sessions.element,
         passkeysPanel(app, now),
         historyPanel(app, now).element,
+        mfaPanel(app, now),
         deleteUserPanel(app, now),
       );
     } catch (err) {

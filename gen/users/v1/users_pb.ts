@@ -15,6 +15,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ConfirmTotpRequestSchema, ConfirmTotpResponseSchema, DisableTotpRequestSchema, DisableTotpResponseSchema, EnrollTotpRequestSchema, EnrollTotpResponseSchema, GetMfaStatusRequestSchema, GetMfaStatusResponseSchema, RegenerateRecoveryCodesRequestSchema, RegenerateRecoveryCodesResponseSchema, VerifyMfaRequestSchema } from "./mfa_pb.js";
+import { file_users_v1_mfa } from "./mfa_pb.js";
 import type { ListEventsRequestSchema, ListEventsResponseSchema } from "./events_pb.js";
 import { file_users_v1_events } from "./events_pb.js";
 import type { BeginPasskeyLoginRequestSchema, BeginPasskeyLoginResponseSchema, BeginPasskeyRegistrationRequestSchema, BeginPasskeyRegistrationResponseSchema, FinishPasskeyLoginRequestSchema, FinishPasskeyRegistrationRequestSchema, FinishPasskeyRegistrationResponseSchema, ListPasskeysRequestSchema, ListPasskeysResponseSchema, RemovePasskeyRequestSchema, RemovePasskeyResponseSchema } from "./passkeys_pb.js";
@@ -23,13 +25,15 @@ import type { ResetPasswordRequestSchema, ResetPasswordResponseSchema, SendMagic
 import { file_users_v1_recovery } from "./recovery_pb.js";
 import type { CreateTokenRequestSchema, CreateTokenResponseSchema } from "./tokens_pb.js";
 import { file_users_v1_tokens } from "./tokens_pb.js";
+import type { LogoutAllRequestSchema, LogoutAllResponseSchema, SetPasswordRequestSchema, SetPasswordResponseSchema } from "./accounts_pb.js";
+import { file_users_v1_accounts } from "./accounts_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file users/v1/users.proto.
  */
 export const file_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi4AEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiMKDUxvZ291dFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIQCg5Mb2dvdXRSZXNwb25zZSIoChJSZWFkU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI5ChNSZWFkU2Vzc2lvblJlc3BvbnNlEiIKB3Nlc3Npb24YASABKAsyES51c2Vycy52MS5TZXNzaW9uIiYKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI/CgtTZXNzaW9uSW5mbxIOCgZoYW5kbGUYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIPCgdleHBpcmVzGAMgASgDIj8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUudXNlcnMudjEuU2Vzc2lvbkluZm8iOQoVUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDwoHaGFuZGxlcxgCIAMoCSIpChZSZXZva2VTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAMimwEKHFNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QSDQoFZW1haWwYASABKAkSDwoHc3ViamVjdBgCIAEoCRIUCgx0ZXh0X2NvbnRlbnQYAyABKAkSFAoMcmVkaXJlY3RfdXJsGAQgASgJEhwKFGZhaWx1cmVfcmVkaXJlY3RfdXJsGAUgASgJEhEKCWZyb21fbmFtZRgGIAEoCSIfCh1TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiFQoTVmVyaWZ5RW1haWxSZXNwb25zZSJAChpGaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiJcChNWZXJpZnlUb2tlblJlc3BvbnNlEhAKCGlzX3ZhbGlkGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSIgoHc2Vzc2lvbhgDIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24ykRAKBVVzZXJzEj0KBkNyZWF0ZRIXLnVzZXJzLnYxLkNyZWF0ZVJlcXVlc3QaGC51c2Vycy52MS5DcmVhdGVSZXNwb25zZSIAEjcKBFJlYWQSFS51c2Vycy52MS5SZWFkUmVxdWVzdBoWLnVzZXJzLnYxLlJlYWRSZXNwb25zZSIAEj0KBlVwZGF0ZRIXLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QaGC51c2Vycy52MS5VcGRhdGVSZXNwb25zZSIAEj0KBkRlbGV0ZRIXLnVzZXJzLnYxLkRlbGV0ZVJlcXVlc3QaGC51c2Vycy52MS5EZWxldGVSZXNwb25zZSIAEj0KBlNlYXJjaBIXLnVzZXJzLnYxLlNlYXJjaFJlcXVlc3QaGC51c2Vycy52MS5TZWFyY2hSZXNwb25zZSIAElUKDlVwZGF0ZVBhc3N3b3JkEh8udXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXF1ZXN0GiAudXNlcnMudjEuVXBkYXRlUGFzc3dvcmRSZXNwb25zZSIAEjoKBUxvZ2luEhYudXNlcnMudjEuTG9naW5SZXF1ZXN0GhcudXNlcnMudjEuTG9naW5SZXNwb25zZSIAEj0KBkxvZ291dBIXLnVzZXJzLnYxLkxvZ291dFJlcXVlc3QaGC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIAEkwKC1JlYWRTZXNzaW9uEhwudXNlcnMudjEuUmVhZFNlc3Npb25SZXF1ZXN0Gh0udXNlcnMudjEuUmVhZFNlc3Npb25SZXNwb25zZSIAEk8KDExpc3RTZXNzaW9ucxIdLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi51c2Vycy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIAElUKDlJldm9rZVNlc3Npb25zEh8udXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXF1ZXN0GiAudXNlcnMudjEuUmV2b2tlU2Vzc2lvbnNSZXNwb25zZSIAEmoKFVNlbmRWZXJpZmljYXRpb25FbWFpbBImLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlcXVlc3QaJy51c2Vycy52MS5TZW5kVmVyaWZpY2F0aW9uRW1haWxSZXNwb25zZSIAEkwKC1ZlcmlmeUVtYWlsEhwudXNlcnMudjEuVmVyaWZ5RW1haWxSZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIAEkkKCkxpc3RFdmVudHMSGy51c2Vycy52MS5MaXN0RXZlbnRzUmVxdWVzdBocLnVzZXJzLnYxLkxpc3RFdmVudHNSZXNwb25zZSIAEnMKGEJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvbhIpLnVzZXJzLnYxLkJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvblJlcXVlc3QaKi51c2Vycy52MS5CZWdpblBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZSIAEnYKGUZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb24SKi51c2Vycy52MS5GaW5pc2hQYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBorLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXNwb25zZSIAEl4KEUJlZ2luUGFzc2tleUxvZ2luEiIudXNlcnMudjEuQmVnaW5QYXNza2V5TG9naW5SZXF1ZXN0GiMudXNlcnMudjEuQmVnaW5QYXNza2V5TG9naW5SZXNwb25zZSIAEmEKEkZpbmlzaFBhc3NrZXlMb2dpbhIjLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlMb2dpblJlcXVlc3QaJC51c2Vycy52MS5GaW5pc2hQYXNza2V5TG9naW5SZXNwb25zZSIAEk8KDExpc3RQYXNza2V5cxIdLnVzZXJzLnYxLkxpc3RQYXNza2V5c1JlcXVlc3QaHi51c2Vycy52MS5MaXN0UGFzc2tleXNSZXNwb25zZSIAElIKDVJlbW92ZVBhc3NrZXkSHi51c2Vycy52MS5SZW1vdmVQYXNza2V5UmVxdWVzdBofLnVzZXJzLnYxLlJlbW92ZVBhc3NrZXlSZXNwb25zZSIAEm0KFlNlbmRQYXNzd29yZFJlc2V0RW1haWwSJy51c2Vycy52MS5TZW5kUGFzc3dvcmRSZXNldEVtYWlsUmVxdWVzdBooLnVzZXJzLnYxLlNlbmRQYXNzd29yZFJlc2V0RW1haWxSZXNwb25zZSIAElIKDVJlc2V0UGFzc3dvcmQSHi51c2Vycy52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBofLnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSIAElIKDVNlbmRNYWdpY0xpbmsSHi51c2Vycy52MS5TZW5kTWFnaWNMaW5rUmVxdWVzdBofLnVzZXJzLnYxLlNlbmRNYWdpY0xpbmtSZXNwb25zZSIAEkwKC1ZlcmlmeVRva2VuEhwudXNlcnMudjEuVmVyaWZ5VG9rZW5SZXF1ZXN0Gh0udXNlcnMudjEuVmVyaWZ5VG9rZW5SZXNwb25zZSIAEkwKC0NyZWF0ZVRva2VuEhwudXNlcnMudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0Gh0udXNlcnMudjEuQ3JlYXRlVG9rZW5SZXNwb25zZSIAYgZwcm90bzM", [file_users_v1_events, file_users_v1_passkeys, file_users_v1_recovery, file_users_v1_tokens]);
+  fileDesc("ChR1c2Vycy92MS91c2Vycy5wcm90bxIIdXNlcnMudjEi4AEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSDwoHY3JlYXRlZBgEIAEoAxIPCgd1cGRhdGVkGAUgASgDEhAKCHZlcmlmaWVkGAYgASgIEhkKEXZlcmlmaWNhdGlvbl9kYXRlGAcgASgDEiwKB3Byb2ZpbGUYCCADKAsyGy51c2Vycy52MS5Vc2VyLlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJpCgdTZXNzaW9uEgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAMSDwoHZXhwaXJlcxgFIAEoAxIPCgd1c2VyX2lkGAYgASgJIrUBCg1DcmVhdGVSZXF1ZXN0EgoKAmlkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEjUKB3Byb2ZpbGUYBSADKAsyJC51c2Vycy52MS5DcmVhdGVSZXF1ZXN0LlByb2ZpbGVFbnRyeRouCgxQcm9maWxlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg5DcmVhdGVSZXNwb25zZRIcCgR1c2VyGAEgASgLMg4udXNlcnMudjEuVXNlciI6CgtSZWFkUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRINCgVlbWFpbBgDIAEoCSIsCgxSZWFkUmVzcG9uc2USHAoEdXNlchgBIAEoCzIOLnVzZXJzLnYxLlVzZXIiowEKDVVwZGF0ZVJlcXVlc3QSCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSNQoHcHJvZmlsZRgEIAMoCzIkLnVzZXJzLnYxLlVwZGF0ZVJlcXVlc3QuUHJvZmlsZUVudHJ5Gi4KDFByb2ZpbGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDlVwZGF0ZVJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi51c2Vycy52MS5Vc2VyIhsKDURlbGV0ZVJlcXVlc3QSCgoCaWQYASABKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoNU2VhcmNoUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRINCgVsaW1pdBgDIAEoAxIOCgZvZmZzZXQYBCABKAMiLwoOU2VhcmNoUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyIm4KFVVwZGF0ZVBhc3N3b3JkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhQKDG9sZF9wYXNzd29yZBgCIAEoCRIUCgxuZXdfcGFzc3dvcmQYAyABKAkSGAoQY29uZmlybV9wYXNzd29yZBgEIAEoCSIYChZVcGRhdGVQYXNzd29yZFJlc3BvbnNlIkEKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSKHAQoNTG9naW5SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbhIZCgxtZmFfcmVxdWlyZWQYAiABKAhIAIgBARIXCgptZmFfdGlja2V0GAMgASgJSAGIAQFCDwoNX21mYV9yZXF1aXJlZEINCgtfbWZhX3RpY2tldCI3ChFWZXJpZnlNZmFSZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiIjCg1Mb2dvdXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiKAoSUmVhZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiOQoTUmVhZFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEudXNlcnMudjEuU2Vzc2lvbiImChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiPwoLU2Vzc2lvbkluZm8SDgoGaGFuZGxlGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSDwoHZXhwaXJlcxgDIAEoAyI/ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRInCghzZXNzaW9ucxgBIAMoCzIVLnVzZXJzLnYxLlNlc3Npb25JbmZvIjkKFVJldm9rZVNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg8KB2hhbmRsZXMYAiADKAkiKQoWUmV2b2tlU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgDIpsBChxTZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg8KB3N1YmplY3QYAiABKAkSFAoMdGV4dF9jb250ZW50GAMgASgJEhQKDHJlZGlyZWN0X3VybBgEIAEoCRIcChRmYWlsdXJlX3JlZGlyZWN0X3VybBgFIAEoCRIRCglmcm9tX25hbWUYBiABKAkiHwodU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiQAoaRmluaXNoUGFzc2tleUxvZ2luUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnVzZXJzLnYxLlNlc3Npb24isAEKE1ZlcmlmeVRva2VuUmVzcG9uc2USEAoIaXNfdmFsaWQYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIiCgdzZXNzaW9uGAMgASgLMhEudXNlcnMudjEuU2Vzc2lvbhIZCgxtZmFfcmVxdWlyZWQYBCABKAhIAIgBARIXCgptZmFfdGlja2V0GAUgASgJSAGIAQFCDwoNX21mYV9yZXF1aXJlZEINCgtfbWZhX3RpY2tldCJACgtMaXN0UmVxdWVzdBIOCgZvZmZzZXQYASABKAMSDQoFbGltaXQYAiABKAMSEgoKcGFnZV90b2tlbhgDIAEoCSJGCgxMaXN0UmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLSFQoFVXNlcnMSPQoGQ3JlYXRlEhcudXNlcnMudjEuQ3JlYXRlUmVxdWVzdBoYLnVzZXJzLnYxLkNyZWF0ZVJlc3BvbnNlIgASNwoEUmVhZBIVLnVzZXJzLnYxLlJlYWRSZXF1ZXN0GhYudXNlcnMudjEuUmVhZFJlc3BvbnNlIgASPQoGVXBkYXRlEhcudXNlcnMudjEuVXBkYXRlUmVxdWVzdBoYLnVzZXJzLnYxLlVwZGF0ZVJlc3BvbnNlIgASPQoGRGVsZXRlEhcudXNlcnMudjEuRGVsZXRlUmVxdWVzdBoYLnVzZXJzLnYxLkRlbGV0ZVJlc3BvbnNlIgASPQoGU2VhcmNoEhcudXNlcnMudjEuU2VhcmNoUmVxdWVzdBoYLnVzZXJzLnYxLlNlYXJjaFJlc3BvbnNlIgASVQoOVXBkYXRlUGFzc3dvcmQSHy51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlcXVlc3QaIC51c2Vycy52MS5VcGRhdGVQYXNzd29yZFJlc3BvbnNlIgASOgoFTG9naW4SFi51c2Vycy52MS5Mb2dpblJlcXVlc3QaFy51c2Vycy52MS5Mb2dpblJlc3BvbnNlIgASPQoGTG9nb3V0EhcudXNlcnMudjEuTG9nb3V0UmVxdWVzdBoYLnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlIgASTAoLUmVhZFNlc3Npb24SHC51c2Vycy52MS5SZWFkU2Vzc2lvblJlcXVlc3QaHS51c2Vycy52MS5SZWFkU2Vzc2lvblJlc3BvbnNlIgASTwoMTGlzdFNlc3Npb25zEh0udXNlcnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgASVQoOUmV2b2tlU2Vzc2lvbnMSHy51c2Vycy52MS5SZXZva2VTZXNzaW9uc1JlcXVlc3QaIC51c2Vycy52MS5SZXZva2VTZXNzaW9uc1Jlc3BvbnNlIgASagoVU2VuZFZlcmlmaWNhdGlvbkVtYWlsEiYudXNlcnMudjEuU2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBonLnVzZXJzLnYxLlNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlIgASTAoLVmVyaWZ5RW1haWwSHC51c2Vycy52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIgASSQoKRW5yb2xsVG90cBIbLnVzZXJzLnYxLkVucm9sbFRvdHBSZXF1ZXN0GhwudXNlcnMudjEuRW5yb2xsVG90cFJlc3BvbnNlIgASTAoLQ29uZmlybVRvdHASHC51c2Vycy52MS5Db25maXJtVG90cFJlcXVlc3QaHS51c2Vycy52MS5Db25maXJtVG90cFJlc3BvbnNlIgASRgoJVmVyaWZ5TWZhEhoudXNlcnMudjEuVmVyaWZ5TWZhUmVxdWVzdBobLnVzZXJzLnYxLlZlcmlmeU1mYVJlc3BvbnNlIgASTAoLRGlzYWJsZVRvdHASHC51c2Vycy52MS5EaXNhYmxlVG90cFJlcXVlc3QaHS51c2Vycy52MS5EaXNhYmxlVG90cFJlc3BvbnNlIgAScAoXUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXMSKC51c2Vycy52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1JlcXVlc3QaKS51c2Vycy52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1Jlc3BvbnNlIgASTwoMR2V0TWZhU3RhdHVzEh0udXNlcnMudjEuR2V0TWZhU3RhdHVzUmVxdWVzdBoeLnVzZXJzLnYxLkdldE1mYVN0YXR1c1Jlc3BvbnNlIgASSQoKTGlzdEV2ZW50cxIbLnVzZXJzLnYxLkxpc3RFdmVudHNSZXF1ZXN0GhwudXNlcnMudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgAScwoYQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uEikudXNlcnMudjEuQmVnaW5QYXNza2V5UmVnaXN0cmF0aW9uUmVxdWVzdBoqLnVzZXJzLnYxLkJlZ2luUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlIgASdgoZRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvbhIqLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlSZWdpc3RyYXRpb25SZXF1ZXN0GisudXNlcnMudjEuRmluaXNoUGFzc2tleVJlZ2lzdHJhdGlvblJlc3BvbnNlIgASXgoRQmVnaW5QYXNza2V5TG9naW4SIi51c2Vycy52MS5CZWdpblBhc3NrZXlMb2dpblJlcXVlc3QaIy51c2Vycy52MS5CZWdpblBhc3NrZXlMb2dpblJlc3BvbnNlIgASYQoSRmluaXNoUGFzc2tleUxvZ2luEiMudXNlcnMudjEuRmluaXNoUGFzc2tleUxvZ2luUmVxdWVzdBokLnVzZXJzLnYxLkZpbmlzaFBhc3NrZXlMb2dpblJlc3BvbnNlIgASTwoMTGlzdFBhc3NrZXlzEh0udXNlcnMudjEuTGlzdFBhc3NrZXlzUmVxdWVzdBoeLnVzZXJzLnYxLkxpc3RQYXNza2V5c1Jlc3BvbnNlIgASUgoNUmVtb3ZlUGFzc2tleRIeLnVzZXJzLnYxLlJlbW92ZVBhc3NrZXlSZXF1ZXN0Gh8udXNlcnMudjEuUmVtb3ZlUGFzc2tleVJlc3BvbnNlIgASbQoWU2VuZFBhc3N3b3JkUmVzZXRFbWFpbBInLnVzZXJzLnYxLlNlbmRQYXNzd29yZFJlc2V0RW1haWxSZXF1ZXN0GigudXNlcnMudjEuU2VuZFBhc3N3b3JkUmVzZXRFbWFpbFJlc3BvbnNlIgASUgoNUmVzZXRQYXNzd29yZBIeLnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gh8udXNlcnMudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIgASUgoNU2VuZE1hZ2ljTGluaxIeLnVzZXJzLnYxLlNlbmRNYWdpY0xpbmtSZXF1ZXN0Gh8udXNlcnMudjEuU2VuZE1hZ2ljTGlua1Jlc3BvbnNlIgASTAoLVmVyaWZ5VG9rZW4SHC51c2Vycy52MS5WZXJpZnlUb2tlblJlcXVlc3QaHS51c2Vycy52MS5WZXJpZnlUb2tlblJlc3BvbnNlIgASTAoLQ3JlYXRlVG9rZW4SHC51c2Vycy52MS5DcmVhdGVUb2tlblJlcXVlc3QaHS51c2Vycy52MS5DcmVhdGVUb2tlblJlc3BvbnNlIgASNwoETGlzdBIVLnVzZXJzLnYxLkxpc3RSZXF1ZXN0GhYudXNlcnMudjEuTGlzdFJlc3BvbnNlIgASRgoJTG9nb3V0QWxsEhoudXNlcnMudjEuTG9nb3V0QWxsUmVxdWVzdBobLnVzZXJzLnYxLkxvZ291dEFsbFJlc3BvbnNlIgASTAoLU2V0UGFzc3dvcmQSHC51c2Vycy52MS5TZXRQYXNzd29yZFJlcXVlc3QaHS51c2Vycy52MS5TZXRQYXNzd29yZFJlc3BvbnNlIgBiBnByb3RvMw", [file_users_v1_mfa, file_users_v1_events, file_users_v1_passkeys, file_users_v1_recovery, file_users_v1_tokens, file_users_v1_accounts]);
 
 /**
  * A user account. The password is never part of it.
@@ -563,10 +567,28 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
 export type LoginResponse = Message<"users.v1.LoginResponse"> & {
   /**
    * The new session. Its id is the bearer secret: keep it like a password.
+   * Absent when mfa_required is set.
    *
    * @generated from field: users.v1.Session session = 1;
    */
   session?: Session | undefined;
+
+  /**
+   * Set (true) when the account has a second factor: no session yet; call
+   * VerifyMfa with mfa_ticket. Absent for accounts without one, so their
+   * answer is exactly as before (on the M3O paths too).
+   *
+   * @generated from field: optional bool mfa_required = 2;
+   */
+  mfaRequired?: boolean | undefined;
+
+  /**
+   * With mfa_required: the ticket for VerifyMfa (256 random bits, base64url;
+   * single use, 5 minutes, dead after 5 wrong proofs).
+   *
+   * @generated from field: optional string mfa_ticket = 3;
+   */
+  mfaTicket?: string | undefined;
 };
 
 /**
@@ -575,6 +597,27 @@ export type LoginResponse = Message<"users.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_users_v1_users, 15);
+
+/**
+ * The result of VerifyMfa: the session, exactly as Login returns it.
+ *
+ * @generated from message users.v1.VerifyMfaResponse
+ */
+export type VerifyMfaResponse = Message<"users.v1.VerifyMfaResponse"> & {
+  /**
+   * The new session.
+   *
+   * @generated from field: users.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message users.v1.VerifyMfaResponse.
+ * Use `create(VerifyMfaResponseSchema)` to create a new message.
+ */
+export const VerifyMfaResponseSchema: GenMessage<VerifyMfaResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 16);
 
 /**
  * End a session.
@@ -595,7 +638,7 @@ export type LogoutRequest = Message<"users.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 16);
+  messageDesc(file_users_v1_users, 17);
 
 /**
  * The result of Logout: empty.
@@ -610,7 +653,7 @@ export type LogoutResponse = Message<"users.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 17);
+  messageDesc(file_users_v1_users, 18);
 
 /**
  * Read a session.
@@ -631,7 +674,7 @@ export type ReadSessionRequest = Message<"users.v1.ReadSessionRequest"> & {
  * Use `create(ReadSessionRequestSchema)` to create a new message.
  */
 export const ReadSessionRequestSchema: GenMessage<ReadSessionRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 18);
+  messageDesc(file_users_v1_users, 19);
 
 /**
  * The result of ReadSession.
@@ -652,7 +695,7 @@ export type ReadSessionResponse = Message<"users.v1.ReadSessionResponse"> & {
  * Use `create(ReadSessionResponseSchema)` to create a new message.
  */
 export const ReadSessionResponseSchema: GenMessage<ReadSessionResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 19);
+  messageDesc(file_users_v1_users, 20);
 
 /**
  * List a user's sessions.
@@ -673,7 +716,7 @@ export type ListSessionsRequest = Message<"users.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 20);
+  messageDesc(file_users_v1_users, 21);
 
 /**
  * A live session as an administrator sees it: never its id.
@@ -709,7 +752,7 @@ export type SessionInfo = Message<"users.v1.SessionInfo"> & {
  * Use `create(SessionInfoSchema)` to create a new message.
  */
 export const SessionInfoSchema: GenMessage<SessionInfo> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 21);
+  messageDesc(file_users_v1_users, 22);
 
 /**
  * The result of ListSessions.
@@ -730,7 +773,7 @@ export type ListSessionsResponse = Message<"users.v1.ListSessionsResponse"> & {
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 22);
+  messageDesc(file_users_v1_users, 23);
 
 /**
  * End sessions of a user.
@@ -759,7 +802,7 @@ export type RevokeSessionsRequest = Message<"users.v1.RevokeSessionsRequest"> & 
  * Use `create(RevokeSessionsRequestSchema)` to create a new message.
  */
 export const RevokeSessionsRequestSchema: GenMessage<RevokeSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 23);
+  messageDesc(file_users_v1_users, 24);
 
 /**
  * The result of RevokeSessions.
@@ -780,7 +823,7 @@ export type RevokeSessionsResponse = Message<"users.v1.RevokeSessionsResponse"> 
  * Use `create(RevokeSessionsResponseSchema)` to create a new message.
  */
 export const RevokeSessionsResponseSchema: GenMessage<RevokeSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 24);
+  messageDesc(file_users_v1_users, 25);
 
 /**
  * @generated from message users.v1.SendVerificationEmailRequest
@@ -837,7 +880,7 @@ export type SendVerificationEmailRequest = Message<"users.v1.SendVerificationEma
  * Use `create(SendVerificationEmailRequestSchema)` to create a new message.
  */
 export const SendVerificationEmailRequestSchema: GenMessage<SendVerificationEmailRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 25);
+  messageDesc(file_users_v1_users, 26);
 
 /**
  * @generated from message users.v1.SendVerificationEmailResponse
@@ -850,7 +893,7 @@ export type SendVerificationEmailResponse = Message<"users.v1.SendVerificationEm
  * Use `create(SendVerificationEmailResponseSchema)` to create a new message.
  */
 export const SendVerificationEmailResponseSchema: GenMessage<SendVerificationEmailResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 26);
+  messageDesc(file_users_v1_users, 27);
 
 /**
  * @generated from message users.v1.VerifyEmailRequest
@@ -869,7 +912,7 @@ export type VerifyEmailRequest = Message<"users.v1.VerifyEmailRequest"> & {
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 27);
+  messageDesc(file_users_v1_users, 28);
 
 /**
  * @generated from message users.v1.VerifyEmailResponse
@@ -882,7 +925,7 @@ export type VerifyEmailResponse = Message<"users.v1.VerifyEmailResponse"> & {
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 28);
+  messageDesc(file_users_v1_users, 29);
 
 /**
  * The answer of FinishPasskeyLogin (here, beside Session: passkeys.proto
@@ -904,7 +947,7 @@ export type FinishPasskeyLoginResponse = Message<"users.v1.FinishPasskeyLoginRes
  * Use `create(FinishPasskeyLoginResponseSchema)` to create a new message.
  */
 export const FinishPasskeyLoginResponseSchema: GenMessage<FinishPasskeyLoginResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 29);
+  messageDesc(file_users_v1_users, 30);
 
 /**
  * The result of VerifyToken.
@@ -927,11 +970,27 @@ export type VerifyTokenResponse = Message<"users.v1.VerifyTokenResponse"> & {
   message: string;
 
   /**
-   * The new session when valid.
+   * The new session when valid, unless the account has a second factor.
    *
    * @generated from field: users.v1.Session session = 3;
    */
   session?: Session | undefined;
+
+  /**
+   * Set (true) when the link was valid but the account has a second factor:
+   * no session yet; call VerifyMfa with mfa_ticket (docs/mfa.md). Absent
+   * otherwise, so other answers are exactly as before.
+   *
+   * @generated from field: optional bool mfa_required = 4;
+   */
+  mfaRequired?: boolean | undefined;
+
+  /**
+   * With mfa_required: the ticket for VerifyMfa, as LoginResponse's.
+   *
+   * @generated from field: optional string mfa_ticket = 5;
+   */
+  mfaTicket?: string | undefined;
 };
 
 /**
@@ -939,7 +998,71 @@ export type VerifyTokenResponse = Message<"users.v1.VerifyTokenResponse"> & {
  * Use `create(VerifyTokenResponseSchema)` to create a new message.
  */
 export const VerifyTokenResponseSchema: GenMessage<VerifyTokenResponse> = /*@__PURE__*/
-  messageDesc(file_users_v1_users, 30);
+  messageDesc(file_users_v1_users, 31);
+
+/**
+ * List users: the first page, or the page after page_token.
+ *
+ * @generated from message users.v1.ListRequest
+ */
+export type ListRequest = Message<"users.v1.ListRequest"> & {
+  /**
+   * How many users to skip first (after page_token's position, if given):
+   * 0 to 10,000.
+   *
+   * @generated from field: int64 offset = 1;
+   */
+  offset: bigint;
+
+  /**
+   * How many users to return at most: 0 means the default of 25; at most 1000.
+   *
+   * @generated from field: int64 limit = 2;
+   */
+  limit: bigint;
+
+  /**
+   * next_page_token of the previous page, or empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message users.v1.ListRequest.
+ * Use `create(ListRequestSchema)` to create a new message.
+ */
+export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 32);
+
+/**
+ * A page of users.
+ *
+ * @generated from message users.v1.ListResponse
+ */
+export type ListResponse = Message<"users.v1.ListResponse"> & {
+  /**
+   * The users of the page, oldest first.
+   *
+   * @generated from field: repeated users.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * Give this as page_token for the next page; empty when this page is the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message users.v1.ListResponse.
+ * Use `create(ListResponseSchema)` to create a new message.
+ */
+export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
+  messageDesc(file_users_v1_users, 33);
 
 /**
  * Users manages the accounts of one namespace and signs them in.
@@ -1108,6 +1231,76 @@ export const Users: GenService<{
     output: typeof VerifyEmailResponseSchema;
   },
   /**
+   * Start a TOTP enrolment: a new secret and its otpauth:// URI. A pending
+   * enrolment replaces an older pending one; it counts once confirmed.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (TOTP is already on).
+   *
+   * @generated from rpc users.v1.Users.EnrollTotp
+   */
+  enrollTotp: {
+    methodKind: "unary";
+    input: typeof EnrollTotpRequestSchema;
+    output: typeof EnrollTotpResponseSchema;
+  },
+  /**
+   * Confirm the pending enrolment with a code; returns 10 recovery codes.
+   * Errors: FAILED_PRECONDITION (nothing pending, or already on),
+   * UNAUTHENTICATED (wrong code), RESOURCE_EXHAUSTED (throttled).
+   *
+   * @generated from rpc users.v1.Users.ConfirmTotp
+   */
+  confirmTotp: {
+    methodKind: "unary";
+    input: typeof ConfirmTotpRequestSchema;
+    output: typeof ConfirmTotpResponseSchema;
+  },
+  /**
+   * Second step of a sign-in: the mfa_ticket from Login (or VerifyToken) and
+   * a TOTP code or a recovery code; returns the session, as Login does.
+   * Errors: UNAUTHENTICATED (unknown, used, expired or dead ticket; wrong
+   * code), RESOURCE_EXHAUSTED (throttled).
+   *
+   * @generated from rpc users.v1.Users.VerifyMfa
+   */
+  verifyMfa: {
+    methodKind: "unary";
+    input: typeof VerifyMfaRequestSchema;
+    output: typeof VerifyMfaResponseSchema;
+  },
+  /**
+   * Turn TOTP off and void the recovery codes. Public keys prove it with a
+   * current code or a recovery code; service and admin keys need neither.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (TOTP is off), UNAUTHENTICATED.
+   *
+   * @generated from rpc users.v1.Users.DisableTotp
+   */
+  disableTotp: {
+    methodKind: "unary";
+    input: typeof DisableTotpRequestSchema;
+    output: typeof DisableTotpResponseSchema;
+  },
+  /**
+   * A new set of 10 recovery codes (given a current TOTP code); the old set
+   * stops working. Errors: FAILED_PRECONDITION (TOTP is off), UNAUTHENTICATED.
+   *
+   * @generated from rpc users.v1.Users.RegenerateRecoveryCodes
+   */
+  regenerateRecoveryCodes: {
+    methodKind: "unary";
+    input: typeof RegenerateRecoveryCodesRequestSchema;
+    output: typeof RegenerateRecoveryCodesResponseSchema;
+  },
+  /**
+   * Which second factors a user has, and recovery codes left. Errors: NOT_FOUND.
+   *
+   * @generated from rpc users.v1.Users.GetMfaStatus
+   */
+  getMfaStatus: {
+    methodKind: "unary";
+    input: typeof GetMfaStatusRequestSchema;
+    output: typeof GetMfaStatusResponseSchema;
+  },
+  /**
    * The namespace's events, newest first, filtered by user, type and time,
    * a page at a time (service and admin keys only).
    * Errors: INVALID_ARGUMENT (a filter, the limit, or a page token that is
@@ -1232,8 +1425,9 @@ export const Users: GenService<{
     output: typeof SendMagicLinkResponseSchema;
   },
   /**
-   * Signs in with a magic link's token: a session exactly as Login makes,
-   * and the email is marked verified. The token works once. A token that is
+   * Signs in with a magic link's token: a session exactly as Login makes
+   * (or, for an account with a second factor, mfa_required and an
+   * mfa_ticket for VerifyMfa, as Login), and the email is marked verified. The token works once. A token that is
    * unknown, used, voided or expired is not an error (as in M3O): the answer
    * is is_valid = false with message "invalid or expired" and no session.
    * Errors: INVALID_ARGUMENT only for an empty or over-long token.
@@ -1259,6 +1453,46 @@ export const Users: GenService<{
     methodKind: "unary";
     input: typeof CreateTokenRequestSchema;
     output: typeof CreateTokenResponseSchema;
+  },
+  /**
+   * Every user of the namespace, oldest first (created, then id), a page at a
+   * time. Paging by next_page_token is stable over a changing table: a user
+   * present throughout is returned exactly once. Service and admin keys only.
+   * Errors: INVALID_ARGUMENT (limit, offset, or a page_token this service did
+   * not issue).
+   *
+   * @generated from rpc users.v1.Users.List
+   */
+  list: {
+    methodKind: "unary";
+    input: typeof ListRequestSchema;
+    output: typeof ListResponseSchema;
+  },
+  /**
+   * Sign a user out everywhere: every session of the user ends (as
+   * RevokeSessions without handles). A public key may do it only for the
+   * user of the live session it sends in x-session-id.
+   * Errors: INVALID_ARGUMENT, NOT_FOUND (unknown user).
+   *
+   * @generated from rpc users.v1.Users.LogoutAll
+   */
+  logoutAll: {
+    methodKind: "unary";
+    input: typeof LogoutAllRequestSchema;
+    output: typeof LogoutAllResponseSchema;
+  },
+  /**
+   * An administrator's password reset, without the current password
+   * (service and admin keys only). Every session of the user ends and the
+   * user's failed-login count is cleared, so the new password works at once.
+   * Errors: INVALID_ARGUMENT (new_password breaks the policy), NOT_FOUND.
+   *
+   * @generated from rpc users.v1.Users.SetPassword
+   */
+  setPassword: {
+    methodKind: "unary";
+    input: typeof SetPasswordRequestSchema;
+    output: typeof SetPasswordResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_users_v1_users, 0);

@@ -1,44 +1,12 @@
-// One-time mail tokens on PostgreSQL. The token and the mail that carries it
-// are written by one statement (a CTE), so both or neither are committed.
-
-import type { NewOutboxMessage } from "../../mail/outbox.js";
+// One-time mail tokens on PostgreSQL: spending a verification token, and
+// sweeping expired ones. (Tokens are stored by the outbox sender:
+// ../mail-token-bind.ts.)
 import { type EventDraft, withSubject } from "../events.js";
-import { type SpentTokenRecord, tokenParams } from "../mail-token-rows.js";
-import { OUTBOX_INSERT_COLUMNS, outboxInsertValues } from "../outbox-rows.js";
-import type { NewMailToken, VerifyOutcome } from "../repository.js";
+import type { SpentTokenRecord } from "../mail-token-rows.js";
+import type { VerifyOutcome } from "../repository.js";
 import { toUser, USER_COLUMNS, type UserRecord } from "../rows.js";
 import type { Database, Queryable } from "./database.js";
 import { appendEvents } from "./events.js";
-
-export async function issueMailToken(db: Queryable, token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-  const t = tokenParams(token);
-  // A new token replaces the user's previous one of the same purpose: the old link stops working.
-  const { rowCount } = await db.query(
-    `WITH token AS (
-       INSERT INTO mail_tokens (namespace, purpose, user_id, digest, email, created_ms, expires_ms,
-         redirect_url, failure_redirect_url)
-       SELECT $1, $2, id, $3, email, $4, $5, $6, $7 FROM users WHERE namespace = $1 AND email = $8
-       ON CONFLICT (namespace, purpose, user_id) DO UPDATE SET
-         digest = excluded.digest, email = excluded.email, created_ms = excluded.created_ms,
-         expires_ms = excluded.expires_ms, spent_ms = 0, attempts = 0,
-         redirect_url = excluded.redirect_url, failure_redirect_url = excluded.failure_redirect_url
-       RETURNING 1)
-     INSERT INTO mail_outbox (${OUTBOX_INSERT_COLUMNS})
-     SELECT $9, $10, $11, $12, $13, $14, $15, $16, $15 FROM token`,
-    [
-      t.namespace,
-      t.purpose,
-      t.digest,
-      t.created_ms,
-      t.expires_ms,
-      t.redirect_url,
-      t.failure_redirect_url,
-      t.email,
-      ...outboxInsertValues(message),
-    ],
-  );
-  return (rowCount ?? 0) > 0;
-}
 
 export function verifyEmailToken(
   db: Database,

@@ -370,4 +370,43 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION events_to_webhooks();
     `,
   },
+  {
+    version: 70,
+    name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
+    sql: `
+      CREATE TABLE mfa_totp (
+        namespace     text COLLATE "C" NOT NULL,
+        user_id       text COLLATE "C" NOT NULL,
+        secret_sealed text COLLATE "C" NOT NULL,
+        created_ms    bigint NOT NULL,
+        confirmed_ms  bigint NOT NULL DEFAULT 0,
+        last_step     bigint NOT NULL DEFAULT -1,
+        CONSTRAINT mfa_totp_pkey PRIMARY KEY (namespace, user_id),
+        CONSTRAINT mfa_totp_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE TABLE mfa_recovery_codes (
+        namespace text COLLATE "C" NOT NULL,
+        user_id   text COLLATE "C" NOT NULL,
+        digest    bytea NOT NULL,
+        CONSTRAINT mfa_recovery_codes_pkey PRIMARY KEY (namespace, user_id, digest),
+        CONSTRAINT mfa_recovery_codes_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE TABLE mfa_tickets (
+        digest            bytea NOT NULL,
+        namespace         text COLLATE "C" NOT NULL,
+        user_id           text COLLATE "C" NOT NULL,
+        credential_digest bytea NOT NULL,
+        created_ms        bigint NOT NULL,
+        expires_ms        bigint NOT NULL,
+        failures          integer NOT NULL DEFAULT 0,
+        CONSTRAINT mfa_tickets_pkey PRIMARY KEY (digest),
+        CONSTRAINT mfa_tickets_user FOREIGN KEY (namespace, user_id)
+          REFERENCES users (namespace, id) ON DELETE CASCADE
+      );
+      CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
+      CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
+    `,
+  },
 ];

@@ -117,6 +117,8 @@ export async function sweepOutbox(
   finishedBeforeMs: number,
   limit: number,
 ): Promise<OutboxSweep> {
+  const unbound = toPositional(BIND_SQL.dropExpiredUnbound, { now: nowMs, limit });
+  const dropped = (await db.query(unbound.text, unbound.values)).rowCount ?? 0;
   const expired = await db.query(
     `UPDATE mail_outbox SET status = 'failed', body = '', finished_ms = $1,
        reason = 'expired before delivery: ' || reason
@@ -131,5 +133,5 @@ export async function sweepOutbox(
        SELECT id FROM mail_outbox WHERE status IN ('sent', 'failed') AND finished_ms < $1 LIMIT $2)`,
     [finishedBeforeMs, limit],
   );
-  return { expired: expired.rowCount ?? 0, deleted: deleted.rowCount ?? 0 };
+  return { expired: expired.rowCount ?? 0, deleted: dropped + (deleted.rowCount ?? 0) };
 }

@@ -8,6 +8,7 @@ import type pg from "pg";
 import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
@@ -18,7 +19,6 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
-  type NewMailToken,
   type NewSession,
   type PasswordReset,
   type Repository,
@@ -30,6 +30,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -41,6 +42,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -59,6 +61,7 @@ import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint,
 import { Database, type Queryable } from "./database.js";
 import { appendEvents, listEvents, sweepEvents } from "./events.js";
 import * as mailTokens from "./mail-tokens.js";
+import { PostgresMfa } from "./mfa.js";
 import { applyMigrations } from "./migrate.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { toPositional } from "./named-parameters.js";
@@ -82,12 +85,15 @@ export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
   onEventsWritten?: (events: readonly EventDraft[]) => void;
   private closed = false;
+  private readonly mfa: PostgresMfa;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly db: Database,
     private readonly searchScanMax: number,
-  ) {}
+  ) {
+    this.mfa = new PostgresMfa(db);
+  }
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
   static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
@@ -258,6 +264,10 @@ export class PostgresRepository implements Repository {
     );
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    return (await this.named<UserRecord>(SQL.listUsers, listParameters(namespace, page))).map(toUser);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
@@ -300,6 +310,27 @@ export class PostgresRepository implements Repository {
         if (replaced && events?.length) this.onEventsWritten?.(events);
         return replaced;
       });
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    // As replacePasswordHash: the UPDATE locks the passwords row first, so the
+    // DELETE's snapshot sees every session a login inserted against the old hash.
+    return this.db.transaction(async (tx) => {
+      const set = { hash: newHash, updated_ms: nowMs, namespace, user_id: userId };
+      if ((await this.changed(SQL.setPassword, set, tx)) !== 1) return false;
+      await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      await tx.query("DELETE FROM login_throttle WHERE namespace = $1 AND account = ANY($2::text[])", [
+        namespace,
+        throttleAccounts,
+      ]);
+      return true;
+    });
   }
 
   async insertSession(
@@ -655,10 +686,6 @@ export class PostgresRepository implements Repository {
 
   // One-time mail tokens (statements in mail-tokens.ts)
 
-  issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    return mailTokens.issueMailToken(this.db, token, message);
-  }
-
   async verifyEmailToken(
     namespace: string | null,
     digest: Buffer,
@@ -672,6 +699,70 @@ export class PostgresRepository implements Repository {
 
   sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return mailTokens.sweepMailTokens(this.db, beforeMs, limit);
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.mfa.putPendingTotp(namespace, userId, sealed, nowMs);
+  }
+
+  getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.mfa.getTotp(namespace, userId);
+  }
+
+  confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs);
+  }
+
+  spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.mfa.spendMfaProof(namespace, userId, proof);
+  }
+
+  replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests);
+  }
+
+  countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.mfa.countRecoveryCodes(namespace, userId);
+  }
+
+  deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.mfa.deleteTotp(namespace, userId);
+  }
+
+  insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    return this.mfa.insertMfaTicket(ticket);
+  }
+
+  getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures);
+  }
+
+  redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof);
+  }
+
+  sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.mfa.sweepMfaTickets(nowMs, limit);
   }
 
   // Events (statements in events.ts)

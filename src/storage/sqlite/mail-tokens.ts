@@ -1,30 +1,14 @@
-// One-time mail tokens on SQLite: a token and the mail that carries it are
-// written in one transaction, so a mail never goes out with a token that was
-// not stored, and a stored token always has its mail queued.
+// One-time mail tokens on SQLite: spending a verification token, and
+// sweeping expired ones. (Tokens are stored by the outbox sender:
+// ../mail-token-bind.ts.)
 import type { Database as Db } from "better-sqlite3";
-import type { NewOutboxMessage } from "../../mail/outbox.js";
-import { type SpentTokenRecord, tokenParams } from "../mail-token-rows.js";
-import { OUTBOX_INSERT_COLUMNS, outboxInsertValues } from "../outbox-rows.js";
-import type { NewMailToken, VerifyOutcome } from "../repository.js";
+import type { SpentTokenRecord } from "../mail-token-rows.js";
+import type { VerifyOutcome } from "../repository.js";
 import { toUser, USER_COLUMNS, type UserRecord } from "../rows.js";
 
 export type SqliteMailTokens = ReturnType<typeof prepareMailTokens>;
 
 export function prepareMailTokens(db: Db) {
-  // A new token replaces the user's previous one of the same purpose: the old link stops working.
-  const upsert = db.prepare(
-    `INSERT INTO mail_tokens (namespace, purpose, user_id, digest, email, created_ms, expires_ms,
-       redirect_url, failure_redirect_url)
-     SELECT @namespace, @purpose, id, @digest, email, @created_ms, @expires_ms, @redirect_url, @failure_redirect_url
-       FROM users WHERE namespace = @namespace AND email = @email
-     ON CONFLICT (namespace, purpose, user_id) DO UPDATE SET
-       digest = excluded.digest, email = excluded.email, created_ms = excluded.created_ms,
-       expires_ms = excluded.expires_ms, spent_ms = 0, attempts = 0,
-       redirect_url = excluded.redirect_url, failure_redirect_url = excluded.failure_redirect_url`,
-  );
-  const insertMail = db.prepare(
-    `INSERT INTO mail_outbox (${OUTBOX_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
   const spend = db.prepare(
     `UPDATE mail_tokens SET spent_ms = @now
      WHERE digest = @digest AND purpose = 'verify_email' AND spent_ms = 0 AND expires_ms > @now
@@ -45,11 +29,6 @@ export function prepareMailTokens(db: Db) {
   );
 
   return {
-    issue: db.transaction((token: NewMailToken, message: NewOutboxMessage): boolean => {
-      if (upsert.run(tokenParams(token)).changes === 0) return false;
-      insertMail.run(...outboxInsertValues(message), message.createdMs);
-      return true;
-    }),
     verify: db.transaction((namespace: string | null, digest: Buffer, now: number): VerifyOutcome => {
       const spent = spend.get({ digest, namespace, now }) as SpentTokenRecord | undefined;
       const user =

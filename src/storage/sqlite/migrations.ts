@@ -296,4 +296,42 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 70,
+    name: "second factors: TOTP (sealed secret, replay guard), recovery codes, MFA tickets",
+    // confirmed_ms 0: a pending enrolment (one per user, replaced by a new
+    // one). last_step: the last time step a code was accepted for (-1: none).
+    // Recovery codes and tickets are kept as SHA-256 digests only.
+    sql: `
+      CREATE TABLE mfa_totp (
+        namespace     TEXT    NOT NULL,
+        user_id       TEXT    NOT NULL,
+        secret_sealed TEXT    NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        confirmed_ms  INTEGER NOT NULL DEFAULT 0,
+        last_step     INTEGER NOT NULL DEFAULT -1,
+        PRIMARY KEY (namespace, user_id),
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE mfa_recovery_codes (
+        namespace TEXT NOT NULL,
+        user_id   TEXT NOT NULL,
+        digest    BLOB NOT NULL,
+        PRIMARY KEY (namespace, user_id, digest),
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE mfa_tickets (
+        digest            BLOB    NOT NULL PRIMARY KEY,
+        namespace         TEXT    NOT NULL,
+        user_id           TEXT    NOT NULL,
+        credential_digest BLOB    NOT NULL,
+        created_ms        INTEGER NOT NULL,
+        expires_ms        INTEGER NOT NULL,
+        failures          INTEGER NOT NULL DEFAULT 0,
+        FOREIGN KEY (namespace, user_id) REFERENCES users (namespace, id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX mfa_tickets_user    ON mfa_tickets (namespace, user_id);
+      CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
+    `,
+  },
 ];

@@ -25,6 +25,7 @@ export function prepareOutbox(db: Db) {
   const upsertToken = db.prepare(BIND_SQL.upsertToken);
   const bound = db.prepare(BIND_SQL.bound);
   const drop = db.prepare(BIND_SQL.drop);
+  const dropExpiredUnbound = db.prepare(BIND_SQL.dropExpiredUnbound);
   const claim = db.prepare(
     `UPDATE mail_outbox SET lease_owner = @owner, lease_until_ms = @now + @lease
      WHERE id IN (
@@ -93,11 +94,12 @@ export function prepareOutbox(db: Db) {
       const row = stats.get() as { queued: number; oldest: number | null };
       return { queued: row.queued, oldestQueuedMs: row.oldest === null ? 0 : Math.max(0, now - row.oldest) };
     },
-    sweep: db.transaction(
-      (now: number, before: number, limit: number): OutboxSweep => ({
+    sweep: db.transaction((now: number, before: number, limit: number): OutboxSweep => {
+      const dropped = dropExpiredUnbound.run({ now, limit }).changes;
+      return {
         expired: expire.run({ now, limit }).changes,
-        deleted: purge.run({ before, limit }).changes,
-      }),
-    ),
+        deleted: dropped + purge.run({ before, limit }).changes,
+      };
+    }),
   };
 }

@@ -9,6 +9,7 @@ import Database, { type Database as Db } from "better-sqlite3";
 import type { BindOutcome, NewOutboxMessage, OutboxMessage, OutboxStats, OutboxSweep } from "../../mail/outbox.js";
 import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from "../events.js";
 import { lockShiftLimit } from "../lock-shift.js";
+import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
 import {
   type ApiKeyRecord,
@@ -19,7 +20,6 @@ import {
   type LoginAttemptRef,
   type LoginReservation,
   type LoginThrottleRow,
-  type NewMailToken,
   type NewSession,
   type PasswordReset,
   type Repository,
@@ -31,6 +31,7 @@ import {
   type UserChanges,
   type UserExport,
   type UserKey,
+  type UserPage,
   type UserSearch,
   type VerifyOutcome,
 } from "../repository.js";
@@ -41,6 +42,7 @@ import {
   type KeyRecord,
   keyParameters,
   type ListedSessionRecord,
+  listParameters,
   type SessionRecord,
   toCredential,
   toKey,
@@ -56,6 +58,7 @@ import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint,
 import { isBusy, SYNC_BUSY_WAIT_MS, translateError } from "./errors.js";
 import { prepareEvents, type SqliteEvents } from "./events.js";
 import { prepareMailTokens, type SqliteMailTokens } from "./mail-tokens.js";
+import { prepareMfa, type SqliteMfa } from "./mfa.js";
 import { migrate } from "./migrate.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { prepareOutbox, type SqliteOutbox } from "./outbox.js";
@@ -103,6 +106,7 @@ export class SqliteRepository implements Repository {
   private readonly userSearch: SqliteUserSearch;
   private readonly outbox: SqliteOutbox;
   private readonly mailTokens: SqliteMailTokens;
+  private readonly mfa: SqliteMfa;
   private readonly events: SqliteEvents;
   private readonly webhooks: SqliteWebhooks;
   private readonly passkeys: SqlitePasskeys;
@@ -134,6 +138,7 @@ export class SqliteRepository implements Repository {
     );
     this.outbox = prepareOutbox(this.db);
     this.mailTokens = prepareMailTokens(this.db);
+    this.mfa = prepareMfa(this.db);
     this.events = prepareEvents(this.db, (events) => this.onEventsWritten?.(events));
     this.webhooks = prepareWebhooks(this.db);
     this.passkeys = preparePasskeys(this.db);
@@ -276,6 +281,11 @@ export class SqliteRepository implements Repository {
     );
   }
 
+  async listUsers(namespace: string, page: UserPage): Promise<User[]> {
+    const rows = await this.guard(() => this.stmts.listUsers.all(listParameters(namespace, page)) as UserRecord[]);
+    return rows.map(toUser);
+  }
+
   async searchUsers(namespace: string, query: UserSearch): Promise<User[]> {
     return (await this.searchWithPlan(namespace, query)).rows.map(toUser);
   }
@@ -301,6 +311,16 @@ export class SqliteRepository implements Repository {
         (replaced) => (replaced ? (events ?? []) : []),
       ),
     );
+  }
+
+  async setPasswordHash(
+    namespace: string,
+    userId: string,
+    newHash: string,
+    nowMs: number,
+    throttleAccounts: string[],
+  ): Promise<boolean> {
+    return this.write(() => this.stmts.setPasswordTx(namespace, userId, newHash, nowMs, throttleAccounts));
   }
 
   async insertSession(
@@ -524,10 +544,6 @@ export class SqliteRepository implements Repository {
 
   // One-time mail tokens (statements in mail-tokens.ts)
 
-  async issueMailToken(token: NewMailToken, message: NewOutboxMessage): Promise<boolean> {
-    return this.write(() => this.mailTokens.issue(token, message));
-  }
-
   async verifyEmailToken(
     namespace: string | null,
     digest: Buffer,
@@ -545,6 +561,70 @@ export class SqliteRepository implements Repository {
 
   async sweepMailTokens(beforeMs: number, limit: number): Promise<number> {
     return this.write(() => this.mailTokens.sweep(beforeMs, limit));
+  }
+
+  // Second factors (statements in mfa.ts)
+
+  async putPendingTotp(namespace: string, userId: string, sealed: string, nowMs: number): Promise<PendingTotpResult> {
+    return this.write(() => this.mfa.putPendingTotp(namespace, userId, sealed, nowMs));
+  }
+
+  async getTotp(namespace: string, userId: string): Promise<TotpRow | undefined> {
+    return this.guard(() => this.mfa.getTotp(namespace, userId));
+  }
+
+  async confirmTotp(
+    namespace: string,
+    userId: string,
+    sealed: string,
+    step: number,
+    recoveryDigests: Buffer[],
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write(() => this.mfa.confirmTotp(namespace, userId, sealed, step, recoveryDigests, nowMs));
+  }
+
+  async spendMfaProof(namespace: string, userId: string, proof: MfaProof): Promise<boolean> {
+    return this.write(() => this.mfa.spendMfaProof(namespace, userId, proof));
+  }
+
+  async replaceRecoveryCodes(namespace: string, userId: string, recoveryDigests: Buffer[]): Promise<boolean> {
+    return this.write(() => this.mfa.replaceRecoveryCodes(namespace, userId, recoveryDigests));
+  }
+
+  async countRecoveryCodes(namespace: string, userId: string): Promise<number> {
+    return this.guard(() => this.mfa.countRecoveryCodes(namespace, userId));
+  }
+
+  async deleteTotp(namespace: string, userId: string): Promise<boolean> {
+    return this.write(() => this.mfa.deleteTotp(namespace, userId));
+  }
+
+  async insertMfaTicket(ticket: NewMfaTicket): Promise<void> {
+    await this.write(() => this.mfa.insertMfaTicket(ticket));
+  }
+
+  async getMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+  ): Promise<MfaTicketRow | undefined> {
+    return this.guard(() => this.mfa.getMfaTicket(namespace, digest, nowMs, maxFailures));
+  }
+
+  async redeemMfaTicket(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    maxFailures: number,
+    proof: MfaProof,
+  ): Promise<RedeemOutcome> {
+    return this.write(() => this.mfa.redeemMfaTicket(namespace, digest, nowMs, maxFailures, proof));
+  }
+
+  async sweepMfaTickets(nowMs: number, limit: number): Promise<number> {
+    return this.write(() => this.mfa.sweepMfaTickets(nowMs, limit));
   }
 
   // Events (statements in events.ts)

@@ -33,6 +33,7 @@ export function prepareStatements(db: Db) {
   const profileForUpdate = db.prepare(SQL.profileForUpdate);
   const insertPassword = db.prepare("INSERT INTO passwords (namespace, user_id, hash, updated_ms) VALUES (?, ?, ?, ?)");
   const updatePassword = db.prepare(SQL.replacePassword);
+  const setPassword = db.prepare(SQL.setPassword);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id_digest, namespace, user_id, created_ms, expires_ms)
      SELECT @id_digest, @namespace, @user_id, @created_ms, @expires_ms
@@ -97,6 +98,14 @@ export function prepareStatements(db: Db) {
         return true;
       },
     ),
+    setPasswordTx: db.transaction(
+      (namespace: string, userId: string, hash: string, nowMs: number, accounts: string[]): boolean => {
+        if (setPassword.run({ hash, updated_ms: nowMs, namespace, user_id: userId }).changes !== 1) return false;
+        deleteUserSessions.run({ namespace, user_id: userId });
+        for (const account of accounts) clearThrottle.run(namespace, account);
+        return true;
+      },
+    ),
     importUsersTx: db.transaction((batch: UserExport[]): ImportResult => {
       let inserted = 0;
       for (const item of batch) {
@@ -109,6 +118,7 @@ export function prepareStatements(db: Db) {
     }),
     schemaVersion: db.prepare(SQL.schemaVersion),
     getUser: db.prepare(SQL.getUser),
+    listUsers: db.prepare(SQL.listUsers),
     getUserByUsername: db.prepare(SQL.getUserByUsername),
     getUserByEmail: db.prepare(SQL.getUserByEmail),
     credentialByUsername: db.prepare(SQL.credentialByUsername),

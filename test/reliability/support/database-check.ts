@@ -20,6 +20,13 @@ const ORPHANS: Record<string, string> = {
     "SELECT p.namespace, p.user_id FROM passwords p LEFT JOIN users u ON u.namespace = p.namespace AND u.id = p.user_id WHERE u.id IS NULL",
   "sessions without a user":
     "SELECT s.namespace, s.user_id FROM sessions s LEFT JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id WHERE u.id IS NULL",
+  "second-factor rows without a user": ["mfa_totp", "mfa_recovery_codes", "mfa_tickets"]
+    .map(
+      (t) =>
+        `SELECT '${t}' AS tbl, x.namespace, x.user_id FROM ${t} x LEFT JOIN users u ON u.namespace = x.namespace AND u.id = x.user_id WHERE u.id IS NULL`,
+    )
+    .join(" UNION ALL "),
+  "TOTP secrets not sealed": "SELECT namespace, user_id FROM mfa_totp WHERE secret_sealed NOT LIKE 'v1.%'",
   "password rows that are not bcrypt hashes":
     "SELECT namespace, user_id FROM passwords WHERE hash NOT LIKE '$2_$__$%' OR length(hash) <> 60",
 };

@@ -17,6 +17,9 @@ export interface Pools {
   emails: string[];
   passwords: string[];
   sessionIds: string[];
+  /** Live MFA tickets (Login's answer for a user with TOTP) and unused recovery codes. */
+  mfaTickets: string[];
+  recoveryCodes: string[];
 }
 
 export const METHODS = Object.keys(Users.method) as Method[];
@@ -74,9 +77,12 @@ function poolOf(values: string[]): fc.Arbitrary<string> {
 }
 
 /** What a string field holds, judged by its name: real values of that kind are offered first. */
-type Kind = "id" | "username" | "email" | "password" | "session" | "other";
+type Kind = "id" | "username" | "email" | "password" | "session" | "ticket" | "totp" | "recovery" | "other";
 
 function kindOf(field: DescField): Kind {
+  if (field.name === "mfa_ticket") return "ticket";
+  if (field.name === "code") return "totp";
+  if (field.name === "recovery_code") return "recovery";
   if (/password/i.test(field.name)) return "password";
   if (/session/i.test(field.name)) return "session";
   if (field.name === "username") return "username";
@@ -100,6 +106,12 @@ function fresh(kind: Kind): fc.Arbitrary<string> {
       );
     case "id":
       return n.map((i) => `fz-${i}`);
+    case "ticket":
+      return fc.stringMatching(/^[A-Za-z0-9_-]{43}$/);
+    case "totp":
+      return fc.stringMatching(/^[0-9]{6}$/);
+    case "recovery":
+      return fc.stringMatching(/^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
     default:
       return fc.string({ maxLength: 12 });
   }
@@ -111,13 +123,24 @@ function fresh(kind: Kind): fc.Arbitrary<string> {
  * one slightly changed.
  */
 export function stringValue(pools: Pools, kind: Kind = "other"): fc.Arbitrary<string> {
-  const all = poolOf([...pools.ids, ...pools.usernames, ...pools.emails, ...pools.passwords, ...pools.sessionIds]);
+  const all = poolOf([
+    ...pools.ids,
+    ...pools.usernames,
+    ...pools.emails,
+    ...pools.passwords,
+    ...pools.sessionIds,
+    ...pools.mfaTickets,
+    ...pools.recoveryCodes,
+  ]);
   const own = {
     id: pools.ids,
     username: pools.usernames,
     email: pools.emails,
     password: pools.passwords,
     session: pools.sessionIds,
+    ticket: pools.mfaTickets,
+    totp: [],
+    recovery: pools.recoveryCodes,
     other: [],
   }[kind];
   return fc.oneof(
@@ -257,6 +280,21 @@ function coherentRequest(pools: Pools): fc.Arbitrary<{ method: Method; request: 
     fc
       .tuple(fc.constantFrom<Method>("readSession", "logout", "createToken"), seed)
       .map(([method, i]) => ({ method, request: { sessionId: at(pools.sessionIds, i) } })),
+    // Second factors: a real ticket with a code or a real recovery code; a seeded user's factor.
+    fc.tuple(seed, seed, fc.boolean(), fresh("totp")).map(([i, j, byRecovery, code]) => ({
+      method: "verifyMfa" as Method,
+      request: {
+        mfaTicket: at(pools.mfaTickets, i),
+        ...(byRecovery ? { recoveryCode: at(pools.recoveryCodes, j) } : { code }),
+      },
+    })),
+    fc
+      .tuple(
+        fc.constantFrom<Method>("enrollTotp", "confirmTotp", "getMfaStatus", "disableTotp", "regenerateRecoveryCodes"),
+        seed,
+        fc.option(fresh("totp"), { nil: undefined }),
+      )
+      .map(([method, i, code]) => ({ method, request: { userId: at(pools.ids, i), ...(code ? { code } : {}) } })),
   );
 }
 

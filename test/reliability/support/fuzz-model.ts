@@ -1,5 +1,6 @@
 // What the fuzzed server should hold: every user a successful call created,
-// renamed, re-passworded or deleted, by namespace. A request is read back from
+// renamed, re-passworded or deleted, by namespace (and no password reset or
+// magic-link sign-in, which need a mailed secret the fuzzer never sees). A request is read back from
 // the exact bytes sent, the way the server decodes them (last duplicate key
 // wins, invalid UTF-8 becomes U+FFFD, unknown fields ignored), so the model
 // knows the password the server stored even for a mangled request.
@@ -29,7 +30,12 @@ export class FuzzModel {
 
   /** Applies a call the server answered "ok" to; `response` is the response as proto JSON. */
   apply(namespace: string, protocol: Protocol, method: Method, sent: Buffer, response: JsonObject): void {
-    if (!["create", "update", "delete", "updatePassword"].includes(method)) return;
+    // A reset code or a magic link comes only from a mail, which the fuzzer
+    // never reads: one that works for it is a hole, not a state change.
+    if (method === "resetPassword") throw new Error(`ResetPassword succeeded with a fuzzed code in ${namespace}`);
+    if (method === "verifyToken" && response.isValid === true)
+      throw new Error(`VerifyToken accepted a fuzzed token in ${namespace}`);
+    if (!["create", "update", "delete", "updatePassword", "setPassword"].includes(method)) return;
     const request = decodeSent(protocol, method, sent) as unknown as Record<string, string>;
     const users = this.namespace(namespace);
     const user = response.user as { id: string; username: string; email: string } | undefined;
@@ -41,6 +47,12 @@ export class FuzzModel {
       users.set(user!.id, { ...known, username: user!.username, email: user!.email });
     }
     if (method === "delete") users.delete(request.id!);
+    if (method === "setPassword") {
+      const known = users.get(request.userId!);
+      if (!known)
+        throw new Error(`SetPassword succeeded for a user the model does not know: ${namespace}/${request.userId}`);
+      known.password = request.newPassword!;
+    }
     if (method === "updatePassword") {
       const known = users.get(request.userId!);
       if (!known)
