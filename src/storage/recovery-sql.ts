@@ -7,14 +7,14 @@ export const RECOVERY_SQL = {
   /**
    * One try of a reset code: counts it and, when the digest matches, spends
    * the code, in one statement. Only a live code of the user who has this
-   * email now, sent to that same email, with tries left, is touched, so
+   * email now (and is not disabled), sent to that same email, with tries left, is touched, so
    * concurrent wrong guesses (each re-checked under the row's lock) can never
    * take more than @max_attempts tries between them.
    */
   tryResetCode: `UPDATE mail_tokens SET attempts = attempts + 1,
       spent_ms = CASE WHEN digest = @digest THEN CAST(@now AS BIGINT) ELSE 0 END
     WHERE namespace = @namespace AND purpose = 'reset_password'
-      AND user_id = (SELECT id FROM users WHERE namespace = @namespace AND email = @email)
+      AND user_id = (SELECT id FROM users WHERE namespace = @namespace AND email = @email AND disabled_ms = 0)
       AND email = @email AND spent_ms = 0 AND expires_ms > @now AND attempts < @max_attempts
     RETURNING user_id, spent_ms`,
   /** The new password, whatever the old one was: the reset code is the proof. */

@@ -5,7 +5,7 @@
 // the user sign in anew.
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { lifecycleServer, linkIn, nextMail, until } from "../lifecycle/support.js";
+import { APP, codeIn, lifecycleServer, linkIn, magicLinkIn, nextMail, until } from "../lifecycle/support.js";
 import { rpc } from "../reliability/support/rpc.js";
 import { PROTOCOLS, Wire } from "../reliability/support/wire.js";
 import { ENGINES } from "../support/databases.js";
@@ -114,6 +114,38 @@ describe.each(ENGINES)("disabled accounts (%s)", (engine) => {
     expect(catcher.to(u.email)).toHaveLength(seen + 1);
     expect(((await okCall(wire, "grpc", "read", { id: u.id }, admin)).user as JsonObject).verified).toBeUndefined();
   });
+
+  test.each(PROTOCOLS)(
+    "%s: a reset code and a magic link sent before the disable do nothing after it",
+    async (protocol) => {
+      const u = await user();
+      const seen = catcher.to(u.email).length;
+      await okCall(wire, "connect-json", "sendPasswordResetEmail", { email: u.email }, admin);
+      const code = codeIn(await nextMail(catcher, u.email, seen));
+      await okCall(wire, "connect-json", "sendMagicLink", { email: u.email, address: APP, endpoint: "/in" }, admin);
+      const { token } = magicLinkIn(await nextMail(catcher, u.email, seen + 1));
+      await okCall(wire, "connect-json", "disableUser", { id: u.id }, admin);
+      const fresh = "another-password-1";
+      const reset = await rpc(
+        wire,
+        protocol,
+        "resetPassword",
+        { email: u.email, code, newPassword: fresh, confirmPassword: fresh },
+        admin,
+      );
+      expect([reset.code, reset.message]).toEqual(["invalid_argument", "invalid or expired"]);
+      const link = await rpc(wire, protocol, "verifyToken", { token }, admin);
+      expect([link.code, link.json?.isValid ?? link.json?.is_valid, link.json?.session]).toEqual([
+        "ok",
+        undefined,
+        undefined,
+      ]);
+      // Enabled again, the old password is still the one, and the spent-for-nothing code does not come back.
+      await okCall(wire, "connect-json", "enableUser", { id: u.id }, admin);
+      expect((await login(u.username)).code).toBe("ok");
+      expect((await login(u.username, fresh)).code).toBe("unauthenticated");
+    },
+  );
 
   test("a login racing the disable never leaves a live session", async () => {
     for (let round = 0; round < 10; round++) {

@@ -817,7 +817,7 @@ export class MemoryRepository implements Repository, OutboxStore {
 
   async resetPassword(reset: PasswordReset): Promise<User | undefined> {
     await this.enter("resetPassword");
-    const stored = this.findBy(reset.namespace, (u) => u.email === reset.email);
+    const stored = this.findBy(reset.namespace, (u) => u.email === reset.email && !u.disabledMs);
     const token = stored && this.mailTokens.get(`${reset.namespace}\nreset_password\n${stored.user.id}`);
     if (!stored || !token || token.email !== reset.email || token.spentMs !== 0 || token.expiresMs <= reset.nowMs) {
       return undefined;
