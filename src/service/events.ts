@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   "user.deleted",
   "user.password_changed",
   "user.verified",
+  "user.disabled",
+  "user.enabled",
   "session.created",
   "session.revoked",
   "login.failed",

@@ -115,7 +115,13 @@ export class UsersService {
    * enable the user signs in anew). Idempotent.
    */
   async setDisabled(namespace: string, id: string, disabled: boolean): Promise<User> {
-    const user = await this.deps.repo.setUserDisabled(namespace, rules.userId(id), disabled, this.deps.now());
+    const userId = rules.userId(id);
+    const now = this.deps.now();
+    // An event only for a change: a repeated disable or enable (idempotent) writes none.
+    const before = await this.deps.repo.getUser(namespace, userId);
+    const changes = before !== undefined && Boolean(before.disabledMs) !== disabled;
+    const events = changes ? [draftEvent(disabled ? "user.disabled" : "user.enabled", namespace, userId, now)] : [];
+    const user = await this.deps.repo.setUserDisabled(namespace, userId, disabled, now, events);
     if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }

@@ -303,7 +303,13 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * ordered against logins (no login's session survives a disable). Returns
    * the user after, or undefined if absent.
    */
-  setUserDisabled(namespace: string, userId: string, disabled: boolean, nowMs: number): Promise<User | undefined>;
+  setUserDisabled(
+    namespace: string,
+    userId: string,
+    disabled: boolean,
+    nowMs: number,
+    events?: EventDraft[],
+  ): Promise<User | undefined>;
 
   // Sessions
   /**

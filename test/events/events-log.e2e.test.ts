@@ -56,6 +56,9 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
     await ok(wire, p, "logout", { sessionId: s2 }, admin("logout"));
     await ok(wire, p, "logout", { sessionId: s2 }, admin("logout-again"));
     await ok(wire, p, "revokeSessions", { userId: id }, admin("revoke"));
+    await ok(wire, p, "disableUser", { id }, admin("disable"));
+    await ok(wire, p, "disableUser", { id }, admin("disable-again"));
+    await ok(wire, p, "enableUser", { id }, admin("enable"));
     await ok(wire, p, "delete", { id }, admin("delete"));
     secrets.push(s1, s2, s3, "first-pass-1", "second-pass-2", "wrong-pass-9");
 
@@ -70,6 +73,8 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
       ["session.created", `${p}-login3`],
       ["session.revoked", `${p}-logout`],
       ["session.revoked", `${p}-revoke`],
+      ["user.disabled", `${p}-disable`],
+      ["user.enabled", `${p}-enable`],
       ["user.deleted", `${p}-delete`],
     ]);
     for (const e of events) {

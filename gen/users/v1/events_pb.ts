@@ -30,8 +30,8 @@ export type Event = Message<"users.v1.Event"> & {
 
   /**
    * user.created, user.updated, user.deleted, user.password_changed,
-   * user.verified, session.created, session.revoked, login.failed,
-   * key.created, key.revoked.
+   * user.verified, user.disabled, user.enabled, session.created,
+   * session.revoked, login.failed, key.created, key.revoked.
    *
    * @generated from field: string type = 2;
    */

@@ -349,6 +349,7 @@ export class PostgresRepository implements Repository {
     userId: string,
     disabled: boolean,
     nowMs: number,
+    events?: EventDraft[],
   ): Promise<User | undefined> {
     // The passwords row's lock first, the one every login's insert takes
     // (insert_login_session, FOR SHARE in the plain insert): a login that
@@ -363,9 +364,13 @@ export class PostgresRepository implements Repository {
         updated_ms: nowMs,
       });
       const [user] = (await tx.query<UserRecord>(update.text, update.values)).rows;
-      if (user) await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+      if (user) {
+        await this.changed(SQL.deleteUserSessions, { namespace, user_id: userId }, tx);
+        await appendEvents(tx, events ?? []);
+      }
       return user;
     });
+    if (row && events?.length) this.onEventsWritten?.(events);
     return row && toUser(row);
   }
 

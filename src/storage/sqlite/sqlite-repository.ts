@@ -328,8 +328,15 @@ export class SqliteRepository implements Repository {
     userId: string,
     disabled: boolean,
     nowMs: number,
+    events?: EventDraft[],
   ): Promise<User | undefined> {
-    const row = await this.write(() => this.stmts.setDisabledTx(namespace, userId, disabled ? nowMs : 0, nowMs));
+    const row = await this.write(() =>
+      this.events.recording(
+        events,
+        () => this.stmts.setDisabledTx(namespace, userId, disabled ? nowMs : 0, nowMs),
+        (user) => (user ? (events ?? []) : []),
+      ),
+    );
     return row && toUser(row);
   }
 
