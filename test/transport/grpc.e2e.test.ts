@@ -82,6 +82,7 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         verified: false,
         verification_date: "0",
         profile: {},
+        disabled: false,
       });
     });
 
@@ -145,6 +146,7 @@ describe.each(ENGINES)("gRPC with @grpc/grpc-js (%s)", (engine) => {
         verified: false,
         verification_date: "0",
         profile: {},
+        disabled: false,
       });
       expect(after.created).toBe(user.created);
     });

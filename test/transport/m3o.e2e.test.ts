@@ -13,8 +13,8 @@ const PATHS = ["/users/Users", "/v1/users"];
 const TTL = 604800;
 
 /** A user whose email was never verified, as the M3O paths show it (every field, snake_case). */
-// What every user has until it is verified or given a profile (M3O answers carry every field).
-const NEW_USER = { verified: false, verification_date: 0, profile: {} };
+// What every new user has (M3O answers carry every field, defaults included).
+const NEW_USER = { verified: false, verification_date: 0, profile: {}, disabled: false };
 describe.each(ENGINES)("M3O paths (%s)", (engine) => {
   describe.each(PATHS)("the docs' examples at %s/<Method>, sent as curl sends them", (base) => {
     let t: TestServer;
