@@ -229,8 +229,8 @@ describe("admin console in Chromium", () => {
   });
 
   test("sets a new password, given the current one (and says so)", async () => {
-    const form = page.getByRole("form", { name: "Password" });
-    await form.getByText("only when given the current one").waitFor();
+    const form = page.getByRole("form", { name: "Password", exact: true });
+    await form.getByText("Changes the password given the current one").waitFor();
     await form.getByLabel("Current password", { exact: true }).fill("wrong password");
     await form.getByLabel("New password", { exact: true }).fill("alice new password");
     await form.getByLabel("New password again", { exact: true }).fill("alice new password");

@@ -1,5 +1,5 @@
-// Set a new password (the UpdatePassword RPC). The API only changes a
-// password when given the current one, so the console asks for it and says so.
+// Change a password with the current one (the UpdatePassword RPC). An admin
+// sets one without it in set-password-form (SetPassword).
 import type { User } from "../../../gen/users/v1/users_pb.js";
 import type { App } from "../app.js";
 import { busy, field, h, uid } from "../dom.js";
@@ -18,7 +18,7 @@ export function passwordForm(app: App, user: () => User, onChanged: () => void):
     h(
       "p",
       { class: "note" },
-      "The API sets a new password only when given the current one: it cannot reset a forgotten password. ",
+      "Changes the password given the current one; for a forgotten one, use Set password (admin) or the reset email. ",
       "Changing it signs the user out of every session.",
     ),
     current.wrapper,

@@ -1,16 +1,23 @@
-// One user: details, and the panels that edit, change the password, show
-// and revoke sessions, show and remove passkeys, show the history, and delete.
+// One user: details (with the verified and disabled badges), and the panels
+// that edit, change or set the password, mail a reset code, edit the profile,
+// show and revoke sessions, sign out everywhere, show and remove passkeys,
+// show the history, disable or enable, and delete.
 import type { User } from "../../../gen/users/v1/users_pb.js";
 import type { App } from "../app.js";
 import { h, time, viewHeading } from "../dom.js";
 import { describeError } from "../errors.js";
+import { accountStatusPanel } from "./account-status-panel.js";
 import { deleteUserPanel } from "./delete-user-panel.js";
 import { editUserForm } from "./edit-user-form.js";
 import { historyPanel } from "./history-panel.js";
+import { logoutAllPanel } from "./logout-all-panel.js";
 import { mfaPanel } from "./mfa-panel.js";
 import { passkeysPanel } from "./passkeys-panel.js";
 import { passwordForm } from "./password-form.js";
+import { profilePanel } from "./profile-panel.js";
+import { resetEmailPanel } from "./reset-email-panel.js";
 import { sessionsPanel } from "./sessions-panel.js";
+import { setPasswordForm } from "./set-password-form.js";
 
 export function userView(app: App, id: string): HTMLElement {
   const title = viewHeading("User");
@@ -30,9 +37,16 @@ export function userView(app: App, id: string): HTMLElement {
       const details = h("dl", { class: "details" });
       // Panels read the user as it is now, so an edit shows in their messages and the delete dialog.
       let current = user;
+      const badges = h("p", { class: "badges" });
       const show = (u: User) => {
         current = u;
         title.textContent = `User ${u.username}`;
+        badges.replaceChildren(
+          u.verified
+            ? h("span", { class: "badge ok" }, "Verified ", time(u.verificationDate))
+            : h("span", { class: "badge" }, "Not verified"),
+          ...(u.disabled ? [h("span", { class: "badge danger" }, "Disabled")] : []),
+        );
         details.replaceChildren(
           ...entry("Id", h("code", {}, u.id)),
           ...entry("Username", u.username),
@@ -44,15 +58,38 @@ export function userView(app: App, id: string): HTMLElement {
       show(user);
       const now = () => current;
       const sessions = sessionsPanel(app, now);
+      const profile = profilePanel(app, now, show);
+      const reload = async () => {
+        try {
+          const { user: fresh } = await app.client.read({ id });
+          if (fresh) show(fresh);
+        } catch (err) {
+          app.error(describeError(`reload user "${id}"`, err));
+        }
+        status.update();
+        profile.update();
+        await sessions.refresh();
+      };
+      // Disabling ends every session: the sessions panel shows that too.
+      const status = accountStatusPanel(app, now, reload);
       body.replaceChildren(
+        badges,
         details,
-        editUserForm(app, user, show),
+        editUserForm(app, user, (u) => {
+          show(u);
+          profile.update();
+        }),
+        profile.element,
         // A new password ends every session: show that at once.
         passwordForm(app, now, () => void sessions.refresh()),
+        setPasswordForm(app, now, () => void sessions.refresh()),
+        resetEmailPanel(app, now),
         sessions.element,
+        logoutAllPanel(app, now, () => void sessions.refresh()),
         passkeysPanel(app, now),
         mfaPanel(app, now),
         historyPanel(app, now).element,
+        status.element,
         deleteUserPanel(app, now),
       );
     } catch (err) {
