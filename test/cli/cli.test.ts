@@ -2,11 +2,16 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, describe, expect, test } from "@jest/globals";
+import { afterAll, describe, expect, jest, test } from "@jest/globals";
 import bcrypt from "bcrypt";
 import { SETTINGS } from "../../src/config/settings.js";
 import { runCli, startCliServer, startOnTerminal } from "../support/cli.js";
 import { tempDir } from "../support/databases.js";
+
+// Each test runs the command several times as separate processes (a node
+// start each, over the whole service's modules): on a busy 2-core machine
+// that passed 30 s.
+jest.setTimeout(120_000);
 
 describe("users-service --help and --version", () => {
   test("--help lists every configuration variable with its default", async () => {

@@ -273,7 +273,6 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         ADD COLUMN token_failure_redirect_url text COLLATE "C" NOT NULL DEFAULT '';
     `,
   },
-  ...POSTGRES_PASSKEY_MIGRATIONS,
   {
     version: 55,
     name: "user profiles: a small map of text, stored as canonical JSON",
@@ -449,4 +448,5 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
   },
+  ...POSTGRES_PASSKEY_MIGRATIONS,
 ];

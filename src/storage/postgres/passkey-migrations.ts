@@ -14,7 +14,7 @@ export const POSTGRES_PASSKEY_MIGRATIONS: Migration[] = [
         public_key    bytea  NOT NULL,
         counter       bigint NOT NULL,
         transports    text COLLATE "C" NOT NULL DEFAULT '',
-        name          text NOT NULL,
+        name          text COLLATE "C" NOT NULL,
         created_ms    bigint NOT NULL,
         last_used_ms  bigint NOT NULL DEFAULT 0,
         CONSTRAINT passkeys_pkey PRIMARY KEY (namespace, id),

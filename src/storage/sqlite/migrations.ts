@@ -204,7 +204,6 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ALTER TABLE mail_outbox ADD COLUMN token_failure_redirect_url TEXT NOT NULL DEFAULT '';
     `,
   },
-  ...SQLITE_PASSKEY_MIGRATIONS,
   {
     version: 55,
     name: "user profiles: a small map of text, stored as canonical JSON",
@@ -339,4 +338,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX mfa_tickets_expires ON mfa_tickets (expires_ms);
     `,
   },
+  ...SQLITE_PASSKEY_MIGRATIONS,
 ];
