@@ -92,7 +92,7 @@ export const REASONS = {
   },
   PAGE_TOKEN_INVALID: {
     code: "invalid_argument",
-    when: "a List page_token that is not a next_page_token this service returned",
+    when: "a List page_token that is not of the shape of a next_page_token (a well-formed one made by hand only moves where the page starts)",
     message: (p) => `${p.field ?? "page_token"}: not a page token this service issued; start again without one`,
   },
   REQUEST_MALFORMED: {
@@ -140,7 +140,7 @@ export const REASONS = {
   },
   ACCOUNT_DISABLED: {
     code: "permission_denied",
-    when: "Login with the right password of a disabled account (a wrong password stays INVALID_CREDENTIALS)",
+    when: "Login or UpdatePassword with the right password of a disabled account (a wrong password stays INVALID_CREDENTIALS or OLD_PASSWORD_WRONG)",
     message: () => "this account is disabled",
   },
   NAMESPACE_FORBIDDEN: {

@@ -1,5 +1,6 @@
 // Changing a password: UpdatePassword.
 import type { Repository } from "../storage/repository.js";
+import { requireEnabled } from "./account-status.js";
 import { ServiceError } from "./errors.js";
 import { draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
@@ -94,6 +95,8 @@ export class PasswordsService {
       throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }
     await throttle.succeeded(namespace, attempt);
+    // As at Login: only the right password learns that the account is disabled.
+    requireEnabled(credential.user);
     const newHash = await hasher.hash(newPassword);
     const now = this.deps.now();
     const changed = draftEvent("user.password_changed", namespace, userId, now, { sessions_revoked: true });

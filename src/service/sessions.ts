@@ -185,6 +185,12 @@ export class SessionsService {
     const inserted = await repo.insertSession(namespace, row, credential.passwordHash, {
       endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
       ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
+      events: [
+        draftEvent("session.created", namespace, session.userId, createdMs, {
+          session: row.idDigest.toString("hex"),
+          via: "mfa",
+        }),
+      ],
     });
     if (!inserted) throw invalidCredentials();
     throttle.ended(namespace, attempt);

@@ -255,14 +255,13 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * Deletes the user, its password hash and its sessions; false if absent.
    * Bounded work per event-loop turn however many sessions the user has.
    */
-  deleteUser(namespace: string, id: string): Promise<boolean>;
+  deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean>;
   /**
    * The namespace's users in (createdMs, id) order, after `page.after`,
    * skipping `page.offset`, at most `page.limit` (keyset paging on the
    * creation index: a user present throughout is on exactly one page).
    */
   listUsers(namespace: string, page: UserPage): Promise<User[]>;
-  deleteUser(namespace: string, id: string, events?: EventDraft[]): Promise<boolean>;
   /** Matching users ordered by (createdMs, id); SearchTooBroad when no plan stays within the bound. */
   searchUsers(namespace: string, query: UserSearch): Promise<User[]>;
 

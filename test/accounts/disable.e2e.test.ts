@@ -147,6 +147,24 @@ describe.each(ENGINES)("disabled accounts (%s)", (engine) => {
     },
   );
 
+  test.each(PROTOCOLS)("%s: a disabled account cannot change its password", async (protocol) => {
+    const u = await user();
+    await okCall(wire, "connect-json", "disableUser", { id: u.id }, admin);
+    const change = (oldPassword: string) =>
+      rpc(
+        wire,
+        protocol,
+        "updatePassword",
+        { userId: u.id, oldPassword, newPassword: "changed-pass-1", confirmPassword: "changed-pass-1" },
+        admin,
+      );
+    expect((await change("wrong-pass-1")).code).toBe("unauthenticated");
+    const refused = await change(PASSWORD);
+    expect([refused.code, refused.message]).toEqual(["permission_denied", "this account is disabled"]);
+    await okCall(wire, "connect-json", "enableUser", { id: u.id }, admin);
+    expect((await login(u.username)).code).toBe("ok");
+  });
+
   test("a login racing the disable never leaves a live session", async () => {
     for (let round = 0; round < 10; round++) {
       const u = await user();
