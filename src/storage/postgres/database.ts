@@ -23,8 +23,23 @@ export class Database implements Queryable {
     return this.withConnection((client) => client.query<R>(text, params as unknown[]));
   }
 
-  /** Runs `work` in BEGIN … COMMIT (READ COMMITTED); rolls back if it throws. */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in BEGIN … COMMIT (READ COMMITTED); rolls back if it throws.
+   * A deadlock or serialization failure rolled the whole transaction back, so
+   * it is run again (PostgreSQL's advice), up to three times in all: a burst
+   * of correct logins of one user must not see one refused for it.
+   */
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.transactionOnce(work);
+      } catch (err) {
+        if (tries >= 3 || !isConflict(err)) throw err;
+      }
+    }
+  }
+
+  private transactionOnce<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.withConnection(async (client) => {
       await client.query("BEGIN");
       let result: T;
@@ -76,6 +91,12 @@ export class Database implements Queryable {
       client.release(broken);
     }
   }
+}
+
+/** A deadlock (40P01) or serialization failure (40001), as translatePgError wraps it. */
+function isConflict(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown } }).cause?.code;
+  return code === "40P01" || code === "40001";
 }
 
 /** The work failed and the connection could not even be rolled back. */
