@@ -3,6 +3,7 @@
 // jitter, so replicas do not retry in step) until the message's token expires
 // or MAIL_MAX_ATTEMPTS is reached; then it is given up and the reason kept.
 import { randomUUID } from "node:crypto";
+import { PollLoop } from "../service/poll-loop.js";
 import type { MailTransport } from "./message.js";
 import type { OutboxStore } from "./outbox.js";
 
@@ -30,16 +31,20 @@ export interface OutboxSenderDeps {
 export class OutboxSender {
   /** Unique per process: the lease owner. */
   readonly owner = randomUUID();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
+  private readonly loop: PollLoop;
 
-  constructor(private readonly deps: OutboxSenderDeps) {}
+  constructor(private readonly deps: OutboxSenderDeps) {
+    this.loop = new PollLoop({
+      round: () => this.deliverDue(),
+      batchSize: deps.batchSize ?? 10,
+      pollMs: deps.pollMs ?? 1_000,
+      wakeDelayMs: deps.wakeDelayMs ?? 20,
+      onError: (err) => deps.onError?.(err),
+    });
+  }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /**
@@ -50,15 +55,11 @@ export class OutboxSender {
    * a known and an unknown address.
    */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(this.deps.wakeDelayMs ?? 20);
+    this.loop.wake();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One round: claims a batch and delivers it. Returns how many messages it handled. */
@@ -101,30 +102,6 @@ export class OutboxSender {
     const delay = Math.min(base * 2 ** Math.min(attempts - 1, 30), max);
     const jitter = 0.8 + 0.4 * (this.deps.random ?? Math.random)();
     return Math.round(delay * jitter);
-  }
-
-  private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.round(), delayMs);
-    this.timer.unref();
-  }
-
-  private round(): void {
-    if (this.stopped || this.running) return;
-    this.running = (async () => {
-      try {
-        // A full batch means more may be due: keep going without waiting.
-        while (!this.stopped && (await this.deliverDue()) >= (this.deps.batchSize ?? 10));
-      } catch (err) {
-        this.deps.onError?.(err);
-      }
-    })().finally(() => {
-      this.running = undefined;
-      if (this.stopped) return;
-      const again = this.again;
-      this.again = false;
-      this.schedule(again ? 0 : (this.deps.pollMs ?? 1_000));
-    });
   }
 }
 

@@ -10,11 +10,11 @@ import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { PollLoop } from "../service/poll-loop.js";
 import type { SecretBox } from "../service/secret-box.js";
 import { webhookSecretContext } from "../service/webhooks.js";
 import type { StoredEvent } from "../storage/events.js";
 import type { DueDelivery, WebhookStore } from "../storage/webhooks.js";
-import { PollLoop } from "./poll-loop.js";
 import { parseWebhookUrl, type ResolvedTarget, resolveTarget, WebhookUrlError } from "./url-guard.js";
 
 /** What is read of a receiver's answer at most; the rest is discarded unread. */
