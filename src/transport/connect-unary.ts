@@ -10,54 +10,23 @@
 // compression, no deadline header) this module does what the library's
 // Connect handler does, with the library's own pieces: the same
 // serialization (size limits included), the same interceptors in the same
-// order, the same response compression and the same error serialization,
-// corrected by correctStatus like every other answer. A signal is made only
-// if a handler asks for one. Every other request (GET, a compressed or
+// order (run by unary-calls.ts), the same response compression and the same
+// error serialization, corrected by correctStatus like every other answer.
+// Every other request (GET, a compressed or
 // chunked body, connect-timeout-ms, streams, gRPC, gRPC-Web) goes to the
 // library as before. test/transport/connect-unary.e2e.test.ts sends the same
 // requests down both paths and compares the answers.
 import type http from "node:http";
 import http2 from "node:http2";
-import { create, type DescMessage, type DescMethodUnary, type DescService, isMessage } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  type ConnectRouterOptions,
-  type ContextValues,
-  createServiceImplSpec,
-  type HandlerContext,
-  type Interceptor,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
-import {
-  type Compression,
-  compressionNegotiate,
-  createAsyncIterable,
-  createLinkedAbortController,
-  createMethodSerializationLookup,
-  type MethodSerializationLookup,
-  validateUniversalHandlerOptions,
-} from "@connectrpc/connect/protocol";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
+import { type Compression, compressionNegotiate, createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseContentType } from "@connectrpc/connect/protocol-connect";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { correctStatus } from "./status-corrections.js";
+import { invokeUnary, lazySignal, type UnaryRoute } from "./unary-calls.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
-type UnaryImpl = (message: unknown, context: HandlerContext) => unknown;
-type HandlerOptions = ReturnType<typeof validateUniversalHandlerOptions>;
-
-/** One unary RPC as the library's router registered it. */
-export interface UnaryRoute {
-  service: DescService;
-  method: DescMethodUnary;
-  impl: UnaryImpl;
-  interceptors: Interceptor[];
-  serialization: MethodSerializationLookup<DescMessage, DescMessage>;
-  options: HandlerOptions;
-}
 
 /** What a request qualifying for this path was found to be, from its headers. */
 export interface PlainUnaryCall {
@@ -66,46 +35,6 @@ export interface PlainUnaryCall {
   compression: Compression | null;
   length: number;
   url: string;
-}
-
-/**
- * A router that registers on `router` as usual and also records each unary
- * RPC with the options the library would serve it with (the router's,
- * overridden by the service's).
- */
-export function recordingUnaryRoutes(
-  router: ConnectRouter,
-  routerOptions: ConnectRouterOptions,
-  into: Map<string, UnaryRoute>,
-): ConnectRouter {
-  const recorder: ConnectRouter = {
-    get handlers() {
-      return router.handlers;
-    },
-    service(desc, implementation, serviceOptions) {
-      router.service(desc, implementation, serviceOptions);
-      const options = validateUniversalHandlerOptions({ ...routerOptions, ...serviceOptions });
-      const spec = createServiceImplSpec(desc, implementation);
-      for (const method of desc.methods) {
-        if (method.methodKind !== "unary") continue;
-        into.set(`/${desc.typeName}/${method.name}`, {
-          service: desc,
-          method: method as DescMethodUnary,
-          impl: spec.methods[method.localName]!.impl as UnaryImpl,
-          interceptors: options.interceptors,
-          serialization: createMethodSerializationLookup(method, options.binaryOptions, options.jsonOptions, options),
-          options,
-        });
-      }
-      return recorder;
-    },
-    rpc(method, impl, methodOptions) {
-      // Not used by this service; registered RPCs of this kind stay on the library's path.
-      router.rpc(method, impl, methodOptions);
-      return recorder;
-    },
-  };
-  return recorder;
 }
 
 /**
@@ -190,40 +119,20 @@ async function answer(
 ): Promise<void> {
   const responseHeader = new Headers({ "content-type": call.binary ? "application/proto" : "application/json" });
   const responseTrailer = new Headers();
-  const signal = lazySignal(req, res, route.options.shutdownSignal);
+  const signal = lazySignal(res, route.options.shutdownSignal);
   let status = 200;
   let bytes: Uint8Array;
   try {
     const input = route.serialization.getI(call.binary).parse(body);
-    const request = unaryRequest(route, call, req, input, signal, contextValues);
-    const context = handlerContext(route, call, request, responseHeader, responseTrailer);
-    const invoke = async (r: UnaryRequest): Promise<UnaryResponse> => {
-      const output = await route.impl(r.message, {
-        ...context,
-        service: r.service,
-        requestHeader: r.header,
-        values: r.contextValues,
-        get signal() {
-          return r.signal;
-        },
-      });
-      return {
-        stream: false,
-        service: route.service,
-        method: route.method,
-        header: responseHeader,
-        trailer: responseTrailer,
-        message: normalize(route.method.output, output),
-      };
-    };
-    let next = invoke as (r: UnaryRequest) => Promise<UnaryResponse>;
-    for (let i = route.interceptors.length - 1; i >= 0; i--) {
-      next = route.interceptors[i]!(next as never) as unknown as typeof next;
-    }
-    const response = await next(request);
-    copyInto(response.header, responseHeader);
-    copyInto(response.trailer, responseTrailer);
-    bytes = route.serialization.getO(call.binary).serialize(response.message);
+    const output = await invokeUnary(route, input, {
+      url: call.url,
+      header: webHeaders(req.headers),
+      contextValues,
+      signal,
+      responseHeader,
+      responseTrailer,
+    });
+    bytes = route.serialization.getO(call.binary).serialize(output);
   } catch (e) {
     signal.abortWith(e);
     const error =
@@ -257,95 +166,13 @@ async function answer(
   res.end(bytes);
 }
 
-function unaryRequest(
-  route: UnaryRoute,
-  call: PlainUnaryCall,
-  req: NodeRequest,
-  message: unknown,
-  signal: LazySignal,
-  contextValues: ContextValues,
-): UnaryRequest {
+/** Node's request headers as web Headers (HTTP/2 pseudo-headers left out), as the library makes them. */
+function webHeaders(node: http.IncomingHttpHeaders): Headers {
   const header = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
+  for (const [name, value] of Object.entries(node)) {
     if (value === undefined || name.startsWith(":")) continue;
     if (Array.isArray(value)) for (const v of value) header.append(name, v);
     else header.append(name, value);
   }
-  return {
-    stream: false,
-    service: route.service,
-    method: route.method,
-    requestMethod: "POST",
-    url: call.url,
-    header,
-    contextValues,
-    message: message as never,
-    get signal() {
-      return signal.signal;
-    },
-  };
-}
-
-function handlerContext(
-  route: UnaryRoute,
-  call: PlainUnaryCall,
-  request: UnaryRequest,
-  responseHeader: Headers,
-  responseTrailer: Headers,
-): Omit<HandlerContext, "signal"> {
-  return {
-    method: route.method,
-    service: route.service,
-    timeoutMs: () => undefined,
-    requestMethod: "POST",
-    requestHeader: request.header,
-    responseHeader,
-    responseTrailer,
-    protocolName: "connect",
-    values: request.contextValues,
-    url: call.url,
-  };
-}
-
-interface LazySignal {
-  readonly signal: AbortSignal;
-  abortWith(reason: unknown): void;
-}
-
-/**
- * The call's AbortSignal, made on first use: aborted when the client goes
- * away before the answer, when the server shuts down, or when the call
- * fails, as the library's would be. A call whose handler never asks for it
- * (most) makes none.
- */
-function lazySignal(req: NodeRequest, res: NodeResponse, shutdown: AbortSignal | undefined): LazySignal {
-  let controller: AbortController | undefined;
-  const make = () => {
-    const made = createLinkedAbortController(shutdown);
-    const onClose = () => {
-      if (!res.writableFinished) made.abort(new ConnectError("the client went away", Code.Canceled));
-    };
-    res.once("close", onClose);
-    req.once("error", onClose);
-    return made;
-  };
-  return {
-    get signal() {
-      controller ??= make();
-      return controller.signal;
-    },
-    abortWith(reason) {
-      controller?.abort(reason);
-    },
-  };
-}
-
-function normalize(schema: DescMessage, output: unknown) {
-  return isMessage(output, schema) ? output : create(schema, output as never);
-}
-
-function copyInto(from: Headers, to: Headers): void {
-  if (from === to) return;
-  for (const key of [...to.keys()]) to.delete(key);
-  for (const [key, value] of from) to.set(key, value);
+  return header;
 }

@@ -22,11 +22,12 @@ import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { logAdapterFailure } from "./adapter-failure.js";
-import { plainUnaryCall, recordingUnaryRoutes, serveUnary, type UnaryRoute } from "./connect-unary.js";
+import { plainUnaryCall, serveUnary } from "./connect-unary.js";
 import { authenticatedKey, checkKey, emptyRequestBody, keyCheckFailure } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
 import { oneChunk } from "./read-body.js";
 import { correctStatus } from "./status-corrections.js";
+import { recordingUnaryRoutes, type UnaryRoute } from "./unary-calls.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;

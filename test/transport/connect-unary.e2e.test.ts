@@ -10,7 +10,8 @@ import http2 from "node:http2";
 import { validateUniversalHandlerOptions } from "@connectrpc/connect/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
-import { plainUnaryCall, type UnaryRoute } from "../../src/transport/connect-unary.js";
+import { plainUnaryCall } from "../../src/transport/connect-unary.js";
+import type { UnaryRoute } from "../../src/transport/unary-calls.js";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
