@@ -167,4 +167,36 @@ describe("sqlite: WalSync", () => {
       proto.datasync = original;
     }
   });
+
+  test("a Login's reservation waits for no flush of its own: the session's commit flushes both", async () => {
+    const probe = await fs.promises.open(path.join(tempDir(), "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const original = proto.datasync;
+    let flushes = 0;
+    proto.datasync = function (this: unknown) {
+      flushes++;
+      return original.call(this);
+    };
+    const repo = new SqliteRepository(path.join(tempDir(), "login.db"));
+    try {
+      await repo.insertUser("ns", user("u1", "ann", "ann@x.co"), "h");
+      const attempt = { accounts: ["username:ann"], attempt: "a1" };
+      const policy = { maxFailures: 5, baseLockMs: 1_000, maxLockMs: 60_000 };
+      flushes = 0;
+      expect(await repo.reserveLoginAttempt("ns", attempt, 1_000, 60_000, policy)).toEqual({ admitted: true });
+      expect(flushes).toBe(0);
+      const row = { idDigest: Buffer.alloc(32, 1), userId: "u1", createdMs: 1_000, expiresMs: 9_000 };
+      expect(await repo.insertSession("ns", row, "h", { endsAttempt: attempt })).toBe(true);
+      expect(flushes).toBe(1);
+      // A wrong password's failure is flushed before its answer, covering the reservation too.
+      flushes = 0;
+      await repo.reserveLoginAttempt("ns", { ...attempt, attempt: "a2" }, 2_000, 60_000, policy);
+      await repo.failLoginAttempt("ns", { ...attempt, attempt: "a2" }, 2_000, policy);
+      expect(flushes).toBe(1);
+    } finally {
+      proto.datasync = original;
+      await repo.close();
+    }
+  });
 });

@@ -428,7 +428,10 @@ export class SqliteRepository implements Repository {
     leaseMs: number,
     policy: ThrottlePolicy,
   ): Promise<LoginReservation> {
-    return this.write(() => this.stmts.reserveAttemptTx(namespace, ref, nowMs, leaseMs, policy.maxFailures));
+    // Committed, but not waited on to reach the disk: a reservation only holds a place for a check that has not
+    // been answered, and a crash loses the check with it. What the attempt ends with (a failure counted, or a
+    // session) is written with write(), whose flush covers this commit too: one fdatasync per Login, not two.
+    return this.guard(() => this.stmts.reserveAttemptTx(namespace, ref, nowMs, leaseMs, policy.maxFailures));
   }
 
   async failLoginAttempt(
