@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { loadSecretBox } from "../../src/files/encryption-key-file.js";
+import { NO_ACTOR } from "../../src/service/events.js";
 import { webhookSecretContext } from "../../src/service/webhooks.js";
 import { isPrivateAddress } from "../../src/webhooks/url-guard.js";
 import { runCli } from "../support/cli.js";
@@ -121,7 +122,11 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
       ),
       createdMs: Date.now(),
     });
-    await t.server.users.create("rebind", { id: "", username: "rb", email: "rb@example.com", password: "password-1" });
+    await t.server.users.create(
+      "rebind",
+      { id: "", username: "rb", email: "rb@example.com", password: "password-1" },
+      NO_ACTOR,
+    );
     await until("a refused attempt", async () => {
       const rows = await rawQuery(
         t.config.databaseUrl,
@@ -153,12 +158,16 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
           allowed.adminKey,
         );
         expect(created.status).toBe(200);
-        await allowed.server.users.create("r", {
-          id: "",
-          username: "rr",
-          email: "rr@example.com",
-          password: "password-1",
-        });
+        await allowed.server.users.create(
+          "r",
+          {
+            id: "",
+            username: "rr",
+            email: "rr@example.com",
+            password: "password-1",
+          },
+          NO_ACTOR,
+        );
         await until("a failed attempt", async () => {
           const rows = await rawQuery(allowed.config.databaseUrl, "SELECT reason FROM webhook_deliveries");
           return rows.some((r) => String(r.reason) === "HTTP 307");
