@@ -4,8 +4,9 @@
 // Who acted comes from the call: the transport makes each keyed call's Actor
 // once (the API key, the session handle that proved the call, the request
 // id), and every service method that writes events takes it as a parameter
-// and hands it to draftEvent(). Outside a call (the users-service command,
-// the server's first start) the actor is NO_ACTOR.
+// and hands it to draftEvent(). Outside a keyed call (the users-service
+// command, the server's first start, a verification link opened in a
+// browser) the actor is NO_ACTOR.
 //
 // An explicit value, not an AsyncLocalStorage: on Node 20 the first
 // AsyncLocalStorage.run turns on V8's promise hooks for the whole process, so
@@ -44,7 +45,7 @@ export interface Actor {
   readonly requestId: string;
 }
 
-/** The author of what happens outside any call: the users-service command, the server's first start. */
+/** The author of what happens outside any keyed call: the command, the first start, a verification link. */
 export const NO_ACTOR: Actor = Object.freeze({ keyId: "", session: "", requestId: "" });
 
 /** An event `actor` caused: `type` about `userId` ("" when none, or when the write fills it in). */
