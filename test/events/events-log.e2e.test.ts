@@ -189,7 +189,7 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
     expect(updated).toMatchObject({ actor_key: key.id, actor_session: handleOf(session) });
   });
 
-  test("key events name the admin key and request id of CreateKey and RevokeKey, none from the command", async () => {
+  test("key events name the key and request id of CreateKey and RevokeKey (none from the command); never a secret in the table", async () => {
     const keysRpc = async (method: string, body: object, requestId: string) => {
       const res = await fetch(`${t.url}/users.v1.KeysService/${method}`, {
         method: "POST",
