@@ -17,5 +17,6 @@ export default {
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   testMatch: ["<rootDir>/test/**/*.test.ts"],
   maxWorkers: 2,
-  testTimeout: 30000,
+  // Most tests start servers, some several node processes: on a busy 2-core machine a minute is not a hang.
+  testTimeout: 60000,
 };

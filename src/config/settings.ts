@@ -368,7 +368,7 @@ const SETTING_MAP = {
     env: "WEBHOOK_ALLOW_PRIVATE",
     default: "false",
     describe:
-      "true: webhook URLs may point to private, loopback and link-local addresses (checked when added and at every delivery). Only for a trusted internal network.",
+      "true: webhook URLs may point to private, loopback, link-local and other special-purpose addresses (checked when added and at every delivery). Only for a trusted internal network.",
     parse: (text) => parseEnum(["true", "false"] as const)(text) === "true",
   }),
   webhookTimeoutSeconds: define({

@@ -140,7 +140,7 @@ export const REASONS = {
   },
   ACCOUNT_DISABLED: {
     code: "permission_denied",
-    when: "Login or UpdatePassword with the right password of a disabled account (a wrong password stays INVALID_CREDENTIALS or OLD_PASSWORD_WRONG)",
+    when: "Login or UpdatePassword with the right password, or FinishPasskeyLogin with a valid assertion, of a disabled account (a wrong password or assertion stays INVALID_CREDENTIALS or OLD_PASSWORD_WRONG)",
     message: () => "this account is disabled",
   },
   NAMESPACE_FORBIDDEN: {

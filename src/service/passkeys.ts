@@ -18,6 +18,7 @@ import {
 import type { RelyingParty } from "../config/passkey-settings.js";
 import type { ChallengePurpose, PasskeyRow } from "../storage/passkey-store.js";
 import type { Repository, User } from "../storage/repository.js";
+import { requireEnabled } from "./account-status.js";
 import { invalidCredentials, ServiceError } from "./errors.js";
 import { type Actor, draftEvent } from "./events.js";
 import { MFA_TICKET_MAX_FAILURES } from "./mfa-ticket.js";
@@ -276,6 +277,8 @@ export class PasskeysService {
     for (let attempt = 0; attempt < 3; attempt++) {
       const credential = await repo.getCredential(namespace, userId);
       if (!credential) throw invalidCredentials();
+      // Reached only with a valid assertion, as Login says "disabled" only to the right password.
+      requireEnabled(credential.user);
       const id = newToken();
       const createdMs = now();
       const expiresMs = createdMs + sessionTtlSeconds * 1000;

@@ -10,17 +10,9 @@
 //   {"id":"users.Login","code":401,"detail":"invalid credentials","status":"Unauthorized"}
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import {
-  type DescMessage,
-  fromBinary,
-  fromJson,
-  type JsonObject,
-  type JsonValue,
-  toBinary,
-  toJson,
-} from "@bufbuild/protobuf";
-import { type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { create, type DescMessage, fromJson, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import { logAdapterFailure } from "./adapter-failure.js";
@@ -34,7 +26,8 @@ import {
   notValidJson,
 } from "./json-decode-errors.js";
 import { abandonBody } from "./listener.js";
-import { BodyTooLarge, oneChunk, readBody } from "./read-body.js";
+import { BodyTooLarge, readBody } from "./read-body.js";
+import { invokeUnary, lazySignal, recordingUnaryRoutes, type UnaryRoute } from "./unary-calls.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -59,27 +52,27 @@ export function isM3oPath(path: string): boolean {
 }
 
 export function createM3oHandler(options: M3oOptions): M3oHandler {
-  // Each service brings its own interceptors in its route options, so this
-  // router runs exactly the interceptors of the Connect paths.
-  const router = createConnectRouter();
-  options.routes(router);
-  const methods = new Map<string, UniversalHandler>();
-  for (const handler of router.handlers) {
-    if (handler.service.typeName === "users.v1.Users") methods.set(handler.method.name, handler);
+  // Each service brings its own interceptors in its route options, so these
+  // calls run exactly the interceptors of the Connect paths.
+  const routes = new Map<string, UnaryRoute>();
+  options.routes(recordingUnaryRoutes(createConnectRouter(), {}, routes));
+  const methods = new Map<string, UnaryRoute>();
+  for (const route of routes.values()) {
+    if (route.service.typeName === "users.v1.Users") methods.set(route.method.name, route);
   }
 
   return (req, res) => {
     const name = M3O_PATH.exec((req.url ?? "").split("?", 1)[0]!)?.[1] ?? "";
     // Exact names only ("Login", never "login"): a proxy rule written for the
     // documented path must not be bypassed by another spelling of it.
-    const handler = methods.get(name);
-    const id = `users.${handler?.method.name ?? name}`;
-    if (!handler) return sendError(res, id, 404, `unknown method "${name}"`);
+    const route = methods.get(name);
+    const id = `users.${route?.method.name ?? name}`;
+    if (!route) return sendError(res, id, 404, `unknown method "${name}"`);
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return sendError(res, id, 405, "use POST");
     }
-    forward(handler, req, res, options).catch((err: unknown) => {
+    forward(route, req, res, options).catch((err: unknown) => {
       logAdapterFailure(options.logger, "m3o", req, err);
       if (res.headersSent) return void res.destroy();
       try {
@@ -91,19 +84,18 @@ export function createM3oHandler(options: M3oOptions): M3oHandler {
   };
 }
 
-async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeResponse, options: M3oOptions) {
-  const id = `users.${handler.method.name}`;
+async function forward(route: UnaryRoute, req: NodeRequest, res: NodeResponse, options: M3oOptions) {
+  const { method } = route;
+  const id = `users.${method.name}`;
   const check = await checkKey(options.keys, req.headers.authorization);
   // Without a live key, or when the key could not be checked (the database
   // did not answer), the body is never read: an empty message goes on, and
   // the call is refused unread, with that error, as on the Connect paths.
   const refused = "failure" in check || check.key === null;
   if (refused) abandonBody(req);
-  let input: Uint8Array;
+  let input: ReturnType<typeof create>;
   try {
-    input = refused
-      ? new Uint8Array(0)
-      : toBinary(handler.method.input, parseInput(handler.method.input, await readBody(req, options.maxBodyBytes)));
+    input = refused ? create(method.input) : parseInput(method.input, await readBody(req, options.maxBodyBytes));
   } catch (err) {
     if (err instanceof BodyTooLarge) return sendError(res, id, 413, err.message);
     if (err instanceof BadInput) return sendError(res, id, 400, err.message);
@@ -115,44 +107,37 @@ async function forward(handler: UniversalHandler, req: NodeRequest, res: NodeRes
     const value = req.headers[name];
     if (typeof value === "string") header.set(name, value);
   }
-  const abort = new AbortController();
-  // Only a caller gone before the answer was sent cancels the call: aborting
-  // after every answer made an AbortError (a DOMException) per call for nothing.
-  res.once("close", () => {
-    if (!res.writableEnded) abort.abort();
-  });
-  const uRes = await handler({
-    httpVersion: "1.1",
-    method: "POST",
-    url: `http://m3o.local${handler.requestPath}`,
-    header,
-    body: oneChunk(input),
-    signal: abort.signal,
-    contextValues: earlyAuth(check).set(m3oCallKey, true),
-  });
-  const body = await readAll(uRes.body);
-  const requestId = uRes.header?.get("x-request-id");
-  if (requestId) res.setHeader("x-request-id", requestId);
-
-  if (uRes.status === 200) {
-    const message = fromBinary(handler.method.output, body);
-    return sendJson(
-      res,
-      200,
-      m3oJson(
-        handler.method.output,
-        toJson(handler.method.output, message, {
-          useProtoFieldName: true,
-          alwaysEmitImplicit: true,
-        }),
-      ),
-    );
+  const responseHeader = new Headers();
+  // Only a caller gone before the answer was sent cancels the call.
+  const signal = lazySignal(res, undefined);
+  let output: ReturnType<typeof create>;
+  try {
+    output = await invokeUnary(route, input, {
+      url: `http://m3o.local/${route.service.typeName}/${method.name}`,
+      header,
+      contextValues: earlyAuth(check).set(m3oCallKey, true),
+      signal,
+      responseHeader,
+      responseTrailer: new Headers(),
+    });
+  } catch (err) {
+    signal.abortWith(err);
+    // As the Connect paths answer it: the code's HTTP status and the error's own message.
+    const error = err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal);
+    const requestId = error.metadata.get("x-request-id");
+    if (requestId) res.setHeader("x-request-id", requestId);
+    const retryAfter = error.metadata.get("retry-after");
+    if (retryAfter) res.setHeader("retry-after", retryAfter);
+    const status = codeToHttpStatus(error.code);
+    return sendError(res, id, status, error.rawMessage || (STATUS_CODES[status] ?? "error"));
   }
-  // Connect sends unary errors as JSON {code, message} with the matching HTTP status.
-  const error = JSON.parse(Buffer.from(body).toString("utf8") || "{}") as { message?: string };
-  const retryAfter = uRes.header?.get("retry-after");
-  if (retryAfter) res.setHeader("retry-after", retryAfter);
-  return sendError(res, id, uRes.status, error.message ?? STATUS_CODES[uRes.status] ?? "error");
+  const requestId = responseHeader.get("x-request-id");
+  if (requestId) res.setHeader("x-request-id", requestId);
+  return sendJson(
+    res,
+    200,
+    m3oJson(method.output, toJson(method.output, output, { useProtoFieldName: true, alwaysEmitImplicit: true })),
+  );
 }
 
 /** What the check of the headers found, for the auth interceptor (early-auth.ts). */
@@ -223,11 +208,4 @@ function sendJson(res: NodeResponse, status: number, body: JsonValue): void {
     "cache-control": "no-store",
   });
   res.end(text);
-}
-
-async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
-  if (!body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }

@@ -1,7 +1,8 @@
 // Serves the Connect router (gRPC, gRPC-Web and Connect) on Node requests,
 // as connectNodeAdapter does, with one step between the router's answer and
 // the wire: correctStatus (status-corrections.ts) fixes the few statuses the
-// library gets wrong for our callers.
+// library gets wrong for our callers. Plain Connect unary calls with a live
+// key take a shorter way to the same handlers (connect-unary.ts).
 import http2 from "node:http2";
 import {
   type ConnectRouter,
@@ -21,10 +22,12 @@ import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { logAdapterFailure } from "./adapter-failure.js";
+import { plainUnaryCall, serveUnary } from "./connect-unary.js";
 import { authenticatedKey, checkKey, emptyRequestBody, keyCheckFailure } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
 import { oneChunk } from "./read-body.js";
 import { correctStatus } from "./status-corrections.js";
+import { recordingUnaryRoutes, type UnaryRoute } from "./unary-calls.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
@@ -35,8 +38,10 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
-  options.routes(router);
+  const routerOptions = { acceptCompression: [compressionGzip, compressionBrotli], ...options };
+  const router = createConnectRouter(routerOptions);
+  const unary = new Map<string, UnaryRoute>();
+  options.routes(recordingUnaryRoutes(router, routerOptions, unary));
   const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const keyed = new Set(options.keyed?.services);
   return (req, res) => {
@@ -47,23 +52,49 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       return;
     }
     const keys = keyed.has(handler.service.typeName) ? options.keyed?.keys : undefined;
-    const request = keys
-      ? checkKey(keys, req.headers.authorization).then((check) => keyedRequest(req, res, check))
-      : Promise.resolve(nodeRequest(req, res, undefined));
-    request
-      .then((uReq) => handler(uReq).then((uRes) => correctStatus(uReq.header.get("content-type"), uRes)))
-      .then((uRes) => {
-        // Answered before its body was read to the end (over the size limit,
-        // or a declared length already too large): what happens to the rest
-        // (and to the connection) is decided before the answer goes out.
-        if (!req.complete) abandonBody(req);
-        return universalResponseToNodeResponse(uRes, res);
-      })
-      .catch((err: unknown) => {
+    const route = unary.get(handler.requestPath);
+    const plain = route && plainUnaryCall(req, route);
+    if (route && plain) {
+      const served = keys
+        ? checkKey(keys, req.headers.authorization).then((check) =>
+            "key" in check && check.key !== null
+              ? serveUnary(route, plain, req, res, keyValues(check))
+              : library(keyedRequest(req, res, check)),
+          )
+        : serveUnary(route, plain, req, res, createContextValues());
+      served.catch((err: unknown) => {
         logAdapterFailure(options.logger, "rpc", req, err);
         res.destroy();
       });
+      return;
+    }
+    const request = keys
+      ? checkKey(keys, req.headers.authorization).then((check) => keyedRequest(req, res, check))
+      : Promise.resolve(nodeRequest(req, res, undefined));
+    request.then(library).catch((err: unknown) => {
+      logAdapterFailure(options.logger, "rpc", req, err);
+      res.destroy();
+    });
+
+    function library(uReq: UniversalServerRequest): Promise<void> {
+      return handler!(uReq)
+        .then((uRes) => correctStatus(uReq.header.get("content-type"), uRes))
+        .then((uRes) => {
+          // Answered before its body was read to the end (over the size limit,
+          // or a declared length already too large): what happens to the rest
+          // (and to the connection) is decided before the answer goes out.
+          if (!req.complete) abandonBody(req);
+          return universalResponseToNodeResponse(uRes, res);
+        });
+    }
   };
+}
+
+function keyValues(check: { key: ApiKeyRow | null } | { failure: unknown }): ContextValues {
+  const values = createContextValues();
+  if ("key" in check) values.set(authenticatedKey, check.key);
+  else values.set(keyCheckFailure, check.failure);
+  return values;
 }
 
 /**
@@ -76,10 +107,7 @@ function keyedRequest(
   res: Parameters<RequestHandler>[1],
   check: { key: ApiKeyRow | null } | { failure: unknown },
 ): UniversalServerRequest {
-  const values = createContextValues();
-  if ("key" in check) values.set(authenticatedKey, check.key);
-  else values.set(keyCheckFailure, check.failure);
-  const uReq = nodeRequest(req, res, values);
+  const uReq = nodeRequest(req, res, keyValues(check));
   const refused = "failure" in check || check.key === null;
   const empty = refused ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
   if (empty === undefined) return uReq;

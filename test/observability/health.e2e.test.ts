@@ -33,6 +33,7 @@ describe.each(ENGINES)("readiness under a flood of probes (%s)", (engine) => {
     const client = new Health(grpcAddress(t.url), grpc.credentials.createInsecure());
     try {
       const before = await pings(t);
+      const started = performance.now();
       const answers = await Promise.all([
         ...Array.from({ length: 200 }, () => fetch(`${t.url}/readyz`).then((r) => r.status)),
         ...Array.from({ length: 100 }, () =>
@@ -41,8 +42,11 @@ describe.each(ENGINES)("readiness under a flood of probes (%s)", (engine) => {
       ]);
       expect(answers.every((status) => status === 200)).toBe(true);
       const used = (await pings(t)) - before;
-      // One check per period while the flood lasts (it may straddle a period or two), plus the background poll.
-      expect(used).toBeLessThanOrEqual(4);
+      // One check per period while the flood lasts (it may straddle a period or two), plus the background poll;
+      // on a busy machine the flood lasts longer, so the bound counts its periods (300 uncached probes would be 300).
+      const periods = Math.ceil((performance.now() - started) / CHECK_CACHE_MS);
+      expect(used).toBeLessThanOrEqual(periods + 3);
+      expect(used).toBeLessThan(50);
     } finally {
       client.close();
     }

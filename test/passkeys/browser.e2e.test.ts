@@ -4,16 +4,19 @@
 // client over connect-web; the RPCs the test makes itself go over every
 // protocol. Then the rules: an answer is used once (replay refused), a
 // challenge expires, another origin is refused, a sign counter that goes
-// backwards is refused and logged, a removed passkey no longer signs in. A
-// passkey sign-in is a session.created via passkey naming its call's key and
-// request id.
+// backwards is refused and logged, a removed passkey no longer signs in, a
+// disabled account's valid assertion is answered "disabled" (as Login's right
+// password is) and a session is never issued. A passkey sign-in is a
+// session.created via passkey naming its call's key and request id.
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from "@jest/globals";
 import { decodeAttestationObject } from "@simplewebauthn/server/helpers";
 import type { Browser } from "playwright-core";
+import { errorOf, expectedError } from "../accounts/support.js";
 import { launchChromium } from "../browser/support/chromium.js";
 import { handleOf, storedEvents } from "../events/support.js";
 import { PROTOCOLS, type Protocol } from "../reliability/support/wire.js";
 import { ENGINES } from "../support/databases.js";
+import { rawQuery } from "../support/raw-query.js";
 import type { Outcome, Plan } from "./page/main.js";
 import {
   type AuthenticatorPage,
@@ -303,6 +306,38 @@ describe.each(ENGINES)("passkeys in Chromium (%s)", (engine) => {
     const again = await w.call(protocol, "removePasskey", { userId: user.id, passkeyId: user.passkeyId });
     expect([again.code, again.message]).toEqual(["not_found", "passkey not found"]);
   });
+
+  test.each(PROTOCOLS)(
+    "%s: a disabled account's valid assertion is PermissionDenied ACCOUNT_DISABLED, an invalid one stays invalid credentials; no session",
+    async (protocol) => {
+      const p = await open();
+      const user = await userWithPasskey(p);
+      await w.ok("connect-json", "disableUser", { id: user.id });
+      const sessions = async () =>
+        (await rawQuery(w.t.config.databaseUrl, `SELECT 1 FROM sessions WHERE user_id = '${user.id}'`)).length;
+      const before = await sessions();
+      const anyone = { authorization: `Bearer ${w.publicKey}` };
+      const valid = await assertion(p, protocol);
+      const refused = await w.call(protocol, "finishPasskeyLogin", valid, anyone);
+      expect({ message: refused.message, ...errorOf(protocol, refused) }).toEqual({
+        message: "this account is disabled",
+        ...expectedError(protocol, "permission_denied", "ACCOUNT_DISABLED"),
+      });
+      // The same answer under a new challenge does not verify: that says nothing about the account.
+      const begin = await w.ok(protocol, "beginPasskeyLogin", {}, anyone);
+      const invalid = await w.call(
+        protocol,
+        "finishPasskeyLogin",
+        { handle: (begin.json as { handle: string }).handle, responseJson: valid.responseJson },
+        anyone,
+      );
+      expect([invalid.code, invalid.message]).toEqual(INVALID_CREDENTIALS);
+      expect(await sessions()).toBe(before);
+      // Enabled again, the passkey signs in.
+      await w.ok("connect-json", "enableUser", { id: user.id });
+      expect((await w.call(protocol, "finishPasskeyLogin", await assertion(p, protocol), anyone)).code).toBe("ok");
+    },
+  );
 
   test("the console's user page lists the passkeys and an admin removes one; it no longer signs in", async () => {
     const p = await open();

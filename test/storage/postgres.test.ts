@@ -237,8 +237,9 @@ describePostgres("PostgreSQL engine", () => {
       try {
         await repo.insertUser("ns", sample, "h");
         proxy.blackhole = true;
-        const stuck = failure(repo.getUser("ns", "u1")); // takes the only connection; no answer ever comes
-        const waiting = failure(repo.getUser("ns", "u1")); // waits for that connection
+        const stuck = failure(repo.getCredential("ns", "u1")); // takes the only connection; no answer ever comes
+        // A statement of its own: it waits for that connection.
+        const waiting = failure(repo.getUser("ns", "u1"));
         const waitErr = await waiting;
         expectUnavailable(waitErr, true);
         expect(((waitErr as Error).cause as Error).message).toBe("timeout exceeded when trying to connect");

@@ -486,6 +486,42 @@ describe.each(ENGINES)("Repository contract (%s)", (engine) => {
       expect(await repo.getCredential(ns, "u1")).toMatchObject({ passwordHash: "rehashed" });
       expect(await repo.getSession(ns, sid(ns, "kept"), 2_000)).toBeDefined();
     });
+
+    // PostgreSQL sends lookups of one event-loop turn as one statement (coalesced-reads.ts).
+    test("lookups made at once answer as each would alone", async () => {
+      const ns = await withUser("h");
+      const other = freshNamespace();
+      await repo.insertUser(ns, user("u2", "bob", "bob@example.com"), "h2");
+      await repo.insertUser(other, user("u1", "carol", "carol@example.com"), "h3");
+      await repo.insertSession(ns, session(ns, "live", "u1", 1_000, 5_000), "h");
+      await repo.insertSession(ns, session(ns, "bob", "u2", 1_000, 3_000), "h2");
+      await repo.insertSession(other, session(other, "theirs", "u1", 1_000, 5_000), "h3");
+      const lookups: Array<[string, Buffer, number]> = [];
+      for (let i = 0; i < 60; i++) {
+        const now = 2_000 + (i % 4) * 700; // 2000, 2700, 3400 (bob's has ended), 4100
+        const pick = i % 5;
+        if (pick === 0) lookups.push([ns, sid(ns, "live"), now]);
+        if (pick === 1) lookups.push([ns, sid(ns, "bob"), now]);
+        if (pick === 2) lookups.push([ns, sid(other, "theirs"), now]); // another namespace's session
+        if (pick === 3) lookups.push([other, sid(other, "theirs"), now]);
+        if (pick === 4) lookups.push([ns, sid(ns, `unknown-${i}`), now]);
+      }
+      const alone = [];
+      for (const [n, d, now] of lookups) alone.push(await repo.getSession(n, d, now));
+      const together = await Promise.all(lookups.map(([n, d, now]) => repo.getSession(n, d, now)));
+      expect(together).toEqual(alone);
+      expect(alone.filter((s) => s !== undefined).length).toBeGreaterThan(20);
+      expect(alone.some((s) => s === undefined)).toBe(true);
+
+      const ids: Array<[string, string]> = [ns, other].flatMap((n) =>
+        ["u1", "u2", "nobody"].map((id) => [n, id] as [string, string]),
+      );
+      const usersAlone = [];
+      for (const [n, id] of ids) usersAlone.push(await repo.getUser(n, id));
+      expect(await Promise.all(ids.map(([n, id]) => repo.getUser(n, id)))).toEqual(usersAlone);
+      expect(await Promise.all(ids.map(([n, id]) => repo.findUser(n, { id })))).toEqual(usersAlone);
+      expect(usersAlone.filter((u) => u !== undefined).map((u) => u?.username)).toEqual(["alice", "bob", "carol"]);
+    });
   });
 
   describe("login throttle", () => {

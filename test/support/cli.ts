@@ -54,7 +54,7 @@ export function startCliServer(
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`server did not start listening:\n${out}`));
-    }, 20_000);
+    }, 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       const match = /"address":"[^"]*:(\d+)"/.exec(out);

@@ -58,6 +58,7 @@ import type { SigningKeyRow } from "../signing-keys.js";
 import { SQL } from "../sql.js";
 import { SEARCH_SCAN_MAX_DEFAULT, type SearchOutcome } from "../user-search.js";
 import type { DeliveryFailure, DueDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookStats } from "../webhooks.js";
+import { byPosition, CoalescedRead, SESSIONS_BY_DIGEST, USERS_BY_ID } from "./coalesced-reads.js";
 import { Database, type Queryable } from "./database.js";
 import { appendEvents, listEvents, sweepEvents } from "./events.js";
 import * as mailTokens from "./mail-tokens.js";
@@ -81,6 +82,12 @@ export interface PostgresOptions extends PoolOptions {
   searchScanMax?: number;
 }
 
+interface SessionKey {
+  namespace: string;
+  idDigest: Buffer;
+  nowMs: number;
+}
+
 export class PostgresRepository implements Repository {
   readonly engine = "postgres" as const;
   onEventsWritten?: (events: readonly EventDraft[]) => void;
@@ -94,6 +101,36 @@ export class PostgresRepository implements Repository {
   ) {
     this.mfa = new PostgresMfa(db);
   }
+
+  /** Session and user lookups of one event-loop turn share a statement (coalesced-reads.ts). */
+  private readonly sessionReads = new CoalescedRead<SessionKey, SessionRecord>(
+    async ({ namespace, idDigest, nowMs }) =>
+      (await this.named<SessionRecord>(SQL.getSession, { id_digest: idDigest, namespace, now: nowMs }))[0],
+    async (keys) =>
+      byPosition(
+        keys.length,
+        (
+          await this.db.query<SessionRecord & { i: number }>(SESSIONS_BY_DIGEST, [
+            keys.map((k) => k.idDigest),
+            keys.map((k) => k.namespace),
+            keys.map((k) => k.nowMs),
+          ])
+        ).rows,
+      ),
+  );
+  private readonly userReads = new CoalescedRead<{ namespace: string; id: string }, UserRecord>(
+    async ({ namespace, id }) => (await this.named<UserRecord>(SQL.getUser, { namespace, id }))[0],
+    async (keys) =>
+      byPosition(
+        keys.length,
+        (
+          await this.db.query<UserRecord & { i: number }>(USERS_BY_ID, [
+            keys.map((k) => k.namespace),
+            keys.map((k) => k.id),
+          ])
+        ).rows,
+      ),
+  );
 
   /** Creates the pool and applies migrations (under an advisory lock); the URL never appears in errors. */
   static async open(url: string, options: PostgresOptions): Promise<PostgresRepository> {
@@ -180,17 +217,17 @@ export class PostgresRepository implements Repository {
   }
 
   async getUser(namespace: string, id: string): Promise<User | undefined> {
-    const [row] = await this.named<UserRecord>(SQL.getUser, { namespace, id });
+    const row = await this.userReads.read({ namespace, id });
     return row && toUser(row);
   }
 
   async findUser(namespace: string, key: UserKey): Promise<User | undefined> {
-    const [row] =
+    const row =
       "id" in key
-        ? await this.named<UserRecord>(SQL.getUser, { namespace, id: key.id })
+        ? await this.userReads.read({ namespace, id: key.id })
         : "username" in key
-          ? await this.named<UserRecord>(SQL.getUserByUsername, { namespace, username: key.username })
-          : await this.named<UserRecord>(SQL.getUserByEmail, { namespace, email: key.email });
+          ? (await this.named<UserRecord>(SQL.getUserByUsername, { namespace, username: key.username }))[0]
+          : (await this.named<UserRecord>(SQL.getUserByEmail, { namespace, email: key.email }))[0];
     return row && toUser(row);
   }
 
@@ -427,7 +464,7 @@ export class PostgresRepository implements Repository {
   }
 
   async getSession(namespace: string, idDigest: Buffer, nowMs: number): Promise<SessionRow | undefined> {
-    const [row] = await this.named<SessionRecord>(SQL.getSession, { id_digest: idDigest, namespace, now: nowMs });
+    const row = await this.sessionReads.read({ namespace, idDigest, nowMs });
     return row && toSession(row);
   }
 

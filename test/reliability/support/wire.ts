@@ -25,6 +25,8 @@ export interface WireAnswer {
 export interface WireRequest {
   /** The RPC, as in the .proto ("Login"). */
   method: string;
+  /** Its service's full name; users.v1.Users unless given (the M3O paths serve Users only). */
+  service?: string;
   /** Exactly what goes on the wire as the body (for gRPC and gRPC-Web, give the frames: see grpcFrame). */
   body: Buffer;
   headers?: Record<string, string>;
@@ -81,7 +83,7 @@ export class Wire {
   }
 
   private async connect(request: WireRequest, contentType: string): Promise<WireAnswer> {
-    const res = await this.h1(`/users.v1.Users/${request.method}`, request.body, {
+    const res = await this.h1(`/${request.service ?? "users.v1.Users"}/${request.method}`, request.body, {
       "content-type": contentType,
       ...request.headers,
     });
@@ -101,7 +103,7 @@ export class Wire {
   }
 
   private async grpcWeb(request: WireRequest): Promise<WireAnswer> {
-    const res = await this.h1(`/users.v1.Users/${request.method}`, request.body, {
+    const res = await this.h1(`/${request.service ?? "users.v1.Users"}/${request.method}`, request.body, {
       "content-type": "application/grpc-web+proto",
       "x-grpc-web": "1",
       ...request.headers,
@@ -136,7 +138,7 @@ export class Wire {
     return new Promise((resolve, reject) => {
       const stream = session.request({
         ":method": "POST",
-        ":path": `/users.v1.Users/${request.method}`,
+        ":path": `/${request.service ?? "users.v1.Users"}/${request.method}`,
         "content-type": "application/grpc+proto",
         te: "trailers",
         ...request.headers,
