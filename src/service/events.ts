@@ -1,17 +1,22 @@
 // Events: what changed, who did it, and when, as the write methods append
 // them to the log (storage/events.ts) in their own transactions.
 //
-// Who acted comes from the call: the transport runs each keyed call inside
-// actingAs() (the API key, the session handle that proved the call, the
-// request id), and the services draft their events with draftEvent(), which
-// reads it. Outside a call (the users-service command, the server's first
-// start) the actor is empty.
+// Who acted comes from the call: the transport makes each keyed call's Actor
+// once (the API key, the session handle that proved the call, the request
+// id), and every service method that writes events takes it as a parameter
+// and hands it to draftEvent(). Outside a keyed call (the users-service
+// command, the server's first start, a verification link opened in a
+// browser) the actor is NO_ACTOR.
+//
+// An explicit value, not an AsyncLocalStorage: on Node 20 the first
+// AsyncLocalStorage.run turns on V8's promise hooks for the whole process, so
+// every promise of every call (reads that write no event included) would pay
+// for them; test/architecture/ keeps node:async_hooks out of src/.
 //
 // No secret ever goes into an event: session ids appear only as their handle
 // (the hex SHA-256 that ListSessions shows), passwords and tokens never, and a
 // failed login carries the user id only when the account exists, never what
 // was typed.
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { EventDraft, EventValue } from "../storage/events.js";
 
 export const EVENT_TYPES = [
@@ -31,34 +36,27 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Who made a call: named by every event the call writes. */
 export interface Actor {
   /** The API key's id. */
-  keyId: string;
+  readonly keyId: string;
   /** The handle of the session that proved the call (a public key's x-session-id), or "". */
-  session: string;
-  requestId: string;
+  readonly session: string;
+  readonly requestId: string;
 }
 
-const NO_ACTOR: Actor = { keyId: "", session: "", requestId: "" };
-const scope = new AsyncLocalStorage<Actor>();
+/** The author of what happens outside any keyed call: the command, the first start, a verification link. */
+export const NO_ACTOR: Actor = Object.freeze({ keyId: "", session: "", requestId: "" });
 
-/** Runs `work` (a call's handler) with `actor` as the author of every event it drafts. */
-export function actingAs<T>(actor: Actor, work: () => T): T {
-  return scope.run(actor, work);
-}
-
-export function currentActor(): Actor {
-  return scope.getStore() ?? NO_ACTOR;
-}
-
+/** An event `actor` caused: `type` about `userId` ("" when none, or when the write fills it in). */
 export function draftEvent(
+  actor: Actor,
   type: EventType,
   namespace: string,
   userId: string,
   nowMs: number,
   data: Record<string, EventValue> = {},
 ): EventDraft {
-  const actor = currentActor();
   return {
     type,
     namespace,

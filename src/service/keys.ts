@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import type { ApiKeyRecord, ApiKeyRow, KeyRole, Repository } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent, NO_ACTOR } from "./events.js";
 import { digest, newToken } from "./tokens.js";
 import * as rules from "./validation.js";
 
@@ -68,12 +68,14 @@ export class KeysService {
 
   /**
    * Creates a key: an admin key when namespace is null, else a service key
-   * for the namespace, or a key of the given role.
+   * for the namespace, or a key of the given role. `actor`: the CreateKey
+   * call's; keys made outside a call (the command, the first start) have none.
    */
   async create(
     namespace: string | null,
     label = "",
     role: KeyRole = namespace === null ? "admin" : "service",
+    actor: Actor = NO_ACTOR,
   ): Promise<CreatedKey> {
     if (namespace !== null) rules.namespace(namespace, "namespace");
     keyScope(role, namespace);
@@ -84,7 +86,7 @@ export class KeysService {
     await this.deps.repo.insertApiKey(
       { id, keyDigest: digest(key), namespace, role, label, createdMs, revokedMs: null },
       // An admin key belongs to no namespace: its events have none.
-      [draftEvent("key.created", namespace ?? "", "", createdMs, { key_id: id, role, label })],
+      [draftEvent(actor, "key.created", namespace ?? "", "", createdMs, { key_id: id, role, label })],
     );
     return { id, key, namespace, role, label, createdMs };
   }
@@ -136,13 +138,17 @@ export class KeysService {
     return this.deps.repo.listApiKeys();
   }
 
-  async revoke(id: string): Promise<void> {
+  /** `actor`: the RevokeKey call's; none for the command. */
+  async revoke(id: string, actor: Actor = NO_ACTOR): Promise<void> {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
       throw invalidArgument("id", "must be 1 to 64 of A-Z a-z 0-9 _ -", "FIELD_MALFORMED");
     }
     const key = (await this.deps.repo.listApiKeys()).find((k) => k.id === id);
     const now = this.deps.now();
-    const event = draftEvent("key.revoked", key?.namespace ?? "", "", now, { key_id: id, role: key?.role ?? "" });
+    const event = draftEvent(actor, "key.revoked", key?.namespace ?? "", "", now, {
+      key_id: id,
+      role: key?.role ?? "",
+    });
     const revoked = key !== undefined && (await this.deps.repo.revokeApiKey(id, now, [event]));
     this.generation++;
     this.cache.clear();

@@ -21,7 +21,7 @@
 import { randomBytes } from "node:crypto";
 import type { LoginAttemptRef, Repository, ThrottlePolicy } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import { digest } from "./tokens.js";
 import type { WorkRunner } from "./work-queue.js";
 
@@ -115,10 +115,11 @@ export class LoginThrottle {
     attempt: LoginAttemptRef,
     userId: string,
     via: "login" | "update_password" | "mfa",
+    actor: Actor,
   ): Promise<void> {
     try {
       const now = this.now();
-      const event = draftEvent("login.failed", namespace, userId, now, { via });
+      const event = draftEvent(actor, "login.failed", namespace, userId, now, { via });
       await this.repo.failLoginAttempt(namespace, attempt, now, this.policy, [event]);
     } finally {
       this.wake(namespace, attempt.accounts);

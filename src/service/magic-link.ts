@@ -17,6 +17,7 @@
 
 import { isDisabled } from "./account-status.js";
 import { invalidArgument } from "./errors.js";
+import type { Actor } from "./events.js";
 import * as fields from "./mail-fields.js";
 import type { Session } from "./model.js";
 import type { SecondFactorGate, SessionsService } from "./sessions.js";
@@ -100,7 +101,7 @@ export class MagicLinkService {
   }
 
   /** VerifyToken: a live link's token signs its user in, once. */
-  async verify(namespace: string, token: string): Promise<TokenCheck> {
+  async verify(namespace: string, token: string, actor: Actor): Promise<TokenCheck> {
     const given = fields.linkToken(token);
     const spent = await this.deps.repo.spendMagicLink(namespace, digest(given), this.deps.now());
     // A link sent before its account was disabled signs nobody in.
@@ -109,7 +110,7 @@ export class MagicLinkService {
     const credential = user && this.deps.secondFactor && (await this.deps.repo.getCredential(namespace, user.id));
     const mfaTicket = credential ? await this.deps.secondFactor?.challenge(namespace, credential) : undefined;
     if (mfaTicket !== undefined) return { isValid: true, mfaTicket };
-    const session = user && (await this.deps.sessions.startWithoutPassword(namespace, user.id));
+    const session = user && (await this.deps.sessions.startWithoutPassword(namespace, user.id, actor));
     return session ? { isValid: true, session } : { isValid: false, message: INVALID_OR_EXPIRED };
   }
 }

@@ -15,6 +15,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { MfaProof } from "../storage/mfa-store.js";
 import type { Repository } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
+import type { Actor } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import { credentialDigest, MFA_TICKET_MAX_FAILURES } from "./mfa-ticket.js";
 import type { Caller, Session } from "./model.js";
@@ -93,7 +94,7 @@ export class MfaService {
   }
 
   /** Confirms the pending enrolment with a code; TOTP is on from here. Returns the recovery codes. */
-  async confirmTotp(namespace: string, rawUserId: string, rawCode: string): Promise<string[]> {
+  async confirmTotp(namespace: string, rawUserId: string, rawCode: string, actor: Actor): Promise<string[]> {
     const { repo, now } = this.deps;
     const userId = rules.userId(rawUserId, "user_id");
     const code = totpCode(rawCode);
@@ -104,7 +105,7 @@ export class MfaService {
     }
     if (row.confirmedMs > 0) throw new ServiceError("TOTP_ALREADY_ENABLED");
     const codes = newRecoveryCodes();
-    await this.throttled(namespace, userId, async () => {
+    await this.throttled(namespace, userId, actor, async () => {
       const step = matchingStep(this.openSecret(namespace, userId, row.sealedSecret), code, now());
       if (step === undefined) return "wrong";
       const digests = codes.map((c) => recoveryCodeDigest(namespace, userId, recoveryCode(c)));
@@ -120,6 +121,7 @@ export class MfaService {
   async verify(
     namespace: string,
     input: FactorInput & { mfaTicket: string; passkeyResponseJson?: string },
+    actor: Actor,
   ): Promise<Session> {
     const { repo, now, throttle, sessions } = this.deps;
     const ticket = rules.sessionId(input.mfaTicket, "mfa_ticket");
@@ -148,7 +150,7 @@ export class MfaService {
     }
     if (!outcome.redeemed) {
       if (outcome.why === "proof") {
-        await throttle.failed(namespace, attempt, userId, "mfa");
+        await throttle.failed(namespace, attempt, userId, "mfa", actor);
         throw new ServiceError("MFA_CODE_INVALID");
       }
       await throttle.released(namespace, attempt);
@@ -161,7 +163,7 @@ export class MfaService {
       // The password changed (or the user went) since Login: as for its sessions, this sign-in ends.
       if (!credential || !current || !timingSafeEqual(current, outcome.credentialDigest))
         throw new ServiceError("MFA_TICKET_INVALID");
-      return await sessions.startAfterSecondFactor(namespace, credential, attempt);
+      return await sessions.startAfterSecondFactor(namespace, credential, attempt, actor);
     } catch (err) {
       await throttle.succeeded(namespace, attempt).catch(() => undefined);
       throw err;
@@ -174,25 +176,30 @@ export class MfaService {
    * needs neither (an admin's way out for a locked-out user), and such a
    * removal is reported to onAdminRemoval.
    */
-  async disableTotp(caller: Caller, rawUserId: string, input: FactorInput): Promise<void> {
+  async disableTotp(caller: Caller, rawUserId: string, input: FactorInput, actor: Actor): Promise<void> {
     const { repo } = this.deps;
     const namespace = caller.namespace;
     const userId = rules.userId(rawUserId, "user_id");
     const given = input.code !== "" || input.recoveryCode !== "";
     const factor = caller.role === "public" || given ? oneFactor(input) : undefined;
     await this.requireEnabled(namespace, userId);
-    if (factor) await this.spend(namespace, userId, factor);
+    if (factor) await this.spend(namespace, userId, factor, actor);
     if (!(await repo.deleteTotp(namespace, userId))) throw new ServiceError("TOTP_NOT_ENABLED");
     if (!factor) this.deps.onAdminRemoval?.({ namespace, userId, keyId: caller.keyId, role: caller.role });
   }
 
   /** A new set of recovery codes, given a current TOTP code; the old set stops working. */
-  async regenerateRecoveryCodes(namespace: string, rawUserId: string, rawCode: string): Promise<string[]> {
+  async regenerateRecoveryCodes(
+    namespace: string,
+    rawUserId: string,
+    rawCode: string,
+    actor: Actor,
+  ): Promise<string[]> {
     const { repo } = this.deps;
     const userId = rules.userId(rawUserId, "user_id");
     const code = totpCode(rawCode);
     await this.requireEnabled(namespace, userId);
-    await this.spend(namespace, userId, { code });
+    await this.spend(namespace, userId, { code }, actor);
     const codes = newRecoveryCodes();
     const digests = codes.map((c) => recoveryCodeDigest(namespace, userId, recoveryCode(c)));
     if (!(await repo.replaceRecoveryCodes(namespace, userId, digests))) throw new ServiceError("TOTP_NOT_ENABLED");
@@ -219,8 +226,13 @@ export class MfaService {
   }
 
   /** Checks and spends a proof of the user's confirmed factor, throttled; MFA_CODE_INVALID when it does not hold. */
-  private async spend(namespace: string, userId: string, factor: { code: string } | { recoveryCode: string }) {
-    await this.throttled(namespace, userId, async () => {
+  private async spend(
+    namespace: string,
+    userId: string,
+    factor: { code: string } | { recoveryCode: string },
+    actor: Actor,
+  ) {
+    await this.throttled(namespace, userId, actor, async () => {
       const proof = await this.proofOf(namespace, userId, factor);
       return (await this.deps.repo.spendMfaProof(namespace, userId, proof)) ? "right" : "wrong";
     });
@@ -257,7 +269,12 @@ export class MfaService {
   }
 
   /** Runs one code check under the throttle: a wrong code is a failure, a right one clears them. */
-  private async throttled(namespace: string, userId: string, check: () => Promise<"right" | "wrong">): Promise<void> {
+  private async throttled(
+    namespace: string,
+    userId: string,
+    actor: Actor,
+    check: () => Promise<"right" | "wrong">,
+  ): Promise<void> {
     const { throttle } = this.deps;
     const attempt = await throttle.admit(namespace, [throttleAccount("mfa", userId)]);
     let result: "right" | "wrong";
@@ -268,7 +285,7 @@ export class MfaService {
       throw err;
     }
     if (result === "wrong") {
-      await throttle.failed(namespace, attempt, userId, "mfa");
+      await throttle.failed(namespace, attempt, userId, "mfa", actor);
       throw new ServiceError("MFA_CODE_INVALID");
     }
     await throttle.succeeded(namespace, attempt);

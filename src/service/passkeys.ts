@@ -20,7 +20,7 @@ import type { ChallengePurpose, PasskeyRow } from "../storage/passkey-store.js";
 import type { Repository, User } from "../storage/repository.js";
 import { requireEnabled } from "./account-status.js";
 import { invalidCredentials, ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import { MFA_TICKET_MAX_FAILURES } from "./mfa-ticket.js";
 import type { Session } from "./model.js";
 import {
@@ -136,13 +136,17 @@ export class PasskeysService {
   }
 
   /** A new session, as Login's, for the user whose passkey signed the handle's challenge. */
-  async finishLogin(namespace: string, input: { handle: string; responseJson: string }): Promise<Session> {
+  async finishLogin(
+    namespace: string,
+    input: { handle: string; responseJson: string },
+    actor: Actor,
+  ): Promise<Session> {
     this.relyingParty();
     const handle = ceremonyHandle(input.handle);
     const { response } = authenticationResponse(input.responseJson);
     await this.takeChallenge(namespace, handle, "passkey_login", "");
     const passkey = await this.verifyAssertion(namespace, handle, response);
-    return this.startSession(namespace, passkey.userId);
+    return this.startSession(namespace, passkey.userId, actor);
   }
 
   /**
@@ -265,7 +269,7 @@ export class PasskeysService {
   }
 
   /** Stores a session as Login does (same TTL, same per-user cap). */
-  private async startSession(namespace: string, userId: string): Promise<Session> {
+  private async startSession(namespace: string, userId: string, actor: Actor): Promise<Session> {
     const { repo, now, sessionTtlSeconds, maxSessionsPerUser } = this.deps;
     const options = maxSessionsPerUser === undefined ? {} : { maxSessions: maxSessionsPerUser };
     // insertSession is guarded by the password hash it is given; the current
@@ -279,7 +283,7 @@ export class PasskeysService {
       const createdMs = now();
       const expiresMs = createdMs + sessionTtlSeconds * 1000;
       const row = { idDigest: digest(id), userId, createdMs, expiresMs };
-      const created = draftEvent("session.created", namespace, userId, createdMs, {
+      const created = draftEvent(actor, "session.created", namespace, userId, createdMs, {
         session: row.idDigest.toString("hex"),
         via: "passkey",
       });

@@ -18,7 +18,7 @@
 
 import type { User } from "../storage/repository.js";
 import { invalidArgument, ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newResetCode, readResetCode, resetCodeDigest } from "./reset-code.js";
@@ -77,7 +77,7 @@ export class PasswordResetService {
   }
 
   /** Sets the new password with a live code, or fails with "invalid or expired". */
-  async reset(namespace: string, input: ResetPasswordInput): Promise<User> {
+  async reset(namespace: string, input: ResetPasswordInput, actor: Actor): Promise<User> {
     const { repo, hasher, now } = this.deps;
     const email = rules.email(input.email);
     const code = readResetCode(input.code);
@@ -89,7 +89,10 @@ export class PasswordResetService {
     const newHash = await hasher.hash(newPassword);
     const nowMs = now();
     // About the code's user, filled in by the write that finds it.
-    const changed = draftEvent("user.password_changed", namespace, "", nowMs, { via: "reset", sessions_revoked: true });
+    const changed = draftEvent(actor, "user.password_changed", namespace, "", nowMs, {
+      via: "reset",
+      sessions_revoked: true,
+    });
     const user = await repo.resetPassword(
       {
         namespace,

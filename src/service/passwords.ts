@@ -2,7 +2,7 @@
 import type { Repository } from "../storage/repository.js";
 import { requireEnabled } from "./account-status.js";
 import { ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import * as rules from "./validation.js";
@@ -63,6 +63,7 @@ export class PasswordsService {
   async update(
     namespace: string,
     input: UpdatePasswordInput,
+    actor: Actor,
     options: { hideUnknownUser?: boolean } = {},
   ): Promise<void> {
     const { repo, hasher, throttle } = this.deps;
@@ -91,7 +92,7 @@ export class PasswordsService {
     });
     if (!credential || !matches) {
       // An unknown id (a public key's call) is an event about no user, as at Login.
-      await throttle.failed(namespace, attempt, credential ? userId : "", "update_password");
+      await throttle.failed(namespace, attempt, credential ? userId : "", "update_password", actor);
       throw new ServiceError("OLD_PASSWORD_WRONG", { field: "old_password" });
     }
     await throttle.succeeded(namespace, attempt);
@@ -99,7 +100,7 @@ export class PasswordsService {
     requireEnabled(credential.user);
     const newHash = await hasher.hash(newPassword);
     const now = this.deps.now();
-    const changed = draftEvent("user.password_changed", namespace, userId, now, { sessions_revoked: true });
+    const changed = draftEvent(actor, "user.password_changed", namespace, userId, now, { sessions_revoked: true });
     const replaced = await repo.replacePasswordHash(namespace, userId, credential.passwordHash, newHash, now, true, [
       changed,
     ]);

@@ -2,7 +2,7 @@
 import type { CredentialRow, LoginAttemptRef, Repository } from "../storage/repository.js";
 import { isDisabled, requireEnabled } from "./account-status.js";
 import { invalidArgument, invalidCredentials, ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import { type LoginThrottle, throttleAccount } from "./login-throttle.js";
 import type { Session } from "./model.js";
 import type { PasswordHasher } from "./password-hasher.js";
@@ -52,7 +52,7 @@ export class SessionsService {
 
   constructor(private readonly deps: SessionsDeps) {}
 
-  async login(namespace: string, input: LoginInput): Promise<Session | MfaChallenge> {
+  async login(namespace: string, input: LoginInput, actor: Actor): Promise<Session | MfaChallenge> {
     const { repo, hasher, throttle } = this.deps;
     if (input.username === "" && input.email === "") {
       throw invalidArgument("username", "give a username or an email", "FIELD_REQUIRED");
@@ -87,7 +87,7 @@ export class SessionsService {
       }
     });
     if (!credential || !ok) {
-      await throttle.failed(namespace, attempt, credential?.user.id ?? "", "login");
+      await throttle.failed(namespace, attempt, credential?.user.id ?? "", "login", actor);
       throw invalidCredentials();
     }
     // Only now, with the right password: a wrong one for a disabled account
@@ -104,7 +104,7 @@ export class SessionsService {
         await throttle.succeeded(namespace, attempt);
         return { mfaTicket };
       }
-      return await this.startSession(namespace, credential, password, attempt);
+      return await this.startSession(namespace, credential, password, attempt, actor);
     } catch (err) {
       await throttle.succeeded(namespace, attempt).catch(() => undefined);
       throw err;
@@ -117,6 +117,7 @@ export class SessionsService {
     credential: CredentialRow,
     password: string,
     attempt: LoginAttemptRef,
+    actor: Actor,
   ): Promise<Session> {
     const { repo, hasher, throttle } = this.deps;
     const id = newToken();
@@ -137,7 +138,7 @@ export class SessionsService {
     const handle = row.idDigest.toString("hex");
     const options = {
       endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
-      events: [draftEvent("session.created", namespace, session.userId, createdMs, { session: handle })],
+      events: [draftEvent(actor, "session.created", namespace, session.userId, createdMs, { session: handle })],
       ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
     };
     let inserted = await repo.insertSession(namespace, row, credential.passwordHash, options);
@@ -169,6 +170,7 @@ export class SessionsService {
     namespace: string,
     credential: CredentialRow,
     attempt: LoginAttemptRef,
+    actor: Actor,
   ): Promise<Session> {
     const { repo, throttle } = this.deps;
     const id = newToken();
@@ -186,7 +188,7 @@ export class SessionsService {
       endsAttempt: { accounts: attempt.accounts, attempt: attempt.attempt },
       ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
       events: [
-        draftEvent("session.created", namespace, session.userId, createdMs, {
+        draftEvent(actor, "session.created", namespace, session.userId, createdMs, {
           session: row.idDigest.toString("hex"),
           via: "mfa",
         }),
@@ -225,7 +227,7 @@ export class SessionsService {
    * Stored against the user's current hash, so a password change that
    * commits first leaves it out; undefined if the user is gone.
    */
-  async startWithoutPassword(namespace: string, userId: string): Promise<Session | undefined> {
+  async startWithoutPassword(namespace: string, userId: string, actor: Actor): Promise<Session | undefined> {
     const { repo } = this.deps;
     const id = newToken();
     const createdMs = this.deps.now();
@@ -234,7 +236,7 @@ export class SessionsService {
     const options = {
       ...(this.deps.maxSessionsPerUser === undefined ? {} : { maxSessions: this.deps.maxSessionsPerUser }),
       events: [
-        draftEvent("session.created", namespace, userId, createdMs, {
+        draftEvent(actor, "session.created", namespace, userId, createdMs, {
           session: row.idDigest.toString("hex"),
           via: "magic_link",
         }),
@@ -269,11 +271,11 @@ export class SessionsService {
   }
 
   /** Ends the sessions with these handles, or every session of the user when none are given. */
-  async revoke(namespace: string, userId: string, handles: string[]): Promise<number> {
+  async revoke(namespace: string, userId: string, handles: string[], actor: Actor): Promise<number> {
     const id = rules.userId(userId, "user_id");
     const digests = rules.sessionHandles(handles);
     await this.requireUser(namespace, id);
-    const revoked = draftEvent("session.revoked", namespace, id, this.deps.now(), {
+    const revoked = draftEvent(actor, "session.revoked", namespace, id, this.deps.now(), {
       reason: "revoked",
       sessions: digests.length === 0 ? ["*"] : digests.map((d) => d.toString("hex")),
     });
@@ -281,8 +283,8 @@ export class SessionsService {
   }
 
   /** Every session of the user ends ("sign out everywhere"): revoke without handles. */
-  async logoutAll(namespace: string, userId: string): Promise<number> {
-    return this.revoke(namespace, userId, []);
+  async logoutAll(namespace: string, userId: string, actor: Actor): Promise<number> {
+    return this.revoke(namespace, userId, [], actor);
   }
 
   private async requireUser(namespace: string, userId: string): Promise<void> {
@@ -290,10 +292,10 @@ export class SessionsService {
   }
 
   /** Idempotent: ending a session that is already gone succeeds. */
-  async logout(namespace: string, sessionId: string): Promise<void> {
+  async logout(namespace: string, sessionId: string, actor: Actor): Promise<void> {
     const idDigest = digest(rules.sessionId(sessionId));
     // The user is the session's own, filled in by the delete that finds it.
-    const ended = draftEvent("session.revoked", namespace, "", this.deps.now(), {
+    const ended = draftEvent(actor, "session.revoked", namespace, "", this.deps.now(), {
       reason: "logout",
       sessions: [idDigest.toString("hex")],
     });

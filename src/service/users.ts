@@ -2,7 +2,7 @@
 import type { Repository, User, UserChanges } from "../storage/repository.js";
 import { ProfileTooLarge, SearchTooBroad, UniqueViolation } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { PasswordHasher } from "./password-hasher.js";
 import { newUserId } from "./tokens.js";
@@ -46,7 +46,7 @@ export interface SearchUsersInput {
 export class UsersService {
   constructor(private readonly deps: UsersDeps) {}
 
-  async create(namespace: string, input: CreateUserInput): Promise<User> {
+  async create(namespace: string, input: CreateUserInput, actor: Actor): Promise<User> {
     const id = input.id === "" ? newUserId() : rules.userId(input.id);
     const username = rules.username(input.username);
     const email = rules.email(input.email);
@@ -57,7 +57,7 @@ export class UsersService {
     const now = this.deps.now();
     const user: User = { id, username, email, createdMs: now, updatedMs: now };
     if (Object.keys(profile).length > 0) user.profile = profile;
-    const created = draftEvent("user.created", namespace, id, now, { username, email });
+    const created = draftEvent(actor, "user.created", namespace, id, now, { username, email });
     await uniquely(() => this.deps.repo.insertUser(namespace, user, hash, [created]));
     return user;
   }
@@ -74,7 +74,7 @@ export class UsersService {
    * merged into the stored profile (an empty value removes its key). The
    * user's own current username or email is no clash.
    */
-  async update(namespace: string, input: UpdateUserInput): Promise<User> {
+  async update(namespace: string, input: UpdateUserInput, actor: Actor): Promise<User> {
     const { repo } = this.deps;
     const id = rules.userId(input.id);
     const changes: UserChanges = {};
@@ -90,7 +90,7 @@ export class UsersService {
     }
     const now = this.deps.now();
     // What changed, by name; profile values are the caller's data, so only their keys are named.
-    const updated = draftEvent("user.updated", namespace, id, now, {
+    const updated = draftEvent(actor, "user.updated", namespace, id, now, {
       ...(changes.username !== undefined ? { username: changes.username } : {}),
       ...(changes.email !== undefined ? { email: changes.email } : {}),
       ...(editsProfile ? { profile_keys: Object.keys(edit).sort() } : {}),
@@ -114,21 +114,23 @@ export class UsersService {
    * ends in the same commit (after a disable none may survive; after an
    * enable the user signs in anew). Idempotent.
    */
-  async setDisabled(namespace: string, id: string, disabled: boolean): Promise<User> {
+  async setDisabled(namespace: string, id: string, disabled: boolean, actor: Actor): Promise<User> {
     const userId = rules.userId(id);
     const now = this.deps.now();
     // An event only for a change: a repeated disable or enable (idempotent) writes none.
     const before = await this.deps.repo.getUser(namespace, userId);
     const changes = before !== undefined && Boolean(before.disabledMs) !== disabled;
-    const events = changes ? [draftEvent(disabled ? "user.disabled" : "user.enabled", namespace, userId, now)] : [];
+    const events = changes
+      ? [draftEvent(actor, disabled ? "user.disabled" : "user.enabled", namespace, userId, now)]
+      : [];
     const user = await this.deps.repo.setUserDisabled(namespace, userId, disabled, now, events);
     if (!user) throw new ServiceError("USER_NOT_FOUND");
     return user;
   }
 
-  async delete(namespace: string, id: string): Promise<void> {
+  async delete(namespace: string, id: string, actor: Actor): Promise<void> {
     const userId = rules.userId(id);
-    const deleted = draftEvent("user.deleted", namespace, userId, this.deps.now());
+    const deleted = draftEvent(actor, "user.deleted", namespace, userId, this.deps.now());
     if (!(await this.deps.repo.deleteUser(namespace, userId, [deleted]))) throw new ServiceError("USER_NOT_FOUND");
   }
 

@@ -12,7 +12,7 @@
 // - A wrong token says only "invalid or expired", whatever the reason.
 import type { User } from "../storage/repository.js";
 import { ServiceError } from "./errors.js";
-import { draftEvent } from "./events.js";
+import { type Actor, draftEvent, NO_ACTOR } from "./events.js";
 import * as fields from "./mail-fields.js";
 import { mailText, sendTokenMail, type TokenMailDeps } from "./token-mail.js";
 import { digest, newToken } from "./tokens.js";
@@ -67,9 +67,9 @@ export class VerificationService {
   }
 
   /** VerifyEmail: the token marks its user's email verified, or fails with "invalid or expired". */
-  async verify(namespace: string, token: string): Promise<User> {
+  async verify(namespace: string, token: string, actor: Actor): Promise<User> {
     const now = this.deps.now();
-    const verified = [draftEvent("user.verified", namespace, "", now)];
+    const verified = [draftEvent(actor, "user.verified", namespace, "", now)];
     const outcome = await this.deps.repo.verifyEmailToken(namespace, digest(fields.linkToken(token)), now, verified);
     if (!outcome.verified) throw invalidOrExpired();
     return outcome.user;
@@ -80,8 +80,9 @@ export class VerificationService {
     if (token === "" || token.length > fields.MAIL_LIMITS.tokenMax) return { verified: false, redirectUrl: "" };
     const now = this.deps.now();
     // The link names no namespace: the event takes the token's, and its user.
+    // No API key made the call: the token's holder, who has no name here.
     const outcome = await this.deps.repo.verifyEmailToken(null, digest(token), now, [
-      draftEvent("user.verified", "", "", now, { via: "link" }),
+      draftEvent(NO_ACTOR, "user.verified", "", "", now, { via: "link" }),
     ]);
     return outcome.verified
       ? { verified: true, redirectUrl: outcome.redirectUrl }

@@ -1,14 +1,14 @@
 // Runs after the auth interceptor: the caller's role must be allowed to call
 // this RPC (src/service/access.ts holds the one table), and a public key must
 // bring its proof. The proof session id travels in the `x-session-id` header
-// (gRPC metadata), the same on every protocol. The call then runs as its
-// actor (the key, the proven session's handle, the request id), which every
-// event it writes names (src/service/events.ts).
+// (gRPC metadata), the same on every protocol. The call's actor (the key, the
+// proven session's handle, the request id) goes into its context (actorKey),
+// and the handlers pass it to the services: every event the call writes names
+// it (src/service/events.ts).
 import type { Interceptor } from "@connectrpc/connect";
 import { ACCESS, type AccessPolicy, SESSION_PROOF_HEADER } from "../service/access.js";
-import { actingAs } from "../service/events.js";
 import { digest } from "../service/tokens.js";
-import { callerKey, requestIdKey } from "./call-context.js";
+import { actorKey, callerKey, requestIdKey } from "./call-context.js";
 
 export function accessInterceptor(policy: AccessPolicy): Interceptor {
   return (next) => async (req) => {
@@ -22,11 +22,11 @@ export function accessInterceptor(policy: AccessPolicy): Interceptor {
     const proven =
       caller.role === "public" &&
       typeof ACCESS.get(req.service.typeName)?.[req.method.localName]?.publicProof === "object";
-    const actor = {
+    req.contextValues.set(actorKey, {
       keyId: caller.keyId,
       session: proven && proof ? digest(proof.trim()).toString("hex") : "",
       requestId: req.contextValues.get(requestIdKey),
-    };
-    return actingAs(actor, () => next(req));
+    });
+    return next(req);
   };
 }

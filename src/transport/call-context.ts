@@ -1,5 +1,6 @@
 // Values a call carries from the transport into the handlers.
-import { createContextKey } from "@connectrpc/connect";
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { Actor } from "../service/events.js";
 import type { Caller } from "../service/model.js";
 
 export type Protocol = "grpc" | "grpc-web" | "connect" | "m3o";
@@ -9,6 +10,21 @@ export const callerKey = createContextKey<Caller | undefined>(undefined, { descr
 
 /** The call's request id; set by the observe interceptor, written into the events the call appends. */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
+
+/**
+ * Who the call's events name (the key, the session that proved the call, the
+ * request id); set by the access interceptor, passed by the handlers to every
+ * service method that writes events.
+ */
+export const actorKey = createContextKey<Actor | undefined>(undefined, { description: "actor" });
+
+/** The call's actor, for a handler to pass to the service. */
+export function actorOf(ctx: HandlerContext): Actor {
+  const actor = ctx.values.get(actorKey);
+  // The access interceptor always runs first; reaching here without it is a wiring bug.
+  if (!actor) throw new Error("no actor in context: access interceptor missing");
+  return actor;
+}
 
 /** Set by the M3O adapter for calls it forwards; absent for direct calls. */
 export const m3oCallKey = createContextKey<boolean>(false, { description: "m3o call" });

@@ -4,6 +4,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { type ApiKey, KeysService as KeysRpc } from "../../gen/users/v1/keys_pb.js";
 import { type KeysService, keyScope } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
+import { actorOf } from "./call-context.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 type ApiKeyInit = Omit<ApiKey, "$typeName">;
@@ -15,14 +16,14 @@ export function registerKeys(router: ConnectRouter, keys: KeysService, intercept
       async listKeys() {
         return { keys: (await keys.list()).map(keyMessage) };
       },
-      async createKey(req) {
+      async createKey(req, ctx) {
         const namespace = req.namespace === "" ? null : req.namespace;
-        const created = await keys.create(namespace, req.label, keyScope(req.role, namespace));
+        const created = await keys.create(namespace, req.label, keyScope(req.role, namespace), actorOf(ctx));
         const { key: secret, ...row } = created;
         return { key: keyMessage({ ...row, revokedMs: null }), secret };
       },
-      async revokeKey(req) {
-        await keys.revoke(req.id);
+      async revokeKey(req, ctx) {
+        await keys.revoke(req.id, actorOf(ctx));
         return {};
       },
     },

@@ -4,7 +4,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Users } from "../../gen/users/v1/users_pb.js";
 import type { MfaService } from "../service/mfa.js";
 import type { Caller, Session } from "../service/model.js";
-import { callerKey } from "./call-context.js";
+import { actorOf, callerKey } from "./call-context.js";
 
 type MfaMethods =
   | "enrollTotp"
@@ -23,17 +23,19 @@ export function mfaHandlers(
       return mfa.enrollTotp(callerOf(ctx).namespace, req.userId);
     },
     async confirmTotp(req, ctx) {
-      return { recoveryCodes: await mfa.confirmTotp(callerOf(ctx).namespace, req.userId, req.code) };
+      return { recoveryCodes: await mfa.confirmTotp(callerOf(ctx).namespace, req.userId, req.code, actorOf(ctx)) };
     },
     async verifyMfa(req, ctx) {
-      return { session: sessionMessage(await mfa.verify(callerOf(ctx).namespace, req)) };
+      return { session: sessionMessage(await mfa.verify(callerOf(ctx).namespace, req, actorOf(ctx))) };
     },
     async disableTotp(req, ctx) {
-      await mfa.disableTotp(callerOf(ctx), req.userId, req);
+      await mfa.disableTotp(callerOf(ctx), req.userId, req, actorOf(ctx));
       return {};
     },
     async regenerateRecoveryCodes(req, ctx) {
-      return { recoveryCodes: await mfa.regenerateRecoveryCodes(callerOf(ctx).namespace, req.userId, req.code) };
+      return {
+        recoveryCodes: await mfa.regenerateRecoveryCodes(callerOf(ctx).namespace, req.userId, req.code, actorOf(ctx)),
+      };
     },
     async getMfaStatus(req, ctx) {
       return mfa.status(callerOf(ctx).namespace, req.userId);

@@ -7,7 +7,7 @@ import type { Session as SessionMessage, Users } from "../../gen/users/v1/users_
 import type { Session } from "../service/model.js";
 import type { PasskeysService } from "../service/passkeys.js";
 import type { PasskeyRow } from "../storage/passkey-store.js";
-import { callerKey } from "./call-context.js";
+import { actorOf, callerKey } from "./call-context.js";
 import { unixSeconds } from "./unix-seconds.js";
 
 type PasskeyHandlers = Pick<
@@ -36,7 +36,7 @@ export function passkeyHandlers(
       return passkeys.beginLogin(namespaceOf(ctx));
     },
     async finishPasskeyLogin(req, ctx) {
-      return { session: sessionMessage(await passkeys.finishLogin(namespaceOf(ctx), req)) };
+      return { session: sessionMessage(await passkeys.finishLogin(namespaceOf(ctx), req, actorOf(ctx))) };
     },
     async listPasskeys(req, ctx) {
       return { passkeys: (await passkeys.list(namespaceOf(ctx), req.userId)).map(passkeyMessage) };

@@ -1,5 +1,6 @@
 // The Users service as Connect handlers: each RPC takes the caller's
-// namespace from the call context, calls the protocol-free service layer and
+// namespace (and, for a write, its actor) from the call context, calls the
+// protocol-free service layer and
 // converts its result to the generated message types. Nothing here knows
 // about sockets or HTTP.
 import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
@@ -17,7 +18,7 @@ import type { SessionsService } from "../service/sessions.js";
 import type { UsersService } from "../service/users.js";
 import type { VerificationService } from "../service/verification.js";
 import type { StoredEvent } from "../storage/events.js";
-import { callerKey } from "./call-context.js";
+import { actorOf, callerKey } from "./call-context.js";
 import { mfaHandlers } from "./mfa-routes.js";
 import { passkeyHandlers } from "./passkeys-routes.js";
 import { tokenHandlers } from "./token-routes.js";
@@ -47,16 +48,16 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
     {
       ...passkeyHandlers(services.passkeys, sessionMessage),
       async create(req, ctx) {
-        return { user: userMessage(await users.create(namespaceOf(ctx), req)) };
+        return { user: userMessage(await users.create(namespaceOf(ctx), req, actorOf(ctx))) };
       },
       async read(req, ctx) {
         return { user: userMessage(await users.read(namespaceOf(ctx), req)) };
       },
       async update(req, ctx) {
-        return { user: userMessage(await users.update(namespaceOf(ctx), req)) };
+        return { user: userMessage(await users.update(namespaceOf(ctx), req, actorOf(ctx))) };
       },
       async delete(req, ctx) {
-        await users.delete(namespaceOf(ctx), req.id);
+        await users.delete(namespaceOf(ctx), req.id, actorOf(ctx));
         return {};
       },
       async search(req, ctx) {
@@ -67,14 +68,14 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return { users: page.users.map(userMessage), nextPageToken: page.nextPageToken };
       },
       async logoutAll(req, ctx) {
-        return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId)) };
+        return { revoked: BigInt(await sessions.logoutAll(namespaceOf(ctx), req.userId, actorOf(ctx))) };
       },
       async disableUser(req, ctx) {
-        await users.setDisabled(namespaceOf(ctx), req.id, true);
+        await users.setDisabled(namespaceOf(ctx), req.id, true, actorOf(ctx));
         return {};
       },
       async enableUser(req, ctx) {
-        await users.setDisabled(namespaceOf(ctx), req.id, false);
+        await users.setDisabled(namespaceOf(ctx), req.id, false, actorOf(ctx));
         return {};
       },
       async setPassword(req, ctx) {
@@ -84,17 +85,17 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
       async updatePassword(req, ctx) {
         // A public key (a browser's) is not told whether a user id exists.
         const hideUnknownUser = ctx.values.get(callerKey)?.role === "public";
-        await passwords.update(namespaceOf(ctx), req, { hideUnknownUser });
+        await passwords.update(namespaceOf(ctx), req, actorOf(ctx), { hideUnknownUser });
         return {};
       },
       async login(req, ctx) {
-        const outcome = await sessions.login(namespaceOf(ctx), req);
+        const outcome = await sessions.login(namespaceOf(ctx), req, actorOf(ctx));
         // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
         if ("mfaTicket" in outcome) return { mfaRequired: true, mfaTicket: outcome.mfaTicket };
         return { session: sessionMessage(outcome) };
       },
       async logout(req, ctx) {
-        await sessions.logout(namespaceOf(ctx), req.sessionId);
+        await sessions.logout(namespaceOf(ctx), req.sessionId, actorOf(ctx));
         return {};
       },
       async readSession(req, ctx) {
@@ -111,14 +112,14 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         };
       },
       async revokeSessions(req, ctx) {
-        return { revoked: BigInt(await sessions.revoke(namespaceOf(ctx), req.userId, req.handles)) };
+        return { revoked: BigInt(await sessions.revoke(namespaceOf(ctx), req.userId, req.handles, actorOf(ctx))) };
       },
       async sendVerificationEmail(req, ctx) {
         await verification.send(namespaceOf(ctx), req);
         return {};
       },
       async verifyEmail(req, ctx) {
-        await verification.verify(namespaceOf(ctx), req.token);
+        await verification.verify(namespaceOf(ctx), req.token, actorOf(ctx));
         return {};
       },
       ...mfaHandlers(mfa, sessionMessage),
@@ -132,7 +133,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       async resetPassword(req, ctx) {
-        await passwordReset.reset(namespaceOf(ctx), req);
+        await passwordReset.reset(namespaceOf(ctx), req, actorOf(ctx));
         return {};
       },
       async sendMagicLink(req, ctx) {
@@ -140,7 +141,7 @@ export function registerUsers(router: ConnectRouter, services: UsersServices, in
         return {};
       },
       async verifyToken(req, ctx) {
-        const check = await magicLinks.verify(namespaceOf(ctx), req.token);
+        const check = await magicLinks.verify(namespaceOf(ctx), req.token, actorOf(ctx));
         if (!check.isValid) return { isValid: false, message: check.message };
         // An account with a second factor gets a ticket for VerifyMfa instead (docs/mfa.md).
         if ("mfaTicket" in check) return { isValid: true, mfaRequired: true, mfaTicket: check.mfaTicket };

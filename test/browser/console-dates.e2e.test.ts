@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from "@jest/globals
 import bcrypt from "bcrypt";
 import type { Browser, Page } from "playwright-core";
 import { unixSecondsLabel } from "../../console/src/dates.js";
+import { NO_ACTOR } from "../../src/service/events.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { launchChromium } from "./support/chromium.js";
 import { screenshot } from "./support/screenshots.js";
@@ -52,7 +53,7 @@ describe("the console with a far-future imported account, in Chromium", () => {
       },
     ]);
     // A session too, so the sessions panel renders its times.
-    await t.server.sessions.login("default", { username: "far", email: "", password: "far password" });
+    await t.server.sessions.login("default", { username: "far", email: "", password: "far password" }, NO_ACTOR);
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1024, height: 800 } })).newPage();
     page.setDefaultTimeout(60_000);

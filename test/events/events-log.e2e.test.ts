@@ -1,8 +1,10 @@
 // Every change is an event, written in the transaction of the change: over
 // every protocol, on both engines, a user's calls leave exactly the events
 // they should, in order, naming the key that made them, the session that
-// proved them and the request id; writes that change nothing leave none; and
-// no password, session id, key or typed login name is ever in the table.
+// proved them and the request id (each RPC that writes an event passes its
+// call's actor on: one that lost it would leave an event naming no key or
+// another call's request id); writes that change nothing leave none; and no
+// password, session id, key or typed login name is ever in the table.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { rpc } from "../reliability/support/rpc.js";
 import { PROTOCOLS, Wire } from "../reliability/support/wire.js";
@@ -43,6 +45,13 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
       "ok",
     );
     await ok(wire, p, "update", { id, email: `${name}+2@example.com` }, admin("update"));
+    const wrongOld = {
+      userId: id,
+      oldPassword: "wrong-pass-8",
+      newPassword: "never-set-3",
+      confirmPassword: "never-set-3",
+    };
+    expect((await rpc(wire, p, "updatePassword", wrongOld, admin("password-bad"))).code).not.toBe("ok");
     await ok(
       wire,
       p,
@@ -56,11 +65,13 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
     await ok(wire, p, "logout", { sessionId: s2 }, admin("logout"));
     await ok(wire, p, "logout", { sessionId: s2 }, admin("logout-again"));
     await ok(wire, p, "revokeSessions", { userId: id }, admin("revoke"));
+    const s4 = await login("login4", "second-pass-2");
+    await ok(wire, p, "logoutAll", { userId: id }, admin("logout-all"));
     await ok(wire, p, "disableUser", { id }, admin("disable"));
     await ok(wire, p, "disableUser", { id }, admin("disable-again"));
     await ok(wire, p, "enableUser", { id }, admin("enable"));
     await ok(wire, p, "delete", { id }, admin("delete"));
-    secrets.push(s1, s2, s3, "first-pass-1", "second-pass-2", "wrong-pass-9");
+    secrets.push(s1, s2, s3, s4, "first-pass-1", "second-pass-2", "wrong-pass-9", "wrong-pass-8", "never-set-3");
 
     const events = await storedEvents(t.config.databaseUrl, id);
     expect(events.map((e) => [e.type, e.request_id])).toEqual([
@@ -68,11 +79,14 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
       ["session.created", `${p}-login1`],
       ["login.failed", `${p}-bad`],
       ["user.updated", `${p}-update`],
+      ["login.failed", `${p}-password-bad`],
       ["user.password_changed", `${p}-password`],
       ["session.created", `${p}-login2`],
       ["session.created", `${p}-login3`],
       ["session.revoked", `${p}-logout`],
       ["session.revoked", `${p}-revoke`],
+      ["session.created", `${p}-login4`],
+      ["session.revoked", `${p}-logout-all`],
       ["user.disabled", `${p}-disable`],
       ["user.enabled", `${p}-enable`],
       ["user.deleted", `${p}-delete`],
@@ -89,8 +103,10 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
     expect(events[1]!.data).toEqual({ session: handleOf(s1) });
     expect(events[2]!.data).toEqual({ via: "login" });
     expect(events[3]!.data).toEqual({ email: `${name}+2@example.com` });
-    expect(events[7]!.data).toEqual({ reason: "logout", sessions: [handleOf(s2)] });
-    expect(events[8]!.data).toEqual({ reason: "revoked", sessions: ["*"] });
+    expect(events[4]!.data).toEqual({ via: "update_password" });
+    expect(events[8]!.data).toEqual({ reason: "logout", sessions: [handleOf(s2)] });
+    expect(events[9]!.data).toEqual({ reason: "revoked", sessions: ["*"] });
+    expect(events[11]!.data).toEqual({ reason: "revoked", sessions: ["*"] });
     // Ids only grow.
     expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id)].sort((a, b) => a - b));
   });
@@ -173,14 +189,35 @@ describe.each(ENGINES)("the event log (%s)", (engine) => {
     expect(updated).toMatchObject({ actor_key: key.id, actor_session: handleOf(session) });
   });
 
-  test("key events, and never a secret anywhere in the table", async () => {
+  test("key events name the key and request id of CreateKey and RevokeKey (none from the command); never a secret in the table", async () => {
+    const keysRpc = async (method: string, body: object, requestId: string) => {
+      const res = await fetch(`${t.url}/users.v1.KeysService/${method}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${t.adminKey}`,
+          "x-request-id": requestId,
+        },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { key?: { id: string }; secret?: string };
+    };
+    const made = await keysRpc("CreateKey", { namespace: "tenant-y", role: "public", label: "label y" }, "key-create");
+    secrets.push(made.secret!);
+    await keysRpc("RevokeKey", { id: made.key!.id }, "key-revoke");
+    // Outside a call (as the users-service command makes and revokes keys): no actor.
     const key = await t.server.keys.create("tenant-x", "label x");
     secrets.push(key.key);
     await t.server.keys.revoke(key.id);
-    const keyEvents = (await storedEvents(t.config.databaseUrl)).filter((e) => e.data.key_id === key.id);
-    expect(keyEvents.map((e) => [e.type, e.namespace, e.data.role])).toEqual([
-      ["key.created", "tenant-x", "service"],
-      ["key.revoked", "tenant-x", "service"],
+    const keyEvents = (await storedEvents(t.config.databaseUrl)).filter(
+      (e) => e.data.key_id === made.key!.id || e.data.key_id === key.id,
+    );
+    expect(keyEvents.map((e) => [e.type, e.namespace, e.data.role, e.actor_key, e.request_id])).toEqual([
+      ["key.created", "tenant-y", "public", bootstrapKeyId(t.adminKey), "key-create"],
+      ["key.revoked", "tenant-y", "public", bootstrapKeyId(t.adminKey), "key-revoke"],
+      ["key.created", "tenant-x", "service", "", ""],
+      ["key.revoked", "tenant-x", "service", "", ""],
     ]);
     const dump = JSON.stringify(await storedEvents(t.config.databaseUrl));
     expectNoSecrets(dump, secrets);

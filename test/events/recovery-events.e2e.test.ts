@@ -1,15 +1,18 @@
 // The recovery flows' events, on both engines: a password reset with the
 // mailed code is a user.password_changed (via reset) about the code's user,
-// a magic link's sign-in a session.created (via magic_link); a wrong code
-// writes none. Neither carries the code, the token or the session id.
+// a magic link's sign-in a session.created (via magic_link), VerifyEmail a
+// user.verified, each naming the key and request id of its call; the
+// verification link opened in a browser (no key, no call) a user.verified
+// via link naming none; a wrong code writes none. None carries the code, the
+// token or the session id.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { APP, codeIn, lifecycleServer, magicLinkIn, nextMail } from "../lifecycle/support.js";
+import { APP, codeIn, lifecycleServer, linkIn, magicLinkIn, nextMail, openLink } from "../lifecycle/support.js";
 import { rpc } from "../reliability/support/rpc.js";
 import { Wire } from "../reliability/support/wire.js";
 import { ENGINES } from "../support/databases.js";
 import type { TestServer } from "../support/server.js";
 import { SmtpCatcher } from "../support/smtp-catcher.js";
-import { expectNoSecrets, handleOf, ok, storedEvents } from "./support.js";
+import { bootstrapKeyId, expectNoSecrets, handleOf, ok, storedEvents } from "./support.js";
 
 describe.each(ENGINES)("recovery events (%s)", (engine) => {
   let catcher: SmtpCatcher;
@@ -30,7 +33,7 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
     await catcher.stop();
   });
 
-  test("reset and magic link leave their events, and no secret", async () => {
+  test("reset, magic link and email verification leave their events, naming their call, and no secret", async () => {
     const email = "rec@example.com";
     const made = await ok(wire, "connect-json", "create", { username: "rec", email, password: "password-1" }, admin);
     const id = (made.json!.user as { id: string }).id;
@@ -61,19 +64,52 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
     const signed = await ok(wire, "m3o", "verifyToken", { token }, { ...admin, "x-request-id": "magic-1" });
     const session = (signed.json!.session as { id: string }).id;
 
+    await ok(wire, "connect-binary", "sendVerificationEmail", { email }, admin);
+    const verification = linkIn(await nextMail(catcher, email, 2));
+    await ok(wire, "grpc-web", "verifyEmail", { token: verification.token }, { ...admin, "x-request-id": "verify-1" });
+
+    const actor = { actor_key: bootstrapKeyId(t.adminKey), actor_session: "" };
     const events = await storedEvents(t.config.databaseUrl, id);
     const reset = events.find((e) => e.request_id === "reset-1");
     expect(reset).toMatchObject({
       type: "user.password_changed",
       user_id: id,
+      ...actor,
       data: { via: "reset", sessions_revoked: true },
     });
     const magic = events.find((e) => e.request_id === "magic-1");
     expect(magic).toMatchObject({
       type: "session.created",
       user_id: id,
+      ...actor,
       data: { session: handleOf(session), via: "magic_link" },
     });
-    expectNoSecrets(JSON.stringify(await storedEvents(t.config.databaseUrl)), [code, token, session, "password-2"]);
+    const verified = events.find((e) => e.request_id === "verify-1");
+    expect(verified).toMatchObject({ type: "user.verified", user_id: id, ...actor, data: {} });
+
+    // The link in the mail, opened in a browser: no key made that request.
+    const other = "rec-link@example.com";
+    const made2 = await ok(
+      wire,
+      "connect-json",
+      "create",
+      { username: "rec-link", email: other, password: "password-1" },
+      admin,
+    );
+    const otherId = (made2.json!.user as { id: string }).id;
+    await ok(wire, "connect-json", "sendVerificationEmail", { email: other }, admin);
+    const link = linkIn(await nextMail(catcher, other, 0));
+    expect((await openLink(t, link.path)).status).toBe(200);
+    const byLink = (await storedEvents(t.config.databaseUrl, otherId)).filter((e) => e.type === "user.verified");
+    expect(byLink).toMatchObject([{ actor_key: "", actor_session: "", request_id: "", data: { via: "link" } }]);
+
+    expectNoSecrets(JSON.stringify(await storedEvents(t.config.databaseUrl)), [
+      code,
+      token,
+      session,
+      "password-2",
+      verification.token,
+      link.token,
+    ]);
   });
 });

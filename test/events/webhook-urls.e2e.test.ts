@@ -9,6 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { CreateWebhookRequestSchema } from "../../gen/users/v1/webhooks_pb.js";
 import { loadSecretBox } from "../../src/files/encryption-key-file.js";
+import { NO_ACTOR } from "../../src/service/events.js";
 import { webhookSecretContext } from "../../src/service/webhooks.js";
 import { isPrivateAddress } from "../../src/webhooks/url-guard.js";
 import { errorOf } from "../accounts/support.js";
@@ -193,7 +194,11 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
       ),
       createdMs: Date.now(),
     });
-    await t.server.users.create("rebind", { id: "", username: "rb", email: "rb@example.com", password: "password-1" });
+    await t.server.users.create(
+      "rebind",
+      { id: "", username: "rb", email: "rb@example.com", password: "password-1" },
+      NO_ACTOR,
+    );
     await until("a refused attempt", async () => {
       const rows = await rawQuery(
         t.config.databaseUrl,
@@ -226,7 +231,11 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
         createdMs: Date.now(),
       });
     }
-    await t.server.users.create("special", { id: "", username: "sp", email: "sp@example.com", password: "password-1" });
+    await t.server.users.create(
+      "special",
+      { id: "", username: "sp", email: "sp@example.com", password: "password-1" },
+      NO_ACTOR,
+    );
     const reasons = async () =>
       new Map(
         (
@@ -265,12 +274,16 @@ describe.each(ENGINES)("webhook URLs (%s)", (engine) => {
           allowed.adminKey,
         );
         expect(created.status).toBe(200);
-        await allowed.server.users.create("r", {
-          id: "",
-          username: "rr",
-          email: "rr@example.com",
-          password: "password-1",
-        });
+        await allowed.server.users.create(
+          "r",
+          {
+            id: "",
+            username: "rr",
+            email: "rr@example.com",
+            password: "password-1",
+          },
+          NO_ACTOR,
+        );
         await until("a failed attempt", async () => {
           const rows = await rawQuery(allowed.config.databaseUrl, "SELECT reason FROM webhook_deliveries");
           return rows.some((r) => String(r.reason) === "HTTP 307");

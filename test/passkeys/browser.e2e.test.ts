@@ -6,12 +6,14 @@
 // challenge expires, another origin is refused, a sign counter that goes
 // backwards is refused and logged, a removed passkey no longer signs in, a
 // disabled account's valid assertion is answered "disabled" (as Login's right
-// password is) and a session is never issued.
+// password is) and a session is never issued. A passkey sign-in is a
+// session.created via passkey naming its call's key and request id.
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from "@jest/globals";
 import { decodeAttestationObject } from "@simplewebauthn/server/helpers";
 import type { Browser } from "playwright-core";
 import { errorOf, expectedError } from "../accounts/support.js";
 import { launchChromium } from "../browser/support/chromium.js";
+import { handleOf, storedEvents } from "../events/support.js";
 import { PROTOCOLS, type Protocol } from "../reliability/support/wire.js";
 import { ENGINES } from "../support/databases.js";
 import { rawQuery } from "../support/raw-query.js";
@@ -138,13 +140,27 @@ describe.each(ENGINES)("passkeys in Chromium (%s)", (engine) => {
   });
 
   test.each(PROTOCOLS)(
-    "%s: an assertion is used once: the same challenge again is refused, and under a new challenge it does not verify",
+    "%s: an assertion is used once (its sign-in an event naming the call): the same challenge again is refused, and under a new challenge it does not verify",
     async (protocol) => {
       const p = await open();
-      await userWithPasskey(p);
+      const user = await userWithPasskey(p);
       const first = await assertion(p, protocol);
       const anyone = { authorization: `Bearer ${w.publicKey}` };
-      expect((await w.call(protocol, "finishPasskeyLogin", first, anyone)).code).toBe("ok");
+      const signedIn = await w.call(protocol, "finishPasskeyLogin", first, {
+        ...anyone,
+        "x-request-id": `${protocol}-passkey`,
+      });
+      expect(signedIn.code).toBe("ok");
+      const session = (signedIn.json!.session as { id: string }).id;
+      const event = (await storedEvents(w.t.config.databaseUrl, user.id)).find(
+        (e) => e.request_id === `${protocol}-passkey`,
+      );
+      expect(event).toMatchObject({
+        type: "session.created",
+        actor_key: w.publicKeyId,
+        actor_session: "",
+        data: { session: handleOf(session), via: "passkey" },
+      });
       const replayed = await w.call(protocol, "finishPasskeyLogin", first, anyone);
       expect([replayed.code, replayed.message]).toEqual(CHALLENGE_INVALID);
       const begin = await w.ok(protocol, "beginPasskeyLogin", {}, anyone);

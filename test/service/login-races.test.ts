@@ -7,6 +7,7 @@ import bcrypt from "bcrypt";
 import { loadConfig } from "../../src/config/config.js";
 import { buildServices, type ServiceSettings } from "../../src/service/build-services.js";
 import { ServiceError } from "../../src/service/errors.js";
+import { NO_ACTOR } from "../../src/service/events.js";
 import type { Session } from "../../src/service/model.js";
 import { StorageUnavailable } from "../../src/storage/repository.js";
 import { TestClock } from "../support/clock.js";
@@ -31,12 +32,16 @@ async function setUp(settings: Partial<ServiceSettings> = {}) {
   const repo = new MemoryRepository();
   const clock = new TestClock();
   const services = buildServices({ settings: { ...SETTINGS, ...settings }, repo, now: clock.now });
-  const user = await services.users.create(NS, {
-    id: "",
-    username: "alice",
-    email: "alice@example.com",
-    password: "password-1",
-  });
+  const user = await services.users.create(
+    NS,
+    {
+      id: "",
+      username: "alice",
+      email: "alice@example.com",
+      password: "password-1",
+    },
+    NO_ACTOR,
+  );
   return { repo, clock, services, userId: user.id };
 }
 
@@ -59,41 +64,53 @@ describe("login against a password change", () => {
   test("a login checked against the old password before the change committed gets no session", async () => {
     const { repo, services, userId } = await setUp();
     const held = repo.hold("insertSession");
-    const login = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" });
+    const login = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR);
     await held.arrived; // the old password was verified; the session is not stored yet
 
-    await services.passwords.update(NS, {
-      userId,
-      oldPassword: "password-1",
-      newPassword: "password-2",
-      confirmPassword: "password-2",
-    });
+    await services.passwords.update(
+      NS,
+      {
+        userId,
+        oldPassword: "password-1",
+        newPassword: "password-2",
+        confirmPassword: "password-2",
+      },
+      NO_ACTOR,
+    );
     held.release();
 
     expect(await codeOf(login)).toBe("unauthenticated");
     expect(await repo.listSessions(NS, userId, Date.now(), 10)).toEqual([]);
     // The new password signs in; the old one no longer does.
-    expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-2" }))).toBe(
-      "ok",
-    );
-    expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }))).toBe(
-      "unauthenticated",
-    );
+    expect(
+      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-2" }, NO_ACTOR)),
+    ).toBe("ok");
+    expect(
+      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
+    ).toBe("unauthenticated");
   });
 
   test("a password change that started after a login's session was stored revokes that session", async () => {
     const { repo, clock, services, userId } = await setUp();
-    const session = (await services.sessions.login(NS, {
-      username: "alice",
-      email: "",
-      password: "password-1",
-    })) as Session;
-    await services.passwords.update(NS, {
-      userId,
-      oldPassword: "password-1",
-      newPassword: "password-2",
-      confirmPassword: "password-2",
-    });
+    const session = (await services.sessions.login(
+      NS,
+      {
+        username: "alice",
+        email: "",
+        password: "password-1",
+      },
+      NO_ACTOR,
+    )) as Session;
+    await services.passwords.update(
+      NS,
+      {
+        userId,
+        oldPassword: "password-1",
+        newPassword: "password-2",
+        confirmPassword: "password-2",
+      },
+      NO_ACTOR,
+    );
     expect(await codeOf(services.sessions.read(NS, session.id))).toBe("not_found");
     expect(await repo.listSessions(NS, userId, clock.now(), 10)).toEqual([]);
   });
@@ -101,19 +118,27 @@ describe("login against a password change", () => {
   test("two password changes from the same old password: one wins, the other is Aborted", async () => {
     const { repo, services, userId } = await setUp();
     const held = repo.hold("replacePasswordHash");
-    const first = services.passwords.update(NS, {
-      userId,
-      oldPassword: "password-1",
-      newPassword: "password-2",
-      confirmPassword: "password-2",
-    });
+    const first = services.passwords.update(
+      NS,
+      {
+        userId,
+        oldPassword: "password-1",
+        newPassword: "password-2",
+        confirmPassword: "password-2",
+      },
+      NO_ACTOR,
+    );
     await held.arrived;
-    const second = services.passwords.update(NS, {
-      userId,
-      oldPassword: "password-1",
-      newPassword: "password-3",
-      confirmPassword: "password-3",
-    });
+    const second = services.passwords.update(
+      NS,
+      {
+        userId,
+        oldPassword: "password-1",
+        newPassword: "password-3",
+        confirmPassword: "password-3",
+      },
+      NO_ACTOR,
+    );
     expect(await codeOf(second)).toBe("ok");
     held.release();
     expect(await codeOf(first)).toBe("aborted");
@@ -131,14 +156,18 @@ describe("login against a hash upgrade", () => {
     await repo.replacePasswordHash(NS, userId, before, imported, 0, false);
 
     const held = repo.hold("insertSession");
-    const late = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" });
+    const late = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR);
     await held.arrived; // verified against the cost-5 hash
 
-    const first = (await services.sessions.login(NS, {
-      username: "alice",
-      email: "",
-      password: "password-1",
-    })) as Session;
+    const first = (await services.sessions.login(
+      NS,
+      {
+        username: "alice",
+        email: "",
+        password: "password-1",
+      },
+      NO_ACTOR,
+    )) as Session;
     await until(async () => (await repo.getCredential(NS, userId))!.passwordHash !== imported);
     held.release();
 
@@ -154,7 +183,7 @@ describe("login against a hash upgrade", () => {
     await repo.replacePasswordHash(NS, userId, before, await bcrypt.hash("password-1", 5), 0, false);
     await Promise.all(
       Array.from({ length: 4 }, () =>
-        services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }),
+        services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR),
       ),
     );
     await until(async () => (await repo.getCredential(NS, userId))!.passwordHash.startsWith("$2b$04$"));
@@ -167,21 +196,21 @@ describe("a right password is never counted as a failed guess", () => {
     const { repo, services } = await setUp();
     for (let i = 0; i < SETTINGS.loginMaxFailures + 2; i++) {
       const held = repo.hold("insertSession");
-      const login = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" });
+      const login = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR);
       await held.arrived;
       held.release(new StorageUnavailable("database down"));
       await expect(login).rejects.toBeInstanceOf(StorageUnavailable);
     }
-    expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }))).toBe(
-      "ok",
-    );
+    expect(
+      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
+    ).toBe("ok");
   });
 
   test("twelve simultaneous logins with the right password all succeed", async () => {
     const { services } = await setUp();
     const codes = await Promise.all(
       Array.from({ length: 12 }, () =>
-        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" })),
+        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
       ),
     );
     expect(codes).toEqual(Array(12).fill("ok"));
@@ -191,7 +220,7 @@ describe("a right password is never counted as a failed guess", () => {
     const { repo, services } = await setUp();
     const codes = await Promise.all(
       Array.from({ length: 12 }, () =>
-        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" })),
+        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" }, NO_ACTOR)),
       ),
     );
     expect(codes.filter((c) => c === "unauthenticated")).toHaveLength(SETTINGS.loginMaxFailures);
@@ -202,16 +231,16 @@ describe("a right password is never counted as a failed guess", () => {
   test("wrong passwords lock the account after LOGIN_MAX_FAILURES; the right one is refused while locked", async () => {
     const { services, clock } = await setUp();
     for (let i = 0; i < SETTINGS.loginMaxFailures; i++) {
-      expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" }))).toBe(
-        "unauthenticated",
-      );
+      expect(
+        await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" }, NO_ACTOR)),
+      ).toBe("unauthenticated");
     }
-    expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }))).toBe(
-      "resource_exhausted",
-    );
+    expect(
+      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
+    ).toBe("resource_exhausted");
     clock.advance(SETTINGS.loginLockoutBaseSeconds);
-    expect(await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }))).toBe(
-      "ok",
-    );
+    expect(
+      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
+    ).toBe("ok");
   });
 });

@@ -5,6 +5,7 @@ import http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { NO_ACTOR } from "../../src/service/events.js";
 import { ENGINES } from "../support/databases.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -186,12 +187,16 @@ describe.each(ENGINES)("Cache-Control: no-store on every answer (%s)", (engine) 
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ engine });
-    await t.server.users.create("default", {
-      id: "",
-      username: "cached",
-      email: "cached@example.com",
-      password: "password1",
-    });
+    await t.server.users.create(
+      "default",
+      {
+        id: "",
+        username: "cached",
+        email: "cached@example.com",
+        password: "password1",
+      },
+      NO_ACTOR,
+    );
   });
   afterAll(() => t.close());
 

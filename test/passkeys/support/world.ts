@@ -15,8 +15,9 @@ export interface PasskeyWorld {
   t: TestServer;
   wire: Wire;
   admin: Record<string, string>;
-  /** A public key of the default namespace. */
+  /** A public key of the default namespace, and its id (which its calls' events name). */
   publicKey: string;
+  publicKeyId: string;
   newUser(): Promise<{ id: string; username: string; session: string }>;
   call(protocol: Protocol, method: Method, request: JsonObject, headers?: Record<string, string>): Promise<RpcAnswer>;
   ok(protocol: Protocol, method: Method, request: JsonObject, headers?: Record<string, string>): Promise<RpcAnswer>;
@@ -31,7 +32,7 @@ export async function startPasskeyWorld(engine: Engine, env: Record<string, stri
   const t = await startTestServer({ engine, now: clock.now, env });
   const wire = new Wire(t.url);
   const admin = { authorization: `Bearer ${t.adminKey}` };
-  const { key: publicKey } = await t.server.keys.create("default", "passkey app", "public");
+  const { key: publicKey, id: publicKeyId } = await t.server.keys.create("default", "passkey app", "public");
   const call = (protocol: Protocol, method: Method, request: JsonObject, headers: Record<string, string> = admin) =>
     rpc(wire, protocol, method, request, headers);
   const ok = async (protocol: Protocol, method: Method, request: JsonObject, headers = admin) => {
@@ -44,6 +45,7 @@ export async function startPasskeyWorld(engine: Engine, env: Record<string, stri
     wire,
     admin,
     publicKey,
+    publicKeyId,
     call,
     ok,
     asUser: (session) => ({ authorization: `Bearer ${publicKey}`, "x-session-id": session }),
