@@ -35,6 +35,7 @@ import { startSweeper } from "./service/sweeper.js";
 import type { UsersService } from "./service/users.js";
 import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
+import { logAdapterFailure } from "./transport/adapter-failure.js";
 import { registerApi } from "./transport/api-routes.js";
 import { protocolOf } from "./transport/call-context.js";
 import { consoleRoute } from "./transport/console-files.js";
@@ -233,6 +234,9 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       },
       onConnectionRefused(limit) {
         metrics.observeRefusedConnection(limit);
+      },
+      onHandlerFailure(err, req) {
+        logAdapterFailure(logger, "http", req, err);
       },
     },
   );

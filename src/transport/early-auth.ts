@@ -33,6 +33,13 @@ export const authenticatedKey = createContextKey<ApiKeyRow | null | undefined>(u
  */
 export const keyCheckFailure = createContextKey<unknown>(undefined, { description: "key check failure" });
 
+/**
+ * The largest request body of a service that needs no key (health checks,
+ * reflection): their requests are a few names, and whoever can reach the port
+ * may send them, so each may hold only this much while it is read.
+ */
+export const UNKEYED_BODY_MAX_BYTES = 16 * 1024;
+
 /** The token of an `authorization: Bearer <token>` header. */
 export function bearerToken(value: string | null): string | undefined {
   if (value === null) return undefined;

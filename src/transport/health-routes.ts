@@ -5,6 +5,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext, type Inter
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import type { HealthMonitor, HealthReport } from "../observability/health.js";
+import { UNKEYED_BODY_MAX_BYTES } from "./early-auth.js";
 
 const KNOWN_SERVICES = ["", Users.typeName];
 
@@ -33,7 +34,7 @@ export function registerHealth(router: ConnectRouter, monitor: HealthMonitor, in
         yield* watchStatus(monitor, ctx, toStatus);
       },
     },
-    { interceptors },
+    { interceptors, readMaxBytes: UNKEYED_BODY_MAX_BYTES },
   );
 }
 

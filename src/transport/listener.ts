@@ -64,6 +64,8 @@ export interface Refusal {
 export interface ListenerEvents {
   onRefusal?(refusal: Refusal): void;
   onConnectionRefused?(limit: ConnectionLimit): void;
+  /** A handler threw instead of answering (a bug): its request is reset. */
+  onHandlerFailure?(err: unknown, req: http.IncomingMessage | http2.Http2ServerRequest): void;
 }
 
 export class Listener {
@@ -123,7 +125,13 @@ export class Listener {
       }
       // While draining, HTTP/1.1 clients are told not to reuse the connection.
       if (this.draining && res instanceof http.ServerResponse) res.setHeader("connection", "close");
-      handler(req, res);
+      try {
+        handler(req, res);
+      } catch (err) {
+        // A handler's own failure ends its request, never the process.
+        this.events.onHandlerFailure?.(err, req);
+        res.destroy();
+      }
     };
     this.h1 = http.createServer(
       {

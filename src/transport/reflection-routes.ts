@@ -16,6 +16,7 @@ import {
   ServerReflection as ReflectionV1alpha,
 } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_users_v1_users } from "../../gen/users/v1/users_pb.js";
+import { UNKEYED_BODY_MAX_BYTES } from "./early-auth.js";
 
 /** The request and response shapes shared by v1 and v1alpha (same fields, different packages). */
 interface ReflectionRequest {
@@ -64,7 +65,7 @@ export function registerReflection(router: ConnectRouter, interceptors: Intercep
           }
         },
       },
-      { interceptors },
+      { interceptors, readMaxBytes: UNKEYED_BODY_MAX_BYTES },
     );
   }
 }

@@ -45,6 +45,14 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
   const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const keyed = new Set(options.keyed?.services);
   return (req, res) => {
+    // Connect needs the request's authority (HTTP/1.0 may omit Host, and an
+    // empty one passes Node's check); without it the library throws instead of answering.
+    const authority = req instanceof http2.Http2ServerRequest ? req.authority : req.headers.host;
+    if (!authority) {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end("missing Host header\n");
+      return;
+    }
     const handler = paths.get((req.url ?? "").split("?", 1)[0]!);
     if (!handler) {
       res.writeHead(404, { "content-type": "text/plain" });
