@@ -37,6 +37,7 @@ import { openRepository } from "./storage/open.js";
 import type { Repository } from "./storage/repository.js";
 import { logAdapterFailure } from "./transport/adapter-failure.js";
 import { registerApi } from "./transport/api-routes.js";
+import { BodyBudget } from "./transport/body-budget.js";
 import { protocolOf } from "./transport/call-context.js";
 import { consoleRoute } from "./transport/console-files.js";
 import { createCors, isRpcPath } from "./transport/cors.js";
@@ -189,14 +190,16 @@ export async function createServer(config: Config, options: ServerOptions): Prom
   const shutdown = new AbortController();
   // Every in-flight call listens to this signal: hundreds at once are normal.
   setMaxListeners(0, shutdown.signal);
+  const bodies = new BodyBudget(config.maxBufferedBodyBytes);
   const rpc = createRpcHandler({
     routes,
+    bodies,
     readMaxBytes: config.maxBodyBytes,
     shutdownSignal: shutdown.signal,
     keyed: { keys, services: [Users.typeName, KeysRpc.typeName, WebhooksRpc.typeName] },
     logger,
   });
-  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys, logger });
+  const m3o = createM3oHandler({ routes, maxBodyBytes: config.maxBodyBytes, keys, logger, bodies });
   const handler = createHttpHandler({
     rpc,
     m3o: { matches: isM3oPath, handle: m3o },

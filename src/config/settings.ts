@@ -208,6 +208,13 @@ const SETTING_MAP = {
     describe: "Largest request body accepted, in bytes; larger requests are refused.",
     parse: parseInteger(1024, 64 * 1048576),
   }),
+  maxBufferedBodyBytes: define({
+    env: "MAX_BUFFERED_BODY_BYTES",
+    default: "268435456",
+    describe:
+      "Request bodies held in memory at once, all calls together, in bytes; a call that would pass it is refused (ResourceExhausted BODIES_BUSY, retry-after 1).",
+    parse: parseInteger(1048576, 64 * 1073741824),
+  }),
   maxConnections: define({
     env: "MAX_CONNECTIONS",
     default: "4096",

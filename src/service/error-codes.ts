@@ -204,6 +204,11 @@ export const REASONS = {
     when: "the request body is over MAX_BODY_BYTES",
     message: (p) => `request body: ${p.rule ?? "too large"}`,
   },
+  BODIES_BUSY: {
+    code: "resource_exhausted",
+    when: "the request bodies the server holds at once have reached MAX_BUFFERED_BODY_BYTES (retry-after)",
+    message: () => "the server is holding too many request bodies; retry shortly",
+  },
   PASSWORD_CHANGED_CONCURRENTLY: {
     code: "aborted",
     when: "another UpdatePassword changed the password meanwhile; retry",

@@ -22,6 +22,8 @@ import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate, createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseContentType } from "@connectrpc/connect/protocol-connect";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { type BodyBudget, bodiesBusy } from "./body-budget.js";
+import { abandonBody } from "./listener.js";
 import { correctStatus } from "./status-corrections.js";
 import { invokeUnary, lazySignal, type UnaryRoute } from "./unary-calls.js";
 
@@ -78,7 +80,13 @@ export function serveUnary(
   req: NodeRequest,
   res: NodeResponse,
   contextValues: ContextValues,
+  bodies: BodyBudget,
 ): Promise<void> {
+  // The declared length is taken from the budget before a byte is read; past it, the body is never read.
+  if (!bodies.holdFor(res).take(call.length)) {
+    abandonBody(req);
+    return refuse(route, res, bodiesBusy());
+  }
   return readDeclared(req, call.length).then((body) =>
     body === undefined ? undefined : answer(route, call, req, res, contextValues, body),
   );
@@ -148,22 +156,32 @@ async function answer(
   }
   for (const [key, value] of responseTrailer) responseHeader.set(`trailer-${key}`, value);
   responseHeader.set("content-length", String(bytes.byteLength));
-  if (status !== 200) {
-    // Errors take the way every other answer takes, to be corrected alike.
-    const corrected = await correctStatus(responseHeader.get("content-type"), {
-      status,
-      header: responseHeader,
-      body: createAsyncIterable([bytes]),
-    });
-    await universalResponseToNodeResponse(corrected, res);
-    return;
-  }
+  if (status !== 200) return sendError(res, status, responseHeader, bytes);
   const headers: Record<string, string> = { "cache-control": "no-store" };
   responseHeader.forEach((value, key) => {
     headers[key] = value;
   });
   res.writeHead(200, headers);
   res.end(bytes);
+}
+
+/** A call refused before its body was read, answered as the library answers an error. */
+function refuse(route: UnaryRoute, res: NodeResponse, error: ConnectError): Promise<void> {
+  const header = new Headers({ "content-type": "application/json" });
+  for (const [key, value] of error.metadata) header.set(key, value);
+  const bytes = errorToJsonBytes(error, route.options.jsonOptions);
+  header.set("content-length", String(bytes.byteLength));
+  return sendError(res, codeToHttpStatus(error.code), header, bytes);
+}
+
+/** Errors take the way every other answer takes, to be corrected alike. */
+async function sendError(res: NodeResponse, status: number, header: Headers, bytes: Uint8Array): Promise<void> {
+  const corrected = await correctStatus(header.get("content-type"), {
+    status,
+    header,
+    body: createAsyncIterable([bytes]),
+  });
+  await universalResponseToNodeResponse(corrected, res);
 }
 
 /** Node's request headers as web Headers (HTTP/2 pseudo-headers left out), as the library makes them. */

@@ -16,6 +16,7 @@ import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import { logAdapterFailure } from "./adapter-failure.js";
+import type { BodyBudget } from "./body-budget.js";
 import { m3oCallKey } from "./call-context.js";
 import { authenticatedKey, checkKey, keyCheckFailure } from "./early-auth.js";
 import {
@@ -43,6 +44,8 @@ export interface M3oOptions {
   keys: KeysService;
   /** Where a failure that made no answer is reported (adapter-failure.ts). */
   logger: Logger;
+  /** Request bodies held at once, all calls together (body-budget.ts). */
+  bodies: BodyBudget;
 }
 
 export type M3oHandler = (req: NodeRequest, res: NodeResponse) => void;
@@ -95,10 +98,18 @@ async function forward(route: UnaryRoute, req: NodeRequest, res: NodeResponse, o
   if (refused) abandonBody(req);
   let input: ReturnType<typeof create>;
   try {
-    input = refused ? create(method.input) : parseInput(method.input, await readBody(req, options.maxBodyBytes));
+    input = refused
+      ? create(method.input)
+      : parseInput(method.input, await readBody(req, options.maxBodyBytes, options.bodies.holdFor(res)));
   } catch (err) {
     if (err instanceof BodyTooLarge) return sendError(res, id, 413, err.message);
     if (err instanceof BadInput) return sendError(res, id, 400, err.message);
+    if (err instanceof ConnectError && err.code === Code.ResourceExhausted) {
+      // The server holds too many bodies (body-budget.ts): as a 429 with its retry-after.
+      const retryAfter = err.metadata.get("retry-after");
+      if (retryAfter) res.setHeader("retry-after", retryAfter);
+      return sendError(res, id, 429, err.rawMessage);
+    }
     throw err;
   }
 

@@ -3,6 +3,7 @@
 // refused before any of it is read).
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
+import { type BodyHold, bodiesBusy } from "./body-budget.js";
 import { abandonBody } from "./listener.js";
 
 export class BodyTooLarge extends Error {
@@ -18,7 +19,11 @@ export class BodyTooLarge extends Error {
  * written just after could be lost. The listener throws the rest away
  * (abandonBody).
  */
-export function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: number): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage | Http2ServerRequest,
+  maxBytes: number,
+  hold?: BodyHold,
+): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > maxBytes) {
     abandonBody(req);
@@ -40,6 +45,10 @@ export function readBody(req: IncomingMessage | Http2ServerRequest, maxBytes: nu
         stop();
         abandonBody(req);
         reject(new BodyTooLarge(maxBytes));
+      } else if (hold && !hold.take(chunk.length)) {
+        stop();
+        abandonBody(req);
+        reject(bodiesBusy());
       } else {
         chunks.push(chunk);
       }

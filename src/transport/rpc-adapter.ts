@@ -22,6 +22,7 @@ import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import type { ApiKeyRow } from "../storage/repository.js";
 import { logAdapterFailure } from "./adapter-failure.js";
+import { type BodyBudget, budgeted } from "./body-budget.js";
 import { plainUnaryCall, serveUnary } from "./connect-unary.js";
 import { authenticatedKey, checkKey, emptyRequestBody, keyCheckFailure } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
@@ -30,6 +31,8 @@ import { correctStatus } from "./status-corrections.js";
 import { recordingUnaryRoutes, type UnaryRoute } from "./unary-calls.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
+  /** Request bodies held at once, all calls together (body-budget.ts). */
+  bodies: BodyBudget;
   routes: (router: ConnectRouter) => void;
   /** Services whose calls need an API key: checked on the headers before the body is read (early-auth.ts). */
   keyed?: { keys: KeysService; services: string[] };
@@ -66,10 +69,10 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       const served = keys
         ? checkKey(keys, req.headers.authorization).then((check) =>
             "key" in check && check.key !== null
-              ? serveUnary(route, plain, req, res, keyValues(check))
+              ? serveUnary(route, plain, req, res, keyValues(check), options.bodies)
               : library(keyedRequest(req, res, check)),
           )
-        : serveUnary(route, plain, req, res, createContextValues());
+        : serveUnary(route, plain, req, res, createContextValues(), options.bodies);
       served.catch((err: unknown) => {
         logAdapterFailure(options.logger, "rpc", req, err);
         res.destroy();
@@ -84,7 +87,15 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       res.destroy();
     });
 
-    function library(uReq: UniversalServerRequest): Promise<void> {
+    function library(given: UniversalServerRequest): Promise<void> {
+      // A unary or server-streaming call's one message is held whole before its handler runs: it counts against the
+      // budget. (Client streams are consumed message by message; no service with a key takes one.)
+      const single = handler!.method.methodKind === "unary" || handler!.method.methodKind === "server_streaming";
+      const body = given.body;
+      const uReq =
+        single && typeof body === "object" && body !== null && Symbol.asyncIterator in body
+          ? { ...given, body: budgeted(body as AsyncIterable<Uint8Array>, options.bodies.holdFor(res)) }
+          : given;
       return handler!(uReq)
         .then((uRes) => correctStatus(uReq.header.get("content-type"), uRes))
         .then((uRes) => {

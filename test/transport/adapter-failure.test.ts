@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Users } from "../../gen/users/v1/users_pb.js";
 import { createLogger } from "../../src/observability/logger.js";
 import type { KeysService } from "../../src/service/keys.js";
+import { BodyBudget } from "../../src/transport/body-budget.js";
 import { createM3oHandler } from "../../src/transport/m3o.js";
 import { createRpcHandler } from "../../src/transport/rpc-adapter.js";
 
@@ -29,8 +30,15 @@ describe("failures that make no answer are logged", () => {
     const routes = (router: ConnectRouter) =>
       router.service(Users, { read: async (req) => ({ user: { id: req.id, username: "someone" } }) });
     const keys = { authenticate: async () => ({ id: "k", namespace: null, label: "", createdMs: 0, revokedMs: null }) };
-    const rpc = createRpcHandler({ routes, logger });
-    const m3o = createM3oHandler({ routes, maxBodyBytes: 4096, keys: keys as unknown as KeysService, logger });
+    const bodies = new BodyBudget(1 << 20);
+    const rpc = createRpcHandler({ routes, logger, bodies });
+    const m3o = createM3oHandler({
+      routes,
+      maxBodyBytes: 4096,
+      keys: keys as unknown as KeysService,
+      logger,
+      bodies,
+    });
     server = http.createServer((req, res) => {
       res.writeHead = () => {
         throw new Error("writeHead broke");
