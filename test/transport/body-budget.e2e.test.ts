@@ -91,6 +91,31 @@ describe.each(ENGINES)("the budget of request bodies held at once (%s)", (engine
     });
   }
 
+  test("answered calls give their bytes back: 30 bodies of 100 kB in a row, twice the budget, all read", async () => {
+    const padded = JSON.stringify({ id: "nobody", pad: "x".repeat(100_000) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      // Connect over HTTP/1.1 keep-alive (the plain way in) ...
+      const res = await fetch(`${t.url}/users.v1.Users/Read`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.adminKey}`, "content-type": "application/json" },
+        body: padded,
+      });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+      // ... and the M3O path.
+      const m3o = await fetch(`${t.url}/users/Users/Read`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.adminKey}`, "content-type": "application/json" },
+        body: padded,
+      });
+      statuses.push(m3o.status);
+      await m3o.arrayBuffer();
+    }
+    // Every body read and answered (no such user), never refused for the budget.
+    expect(new Set(statuses)).toEqual(new Set([404]));
+  });
+
   test("half-sent bodies take the budget; past it every way in refuses unread; ended calls give it back", async () => {
     const first = halfSent(HELD);
     const second = halfSent(HELD);
