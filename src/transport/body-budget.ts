@@ -9,30 +9,65 @@
 // refused with ResourceExhausted BODIES_BUSY and a retry-after, its body unread.
 import type http from "node:http";
 import type http2 from "node:http2";
+import type { Socket } from "node:net";
 import type { ConnectError } from "@connectrpc/connect";
 import { ServiceError } from "../service/errors.js";
 import { toConnectError } from "./error-mapping.js";
 
 export class BodyBudget {
   private held = 0;
+  /** Holds to give back when an HTTP/1.1 connection closes: one listener per socket, however deep its pipeline. */
+  private readonly onSocketClose = new WeakMap<Socket, Set<() => void>>();
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The bytes held for one request, given back when its answer is done (or it is abandoned). */
-  holdFor(res: http.ServerResponse | http2.Http2ServerResponse): BodyHold {
+  /**
+   * The bytes held for one request, given back when its answer is done, or
+   * when its connection closes first: an HTTP/1.1 answer queued behind
+   * another (pipelining) never emits "close" if the socket goes away.
+   */
+  holdFor(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): BodyHold {
     let mine = 0;
-    res.once("close", () => {
+    let over = false;
+    const socket = "stream" in req ? undefined : req.socket;
+    const release = () => {
+      if (over) return;
+      over = true;
       this.held -= mine;
       mine = 0;
-    });
+      res.off("close", release);
+      if (socket) this.onSocketClose.get(socket)?.delete(release);
+    };
+    if (res.destroyed || socket?.destroyed) over = true;
+    else {
+      res.once("close", release);
+      if (socket) this.whenClosed(socket).add(release);
+    }
     return {
       take: (bytes) => {
-        if (this.held + bytes > this.maxBytes) return false;
+        // A request already over (gone, or answered) takes nothing: nothing would give it back.
+        if (over || this.held + bytes > this.maxBytes) return false;
         this.held += bytes;
         mine += bytes;
         return true;
       },
     };
+  }
+
+  private whenClosed(socket: Socket): Set<() => void> {
+    let releases = this.onSocketClose.get(socket);
+    if (!releases) {
+      const created = new Set<() => void>();
+      releases = created;
+      this.onSocketClose.set(socket, created);
+      socket.once("close", () => {
+        for (const release of [...created]) release();
+      });
+    }
+    return releases;
   }
 
   /** Bytes held now (for tests and metrics). */

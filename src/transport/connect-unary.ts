@@ -83,7 +83,7 @@ export function serveUnary(
   bodies: BodyBudget,
 ): Promise<void> {
   // The declared length is taken from the budget before a byte is read; past it, the body is never read.
-  if (!bodies.holdFor(res).take(call.length)) {
+  if (!bodies.holdFor(req, res).take(call.length)) {
     abandonBody(req);
     return refuse(route, res, bodiesBusy());
   }

@@ -100,7 +100,7 @@ async function forward(route: UnaryRoute, req: NodeRequest, res: NodeResponse, o
   try {
     input = refused
       ? create(method.input)
-      : parseInput(method.input, await readBody(req, options.maxBodyBytes, options.bodies.holdFor(res)));
+      : parseInput(method.input, await readBody(req, options.maxBodyBytes, options.bodies.holdFor(req, res)));
   } catch (err) {
     if (err instanceof BodyTooLarge) return sendError(res, id, 413, err.message);
     if (err instanceof BadInput) return sendError(res, id, 400, err.message);

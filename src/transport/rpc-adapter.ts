@@ -48,12 +48,13 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
   const paths = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   const keyed = new Set(options.keyed?.services);
   return (req, res) => {
-    // Connect needs the request's authority (HTTP/1.0 may omit Host, and an
-    // empty one passes Node's check); without it the library throws instead of answering.
+    // Connect needs the request's authority, as a URL's host (HTTP/1.0 may omit
+    // Host, and Node lets an empty or malformed one through); without one the
+    // library throws instead of answering.
     const authority = req instanceof http2.Http2ServerRequest ? req.authority : req.headers.host;
-    if (!authority) {
+    if (!validAuthority(authority)) {
       res.writeHead(400, { "content-type": "text/plain" });
-      res.end("missing Host header\n");
+      res.end("missing or malformed Host header\n");
       return;
     }
     const handler = paths.get((req.url ?? "").split("?", 1)[0]!);
@@ -94,7 +95,7 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       const body = given.body;
       const uReq =
         single && typeof body === "object" && body !== null && Symbol.asyncIterator in body
-          ? { ...given, body: budgeted(body as AsyncIterable<Uint8Array>, options.bodies.holdFor(res)) }
+          ? { ...given, body: budgeted(body as AsyncIterable<Uint8Array>, options.bodies.holdFor(req, res)) }
           : given;
       return handler!(uReq)
         .then((uRes) => correctStatus(uReq.header.get("content-type"), uRes))
@@ -152,4 +153,15 @@ function nodeRequest(
   const uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
   if (req instanceof http2.Http2ServerRequest) return uReq;
   return { ...uReq, body: req.iterator({ destroyOnReturn: false }) };
+}
+
+/** A Host (or :authority) a URL can be made of: what the library's adapter builds every request's URL from. */
+function validAuthority(authority: string | undefined): boolean {
+  if (!authority) return false;
+  try {
+    new URL(`http://${authority}/`);
+    return true;
+  } catch {
+    return false;
+  }
 }

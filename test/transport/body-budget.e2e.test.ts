@@ -116,6 +116,38 @@ describe.each(ENGINES)("the budget of request bodies held at once (%s)", (engine
     expect(new Set(statuses)).toEqual(new Set([404]));
   });
 
+  test("calls pipelined behind an answer that never comes give their bytes back when the connection closes", async () => {
+    // Node never emits "close" on an HTTP/1.1 answer queued behind another when the socket goes away.
+    const watch = Buffer.concat([Buffer.from([0, 0, 0, 0, 2]), Buffer.from("{}")]);
+    const body = `{}${" ".repeat(99_998)}`;
+    const socket = net.connect(Number(new URL(t.url).port), "127.0.0.1");
+    socket.on("error", () => undefined);
+    socket.write(
+      "POST /grpc.health.v1.Health/Watch HTTP/1.1\r\nHost: x\r\ncontent-type: application/connect+json\r\n" +
+        `content-length: ${watch.length}\r\n\r\n`,
+    );
+    socket.write(watch);
+    for (let i = 0; i < 9; i++) {
+      socket.write(
+        `POST /users.v1.Users/Read HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${t.adminKey}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // 900 kB were taken by the pipelined calls; all of it must be back for these two to be held.
+    const one = halfSent(HELD - 50_000);
+    const two = halfSent(HELD - 50_000);
+    const heldOrAnswered = (h: Held) =>
+      Promise.race([h.answered, new Promise((r) => setTimeout(() => r("held"), 500))]);
+    expect(await heldOrAnswered(one)).toBe("held");
+    expect(await heldOrAnswered(two)).toBe("held");
+    one.stream.close(http2.constants.NGHTTP2_CANCEL);
+    two.stream.close(http2.constants.NGHTTP2_CANCEL);
+    await Promise.all([one.answered, two.answered]);
+  });
+
   test("half-sent bodies take the budget; past it every way in refuses unread; ended calls give it back", async () => {
     const first = halfSent(HELD);
     const second = halfSent(HELD);

@@ -48,6 +48,13 @@ describe.each(ENGINES)("requests anyone may send (%s)", (engine) => {
     ],
   ];
 
+  for (const host of [":18090", ":", "[", "[::1", "%zz", "x:99999", "x:-1", "a b"]) {
+    noAuthority.push([
+      `a malformed Host ${JSON.stringify(host)}`,
+      `POST /users.v1.Users/Read HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`,
+    ]);
+  }
+
   test.each(noAuthority)("%s: 400, and the server is still up", async (_name, request) => {
     expect(await rawFirstLine(port, request)).toBe("HTTP/1.1 400 Bad Request");
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
