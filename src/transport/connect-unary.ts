@@ -17,13 +17,14 @@
 // library as before. test/transport/connect-unary.e2e.test.ts sends the same
 // requests down both paths and compares the answers.
 import type http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate, createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseContentType } from "@connectrpc/connect/protocol-connect";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { type BodyBudget, bodiesBusy } from "./body-budget.js";
 import { abandonBody } from "./listener.js";
+import { readBody } from "./read-body.js";
 import { correctStatus } from "./status-corrections.js";
 import { invokeUnary, lazySignal, type UnaryRoute } from "./unary-calls.js";
 
@@ -40,12 +41,13 @@ export interface PlainUnaryCall {
 }
 
 /**
- * The call's shape if this path may serve it, judged on the headers alone;
+ * The call's shape if this path may serve it, judged on the headers alone
+ * (`authority` is the request's, already checked to make a URL);
  * undefined sends it to the library, which then answers exactly as before
  * (including every refusal: a wrong method, an unknown compression, a body
  * over the limit).
  */
-export function plainUnaryCall(req: NodeRequest, route: UnaryRoute): PlainUnaryCall | undefined {
+export function plainUnaryCall(req: NodeRequest, route: UnaryRoute, authority: string): PlainUnaryCall | undefined {
   if (req.method !== "POST") return undefined;
   const h = req.headers;
   const type = parseContentType(h["content-type"] ?? null);
@@ -66,8 +68,6 @@ export function plainUnaryCall(req: NodeRequest, route: UnaryRoute): PlainUnaryC
     "Accept-Encoding",
   );
   if (negotiated.error) return undefined;
-  const authority = req instanceof http2.Http2ServerRequest ? req.authority : h.host;
-  if (!authority) return undefined;
   const encrypted = "encrypted" in req.socket && req.socket.encrypted;
   const url = `${encrypted ? "https" : "http"}://${authority}${req.url ?? ""}`;
   return { binary: type.binary, compression: negotiated.response, length, url };
@@ -87,34 +87,8 @@ export function serveUnary(
     abandonBody(req);
     return refuse(route, res, bodiesBusy());
   }
-  return readDeclared(req, call.length).then((body) =>
-    body === undefined ? undefined : answer(route, call, req, res, contextValues, body),
-  );
-}
-
-/** The whole body, or undefined if the request ended early (the client went away). */
-function readDeclared(req: NodeRequest, length: number): Promise<Buffer | undefined> {
-  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      chunks.push(chunk);
-    };
-    const settle = (body: Buffer | undefined) => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("close", onClose);
-      resolve(body);
-    };
-    const onEnd = () =>
-      settle(size === length ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : undefined);
-    const onClose = () => settle(undefined);
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("close", onClose);
-  });
+  // Node's parser holds the body to its declared length; a client gone before its end rejects (adapter-failure.ts).
+  return readBody(req, call.length).then((body) => answer(route, call, req, res, contextValues, body));
 }
 
 async function answer(
@@ -146,9 +120,7 @@ async function answer(
     const error =
       e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
     status = codeToHttpStatus(error.code);
-    responseHeader.set("content-type", "application/json");
-    for (const [key, value] of error.metadata) responseHeader.set(key, value);
-    bytes = errorToJsonBytes(error, route.options.jsonOptions);
+    bytes = errorBody(route, error, responseHeader);
   }
   if (call.compression && bytes.byteLength >= route.options.compressMinBytes) {
     bytes = await call.compression.compress(bytes);
@@ -167,11 +139,17 @@ async function answer(
 
 /** A call refused before its body was read, answered as the library answers an error. */
 function refuse(route: UnaryRoute, res: NodeResponse, error: ConnectError): Promise<void> {
-  const header = new Headers({ "content-type": "application/json" });
-  for (const [key, value] of error.metadata) header.set(key, value);
-  const bytes = errorToJsonBytes(error, route.options.jsonOptions);
+  const header = new Headers();
+  const bytes = errorBody(route, error, header);
   header.set("content-length", String(bytes.byteLength));
   return sendError(res, codeToHttpStatus(error.code), header, bytes);
+}
+
+/** A Connect unary error answer's body, its type and metadata set on `header`, as the library writes one. */
+function errorBody(route: UnaryRoute, error: ConnectError, header: Headers): Uint8Array {
+  header.set("content-type", "application/json");
+  for (const [key, value] of error.metadata) header.set(key, value);
+  return errorToJsonBytes(error, route.options.jsonOptions);
 }
 
 /** Errors take the way every other answer takes, to be corrected alike. */

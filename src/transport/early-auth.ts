@@ -7,7 +7,7 @@
 // read: the auth interceptor then refuses it as it refuses any call without a
 // key (same answer, log line and metrics), and the unread body is thrown away
 // by the listener. A live key is passed on, so it is not looked up twice.
-import { createContextKey } from "@connectrpc/connect";
+import { type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
 import { parseContentType as parseConnectType } from "@connectrpc/connect/protocol-connect";
 import { parseContentType as parseGrpcType } from "@connectrpc/connect/protocol-grpc";
 import { parseContentType as parseGrpcWebType } from "@connectrpc/connect/protocol-grpc-web";
@@ -47,11 +47,18 @@ export function bearerToken(value: string | null): string | undefined {
   return match?.[1];
 }
 
+export type KeyCheck = { key: ApiKeyRow | null } | { failure: unknown };
+
+/** What the check of the headers found, as the call's context values for the auth interceptor. */
+export function keyCheckValues(check: KeyCheck): ContextValues {
+  const values = createContextValues();
+  if ("failure" in check) values.set(keyCheckFailure, check.failure);
+  else values.set(authenticatedKey, check.key);
+  return values;
+}
+
 /** The live key of these headers, null for none, or why the check itself failed. */
-export async function checkKey(
-  keys: KeysService,
-  authorization: string | string[] | undefined,
-): Promise<{ key: ApiKeyRow | null } | { failure: unknown }> {
+export async function checkKey(keys: KeysService, authorization: string | string[] | undefined): Promise<KeyCheck> {
   const token = bearerToken(typeof authorization === "string" ? authorization : null);
   if (token === undefined) return { key: null };
   try {

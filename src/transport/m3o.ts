@@ -11,14 +11,14 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { create, type DescMessage, fromJson, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
 import { logAdapterFailure } from "./adapter-failure.js";
 import type { BodyBudget } from "./body-budget.js";
 import { m3oCallKey } from "./call-context.js";
-import { authenticatedKey, checkKey, keyCheckFailure } from "./early-auth.js";
+import { checkKey, keyCheckValues } from "./early-auth.js";
 import {
   type DecodeProblem,
   isInt64,
@@ -126,7 +126,7 @@ async function forward(route: UnaryRoute, req: NodeRequest, res: NodeResponse, o
     output = await invokeUnary(route, input, {
       url: `http://m3o.local/${route.service.typeName}/${method.name}`,
       header,
-      contextValues: earlyAuth(check).set(m3oCallKey, true),
+      contextValues: keyCheckValues(check).set(m3oCallKey, true),
       signal,
       responseHeader,
       responseTrailer: new Headers(),
@@ -149,14 +149,6 @@ async function forward(route: UnaryRoute, req: NodeRequest, res: NodeResponse, o
     200,
     m3oJson(method.output, toJson(method.output, output, { useProtoFieldName: true, alwaysEmitImplicit: true })),
   );
-}
-
-/** What the check of the headers found, for the auth interceptor (early-auth.ts). */
-function earlyAuth(check: Awaited<ReturnType<typeof checkKey>>) {
-  const values = createContextValues();
-  if ("failure" in check) values.set(keyCheckFailure, check.failure);
-  else values.set(authenticatedKey, check.key);
-  return values;
 }
 
 /** Parses the body as JSON (any content type) into the request message; both field-name forms are accepted. */

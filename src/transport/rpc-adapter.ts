@@ -20,11 +20,10 @@ import {
 } from "@connectrpc/connect-node";
 import type { Logger } from "../observability/logger.js";
 import type { KeysService } from "../service/keys.js";
-import type { ApiKeyRow } from "../storage/repository.js";
 import { logAdapterFailure } from "./adapter-failure.js";
 import { type BodyBudget, budgeted } from "./body-budget.js";
 import { plainUnaryCall, serveUnary } from "./connect-unary.js";
-import { authenticatedKey, checkKey, emptyRequestBody, keyCheckFailure } from "./early-auth.js";
+import { checkKey, emptyRequestBody, type KeyCheck, keyCheckValues } from "./early-auth.js";
 import { abandonBody, type RequestHandler } from "./listener.js";
 import { oneChunk } from "./read-body.js";
 import { correctStatus } from "./status-corrections.js";
@@ -52,7 +51,7 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     // Host, and Node lets an empty or malformed one through); without one the
     // library throws instead of answering.
     const authority = req instanceof http2.Http2ServerRequest ? req.authority : req.headers.host;
-    if (!validAuthority(authority)) {
+    if (authority === undefined || !validAuthority(authority)) {
       res.writeHead(400, { "content-type": "text/plain" });
       res.end("missing or malformed Host header\n");
       return;
@@ -65,28 +64,22 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     }
     const keys = keyed.has(handler.service.typeName) ? options.keyed?.keys : undefined;
     const route = unary.get(handler.requestPath);
-    const plain = route && plainUnaryCall(req, route);
-    if (route && plain) {
-      const served = keys
-        ? checkKey(keys, req.headers.authorization).then((check) =>
-            "key" in check && check.key !== null
-              ? serveUnary(route, plain, req, res, keyValues(check), options.bodies)
-              : library(keyedRequest(req, res, check)),
-          )
-        : serveUnary(route, plain, req, res, createContextValues(), options.bodies);
-      served.catch((err: unknown) => {
+    const plain = route && plainUnaryCall(req, route, authority);
+    const check = keys ? checkKey(keys, req.headers.authorization) : Promise.resolve(undefined);
+    check
+      .then((found) => {
+        // A plain unary call with a live key (or needing none) takes the short way (connect-unary.ts).
+        const live = found === undefined || ("key" in found && found.key !== null);
+        if (route && plain && live) {
+          const values = found ? keyCheckValues(found) : createContextValues();
+          return serveUnary(route, plain, req, res, values, options.bodies);
+        }
+        return library(found ? keyedRequest(req, res, found) : nodeRequest(req, res, undefined));
+      })
+      .catch((err: unknown) => {
         logAdapterFailure(options.logger, "rpc", req, err);
         res.destroy();
       });
-      return;
-    }
-    const request = keys
-      ? checkKey(keys, req.headers.authorization).then((check) => keyedRequest(req, res, check))
-      : Promise.resolve(nodeRequest(req, res, undefined));
-    request.then(library).catch((err: unknown) => {
-      logAdapterFailure(options.logger, "rpc", req, err);
-      res.destroy();
-    });
 
     function library(given: UniversalServerRequest): Promise<void> {
       // A unary or server-streaming call's one message is held whole before its handler runs: it counts against the
@@ -110,13 +103,6 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
   };
 }
 
-function keyValues(check: { key: ApiKeyRow | null } | { failure: unknown }): ContextValues {
-  const values = createContextValues();
-  if ("key" in check) values.set(authenticatedKey, check.key);
-  else values.set(keyCheckFailure, check.failure);
-  return values;
-}
-
 /**
  * The request as Connect sees it: with the live key found from its headers,
  * or, without one (or when the check could not be made), an empty message in
@@ -125,9 +111,9 @@ function keyValues(check: { key: ApiKeyRow | null } | { failure: unknown }): Con
 function keyedRequest(
   req: Parameters<RequestHandler>[0],
   res: Parameters<RequestHandler>[1],
-  check: { key: ApiKeyRow | null } | { failure: unknown },
+  check: KeyCheck,
 ): UniversalServerRequest {
-  const uReq = nodeRequest(req, res, keyValues(check));
+  const uReq = nodeRequest(req, res, keyCheckValues(check));
   const refused = "failure" in check || check.key === null;
   const empty = refused ? emptyRequestBody(uReq.header.get("content-type")) : undefined;
   if (empty === undefined) return uReq;
@@ -156,8 +142,8 @@ function nodeRequest(
 }
 
 /** A Host (or :authority) a URL can be made of: what the library's adapter builds every request's URL from. */
-function validAuthority(authority: string | undefined): boolean {
-  if (!authority) return false;
+function validAuthority(authority: string): boolean {
+  if (authority === "") return false;
   try {
     new URL(`http://${authority}/`);
     return true;

@@ -301,7 +301,7 @@ describe("which requests take the short way", () => {
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
-      seen.push(plainUnaryCall(req, route));
+      seen.push(plainUnaryCall(req, route, req.headers.host ?? ""));
       req.resume();
       req.on("end", () => res.end());
     });
