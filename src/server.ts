@@ -169,6 +169,7 @@ export async function createServer(config: Config, options: ServerOptions): Prom
       ),
     warn: (fields, message) => logger.warn(fields, message),
     onTokenIssued: countTokens(metrics.registry),
+    onWebhookAdded: () => webhookSender.endpointAdded(),
   });
   await startSigningKeys(services.signingKeys, repo);
   const { hasher, keys, users, sessions, passwords } = services;

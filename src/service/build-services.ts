@@ -82,6 +82,8 @@ export interface ServiceDeps {
   warn?: PasskeyWarning;
   /** Told of every access token issued (metrics). */
   onTokenIssued?: () => void;
+  /** Told when an admin added a webhook endpoint (wakes the sender). */
+  onWebhookAdded?: () => void;
 }
 
 export interface Services {
@@ -118,6 +120,7 @@ export function buildServices({
   onMfaAdminRemoval,
   warn,
   onTokenIssued,
+  onWebhookAdded,
 }: ServiceDeps): Services {
   // HASH_CONCURRENCY=0 means one hash per core.
   const queue = new WorkQueue(settings.hashConcurrency || os.availableParallelism(), settings.hashQueueMax);
@@ -241,6 +244,7 @@ export function buildServices({
       now,
       box: secrets,
       allowPrivate: settings.webhookAllowPrivate ?? false,
+      onAdded: onWebhookAdded,
     }),
   };
 }

@@ -21,6 +21,8 @@ export interface WebhooksDeps {
   /** Seals the signing secrets (ENCRYPTION_KEY_FILE). */
   box: SecretBox;
   allowPrivate: boolean;
+  /** Told once an endpoint is stored (the sender then stops skipping wakes). */
+  onAdded?: () => void;
 }
 
 export interface AddedWebhook {
@@ -47,6 +49,7 @@ export class WebhooksService {
       sealedSecret: this.deps.box.seal(secret, webhookSecretContext(id)),
       createdMs,
     });
+    this.deps.onAdded?.();
     const endpoint: WebhookEndpoint = {
       id,
       namespace: ns,

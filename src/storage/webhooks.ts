@@ -75,6 +75,8 @@ export interface WebhookStore {
   /** Failed: retried at nextAttemptMs or given up; the endpoint's failures go up (disabled at the bound). */
   markDeliveryFailed(id: number, owner: string, failure: DeliveryFailure): Promise<void>;
   webhookStats(nowMs: number): Promise<WebhookStats>;
+  /** Whether any namespace has an enabled endpoint (while none has, no event makes a delivery). */
+  hasEnabledWebhooks(): Promise<boolean>;
 }
 
 const ENDPOINT_COLUMNS = "id, namespace, url, event_types, state, failures, disabled_reason, created_ms, updated_ms";
@@ -146,6 +148,7 @@ export const WEBHOOK_SQL = {
     VALUES (@id, @namespace, @url, @event_types, @secret, @created_ms, @created_ms)`,
   list: `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_ms, id`,
   delete: "DELETE FROM webhook_endpoints WHERE id = @id",
+  anyEnabled: "SELECT 1 AS present FROM webhook_endpoints WHERE state = 'enabled' LIMIT 1",
   /** The deliveries a claim just leased (by owner and lease end), with their event and endpoint. */
   claimed: `SELECT d.id AS delivery_id, d.attempts, d.endpoint_id, w.url, w.secret, ${QUALIFIED_EVENT_COLUMNS}
     FROM webhook_deliveries d

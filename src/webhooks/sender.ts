@@ -43,6 +43,16 @@ export class WebhookSender {
   /** Unique per process: the lease owner. */
   readonly owner = randomUUID();
   private readonly loop: PollLoop;
+  /**
+   * Whether an enabled endpoint existed at the last empty claim. While none
+   * does, no event makes a delivery, so a commit's wake is skipped and only
+   * the poll runs: a Login then costs no delivery round. An endpoint added
+   * here wakes the sender at once (endpointAdded); one added by another
+   * replica is seen at the next poll.
+   */
+  private endpointsSeen = true;
+  /** Counts endpointAdded calls, so a check that started before one cannot undo it. */
+  private endpointsAdded = 0;
 
   constructor(private readonly deps: WebhookSenderDeps) {
     this.loop = new PollLoop({
@@ -63,6 +73,13 @@ export class WebhookSender {
 
   /** An event was just committed: deliver soon instead of at the next poll. */
   wake(): void {
+    if (this.endpointsSeen) this.loop.wake();
+  }
+
+  /** An endpoint was just added: deliveries may follow from the next commit. */
+  endpointAdded(): void {
+    this.endpointsSeen = true;
+    this.endpointsAdded++;
     this.loop.wake();
   }
 
@@ -77,6 +94,11 @@ export class WebhookSender {
     // and the request each bounded by the timeout) with room to record the outcome.
     const leaseMs = this.deps.timeoutMs * 3 + 5_000;
     const batch = await store.claimDeliveries(this.owner, now(), leaseMs, this.batchSize);
+    if (batch.length === 0) {
+      const added = this.endpointsAdded;
+      const seen = await store.hasEnabledWebhooks();
+      if (added === this.endpointsAdded) this.endpointsSeen = seen;
+    }
     // The batch holds at most one delivery per (endpoint, user): sending them at once keeps each user's order.
     await Promise.all(batch.map((delivery) => this.deliver(delivery)));
     return batch.length;

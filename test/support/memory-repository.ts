@@ -758,6 +758,10 @@ export class MemoryRepository implements Repository, OutboxStore {
     return { pending: 0, oldestPendingMs: 0 };
   }
 
+  async hasEnabledWebhooks(): Promise<boolean> {
+    return false;
+  }
+
   // Passkeys and ceremony challenges (memory-passkeys.ts)
   private readonly passkeys = new MemoryPasskeys((namespace, id) => this.users.has(this.userKey(namespace, id)));
 

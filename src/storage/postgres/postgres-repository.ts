@@ -885,6 +885,10 @@ export class PostgresRepository implements Repository {
     return webhooks.webhookStats(this.db, nowMs);
   }
 
+  hasEnabledWebhooks(): Promise<boolean> {
+    return webhooks.hasEnabledWebhooks(this.db);
+  }
+
   // Passkeys and ceremony challenges (statements in passkeys.ts)
 
   insertChallenge(challenge: NewChallenge): Promise<void> {

@@ -81,6 +81,10 @@ export function markDeliveryFailed(db: Database, id: number, owner: string, fail
   });
 }
 
+export async function hasEnabledWebhooks(db: Queryable): Promise<boolean> {
+  return (await run(db, WEBHOOK_SQL.anyEnabled, {})).length > 0;
+}
+
 export async function webhookStats(db: Queryable, nowMs: number): Promise<WebhookStats> {
   const [row] = await run<{ pending: string; oldest: string | null }>(db, WEBHOOK_SQL.stats, {});
   return statsFrom(row, nowMs);

@@ -687,6 +687,10 @@ export class SqliteRepository implements Repository {
     return this.guard(() => this.webhooks.stats(nowMs));
   }
 
+  async hasEnabledWebhooks(): Promise<boolean> {
+    return this.guard(() => this.webhooks.anyEnabled());
+  }
+
   // Passkeys and ceremony challenges (statements in passkeys.ts)
 
   async insertChallenge(challenge: NewChallenge): Promise<void> {

@@ -35,6 +35,7 @@ export function prepareWebhooks(db: Db) {
   const failed = db.prepare(WEBHOOK_SQL.failed);
   const endpointFailed = db.prepare(WEBHOOK_SQL.endpointFailed);
   const stats = db.prepare(WEBHOOK_SQL.stats);
+  const anyEnabled = db.prepare(WEBHOOK_SQL.anyEnabled);
 
   return {
     insert: (e: NewWebhookEndpoint) =>
@@ -61,6 +62,7 @@ export function prepareWebhooks(db: Db) {
       const row = failed.get(failureParams(id, owner, failure)) as { endpoint_id: string } | undefined;
       if (row) endpointFailed.run(endpointFailedParams(row.endpoint_id, failure));
     }),
+    anyEnabled: (): boolean => anyEnabled.get() !== undefined,
     stats: (nowMs: number): WebhookStats =>
       statsFrom(stats.get() as { pending: number; oldest: number | null } | undefined, nowMs),
   };
