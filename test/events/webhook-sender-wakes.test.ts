@@ -7,9 +7,9 @@ import { afterEach, describe, expect, test } from "@jest/globals";
 import { SecretBox } from "../../src/service/secret-box.js";
 import type { Repository } from "../../src/storage/repository.js";
 import { WebhookSender } from "../../src/webhooks/sender.js";
-import { until } from "./receiver.js";
 import { freshRepository } from "../storage/fixtures.js";
 import { ENGINES } from "../support/databases.js";
+import { until } from "./receiver.js";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
