@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { LatencyRecorder, msSince } from "./latency.js";
-import type { LoadResult, LoadSpec } from "./load-spec.js";
+import { type LoadResult, type LoadSpec, MEASURING_MARK, warmUp } from "./load-spec.js";
 import { readStdin } from "./read-stdin.js";
 
 type Unary = (
@@ -72,7 +72,8 @@ async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResu
   };
 }
 
-const warmupOk = spec.warmupSeconds > 0 ? (await run(spec.warmupSeconds)).ok : 0;
+const warmupOk = await warmUp(spec, (seconds) => run(seconds));
+process.stdout.write(`${MEASURING_MARK}\n`);
 const result = await run(spec.durationSeconds, new LatencyRecorder());
 client.close();
 process.stdout.write(`${JSON.stringify({ ...result, warmupOk })}\n`);

@@ -4,7 +4,7 @@
 // the measured period, and prints a LoadResult on stdout.
 import autocannon, { type Request } from "autocannon";
 import { LatencyRecorder } from "./latency.js";
-import type { LoadResult, LoadSpec } from "./load-spec.js";
+import { type LoadResult, type LoadSpec, MEASURING_MARK, warmUp } from "./load-spec.js";
 import { readStdin } from "./read-stdin.js";
 
 const spec = JSON.parse(await readStdin()) as LoadSpec;
@@ -56,6 +56,7 @@ async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResu
   };
 }
 
-const warmupOk = spec.warmupSeconds > 0 ? (await run(spec.warmupSeconds)).ok : 0;
+const warmupOk = await warmUp(spec, (seconds) => run(seconds));
+process.stdout.write(`${MEASURING_MARK}\n`);
 const result = await run(spec.durationSeconds, new LatencyRecorder());
 process.stdout.write(`${JSON.stringify({ ...result, warmupOk })}\n`);

@@ -30,6 +30,8 @@ export interface LoadSpec {
   /** HTTP only: pace the calls to this many per second in all (unpaced when absent). */
   ratePerSecond?: number;
   warmupSeconds: number;
+  /** The warm-up goes on, 5 s at a time, until this many calls succeeded (see BenchOptions.warmupCalls). */
+  warmupCalls?: number;
   durationSeconds: number;
   http?: HttpRequestSpec;
   grpc?: GrpcRequestSpec;
@@ -43,11 +45,33 @@ export interface LoadResult {
   seconds: number;
   /** ok / seconds. */
   throughput: number;
-  /** Successful calls during the warm-up (to divide the server's CPU time by every call it served). */
+  /** Successful calls during the warm-up (not counted in any figure). */
   warmupOk?: number;
   /** Floors measured in the generator's own process (bcrypt): its CPU time per operation, warm-up included, in µs. */
   cpuUsPerOp?: number;
   latency: LatencySummary;
   /** First error seen, to tell what went wrong. */
   firstError?: string;
+}
+
+/** The line a load generator prints on stdout when its measured period starts (its result follows it). */
+export const MEASURING_MARK = "measuring";
+
+/** The longest a warm-up goes on for warmupCalls. */
+export const WARMUP_MAX_SECONDS = 60;
+
+/**
+ * Runs the warm-up: warmupSeconds, then 5 s more at a time while fewer than
+ * warmupCalls calls succeeded (WARMUP_MAX_SECONDS at most). Returns the calls
+ * that succeeded.
+ */
+export async function warmUp(spec: LoadSpec, run: (seconds: number) => Promise<LoadResult>): Promise<number> {
+  if (spec.warmupSeconds <= 0) return 0;
+  let ok = (await run(spec.warmupSeconds)).ok;
+  let seconds = spec.warmupSeconds;
+  while (ok < (spec.warmupCalls ?? 0) && seconds < WARMUP_MAX_SECONDS) {
+    ok += (await run(5)).ok;
+    seconds += 5;
+  }
+  return ok;
 }

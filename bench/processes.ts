@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { MEASURING_MARK } from "./load-spec.js";
 import { RssSampler } from "./rss.js";
 
 /** The repository root (dist/bench/ is two levels below it). */
@@ -105,7 +106,12 @@ export function readyHttp(url: string, timeoutMs = 60_000): () => Promise<void> 
 }
 
 /** Runs a node script to completion, writing `input` as JSON to its stdin; returns its stdout parsed as JSON. */
-export async function runJson<T>(script: string, input: unknown, extraEnv: Record<string, string> = {}): Promise<T> {
+export async function runJson<T>(
+  script: string,
+  input: unknown,
+  extraEnv: Record<string, string> = {},
+  onMeasuring?: () => void,
+): Promise<T> {
   const child = spawn(process.execPath, [path.join(BENCH_DIST, script)], {
     cwd: ROOT,
     env: { ...process.env, ...extraEnv },
@@ -113,7 +119,14 @@ export async function runJson<T>(script: string, input: unknown, extraEnv: Recor
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+    const mark = `${MEASURING_MARK}\n`;
+    if (stdout.startsWith(mark)) {
+      stdout = stdout.slice(mark.length);
+      onMeasuring?.();
+    }
+  });
   child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-4000)));
   child.stdin.end(JSON.stringify(input));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
