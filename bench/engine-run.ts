@@ -326,6 +326,7 @@ class EngineBench {
       `${result.throughput.toFixed(1).padStart(9)}/s  p50 ${lat.p50Ms.toFixed(2)} ms  p99 ${lat.p99Ms.toFixed(2)} ms` +
         (figure.loopUsPerCall === undefined ? "" : `  event loop ${figure.loopUsPerCall.toFixed(0)} µs/call`) +
         (figure.cpuUsPerCall === undefined ? "" : `  cpu ${figure.cpuUsPerCall.toFixed(0)} µs/call`) +
+        (result.clientCpuUsPerCall === undefined ? "" : `  client ${result.clientCpuUsPerCall.toFixed(0)} µs/call`) +
         (result.failed > 0 ? `  FAILED ${result.failed}: ${result.firstError ?? "?"}` : "") +
         "\n",
     );

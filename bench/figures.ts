@@ -13,7 +13,7 @@ export interface Figure {
   result: LoadResult;
   /** Largest RSS of the server under load while this figure was measured, in MB. */
   rssMaxMb: number;
-  /** The server's CPU time (all threads) per successful call, warm-up included, in µs. */
+  /** The server's CPU time (all threads) per successful call of the measured period, in µs. */
   cpuUsPerCall?: number;
   /** The same for its main thread (the event loop) alone. */
   loopUsPerCall?: number;

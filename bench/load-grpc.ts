@@ -74,6 +74,9 @@ async function run(seconds: number, latency?: LatencyRecorder): Promise<LoadResu
 
 const warmupOk = await warmUp(spec, (seconds) => run(seconds));
 process.stdout.write(`${MEASURING_MARK}\n`);
+const cpuBefore = process.cpuUsage();
 const result = await run(spec.durationSeconds, new LatencyRecorder());
+const cpu = process.cpuUsage(cpuBefore);
+const clientCpuUsPerCall = result.ok > 0 ? (cpu.user + cpu.system) / result.ok : undefined;
 client.close();
-process.stdout.write(`${JSON.stringify({ ...result, warmupOk })}\n`);
+process.stdout.write(`${JSON.stringify({ ...result, warmupOk, clientCpuUsPerCall })}\n`);

@@ -47,8 +47,10 @@ export interface LoadResult {
   throughput: number;
   /** Successful calls during the warm-up (not counted in any figure). */
   warmupOk?: number;
-  /** Floors measured in the generator's own process (bcrypt): its CPU time per operation, warm-up included, in µs. */
+  /** Floors measured in the generator's own process (bcrypt): its CPU time per operation, in µs. */
   cpuUsPerOp?: number;
+  /** The load generator's own CPU time per successful call of the measured period, in µs (it shares the cores). */
+  clientCpuUsPerCall?: number;
   latency: LatencySummary;
   /** First error seen, to tell what went wrong. */
   firstError?: string;

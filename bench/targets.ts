@@ -56,7 +56,12 @@ export function checkTargets(report: EngineReport, options: TargetOptions): Targ
   const compare = login && report.figures.find((f) => f.id === floorsOf(login)[0]);
   if (login?.cpuUsPerCall !== undefined && compare?.cpuUsPerCall !== undefined) {
     const efficiency = compare.cpuUsPerCall / login.cpuUsPerCall;
-    checks[checks.length - 1]!.measured += ` (CPU per call: ${efficiency.toFixed(2)} × as efficient as raw bcrypt)`;
+    const client = login.result.clientCpuUsPerCall;
+    checks[checks.length - 1]!.measured +=
+      ` (CPU per call: ${efficiency.toFixed(2)} × as efficient as raw bcrypt` +
+      (client === undefined
+        ? ")"
+        : `; the load generator, on the same cores, ${(client / 1000).toFixed(1)} ms per call)`);
   }
   ratioTarget(
     figureId("service", "connect-json", "ReadSession", connections),
