@@ -69,7 +69,12 @@ export class Metrics implements HashTiming {
         },
       });
     }
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // The event-loop delay is sampled every 100 ms, not prom-client's 10: each
+    // sample wakes the loop, and on a server whose cores are busy hashing a
+    // wake takes a core from a hash. A stall still shows in the histogram.
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    }
   }
 
   /** Reports the hashing queue's depth and the hashes in progress. */
