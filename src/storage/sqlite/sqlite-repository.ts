@@ -431,7 +431,7 @@ export class SqliteRepository implements Repository {
     // Committed, but not waited on to reach the disk: a reservation only holds a place for a check that has not
     // been answered, and a crash loses the check with it. What the attempt ends with (a failure counted, or a
     // session) is written with write(), whose flush covers this commit too: one fdatasync per Login, not two.
-    return this.guard(() => this.stmts.reserveAttemptTx(namespace, ref, nowMs, leaseMs, policy.maxFailures));
+    return this.guard(() => this.stmts.reserveAttemptTx.immediate(namespace, ref, nowMs, leaseMs, policy.maxFailures));
   }
 
   async failLoginAttempt(

@@ -45,10 +45,6 @@ export function prepareStatements(db: Db) {
   const getThrottle = db.prepare(
     "SELECT failures, locked_until_ms FROM login_throttle WHERE namespace = ? AND account = ?",
   );
-  const ensureThrottle = db.prepare(
-    `INSERT INTO login_throttle (namespace, account, failures, locked_until_ms, updated_ms)
-     VALUES (?, ?, 0, 0, ?) ON CONFLICT DO NOTHING`,
-  );
   const countAttempts = db.prepare(
     "SELECT count(*) AS n FROM login_attempts WHERE namespace = ? AND account = ? AND expires_ms > ?",
   );
@@ -169,15 +165,19 @@ export function prepareStatements(db: Db) {
       }
       return true;
     }),
-    // A transaction: SQLite runs one writer at a time, so the checks and the
-    // inserts cannot be split by another attempt (of any process).
+    // A write transaction from its first statement (run it with .immediate):
+    // SQLite runs one writer at a time, so the checks and the inserts cannot
+    // be split by another attempt (of any process). An account without a
+    // throttle row has no failures; the row is made by its first failure, so
+    // a right password writes none.
     reserveAttemptTx: db.transaction(
       (namespace: string, ref: LoginAttemptRef, now: number, leaseMs: number, maxFailures: number) => {
         let lockedUntilMs = 0;
         let full = false;
         for (const account of ref.accounts) {
-          ensureThrottle.run(namespace, account, now);
-          const row = getThrottle.get(namespace, account) as { failures: number; locked_until_ms: number };
+          const row = (getThrottle.get(namespace, account) as
+            | { failures: number; locked_until_ms: number }
+            | undefined) ?? { failures: 0, locked_until_ms: 0 };
           if (row.locked_until_ms > now) lockedUntilMs = Math.max(lockedUntilMs, row.locked_until_ms);
           const inFlight = (countAttempts.get(namespace, account, now) as { n: number }).n;
           if (inFlight >= Math.max(maxFailures - row.failures, 1)) full = true;
