@@ -17,7 +17,7 @@
 
 import { isDisabled } from "./account-status.js";
 import { invalidArgument } from "./errors.js";
-import type { Actor } from "./events.js";
+import { type Actor, draftEvent } from "./events.js";
 import * as fields from "./mail-fields.js";
 import type { Session } from "./model.js";
 import type { SecondFactorGate, SessionsService } from "./sessions.js";
@@ -103,7 +103,10 @@ export class MagicLinkService {
   /** VerifyToken: a live link's token signs its user in, once. */
   async verify(namespace: string, token: string, actor: Actor): Promise<TokenCheck> {
     const given = fields.linkToken(token);
-    const spent = await this.deps.repo.spendMagicLink(namespace, digest(given), this.deps.now());
+    const nowMs = this.deps.now();
+    // The link proves the inbox: said once, when it is what verified the address.
+    const verified = draftEvent(actor, "user.verified", namespace, "", nowMs, { via: "magic_link" });
+    const spent = await this.deps.repo.spendMagicLink(namespace, digest(given), nowMs, [verified]);
     // A link sent before its account was disabled signs nobody in.
     const user = spent && !isDisabled(spent) ? spent : undefined;
     // The link proves the inbox, not the second factor: such an account continues at VerifyMfa.

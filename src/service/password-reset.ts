@@ -103,6 +103,8 @@ export class PasswordResetService {
         maxAttempts: RESET_CODE_MAX_TRIES,
       },
       [changed],
+      // The code could only be read in the inbox: said once, when it is what verified the address.
+      [draftEvent(actor, "user.verified", namespace, "", nowMs, { via: "reset" })],
     );
     if (!user) throw invalidOrExpired();
     await this.deps.throttle.forget(namespace, [

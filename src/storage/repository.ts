@@ -433,16 +433,23 @@ export interface Repository extends OutboxStore, MfaStore, PasskeyStore, Signing
    * matches, spends the code, sets the password hash, ends every session of
    * the user and marks the email verified. Returns the user, or undefined
    * when no live code matched (nothing else changed).
-   * `events` are written only when the code matched, with its user as their user.
+   * `events` are written only when the code matched, with its user as their user;
+   * `ifVerified` too when this reset is what verified the email (it was not before).
    */
-  resetPassword(reset: PasswordReset, events?: EventDraft[]): Promise<User | undefined>;
+  resetPassword(reset: PasswordReset, events?: EventDraft[], ifVerified?: EventDraft[]): Promise<User | undefined>;
   /**
    * Spends a live magic link of the namespace (first use only, whatever runs
    * at once) and marks its user's email verified, in one transaction.
    * Returns the user, or undefined (unknown, used, voided or expired link,
-   * or the user no longer has the email it was sent to).
+   * or the user no longer has the email it was sent to). `ifVerified` events
+   * are written, about the link's user, when this is what verified the email.
    */
-  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined>;
+  spendMagicLink(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    ifVerified?: EventDraft[],
+  ): Promise<User | undefined>;
 }
 
 export type MailTokenPurpose = "verify_email" | "reset_password" | "magic_link";

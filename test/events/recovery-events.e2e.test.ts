@@ -3,8 +3,10 @@
 // a magic link's sign-in a session.created (via magic_link), VerifyEmail a
 // user.verified, each naming the key and request id of its call; the
 // verification link opened in a browser (no key, no call) a user.verified
-// via link naming none; a wrong code writes none. None carries the code, the
-// token or the session id.
+// via link naming none; a wrong code writes none. A reset or a magic link that
+// is what verified the address also writes a user.verified (via reset or
+// magic_link), once: not when the address was verified already. None carries
+// the code, the token or the session id.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { APP, codeIn, lifecycleServer, linkIn, magicLinkIn, nextMail, openLink } from "../lifecycle/support.js";
 import { rpc } from "../reliability/support/rpc.js";
@@ -111,5 +113,62 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
       verification.token,
       link.token,
     ]);
+  });
+
+  test("a reset or a magic link that verifies the address says so once; on a verified address it writes no user.verified", async () => {
+    const actor = { actor_key: bootstrapKeyId(t.adminKey), actor_session: "" };
+    const typesOf = async (userId: string, requestId: string) =>
+      (await storedEvents(t.config.databaseUrl, userId)).filter((e) => e.request_id === requestId);
+
+    const email = "rec-reset@example.com";
+    const made = await ok(
+      wire,
+      "connect-json",
+      "create",
+      { username: "rec-reset", email, password: "password-1" },
+      admin,
+    );
+    const id = (made.json!.user as { id: string }).id;
+    for (const [round, requestId] of [
+      [0, "reset-verifies"],
+      [1, "reset-again"],
+    ] as const) {
+      await ok(wire, "connect-json", "sendPasswordResetEmail", { email }, admin);
+      const code = codeIn(await nextMail(catcher, email, round));
+      const password = `password-${round + 5}`;
+      await ok(
+        wire,
+        "connect-json",
+        "resetPassword",
+        { email, code, newPassword: password, confirmPassword: password },
+        { ...admin, "x-request-id": requestId },
+      );
+    }
+    const first = await typesOf(id, "reset-verifies");
+    expect(first.map((e) => e.type)).toEqual(["user.password_changed", "user.verified"]);
+    expect(first[1]).toMatchObject({ user_id: id, ...actor, data: { via: "reset" } });
+    expect((await typesOf(id, "reset-again")).map((e) => e.type)).toEqual(["user.password_changed"]);
+
+    const other = "rec-magic@example.com";
+    const made2 = await ok(
+      wire,
+      "grpc",
+      "create",
+      { username: "rec-magic", email: other, password: "password-1" },
+      admin,
+    );
+    const otherId = (made2.json!.user as { id: string }).id;
+    for (const [round, requestId] of [
+      [0, "magic-verifies"],
+      [1, "magic-again"],
+    ] as const) {
+      await ok(wire, "m3o", "sendMagicLink", { email: other, address: APP, endpoint: "/signin" }, admin);
+      const { token } = magicLinkIn(await nextMail(catcher, other, round));
+      await ok(wire, "m3o", "verifyToken", { token }, { ...admin, "x-request-id": requestId });
+    }
+    const magic = await typesOf(otherId, "magic-verifies");
+    expect(magic.map((e) => e.type)).toEqual(["user.verified", "session.created"]);
+    expect(magic[0]).toMatchObject({ user_id: otherId, ...actor, data: { via: "magic_link" } });
+    expect((await typesOf(otherId, "magic-again")).map((e) => e.type)).toEqual(["session.created"]);
   });
 });

@@ -12,7 +12,7 @@ import type {
   OutboxStore,
   OutboxSweep,
 } from "../../src/mail/outbox.js";
-import type { EventQuery, StoredEvent } from "../../src/storage/events.js";
+import type { EventDraft, EventQuery, StoredEvent } from "../../src/storage/events.js";
 import type {
   ChallengePurpose,
   NewChallenge,
@@ -819,7 +819,11 @@ export class MemoryRepository implements Repository, OutboxStore {
     return this.passkeys.list(namespace, userId).length > 0;
   }
 
-  async resetPassword(reset: PasswordReset): Promise<User | undefined> {
+  async resetPassword(
+    reset: PasswordReset,
+    _events?: EventDraft[],
+    _ifVerified?: EventDraft[],
+  ): Promise<User | undefined> {
     await this.enter("resetPassword");
     const stored = this.findBy(reset.namespace, (u) => u.email === reset.email && !u.disabledMs);
     const token = stored && this.mailTokens.get(`${reset.namespace}\nreset_password\n${stored.user.id}`);
@@ -836,7 +840,12 @@ export class MemoryRepository implements Repository, OutboxStore {
     return { ...stored.user };
   }
 
-  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
+  async spendMagicLink(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    _ifVerified?: EventDraft[],
+  ): Promise<User | undefined> {
     await this.enter("spendMagicLink");
     const token = [...this.mailTokens.values()].find(
       (t) => t.digest.equals(digest) && t.purpose === "magic_link" && t.namespace === namespace,

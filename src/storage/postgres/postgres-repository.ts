@@ -940,14 +940,26 @@ export class PostgresRepository implements Repository {
 
   // Account recovery (statements in recovery.ts)
 
-  async resetPassword(reset: PasswordReset, events?: EventDraft[]): Promise<User | undefined> {
-    const user = await recovery.resetPassword(this.db, reset, events);
-    if (user && events?.length) this.onEventsWritten?.(events);
-    return user;
+  async resetPassword(
+    reset: PasswordReset,
+    events?: EventDraft[],
+    ifVerified?: EventDraft[],
+  ): Promise<User | undefined> {
+    return this.recovered(await recovery.resetPassword(this.db, reset, events, ifVerified));
   }
 
-  spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
-    return recovery.spendMagicLink(this.db, namespace, digest, nowMs);
+  async spendMagicLink(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    ifVerified?: EventDraft[],
+  ): Promise<User | undefined> {
+    return this.recovered(await recovery.spendMagicLink(this.db, namespace, digest, nowMs, ifVerified));
+  }
+
+  private recovered(done: recovery.Recovered | undefined): User | undefined {
+    if (done?.written.length) this.onEventsWritten?.(done.written);
+    return done?.user;
   }
 
   // Access-token signing keys (statements in signing-keys.ts)

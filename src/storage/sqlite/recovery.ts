@@ -2,8 +2,8 @@
 // one transaction, and SQLite runs one writer at a time, so a code's tries
 // and a link's use are counted exactly.
 import type { Database as Db } from "better-sqlite3";
-import { RECOVERY_SQL, type SpentLinkRecord, type TriedCodeRecord } from "../recovery-sql.js";
-import type { PasswordReset, User } from "../repository.js";
+import { RECOVERY_SQL, type RecoveryOutcome, type SpentLinkRecord, type TriedCodeRecord } from "../recovery-sql.js";
+import type { PasswordReset } from "../repository.js";
 import { toUser, type UserRecord } from "../rows.js";
 import { SQL } from "../sql.js";
 
@@ -17,14 +17,14 @@ export function prepareRecovery(db: Db) {
   const spendLink = db.prepare(RECOVERY_SQL.spendMagicLink);
   const getUser = db.prepare(SQL.getUser);
 
-  const verifiedUser = (namespace: string, userId: string, email: string, now: number): User | undefined => {
-    markVerified.run({ namespace, user_id: userId, email, now });
+  const verifiedUser = (namespace: string, userId: string, email: string, now: number): RecoveryOutcome => {
+    const verified = markVerified.run({ namespace, user_id: userId, email, now }).changes === 1;
     const row = getUser.get({ namespace, id: userId }) as UserRecord | undefined;
-    return row && toUser(row);
+    return { userId, user: row && toUser(row), verified };
   };
 
   return {
-    resetPassword: db.transaction((r: PasswordReset): User | undefined => {
+    resetPassword: db.transaction((r: PasswordReset): RecoveryOutcome | undefined => {
       const tried = tryCode.get({
         namespace: r.namespace,
         email: r.email,
@@ -38,12 +38,12 @@ export function prepareRecovery(db: Db) {
       deleteSessions.run(user);
       return verifiedUser(r.namespace, tried.user_id, r.email, r.nowMs);
     }),
-    spendMagicLink: db.transaction((namespace: string, digest: Buffer, now: number): User | undefined => {
+    spendMagicLink: db.transaction((namespace: string, digest: Buffer, now: number): RecoveryOutcome | undefined => {
       const spent = spendLink.get({ namespace, digest, now }) as SpentLinkRecord | undefined;
       if (!spent) return undefined;
-      const user = verifiedUser(namespace, spent.user_id, spent.email, now);
+      const outcome = verifiedUser(namespace, spent.user_id, spent.email, now);
       // A link sent to an address the user no longer has signs nobody in.
-      return user?.email === spent.email ? user : undefined;
+      return outcome.user?.email === spent.email ? outcome : { ...outcome, user: undefined };
     }),
   };
 }

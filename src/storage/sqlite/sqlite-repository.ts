@@ -11,6 +11,7 @@ import { type EventDraft, type EventQuery, type StoredEvent, withSubject } from 
 import { lockShiftLimit } from "../lock-shift.js";
 import type { MfaProof, MfaTicketRow, NewMfaTicket, PendingTotpResult, RedeemOutcome, TotpRow } from "../mfa-store.js";
 import type { ChallengePurpose, NewChallenge, PasskeyInsert, PasskeyRow, TakenChallenge } from "../passkey-store.js";
+import { recoveryEvents } from "../recovery-sql.js";
 import {
   type ApiKeyRecord,
   type ApiKeyRow,
@@ -742,18 +743,35 @@ export class SqliteRepository implements Repository {
 
   // Account recovery (statements in recovery.ts)
 
-  async resetPassword(reset: PasswordReset, events?: EventDraft[]): Promise<User | undefined> {
-    return this.write(() =>
+  async resetPassword(
+    reset: PasswordReset,
+    events?: EventDraft[],
+    ifVerified?: EventDraft[],
+  ): Promise<User | undefined> {
+    const outcome = await this.write(() =>
       this.events.recording(
-        events,
+        [...(events ?? []), ...(ifVerified ?? [])],
         () => this.recovery.resetPassword(reset),
-        (user) => (user ? withSubject(events ?? [], reset.namespace, user.id) : []),
+        (done) => (done ? withSubject(recoveryEvents(done, events, ifVerified), reset.namespace, done.userId) : []),
       ),
     );
+    return outcome?.user;
   }
 
-  async spendMagicLink(namespace: string, digest: Buffer, nowMs: number): Promise<User | undefined> {
-    return this.write(() => this.recovery.spendMagicLink(namespace, digest, nowMs));
+  async spendMagicLink(
+    namespace: string,
+    digest: Buffer,
+    nowMs: number,
+    ifVerified?: EventDraft[],
+  ): Promise<User | undefined> {
+    const outcome = await this.write(() =>
+      this.events.recording(
+        ifVerified,
+        () => this.recovery.spendMagicLink(namespace, digest, nowMs),
+        (done) => (done ? withSubject(recoveryEvents(done, [], ifVerified), namespace, done.userId) : []),
+      ),
+    );
+    return outcome?.user;
   }
 
   // Access-token signing keys (statements in signing-keys.ts)
