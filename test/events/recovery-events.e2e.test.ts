@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { APP, codeIn, lifecycleServer, linkIn, magicLinkIn, nextMail, openLink } from "../lifecycle/support.js";
 import { rpc } from "../reliability/support/rpc.js";
-import { Wire } from "../reliability/support/wire.js";
+import { type Protocol, Wire } from "../reliability/support/wire.js";
 import { ENGINES } from "../support/databases.js";
 import type { TestServer } from "../support/server.js";
 import { SmtpCatcher } from "../support/smtp-catcher.js";
@@ -35,10 +35,15 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
     await catcher.stop();
   });
 
+  /** Creates a user with password-1; returns its id. */
+  async function createUser(username: string, email: string, protocol: Protocol = "connect-json"): Promise<string> {
+    const made = await ok(wire, protocol, "create", { username, email, password: "password-1" }, admin);
+    return (made.json!.user as { id: string }).id;
+  }
+
   test("reset, magic link and email verification leave their events, naming their call, and no secret", async () => {
     const email = "rec@example.com";
-    const made = await ok(wire, "connect-json", "create", { username: "rec", email, password: "password-1" }, admin);
-    const id = (made.json!.user as { id: string }).id;
+    const id = await createUser("rec", email);
 
     await ok(wire, "grpc", "sendPasswordResetEmail", { email }, admin);
     const code = codeIn(await nextMail(catcher, email, 0));
@@ -91,14 +96,7 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
 
     // The link in the mail, opened in a browser: no key made that request.
     const other = "rec-link@example.com";
-    const made2 = await ok(
-      wire,
-      "connect-json",
-      "create",
-      { username: "rec-link", email: other, password: "password-1" },
-      admin,
-    );
-    const otherId = (made2.json!.user as { id: string }).id;
+    const otherId = await createUser("rec-link", other);
     await ok(wire, "connect-json", "sendVerificationEmail", { email: other }, admin);
     const link = linkIn(await nextMail(catcher, other, 0));
     expect((await openLink(t, link.path)).status).toBe(200);
@@ -121,14 +119,7 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
       (await storedEvents(t.config.databaseUrl, userId)).filter((e) => e.request_id === requestId);
 
     const email = "rec-reset@example.com";
-    const made = await ok(
-      wire,
-      "connect-json",
-      "create",
-      { username: "rec-reset", email, password: "password-1" },
-      admin,
-    );
-    const id = (made.json!.user as { id: string }).id;
+    const id = await createUser("rec-reset", email);
     for (const [round, requestId] of [
       [0, "reset-verifies"],
       [1, "reset-again"],
@@ -150,14 +141,7 @@ describe.each(ENGINES)("recovery events (%s)", (engine) => {
     expect((await typesOf(id, "reset-again")).map((e) => e.type)).toEqual(["user.password_changed"]);
 
     const other = "rec-magic@example.com";
-    const made2 = await ok(
-      wire,
-      "grpc",
-      "create",
-      { username: "rec-magic", email: other, password: "password-1" },
-      admin,
-    );
-    const otherId = (made2.json!.user as { id: string }).id;
+    const otherId = await createUser("rec-magic", other, "grpc");
     for (const [round, requestId] of [
       [0, "magic-verifies"],
       [1, "magic-again"],

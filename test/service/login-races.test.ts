@@ -45,6 +45,18 @@ async function setUp(settings: Partial<ServiceSettings> = {}) {
   return { repo, clock, services, userId: user.id };
 }
 
+type Services = Awaited<ReturnType<typeof setUp>>["services"];
+
+/** Login as alice with `password`. */
+function loginAlice(services: Services, password: string) {
+  return services.sessions.login(NS, { username: "alice", email: "", password }, NO_ACTOR);
+}
+
+/** UpdatePassword from `oldPassword` to `newPassword`. */
+function changePassword(services: Services, userId: string, oldPassword: string, newPassword: string) {
+  return services.passwords.update(NS, { userId, oldPassword, newPassword, confirmPassword: newPassword }, NO_ACTOR);
+}
+
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
@@ -64,53 +76,23 @@ describe("login against a password change", () => {
   test("a login checked against the old password before the change committed gets no session", async () => {
     const { repo, services, userId } = await setUp();
     const held = repo.hold("insertSession");
-    const login = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR);
+    const login = loginAlice(services, "password-1");
     await held.arrived; // the old password was verified; the session is not stored yet
 
-    await services.passwords.update(
-      NS,
-      {
-        userId,
-        oldPassword: "password-1",
-        newPassword: "password-2",
-        confirmPassword: "password-2",
-      },
-      NO_ACTOR,
-    );
+    await changePassword(services, userId, "password-1", "password-2");
     held.release();
 
     expect(await codeOf(login)).toBe("unauthenticated");
     expect(await repo.listSessions(NS, userId, Date.now(), 10)).toEqual([]);
     // The new password signs in; the old one no longer does.
-    expect(
-      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-2" }, NO_ACTOR)),
-    ).toBe("ok");
-    expect(
-      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
-    ).toBe("unauthenticated");
+    expect(await codeOf(loginAlice(services, "password-2"))).toBe("ok");
+    expect(await codeOf(loginAlice(services, "password-1"))).toBe("unauthenticated");
   });
 
   test("a password change that started after a login's session was stored revokes that session", async () => {
     const { repo, clock, services, userId } = await setUp();
-    const session = (await services.sessions.login(
-      NS,
-      {
-        username: "alice",
-        email: "",
-        password: "password-1",
-      },
-      NO_ACTOR,
-    )) as Session;
-    await services.passwords.update(
-      NS,
-      {
-        userId,
-        oldPassword: "password-1",
-        newPassword: "password-2",
-        confirmPassword: "password-2",
-      },
-      NO_ACTOR,
-    );
+    const session = (await loginAlice(services, "password-1")) as Session;
+    await changePassword(services, userId, "password-1", "password-2");
     expect(await codeOf(services.sessions.read(NS, session.id))).toBe("not_found");
     expect(await repo.listSessions(NS, userId, clock.now(), 10)).toEqual([]);
   });
@@ -118,27 +100,9 @@ describe("login against a password change", () => {
   test("two password changes from the same old password: one wins, the other is Aborted", async () => {
     const { repo, services, userId } = await setUp();
     const held = repo.hold("replacePasswordHash");
-    const first = services.passwords.update(
-      NS,
-      {
-        userId,
-        oldPassword: "password-1",
-        newPassword: "password-2",
-        confirmPassword: "password-2",
-      },
-      NO_ACTOR,
-    );
+    const first = changePassword(services, userId, "password-1", "password-2");
     await held.arrived;
-    const second = services.passwords.update(
-      NS,
-      {
-        userId,
-        oldPassword: "password-1",
-        newPassword: "password-3",
-        confirmPassword: "password-3",
-      },
-      NO_ACTOR,
-    );
+    const second = changePassword(services, userId, "password-1", "password-3");
     expect(await codeOf(second)).toBe("ok");
     held.release();
     expect(await codeOf(first)).toBe("aborted");
@@ -156,18 +120,10 @@ describe("login against a hash upgrade", () => {
     await repo.replacePasswordHash(NS, userId, before, imported, 0, false);
 
     const held = repo.hold("insertSession");
-    const late = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR);
+    const late = loginAlice(services, "password-1");
     await held.arrived; // verified against the cost-5 hash
 
-    const first = (await services.sessions.login(
-      NS,
-      {
-        username: "alice",
-        email: "",
-        password: "password-1",
-      },
-      NO_ACTOR,
-    )) as Session;
+    const first = (await loginAlice(services, "password-1")) as Session;
     await until(async () => (await repo.getCredential(NS, userId))!.passwordHash !== imported);
     held.release();
 
@@ -181,11 +137,7 @@ describe("login against a hash upgrade", () => {
     const { repo, services, userId } = await setUp({ loginMaxFailures: 50 });
     const before = (await repo.getCredential(NS, userId))!.passwordHash;
     await repo.replacePasswordHash(NS, userId, before, await bcrypt.hash("password-1", 5), 0, false);
-    await Promise.all(
-      Array.from({ length: 4 }, () =>
-        services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR),
-      ),
-    );
+    await Promise.all(Array.from({ length: 4 }, () => loginAlice(services, "password-1")));
     await until(async () => (await repo.getCredential(NS, userId))!.passwordHash.startsWith("$2b$04$"));
     expect(repo.calls.get("replacePasswordHash")).toBe(2); // the set-up's, and one upgrade
   });
@@ -196,33 +148,23 @@ describe("a right password is never counted as a failed guess", () => {
     const { repo, services } = await setUp();
     for (let i = 0; i < SETTINGS.loginMaxFailures + 2; i++) {
       const held = repo.hold("insertSession");
-      const login = services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR);
+      const login = loginAlice(services, "password-1");
       await held.arrived;
       held.release(new StorageUnavailable("database down"));
       await expect(login).rejects.toBeInstanceOf(StorageUnavailable);
     }
-    expect(
-      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
-    ).toBe("ok");
+    expect(await codeOf(loginAlice(services, "password-1"))).toBe("ok");
   });
 
   test("twelve simultaneous logins with the right password all succeed", async () => {
     const { services } = await setUp();
-    const codes = await Promise.all(
-      Array.from({ length: 12 }, () =>
-        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
-      ),
-    );
+    const codes = await Promise.all(Array.from({ length: 12 }, () => codeOf(loginAlice(services, "password-1"))));
     expect(codes).toEqual(Array(12).fill("ok"));
   });
 
   test("twelve simultaneous wrong guesses: at most LOGIN_MAX_FAILURES are checked, the rest are refused", async () => {
     const { repo, services } = await setUp();
-    const codes = await Promise.all(
-      Array.from({ length: 12 }, () =>
-        codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" }, NO_ACTOR)),
-      ),
-    );
+    const codes = await Promise.all(Array.from({ length: 12 }, () => codeOf(loginAlice(services, "wrong-pass"))));
     expect(codes.filter((c) => c === "unauthenticated")).toHaveLength(SETTINGS.loginMaxFailures);
     expect(codes.filter((c) => c === "resource_exhausted")).toHaveLength(12 - SETTINGS.loginMaxFailures);
     expect(repo.calls.get("failLoginAttempt")).toBe(SETTINGS.loginMaxFailures);
@@ -231,16 +173,10 @@ describe("a right password is never counted as a failed guess", () => {
   test("wrong passwords lock the account after LOGIN_MAX_FAILURES; the right one is refused while locked", async () => {
     const { services, clock } = await setUp();
     for (let i = 0; i < SETTINGS.loginMaxFailures; i++) {
-      expect(
-        await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "wrong-pass" }, NO_ACTOR)),
-      ).toBe("unauthenticated");
+      expect(await codeOf(loginAlice(services, "wrong-pass"))).toBe("unauthenticated");
     }
-    expect(
-      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
-    ).toBe("resource_exhausted");
+    expect(await codeOf(loginAlice(services, "password-1"))).toBe("resource_exhausted");
     clock.advance(SETTINGS.loginLockoutBaseSeconds);
-    expect(
-      await codeOf(services.sessions.login(NS, { username: "alice", email: "", password: "password-1" }, NO_ACTOR)),
-    ).toBe("ok");
+    expect(await codeOf(loginAlice(services, "password-1"))).toBe("ok");
   });
 });
